@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: MIT
+# nodescore: one Makefile for the library, binaries, BPF skeletons, tests,
+# fuzzers, benchmarks and the demo. Quiet unless V=1.
+#
+#   make            build everything into build/
+#   make test       install missing Debian packages, build, run every test
+#   make demo       install, build, run extender + agent + fake nodes, show ranking
+#   make bench      performance figures against same-run baselines
+#   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       libFuzzer targets for every parser (FUZZ_SECONDS each)
+#   make coverage   line coverage of the test suite
+#   make eval       model quality on ../shared/data (see README)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+
+CC ?= cc
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZER ?=
+FUZZ_SECONDS ?= 20
+
+ifneq ($(SANITIZER),)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -I$(BUILD) -MMD -MP
+# The shared core is held to -Wconversion: it parses untrusted bytes.
+LIB_CFLAGS := -Wconversion -Wsign-conversion
+LDFLAGS ?=
+LDLIBS := -lbpf -lelf -lz -lmnl -lcjson -lnanomsg -lxgboost -lmicrohttpd -lsodium -lcurl -lm -lpthread
+
+LIB_SRC := $(wildcard lib/*.c)
+AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
+EXT_SRC := $(filter-out extender/main.c,$(wildcard extender/*.c))
+BPF_SRC := $(wildcard bpf/*.bpf.c)
+TOOL_DIRS := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/main.c))))
+TEST_SRC := $(wildcard tests/*_test.c)
+FUZZ_SRC := $(wildcard tests/fuzz/*_fuzz.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+EXT_OBJ := $(EXT_SRC:%.c=$(BUILD)/%.o)
+SKELS := $(BPF_SRC:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+TOOLS := $(TOOL_DIRS:%=$(BUILD)/nodescore-%)
+TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BINS := $(patsubst %/main.c,$(BUILD)/nodescore-%,$(wildcard agent/main.c extender/main.c)) $(TOOLS)
+LIBS := $(BUILD)/libagent.a $(BUILD)/libextender.a $(BUILD)/libnodescore.a
+
+.PHONY: all test check asan fuzz coverage bench demo eval install clean deps format tests
+all: $(BINS)
+tests: $(TESTS)
+
+deps:
+	$(Q)./tools/install-deps.sh
+
+# --- BPF: vmlinux.h -> .bpf.o -> .skel.h (generated, never committed) ---
+$(BUILD)/bpf/vmlinux.h:
+	$(call msg,VMLINUX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-I$(BUILD)/bpf -Ibpf -Iinclude -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# --- C objects ---
+$(BUILD)/lib/%.o: lib/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libnodescore.a: $(LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
+$(BUILD)/libagent.a: $(AGENT_OBJ)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
+$(BUILD)/libextender.a: $(EXT_OBJ)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
+
+$(BUILD)/nodescore-agent: $(BUILD)/agent/main.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/nodescore-extender: $(BUILD)/extender/main.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+.SECONDEXPANSION:
+$(BUILD)/nodescore-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard tools/$$*/*.c)) $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%_test: $(BUILD)/tests/%_test.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# --- test, sanitizers, fuzz, coverage ---
+check: all tests
+	$(Q)./tests/run.sh $(BUILD)/tests $(T)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory check
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined BUILD=build-asan CFLAGS="-O1 -g" check
+
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) | $(SKELS)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-Iinclude -I$(BUILD) $< $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) $(LDLIBS) -o $@
+
+fuzz: deps $(FUZZERS)
+	$(Q)set -e; for f in $(FUZZERS); do \
+		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+		seed=tests/fuzz/corpus/$$n; [ -d $$seed ] || seed=; \
+		echo "== $$n ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-$$n $$seed \
+			2>&1 | grep -E '^(#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
+		test ! -e crash-* || { echo "FAIL $$n: crash file written"; exit 1; }; \
+	done; echo "SUCCESS fuzz: no crashes"
+
+coverage: deps
+	$(Q)rm -rf build-cov
+	$(Q)$(MAKE) --no-print-directory BUILD=build-cov CFLAGS="-O0 -g --coverage" \
+		LDFLAGS="--coverage" check || true
+	$(Q)./tools/coverage-report.sh build-cov
+
+# --- bench, demo, eval ---
+bench: deps all
+	$(Q)./tools/bench.sh $(BUILD)
+
+demo: deps all
+	$(Q)./tools/demo.sh $(BUILD)
+
+eval: deps all
+	$(Q)./tools/eval.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nodescore/models
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	cp -r models/. $(DESTDIR)$(PREFIX)/share/nodescore/models/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san build-asan build-cov
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line and environment configuration: every option is a long flag
+ * --name and an environment variable NODESCORE_NAME (dashes become
+ * underscores, upper case). Flags win over the environment, which wins over
+ * the default. Typed parsers turn the strings into checked values. */
+#ifndef NODESCORE_OPT_H
+#define NODESCORE_OPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ns_opt_kind {
+	NS_OPT_STRING, /* takes a value */
+	NS_OPT_BOOL,   /* a switch: value becomes "1" when given */
+};
+
+struct ns_opt {
+	const char *name; /* long flag without dashes, e.g. "listen-http" */
+	enum ns_opt_kind kind;
+	const char *def;  /* default value, NULL for none */
+	const char *help;
+	const char *value; /* out: flag, env or default (points into argv/environ/def) */
+	int from;	   /* out: 0 default, 1 environment, 2 flag */
+};
+
+enum ns_opt_result {
+	NS_OPT_RUN = 0, /* proceed */
+	NS_OPT_HELP,	/* --help was given: usage printed to stdout, exit 0 */
+	NS_OPT_ERROR,	/* bad flag or value: err filled, exit 2 */
+};
+
+/* Parses argv against opts. --help/-h prints usage (prog, summary, each flag
+ * with its env name and default) to stdout. Positional arguments are returned
+ * through *argi (index of the first one). */
+enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
+				const char *summary, int argc, char **argv, int *argi, char *err,
+				size_t errlen);
+
+/* Value of an option by name (NULL when unset or unknown). */
+const char *ns_opt_get(const struct ns_opt *opts, size_t n, const char *name);
+
+/* Typed parsers: 0 on success, -EINVAL with a reason in err otherwise.
+ * Durations accept ms, s, m, h, d suffixes ("2s", "500ms", "30d"); a bare
+ * number is seconds. Sizes accept K, M, G, Ki, Mi, Gi suffixes. */
+int ns_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int ns_parse_double(const char *s, double min, double max, double *out);
+int ns_parse_duration_ms(const char *s, uint64_t *out);
+int ns_parse_size(const char *s, uint64_t *out);
+int ns_parse_bool(const char *s, int *out);
+
+/* Time helpers. */
+uint64_t ns_now_ms(void);	/* CLOCK_REALTIME in ms */
+uint64_t ns_mono_ns(void);	/* CLOCK_MONOTONIC in ns */
+
+#endif

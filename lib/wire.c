@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/* Wire format encode/decode and HMAC-SHA256 signing (libsodium). */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "nodescore/wire.h"
+
+static const char *const reason_names[NS_WIRE_STATUS_COUNT] = {
+	[NS_WIRE_OK] = "ok",
+	[NS_WIRE_ERR_LENGTH] = "bad_length",
+	[NS_WIRE_ERR_MAGIC] = "bad_magic",
+	[NS_WIRE_ERR_VERSION] = "bad_version",
+	[NS_WIRE_ERR_NAME] = "bad_name",
+	[NS_WIRE_ERR_RANGE] = "bad_field",
+	[NS_WIRE_ERR_MAC] = "bad_mac",
+	[NS_WIRE_ERR_SKEW] = "clock_skew",
+	[NS_WIRE_ERR_REPLAY] = "replay",
+	[NS_WIRE_ERR_TABLE_FULL] = "table_full",
+};
+
+const char *ns_wire_strerror(enum ns_wire_status st)
+{
+	if ((unsigned)st >= NS_WIRE_STATUS_COUNT)
+		return "unknown";
+	return reason_names[st];
+}
+
+int ns_wire_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > NS_WIRE_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void mac(const uint8_t *data, size_t len, const uint8_t *key, size_t key_len,
+		uint8_t out[NS_WIRE_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t full[crypto_auth_hmacsha256_BYTES];
+
+	crypto_auth_hmacsha256_init(&st, key, key_len);
+	crypto_auth_hmacsha256_update(&st, data, len);
+	crypto_auth_hmacsha256_final(&st, full);
+	memcpy(out, full, NS_WIRE_MAC_LEN);
+	sodium_memzero(full, sizeof(full));
+}
+
+static int fields_in_range(const struct ns_msg *m)
+{
+	return m->score <= NS_SCORE_MAX && m->anomaly <= NS_PERMILLE && m->cpu_now <= NS_PERMILLE &&
+	       m->mem_now <= NS_PERMILLE && m->cpu_peak_fc <= NS_PERMILLE &&
+	       m->mem_peak_fc <= NS_PERMILLE;
+}
+
+int ns_wire_encode(const struct ns_msg *msg, const uint8_t *key, size_t key_len, uint8_t *buf,
+		   size_t cap)
+{
+	size_t n = strnlen(msg->name, sizeof(msg->name));
+
+	if (!ns_wire_name_valid(msg->name, n) || !fields_in_range(msg))
+		return -EINVAL;
+	if (cap < NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN)
+		return -ENOSPC;
+	put16(buf + 0, NS_WIRE_MAGIC);
+	buf[2] = NS_WIRE_VERSION;
+	buf[3] = msg->flags;
+	put32(buf + 4, msg->boot_nonce);
+	put32(buf + 8, msg->seq);
+	put64(buf + 12, msg->ts_ms);
+	put16(buf + 20, msg->score);
+	put16(buf + 22, msg->anomaly);
+	put16(buf + 24, msg->cpu_now);
+	put16(buf + 26, msg->mem_now);
+	put16(buf + 28, msg->cpu_peak_fc);
+	put16(buf + 30, msg->mem_peak_fc);
+	put32(buf + 32, msg->free_millicores);
+	put32(buf + 36, msg->free_mib);
+	put16(buf + 40, msg->pods);
+	put32(buf + 42, msg->rtt_p99_us);
+	buf[46] = (uint8_t)n;
+	memcpy(buf + NS_WIRE_HDR_LEN, msg->name, n);
+	mac(buf, NS_WIRE_HDR_LEN + n, key, key_len, buf + NS_WIRE_HDR_LEN + n);
+	return (int)(NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN);
+}
+
+enum ns_wire_status ns_wire_decode(const uint8_t *buf, size_t len, const uint8_t *key,
+				   size_t key_len, struct ns_msg *out)
+{
+	uint8_t want[NS_WIRE_MAC_LEN];
+	size_t n;
+
+	if (len < NS_WIRE_MIN_LEN || len > NS_WIRE_MAX_LEN)
+		return NS_WIRE_ERR_LENGTH;
+	if (get16(buf) != NS_WIRE_MAGIC)
+		return NS_WIRE_ERR_MAGIC;
+	if (buf[2] != NS_WIRE_VERSION)
+		return NS_WIRE_ERR_VERSION;
+	n = buf[46];
+	if (NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN != len)
+		return NS_WIRE_ERR_LENGTH;
+	/* Authenticate before interpreting anything an attacker could shape. */
+	mac(buf, NS_WIRE_HDR_LEN + n, key, key_len, want);
+	if (sodium_memcmp(want, buf + NS_WIRE_HDR_LEN + n, NS_WIRE_MAC_LEN) != 0)
+		return NS_WIRE_ERR_MAC;
+	if (!ns_wire_name_valid((const char *)buf + NS_WIRE_HDR_LEN, n))
+		return NS_WIRE_ERR_NAME;
+
+	memset(out, 0, sizeof(*out));
+	out->flags = buf[3];
+	out->boot_nonce = get32(buf + 4);
+	out->seq = get32(buf + 8);
+	out->ts_ms = get64(buf + 12);
+	out->score = get16(buf + 20);
+	out->anomaly = get16(buf + 22);
+	out->cpu_now = get16(buf + 24);
+	out->mem_now = get16(buf + 26);
+	out->cpu_peak_fc = get16(buf + 28);
+	out->mem_peak_fc = get16(buf + 30);
+	out->free_millicores = get32(buf + 32);
+	out->free_mib = get32(buf + 36);
+	out->pods = get16(buf + 40);
+	out->rtt_p99_us = get32(buf + 42);
+	out->name_len = (uint8_t)n;
+	memcpy(out->name, buf + NS_WIRE_HDR_LEN, n);
+	out->name[n] = '\0';
+	if (!fields_in_range(out))
+		return NS_WIRE_ERR_RANGE;
+	return NS_WIRE_OK;
+}

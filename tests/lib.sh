@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: MIT
+# Helpers for shell integration tests: pass/fail counting in the same
+# "N passed, N failed" format as tests/check.h, process cleanup, free ports.
+# Usage: . tests/lib.sh; BUILD=$1
+passed=0
+failed=0
+skipped=0
+NS_PIDS=""
+NS_TMP=$(mktemp -d /tmp/nodescore-itest.XXXXXX)
+
+ns_cleanup() {
+	for p in $NS_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $NS_PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$NS_TMP"
+}
+trap ns_cleanup EXIT
+
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP $1"; echo "  skip: $2" >&2; }
+# check NAME CONDITION-COMMAND...: pass when the command succeeds.
+check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
+summary() { echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; }
+
+# A TCP port that nothing listens on right now, in 20000..59999.
+free_port() {
+	while :; do
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+	done
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds or time runs out.
+wait_for() {
+	t=$(($1 * 10)); shift
+	while [ "$t" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		t=$((t - 1))
+	done
+	return 1
+}
+
+# A 0600 key file with 32 random bytes.
+make_key() {
+	head -c 32 /dev/urandom >"$1"
+	chmod 600 "$1"
+}
