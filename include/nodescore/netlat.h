@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Network latency source: TCP smoothed RTT of established sockets (p50/p99
+ * per interval) and retransmits. eBPF (tp_btf/raw_tp) first, libmnl
+ * sock_diag dump of tcp_info as the fallback. */
+#ifndef NODESCORE_NETLAT_H
+#define NODESCORE_NETLAT_H
+
+#include "nodescore/sample.h"
+
+struct ns_netlat;
+
+struct ns_netlat_opts {
+	int no_bpf; /* force the sock_diag path */
+};
+
+/* Opens the best available path, logging which one was taken and why BPF
+ * was not. Returns 0, or -errno only when no path works at all. */
+int ns_netlat_open(const struct ns_netlat_opts *opts, struct ns_netlat **out);
+
+/* "bpf" or "sock_diag". */
+const char *ns_netlat_mode(const struct ns_netlat *n);
+
+/* Fills NS_M_RTT_P50_US, NS_M_RTT_P99_US, NS_M_TCP_RETRANS (per second since
+ * the previous call) and sets NS_SRC_NET on success; resets the interval.
+ * Returns 0 or -errno (sample left NaN, source unhealthy). */
+int ns_netlat_sample(struct ns_netlat *n, struct ns_sample *s);
+
+/* NULL-safe. Detaches BPF programs. */
+void ns_netlat_close(struct ns_netlat *n);
+
+#endif
