@@ -119,7 +119,8 @@ $(BUILD)/nodescore-extender: $(BUILD)/extender/main.o $(LIBS)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 .SECONDEXPANSION:
-$(BUILD)/nodescore-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard tools/$$*/*.c)) $(LIBS)
+# No '%' inside: make would replace it with the stem and link the .c files directly.
+$(BUILD)/nodescore-%: $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(basename $$(wildcard tools/$$*/*.c)))) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
