@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+/* Score table: open addressing hash of node name -> latest message. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodescore/replay.h"
+#include "nodescore/table.h"
+
+#define TABLE_MAX_NODES 1000000u
+#define DATA_WORDS 6
+
+/*
+ * Slots are claimed by the single writer and never freed or renamed, so a
+ * reader that sees `used` (acquire) may read name/len/hash without a lock.
+ * The payload changes on every message: it is a seqlock over atomic words,
+ * so readers never block the subscriber and never see a torn copy.
+ */
+struct slot {
+	atomic_uint used;
+	uint32_t hash;
+	uint8_t len;
+	char name[NS_WIRE_NAME_MAX];
+	atomic_uint seq;
+	_Atomic uint64_t w[DATA_WORDS];
+	struct ns_replay_state replay; /* writer only */
+};
+
+struct ns_table {
+	struct slot *slots;
+	uint32_t mask;
+	uint32_t max_nodes;
+	atomic_uint size;
+	_Atomic uint64_t counts[NS_WIRE_STATUS_COUNT];
+};
+
+/* FNV-1a: names are short and the table is half empty, so a simple hash is enough. */
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct ns_table *ns_table_new(uint32_t max_nodes)
+{
+	struct ns_table *t;
+	uint32_t cap = 16;
+
+	if (max_nodes == 0 || max_nodes > TABLE_MAX_NODES)
+		return NULL;
+	while (cap < 2 * max_nodes)
+		cap <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->slots = calloc(cap, sizeof(*t->slots));
+	if (!t->slots) {
+		free(t);
+		return NULL;
+	}
+	t->mask = cap - 1;
+	t->max_nodes = max_nodes;
+	return t;
+}
+
+void ns_table_free(struct ns_table *t)
+{
+	if (!t)
+		return;
+	free(t->slots);
+	free(t);
+}
+
+/* Returns the slot holding name, or (insert != NULL) the empty slot where it would go. */
+static struct slot *find(const struct ns_table *t, const char *name, size_t len, uint32_t h,
+			 struct slot **empty)
+{
+	uint32_t i = h & t->mask;
+
+	if (empty)
+		*empty = NULL;
+	/* Load stays <= 1/2, so an empty slot always ends the probe. */
+	for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+		struct slot *s = &t->slots[i];
+		if (!atomic_load_explicit(&s->used, memory_order_acquire)) {
+			if (empty)
+				*empty = s;
+			return NULL;
+		}
+		if (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void pack(const struct ns_msg *m, uint64_t recv_mono_ms, uint64_t w[DATA_WORDS])
+{
+	w[0] = (uint64_t)m->score | (uint64_t)m->anomaly << 16 | (uint64_t)m->flags << 32 |
+	       (uint64_t)m->pods << 40;
+	w[1] = (uint64_t)m->cpu_now | (uint64_t)m->mem_now << 16 | (uint64_t)m->cpu_peak_fc << 32 |
+	       (uint64_t)m->mem_peak_fc << 48;
+	w[2] = (uint64_t)m->free_millicores | (uint64_t)m->free_mib << 32;
+	w[3] = m->rtt_p99_us;
+	w[4] = m->ts_ms;
+	w[5] = recv_mono_ms;
+}
+
+static void unpack(const uint64_t w[DATA_WORDS], struct ns_node_data *d)
+{
+	d->score = (uint16_t)w[0];
+	d->anomaly = (uint16_t)(w[0] >> 16);
+	d->flags = (uint8_t)(w[0] >> 32);
+	d->pods = (uint16_t)(w[0] >> 40);
+	d->cpu_now = (uint16_t)w[1];
+	d->mem_now = (uint16_t)(w[1] >> 16);
+	d->cpu_peak_fc = (uint16_t)(w[1] >> 32);
+	d->mem_peak_fc = (uint16_t)(w[1] >> 48);
+	d->free_millicores = (uint32_t)w[2];
+	d->free_mib = (uint32_t)(w[2] >> 32);
+	d->rtt_p99_us = (uint32_t)w[3];
+	d->ts_ms = w[4];
+	d->recv_mono_ms = w[5];
+}
+
+static void store(struct slot *s, const uint64_t w[DATA_WORDS])
+{
+	unsigned q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (int i = 0; i < DATA_WORDS; i++)
+		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
+	atomic_store_explicit(&s->seq, q + 2, memory_order_release);
+}
+
+static void load(const struct slot *s, struct ns_node_data *d)
+{
+	uint64_t w[DATA_WORDS];
+	unsigned q1, q2;
+
+	/* The writer holds a slot odd for a few stores and never blocks inside,
+	 * so this retries at most a handful of times. */
+	do {
+		q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+		for (int i = 0; i < DATA_WORDS; i++)
+			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		q2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	} while ((q1 & 1) || q1 != q2);
+	unpack(w, d);
+}
+
+void ns_table_count_reject(struct ns_table *t, enum ns_wire_status st)
+{
+	if ((unsigned)st < NS_WIRE_STATUS_COUNT)
+		atomic_fetch_add_explicit(&t->counts[st], 1, memory_order_relaxed);
+}
+
+enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size_t len,
+				    const uint8_t *key, size_t key_len, uint64_t now_ms,
+				    uint64_t now_mono_ms, uint64_t skew_ms)
+{
+	static const struct ns_replay_state fresh;
+	struct ns_msg m;
+	struct slot *s, *empty;
+	enum ns_wire_status st;
+	uint64_t w[DATA_WORDS];
+	uint32_t h;
+
+	st = ns_wire_decode(buf, len, key, key_len, &m);
+	if (st != NS_WIRE_OK)
+		goto out;
+	h = name_hash(m.name, m.name_len);
+	s = find(t, m.name, m.name_len, h, &empty);
+	st = ns_replay_check(s ? &s->replay : &fresh, &m, now_ms, skew_ms);
+	if (st != NS_WIRE_OK)
+		goto out;
+	pack(&m, now_mono_ms, w);
+	if (!s) {
+		if (atomic_load_explicit(&t->size, memory_order_relaxed) >= t->max_nodes || !empty) {
+			st = NS_WIRE_ERR_TABLE_FULL;
+			goto out;
+		}
+		s = empty;
+		s->hash = h;
+		s->len = m.name_len;
+		memcpy(s->name, m.name, m.name_len);
+		for (int i = 0; i < DATA_WORDS; i++)
+			atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
+		ns_replay_commit(&s->replay, &m);
+		/* Publish the name and first payload together. */
+		atomic_store_explicit(&s->used, 1, memory_order_release);
+		atomic_fetch_add_explicit(&t->size, 1, memory_order_relaxed);
+		goto out;
+	}
+	store(s, w);
+	ns_replay_commit(&s->replay, &m);
+out:
+	ns_table_count_reject(t, st);
+	return st;
+}
+
+int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
+		    struct ns_node_data *out)
+{
+	const struct slot *s;
+
+	if (len == 0 || len > NS_WIRE_NAME_MAX)
+		return 0;
+	s = find(t, name, len, name_hash(name, len), NULL);
+	if (!s)
+		return 0;
+	load(s, out);
+	return 1;
+}
+
+size_t ns_table_snapshot(const struct ns_table *t, struct ns_node_entry *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i <= t->mask && n < cap; i++) {
+		const struct slot *s = &t->slots[i];
+		if (!atomic_load_explicit(&s->used, memory_order_acquire))
+			continue;
+		memcpy(out[n].name, s->name, s->len);
+		out[n].name[s->len] = '\0';
+		load(s, &out[n].d);
+		n++;
+	}
+	return n;
+}
+
+uint32_t ns_table_size(const struct ns_table *t)
+{
+	return atomic_load_explicit(&t->size, memory_order_relaxed);
+}
+
+uint32_t ns_table_max_nodes(const struct ns_table *t)
+{
+	return t->max_nodes;
+}
+
+uint64_t ns_table_count(const struct ns_table *t, enum ns_wire_status st)
+{
+	if ((unsigned)st >= NS_WIRE_STATUS_COUNT)
+		return 0;
+	return atomic_load_explicit(&t->counts[st], memory_order_relaxed);
+}
+
+uint32_t ns_table_stale(const struct ns_table *t, uint64_t now_mono_ms, uint64_t ttl_ms)
+{
+	uint32_t n = 0;
+	struct ns_node_data d;
+
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		const struct slot *s = &t->slots[i];
+		if (!atomic_load_explicit(&s->used, memory_order_acquire))
+			continue;
+		load(s, &d);
+		if (now_mono_ms > d.recv_mono_ms && now_mono_ms - d.recv_mono_ms > ttl_ms)
+			n++;
+	}
+	return n;
+}

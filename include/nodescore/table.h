@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Score table: latest verified message per node, open addressing, one
+ * writer (the subscriber thread) and any number of lock-free readers. */
+#ifndef NODESCORE_TABLE_H
+#define NODESCORE_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nodescore/wire.h"
+
+struct ns_table;
+
+/* What a reader gets for one node: a consistent copy, never torn. */
+struct ns_node_data {
+	uint8_t flags;
+	uint16_t score; /* 0..1000 */
+	uint16_t anomaly;
+	uint16_t cpu_now, mem_now, cpu_peak_fc, mem_peak_fc; /* per mille */
+	uint16_t pods;
+	uint32_t free_millicores, free_mib, rtt_p99_us;
+	uint64_t ts_ms;	       /* sender clock, unix ms */
+	uint64_t recv_mono_ms; /* receiver monotonic clock when stored */
+};
+
+struct ns_node_entry {
+	char name[NS_WIRE_NAME_MAX + 1];
+	struct ns_node_data d;
+};
+
+/* Allocates a table for up to max_nodes nodes (1..1,000,000); the slot
+ * array is the next power of two >= 2 * max_nodes so probes stay short.
+ * Returns NULL on a bad size or out of memory. */
+struct ns_table *ns_table_new(uint32_t max_nodes);
+void ns_table_free(struct ns_table *t);
+
+/* Verifies one wire message (length, MAC, fields, skew, replay) and stores
+ * it. Single writer: call from one thread only. now_ms is the wall clock
+ * (for the skew window), now_mono_ms the monotonic clock (for ages).
+ * Returns NS_WIRE_OK or the rejection reason; a rejected message never
+ * changes the table. Every outcome is counted (ns_table_count). */
+enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size_t len,
+				    const uint8_t *key, size_t key_len, uint64_t now_ms,
+				    uint64_t now_mono_ms, uint64_t skew_ms);
+
+/* Counts an outcome that never reached ns_table_ingest (e.g. an oversized
+ * frame). */
+void ns_table_count_reject(struct ns_table *t, enum ns_wire_status st);
+
+/* Looks a node up by name (any bytes, len need not be NUL-terminated).
+ * Thread-safe against the writer. Returns 1 and fills out, or 0. */
+int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
+		    struct ns_node_data *out);
+
+/* Copies up to cap entries into out (unordered); returns how many. */
+size_t ns_table_snapshot(const struct ns_table *t, struct ns_node_entry *out, size_t cap);
+
+uint32_t ns_table_size(const struct ns_table *t);
+uint32_t ns_table_max_nodes(const struct ns_table *t);
+/* Messages with outcome st so far (NS_WIRE_OK: accepted). */
+uint64_t ns_table_count(const struct ns_table *t, enum ns_wire_status st);
+/* Entries whose last message is older than ttl_ms. */
+uint32_t ns_table_stale(const struct ns_table *t, uint64_t now_mono_ms, uint64_t ttl_ms);
+
+#endif

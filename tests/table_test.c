@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+/* Score table: ingest verification, replay, capacity, concurrent readers. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodescore/opt.h"
+#include "nodescore/table.h"
+#include "check.h"
+
+static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
+static const uint8_t key2[32] = "0123456789abcdef0123456789abcdeX";
+#define NOW 1790000000000ull
+#define SKEW 30000
+
+static int enc(const char *name, uint32_t nonce, uint32_t seq, uint64_t ts, uint16_t score,
+	       uint8_t *buf)
+{
+	struct ns_msg m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.boot_nonce = nonce;
+	m.seq = seq;
+	m.ts_ms = ts;
+	m.score = score;
+	m.anomaly = 100;
+	m.free_millicores = score * 7u;
+	m.free_mib = score * 3u;
+	m.rtt_p99_us = score * 11u;
+	m.cpu_peak_fc = 500;
+	return ns_wire_encode(&m, key, sizeof(key), buf, NS_WIRE_MAX_LEN);
+}
+
+static enum ns_wire_status put(struct ns_table *t, const char *name, uint32_t nonce, uint32_t seq,
+			       uint64_t ts, uint16_t score)
+{
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	int n = enc(name, nonce, seq, ts, score, buf);
+
+	if (n < 0)
+		return NS_WIRE_ERR_NAME;
+	return ns_table_ingest(t, buf, (size_t)n, key, sizeof(key), NOW, 5000, SKEW);
+}
+
+static void test_store_and_lookup(void)
+{
+	struct ns_table *t = ns_table_new(100);
+	struct ns_node_data d;
+
+	CHECK(t);
+	CHECK_EQ_INT(put(t, "node-a", 1, 1, NOW, 700), NS_WIRE_OK);
+	CHECK_EQ_INT(put(t, "node-b", 1, 1, NOW, 300), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_size(t), 2);
+	CHECK_EQ_INT(ns_table_lookup(t, "node-a", 6, &d), 1);
+	CHECK_EQ_INT(d.score, 700);
+	CHECK_EQ_INT(d.free_millicores, 4900);
+	CHECK_EQ_INT(d.free_mib, 2100);
+	CHECK_EQ_INT(d.rtt_p99_us, 7700);
+	CHECK_EQ_INT(d.cpu_peak_fc, 500);
+	CHECK_EQ_INT(d.anomaly, 100);
+	CHECK(d.ts_ms == NOW);
+	CHECK_EQ_INT(d.recv_mono_ms, 5000);
+	/* prefix, longer, unknown, empty, over-long names miss */
+	CHECK_EQ_INT(ns_table_lookup(t, "node-", 5, &d), 0);
+	CHECK_EQ_INT(ns_table_lookup(t, "node-ab", 7, &d), 0);
+	CHECK_EQ_INT(ns_table_lookup(t, "node-c", 6, &d), 0);
+	CHECK_EQ_INT(ns_table_lookup(t, "", 0, &d), 0);
+	CHECK_EQ_INT(ns_table_lookup(t, "node-a", 300, &d), 0);
+	/* a newer message replaces the payload, not the entry */
+	CHECK_EQ_INT(put(t, "node-a", 1, 2, NOW + 1, 100), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_size(t), 2);
+	CHECK_EQ_INT(ns_table_lookup(t, "node-a", 6, &d), 1);
+	CHECK_EQ_INT(d.score, 100);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_OK), 3);
+	ns_table_free(t);
+}
+
+static void test_rejections_leave_table_alone(void)
+{
+	struct ns_table *t = ns_table_new(4);
+	struct ns_node_data d;
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	int n;
+
+	CHECK(t);
+	CHECK_EQ_INT(put(t, "n1", 9, 10, NOW, 500), NS_WIRE_OK);
+	/* replayed: same nonce, same or older seq */
+	CHECK_EQ_INT(put(t, "n1", 9, 10, NOW, 1), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(put(t, "n1", 9, 9, NOW, 1), NS_WIRE_ERR_REPLAY);
+	/* skewed both ways, also for a node never seen */
+	CHECK_EQ_INT(put(t, "n1", 9, 11, NOW + SKEW + 1, 1), NS_WIRE_ERR_SKEW);
+	CHECK_EQ_INT(put(t, "n1", 9, 11, NOW - SKEW - 1, 1), NS_WIRE_ERR_SKEW);
+	CHECK_EQ_INT(put(t, "n9", 9, 11, NOW - SKEW - 1, 1), NS_WIRE_ERR_SKEW);
+	/* wrong key */
+	n = enc("n1", 9, 12, NOW, 1, buf);
+	CHECK_EQ_INT(ns_table_ingest(t, buf, (size_t)n, key2, sizeof(key2), NOW, 1, SKEW),
+		     NS_WIRE_ERR_MAC);
+	/* garbage and truncated */
+	CHECK_EQ_INT(ns_table_ingest(t, (const uint8_t *)"garbage", 7, key, sizeof(key), NOW, 1,
+				     SKEW),
+		     NS_WIRE_ERR_LENGTH);
+	CHECK_EQ_INT(ns_table_ingest(t, buf, (size_t)n - 1, key, sizeof(key), NOW, 1, SKEW),
+		     NS_WIRE_ERR_LENGTH);
+	CHECK_EQ_INT(ns_table_size(t), 1);
+	CHECK_EQ_INT(ns_table_lookup(t, "n1", 2, &d), 1);
+	CHECK_EQ_INT(d.score, 500);
+	CHECK_EQ_INT(ns_table_lookup(t, "n9", 2, &d), 0);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_REPLAY), 2);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_SKEW), 3);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_MAC), 1);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_LENGTH), 2);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_OK), 1);
+	/* capacity: max_nodes entries, then table_full for new names only */
+	CHECK_EQ_INT(put(t, "n2", 1, 1, NOW, 1), NS_WIRE_OK);
+	CHECK_EQ_INT(put(t, "n3", 1, 1, NOW, 1), NS_WIRE_OK);
+	CHECK_EQ_INT(put(t, "n4", 1, 1, NOW, 1), NS_WIRE_OK);
+	CHECK_EQ_INT(put(t, "n5", 1, 1, NOW, 1), NS_WIRE_ERR_TABLE_FULL);
+	CHECK_EQ_INT(put(t, "n2", 1, 2, NOW, 2), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_size(t), 4);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_TABLE_FULL), 1);
+	CHECK_EQ_INT(ns_table_stale(t, 5000 + 6000, 6000), 0);
+	CHECK_EQ_INT(ns_table_stale(t, 5000 + 6001, 6000), 4);
+	ns_table_free(t);
+	CHECK(ns_table_new(0) == NULL);
+	CHECK(ns_table_new(2000000) == NULL);
+}
+
+static void test_ten_thousand_nodes(void)
+{
+	struct ns_table *t = ns_table_new(10000);
+	struct ns_node_entry *snap;
+	struct ns_node_data d;
+	char name[32];
+	uint64_t t0, dt;
+
+	CHECK(t);
+	t0 = ns_mono_ns();
+	for (int i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "worker-%05d.zone-a", i);
+		CHECK_EQ_INT(put(t, name, 1, 1, NOW, (uint16_t)(i % 1001)), NS_WIRE_OK);
+	}
+	dt = ns_mono_ns() - t0;
+	printf("  ingest: %.0f messages/s (verify + store, one thread)\n", 10000 / (dt / 1e9));
+	CHECK_EQ_INT(ns_table_size(t), 10000);
+	CHECK_EQ_INT(put(t, "one-too-many", 1, 1, NOW, 1), NS_WIRE_ERR_TABLE_FULL);
+	t0 = ns_mono_ns();
+	for (int i = 0; i < 10000; i++) {
+		snprintf(name, sizeof(name), "worker-%05d.zone-a", i);
+		CHECK_EQ_INT(ns_table_lookup(t, name, strlen(name), &d), 1);
+		CHECK_EQ_INT(d.score, i % 1001);
+	}
+	dt = ns_mono_ns() - t0;
+	printf("  lookup: %.0f ns each at 10,000 nodes\n", dt / 10000.0);
+	snap = calloc(20000, sizeof(*snap));
+	CHECK(snap);
+	CHECK_EQ_INT(ns_table_snapshot(t, snap, 20000), 10000);
+	CHECK_EQ_INT(ns_table_snapshot(t, snap, 10), 10);
+	free(snap);
+	ns_table_free(t);
+}
+
+struct race {
+	struct ns_table *t;
+	atomic_int stop;
+	atomic_long torn, reads;
+};
+
+static void *reader(void *arg)
+{
+	struct race *r = arg;
+	struct ns_node_data d;
+
+	while (!atomic_load(&r->stop)) {
+		if (!ns_table_lookup(r->t, "hot", 3, &d))
+			continue;
+		/* every field was written from the same score */
+		if (d.free_millicores != d.score * 7u || d.free_mib != d.score * 3u ||
+		    d.rtt_p99_us != d.score * 11u)
+			atomic_fetch_add(&r->torn, 1);
+		atomic_fetch_add(&r->reads, 1);
+	}
+	return NULL;
+}
+
+/* Readers racing the writer never see a mix of two messages. */
+static void test_no_torn_reads(void)
+{
+	struct race r = {.t = ns_table_new(16)};
+	pthread_t th[2];
+	uint64_t t0 = ns_mono_ns();
+
+	CHECK(r.t);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&th[i], NULL, reader, &r) == 0);
+	for (uint32_t seq = 1; seq <= 100000 && ns_mono_ns() - t0 < 3000000000ull; seq++)
+		put(r.t, "hot", 1, seq, NOW, (uint16_t)(seq % 1001));
+	atomic_store(&r.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	printf("  %ld concurrent reads\n", (long)atomic_load(&r.reads));
+	CHECK(atomic_load(&r.reads) > 0);
+	CHECK_EQ_INT(atomic_load(&r.torn), 0);
+	ns_table_free(r.t);
+}
+
+int main(void)
+{
+	RUN(test_store_and_lookup);
+	RUN(test_rejections_leave_table_alone);
+	RUN(test_ten_thousand_nodes);
+	RUN(test_no_torn_reads);
+	return CHECK_SUMMARY();
+}
