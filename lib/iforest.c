@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: MIT
+/* Isolation forest (Liu, Ting, Zhou 2008): training, scoring, attribution, model file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "nodescore/iforest.h"
+
+/* Scoring walks only this: 16 bytes, children of a node are adjacent in
+ * memory (right == left + 1 for trained trees, not assumed for loaded ones).
+ * A leaf has feat -1 and keeps its whole path-length contribution,
+ * depth + c(size), in thr so scoring adds one number per tree. */
+struct node {
+	float thr;
+	int32_t feat;
+	uint32_t left;
+	uint32_t right;
+};
+
+struct ns_iforest {
+	uint32_t nf, nt, psi;
+	uint64_t seed;
+	double cpsi;	   /* c(psi): normalises the mean path length */
+	uint32_t *off;	   /* nt + 1 offsets into nodes */
+	struct node *nodes;
+	uint32_t *size;	   /* training rows that reached each node */
+	char names[NS_IFOREST_MAX_FEATURES][NS_IFOREST_NAME_MAX + 1];
+};
+
+/* Average path length of an unsuccessful BST search among n points: the
+ * expected depth still to go below a leaf that holds n training rows. */
+static double c_of(double n)
+{
+	if (n <= 1.0)
+		return 0.0;
+	if (n <= 2.0)
+		return 1.0;
+	return 2.0 * (log(n - 1.0) + 0.5772156649015329) - 2.0 * (n - 1.0) / n;
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1) with 53 random bits. */
+static double rnd_unit(uint64_t *s)
+{
+	return (double)(splitmix64(s) >> 11) * 0x1.0p-53;
+}
+
+static uint32_t rnd_below(uint64_t *s, uint32_t n)
+{
+	return (uint32_t)(((splitmix64(s) >> 32) * (uint64_t)n) >> 32);
+}
+
+void ns_iforest_params_default(struct ns_iforest_params *p)
+{
+	p->n_trees = 100;
+	p->psi = 256;
+	p->seed = 0x6e6f64657363ull;
+}
+
+void ns_iforest_free(struct ns_iforest *f)
+{
+	if (!f)
+		return;
+	free(f->off);
+	free(f->nodes);
+	free(f->size);
+	free(f);
+}
+
+struct builder {
+	const float *x;
+	size_t nf;
+	uint32_t *idx;
+	struct node *nodes; /* of the current tree */
+	uint32_t *size;
+	uint32_t n, cap;
+	uint32_t limit;
+	uint64_t rng;
+};
+
+/* Builds the subtree for rows idx[lo, hi) at node slot id. Recursion depth is
+ * bounded by the height limit (<= 16 for psi <= 65536). */
+static void build(struct builder *b, uint32_t id, uint32_t lo, uint32_t hi, uint32_t depth)
+{
+	uint32_t cnt = hi - lo, feat = 0, tries, i, mid;
+	float mn = 0, mx = 0, thr;
+	int found = 0;
+
+	b->size[id] = cnt;
+	if (depth < b->limit && cnt > 1) {
+		/* A constant column cannot split: draw again, at most nf times. */
+		for (tries = 0; tries < b->nf && !found; tries++) {
+			feat = rnd_below(&b->rng, (uint32_t)b->nf);
+			mn = mx = b->x[(size_t)b->idx[lo] * b->nf + feat];
+			for (i = lo + 1; i < hi; i++) {
+				float v = b->x[(size_t)b->idx[i] * b->nf + feat];
+				mn = v < mn ? v : mn;
+				mx = v > mx ? v : mx;
+			}
+			found = mn < mx;
+		}
+	}
+	if (!found) {
+		b->nodes[id] = (struct node){
+			.thr = (float)((double)depth + c_of((double)cnt)), .feat = -1};
+		return;
+	}
+	thr = (float)((double)mn + rnd_unit(&b->rng) * ((double)mx - (double)mn));
+	if (thr <= mn) /* rounding: keep the left side non-empty */
+		thr = nextafterf(mn, mx);
+	/* Partition idx[lo, hi): x < thr to the front. */
+	mid = lo;
+	for (i = lo; i < hi; i++) {
+		if (b->x[(size_t)b->idx[i] * b->nf + feat] < thr) {
+			uint32_t t = b->idx[i];
+			b->idx[i] = b->idx[mid];
+			b->idx[mid++] = t;
+		}
+	}
+	b->nodes[id] = (struct node){
+		.thr = thr, .feat = (int32_t)feat, .left = b->n, .right = b->n + 1};
+	b->n += 2;
+	build(b, b->nodes[id].left, lo, mid, depth + 1);
+	build(b, b->nodes[id].right, mid, hi, depth + 1);
+}
+
+static void set_names(struct ns_iforest *f, const char *const *names)
+{
+	for (uint32_t i = 0; i < f->nf; i++) {
+		if (names && names[i])
+			snprintf(f->names[i], sizeof(f->names[i]), "%s", names[i]);
+		else
+			snprintf(f->names[i], sizeof(f->names[i]), "f%u", i);
+	}
+}
+
+int ns_iforest_train(const float *x, size_t n_rows, size_t n_features,
+		     const char *const *names, const struct ns_iforest_params *p,
+		     struct ns_iforest **out)
+{
+	struct ns_iforest_params def;
+	struct ns_iforest *f = NULL;
+	struct builder b = {0};
+	uint32_t psi, per_tree, t;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!p) {
+		ns_iforest_params_default(&def);
+		p = &def;
+	}
+	if (!x || n_rows < 2 || n_rows > UINT32_MAX || n_features < 1 ||
+	    n_features > NS_IFOREST_MAX_FEATURES || p->n_trees < 1 ||
+	    p->n_trees > NS_IFOREST_MAX_TREES || p->psi < 2 || p->psi > NS_IFOREST_MAX_PSI)
+		return -EINVAL;
+	for (size_t i = 0; i < n_rows * n_features; i++)
+		if (!isfinite(x[i]))
+			return -EINVAL;
+	psi = n_rows < p->psi ? (uint32_t)n_rows : p->psi;
+	per_tree = 2 * psi - 1;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		goto fail;
+	f->nf = (uint32_t)n_features;
+	f->nt = p->n_trees;
+	f->psi = psi;
+	f->seed = p->seed;
+	f->cpsi = c_of((double)psi);
+	set_names(f, names);
+	f->off = calloc((size_t)f->nt + 1, sizeof(*f->off));
+	f->nodes = calloc((size_t)f->nt * per_tree, sizeof(*f->nodes));
+	f->size = calloc((size_t)f->nt * per_tree, sizeof(*f->size));
+	b.idx = malloc(n_rows * sizeof(*b.idx));
+	if (!f->off || !f->nodes || !f->size || !b.idx)
+		goto fail;
+	for (uint32_t i = 0; i < n_rows; i++)
+		b.idx[i] = i;
+	b.x = x;
+	b.nf = n_features;
+	b.rng = p->seed;
+	b.limit = (uint32_t)ceil(log2((double)psi));
+
+	for (t = 0; t < f->nt; t++) {
+		/* Partial Fisher-Yates: idx[0, psi) becomes a fresh sample without replacement. */
+		for (uint32_t i = 0; i < psi; i++) {
+			uint32_t j = i + rnd_below(&b.rng, (uint32_t)n_rows - i);
+			uint32_t tmp = b.idx[i];
+			b.idx[i] = b.idx[j];
+			b.idx[j] = tmp;
+		}
+		b.nodes = f->nodes + f->off[t];
+		b.size = f->size + f->off[t];
+		b.n = 1;
+		build(&b, 0, 0, psi, 0);
+		f->off[t + 1] = f->off[t] + b.n;
+	}
+	free(b.idx);
+	*out = f;
+	return 0;
+fail:
+	free(b.idx);
+	ns_iforest_free(f);
+	return err;
+}
+
+static double mean_path(const struct ns_iforest *f, const float *x)
+{
+	double h = 0;
+
+	for (uint32_t t = 0; t < f->nt; t++) {
+		const struct node *nd = f->nodes + f->off[t];
+		uint32_t i = 0;
+
+		while (nd[i].feat >= 0)
+			i = x[nd[i].feat] < nd[i].thr ? nd[i].left : nd[i].right;
+		h += nd[i].thr;
+	}
+	return h / f->nt;
+}
+
+static int check_x(const struct ns_iforest *f, const float *x, size_t n_features)
+{
+	if (!f || !x || n_features != f->nf)
+		return -EINVAL;
+	for (size_t i = 0; i < n_features; i++)
+		if (isnan(x[i]))
+			return -EINVAL;
+	return 0;
+}
+
+int ns_iforest_score(const struct ns_iforest *f, const float *x, size_t n_features, double *score)
+{
+	int err = check_x(f, x, n_features);
+
+	if (err)
+		return err;
+	*score = exp2(-mean_path(f, x) / f->cpsi);
+	return 0;
+}
+
+int ns_iforest_score_batch(const struct ns_iforest *f, const float *x, size_t n_rows,
+			   size_t n_features, double *out)
+{
+	for (size_t r = 0; r < n_rows; r++) {
+		int err = ns_iforest_score(f, x + r * n_features, n_features, &out[r]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_features,
+		       double *score, int *top, double *contrib)
+{
+	double acc[NS_IFOREST_MAX_FEATURES] = {0}, total = 0, best = 0, h = 0;
+	int err = check_x(f, x, n_features);
+
+	if (err)
+		return err;
+	for (uint32_t t = 0; t < f->nt; t++) {
+		const struct node *nd = f->nodes + f->off[t];
+		const uint32_t *sz = f->size + f->off[t];
+		uint32_t i = 0;
+
+		while (nd[i].feat >= 0) {
+			uint32_t c = x[nd[i].feat] < nd[i].thr ? nd[i].left : nd[i].right;
+			acc[nd[i].feat] += log2((double)sz[i] / (double)sz[c]);
+			i = c;
+		}
+		h += nd[i].thr;
+	}
+	*score = exp2(-(h / f->nt) / f->cpsi);
+	*top = -1;
+	for (uint32_t k = 0; k < f->nf; k++) {
+		total += acc[k];
+		if (acc[k] > best) {
+			best = acc[k];
+			*top = (int)k;
+		}
+	}
+	if (contrib)
+		for (uint32_t k = 0; k < f->nf; k++)
+			contrib[k] = total > 0 ? acc[k] / total : 0.0;
+	return 0;
+}
+
+size_t ns_iforest_n_features(const struct ns_iforest *f)
+{
+	return f->nf;
+}
+
+size_t ns_iforest_n_trees(const struct ns_iforest *f)
+{
+	return f->nt;
+}
+
+uint32_t ns_iforest_psi(const struct ns_iforest *f)
+{
+	return f->psi;
+}
+
+const char *ns_iforest_feature_name(const struct ns_iforest *f, size_t i)
+{
+	return f && i < f->nf ? f->names[i] : NULL;
+}
+
+/* ---- model file ---- */
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+	return p + 4;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static float u32_to_float(uint32_t u)
+{
+	float v;
+
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+static uint32_t float_to_u32(float v)
+{
+	uint32_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	return u;
+}
+
+#define HDR_BYTES (4u + 4u + 4u + 4u + 4u + 8u)
+#define NODE_BYTES 20u /* feature, threshold, left, right, size */
+
+int ns_iforest_serialize(const struct ns_iforest *f, uint8_t **buf, size_t *len)
+{
+	size_t n = HDR_BYTES + 4;
+	uint8_t *b, *p;
+
+	for (uint32_t i = 0; i < f->nf; i++)
+		n += 2 + strlen(f->names[i]);
+	n += (size_t)f->nt * 4 + (size_t)f->off[f->nt] * NODE_BYTES;
+	b = malloc(n);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, "NSIF", 4);
+	p = put_u32(b + 4, NS_IFOREST_VERSION);
+	p = put_u32(p, f->nf);
+	p = put_u32(p, f->nt);
+	p = put_u32(p, f->psi);
+	p = put_u32(p, (uint32_t)f->seed);
+	p = put_u32(p, (uint32_t)(f->seed >> 32));
+	for (uint32_t i = 0; i < f->nf; i++) {
+		size_t l = strlen(f->names[i]);
+		*p++ = (uint8_t)l;
+		*p++ = 0;
+		memcpy(p, f->names[i], l);
+		p += l;
+	}
+	for (uint32_t t = 0; t < f->nt; t++) {
+		const struct node *nd = f->nodes + f->off[t];
+		const uint32_t *sz = f->size + f->off[t];
+		uint32_t nn = f->off[t + 1] - f->off[t];
+
+		p = put_u32(p, nn);
+		for (uint32_t i = 0; i < nn; i++)
+			p = put_u32(p, (uint32_t)nd[i].feat);
+		/* A leaf's in-memory thr is derived (depth + c(size)): store 0. */
+		for (uint32_t i = 0; i < nn; i++)
+			p = put_u32(p, nd[i].feat < 0 ? 0u : float_to_u32(nd[i].thr));
+		for (uint32_t i = 0; i < nn; i++)
+			p = put_u32(p, nd[i].left);
+		for (uint32_t i = 0; i < nn; i++)
+			p = put_u32(p, nd[i].right);
+		for (uint32_t i = 0; i < nn; i++)
+			p = put_u32(p, sz[i]);
+	}
+	put_u32(p, (uint32_t)crc32(0L, b, (uInt)(n - 4)));
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+#define BAD(...)                                                                                   \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		rc = -EBADMSG;                                                                     \
+		goto fail;                                                                         \
+	} while (0)
+
+/* Validates and loads tree t whose five arrays start at a (nn nodes each). */
+static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_t nn,
+		     uint32_t *depth, uint8_t *seen, char *err, size_t errlen)
+{
+	struct node *nd = f->nodes + f->off[t];
+	uint32_t *sz = f->size + f->off[t];
+	const uint8_t *pf = a, *pt = a + 4 * (size_t)nn, *pl = a + 8 * (size_t)nn,
+		      *pr = a + 12 * (size_t)nn, *ps = a + 16 * (size_t)nn;
+	int rc = 0;
+
+	for (uint32_t i = 0; i < nn; i++) {
+		sz[i] = get_u32(ps + 4 * (size_t)i);
+		seen[i] = 0;
+	}
+	if (sz[0] < 1 || sz[0] > f->psi)
+		BAD("tree=%u root size=%u outside 1..psi=%u", t, sz[0], f->psi);
+	depth[0] = 0;
+	for (uint32_t i = 0; i < nn; i++) {
+		int32_t feat = (int32_t)get_u32(pf + 4 * (size_t)i);
+		float thr = u32_to_float(get_u32(pt + 4 * (size_t)i));
+		uint32_t l = get_u32(pl + 4 * (size_t)i), r = get_u32(pr + 4 * (size_t)i);
+
+		if (sz[i] < 1)
+			BAD("tree=%u node=%u has size 0", t, i);
+		if (feat == -1) {
+			if (l != 0 || r != 0)
+				BAD("tree=%u leaf=%u has children", t, i);
+			nd[i] = (struct node){
+				.thr = (float)((double)depth[i] + c_of((double)sz[i])),
+				.feat = -1};
+			continue;
+		}
+		if (feat < 0 || (uint32_t)feat >= f->nf)
+			BAD("tree=%u node=%u feature=%d outside 0..%u", t, i, feat, f->nf - 1);
+		if (!isfinite(thr))
+			BAD("tree=%u node=%u threshold is not finite", t, i);
+		/* Children after their parent: no cycles, and depth known in one pass. */
+		if (l <= i || r <= i || l >= nn || r >= nn || l == r)
+			BAD("tree=%u node=%u child index left=%u right=%u out of range (nodes=%u)",
+			    t, i, l, r, nn);
+		if (seen[l] || seen[r])
+			BAD("tree=%u node=%u child referenced twice", t, i);
+		seen[l] = seen[r] = 1;
+		if ((uint64_t)sz[l] + sz[r] != sz[i])
+			BAD("tree=%u node=%u size=%u != children %u+%u", t, i, sz[i], sz[l], sz[r]);
+		depth[l] = depth[r] = depth[i] + 1;
+		nd[i] = (struct node){.thr = thr, .feat = feat, .left = l, .right = r};
+	}
+	for (uint32_t i = 1; i < nn; i++)
+		if (!seen[i])
+			BAD("tree=%u node=%u is unreachable", t, i);
+	return 0;
+fail:
+	return rc;
+}
+
+int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **out, char *err,
+			   size_t errlen)
+{
+	struct ns_iforest *f = NULL;
+	uint32_t *depth = NULL;
+	uint8_t *seen = NULL;
+	size_t pos, body, total = 0, maxnn = 0;
+	uint32_t crc, want;
+	int rc = -EBADMSG;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!buf || len < HDR_BYTES + 4)
+		BAD("model file too short (%zu bytes)", len);
+	if (len > NS_IFOREST_FILE_MAX)
+		BAD("model file too large (%zu bytes, max %u)", len, NS_IFOREST_FILE_MAX);
+	if (memcmp(buf, "NSIF", 4) != 0)
+		BAD("bad magic (not a nodescore isolation forest model)");
+	if (get_u32(buf + 4) != NS_IFOREST_VERSION)
+		BAD("unsupported model version %u (this build reads %u)", get_u32(buf + 4),
+		    NS_IFOREST_VERSION);
+	body = len - 4;
+	want = get_u32(buf + body);
+	crc = (uint32_t)crc32(0L, buf, (uInt)body);
+	if (crc != want)
+		BAD("checksum mismatch (file corrupt or truncated)");
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	f->nf = get_u32(buf + 8);
+	f->nt = get_u32(buf + 12);
+	f->psi = get_u32(buf + 16);
+	f->seed = (uint64_t)get_u32(buf + 20) | (uint64_t)get_u32(buf + 24) << 32;
+	if (f->nf < 1 || f->nf > NS_IFOREST_MAX_FEATURES)
+		BAD("n_features=%u outside 1..%d", f->nf, NS_IFOREST_MAX_FEATURES);
+	if (f->nt < 1 || f->nt > NS_IFOREST_MAX_TREES)
+		BAD("n_trees=%u outside 1..%d", f->nt, NS_IFOREST_MAX_TREES);
+	if (f->psi < 2 || f->psi > NS_IFOREST_MAX_PSI)
+		BAD("psi=%u outside 2..%d", f->psi, NS_IFOREST_MAX_PSI);
+	f->cpsi = c_of((double)f->psi);
+	pos = HDR_BYTES;
+	for (uint32_t i = 0; i < f->nf; i++) {
+		uint32_t l;
+
+		if (body - pos < 2)
+			BAD("truncated in feature name %u", i);
+		l = (uint32_t)buf[pos] | (uint32_t)buf[pos + 1] << 8;
+		pos += 2;
+		if (l < 1 || l > NS_IFOREST_NAME_MAX)
+			BAD("feature name %u length=%u outside 1..%d", i, l, NS_IFOREST_NAME_MAX);
+		if (body - pos < l)
+			BAD("truncated in feature name %u", i);
+		for (uint32_t k = 0; k < l; k++)
+			if (buf[pos + k] < 0x21 || buf[pos + k] > 0x7e)
+				BAD("feature name %u has a non-printable byte", i);
+		memcpy(f->names[i], buf + pos, l);
+		f->names[i][l] = '\0';
+		pos += l;
+	}
+	/* First pass: tree lengths only, so the node arrays are allocated once. */
+	for (uint32_t t = 0; t < f->nt; t++) {
+		size_t nn;
+
+		if (body - pos < 4)
+			BAD("truncated before tree %u", t);
+		nn = get_u32(buf + pos);
+		pos += 4;
+		if (nn < 1 || nn > 2 * (size_t)f->psi - 1)
+			BAD("tree=%u nodes=%zu outside 1..%u", t, nn, 2 * f->psi - 1);
+		if ((body - pos) / NODE_BYTES < nn)
+			BAD("tree=%u claims %zu nodes but only %zu bytes are left", t, nn, body - pos);
+		pos += nn * NODE_BYTES;
+		total += nn;
+		maxnn = nn > maxnn ? nn : maxnn;
+	}
+	if (pos != body)
+		BAD("%zu unexpected bytes after the last tree", body - pos);
+
+	f->off = calloc((size_t)f->nt + 1, sizeof(*f->off));
+	f->nodes = calloc(total, sizeof(*f->nodes));
+	f->size = calloc(total, sizeof(*f->size));
+	depth = calloc(maxnn, sizeof(*depth));
+	seen = calloc(maxnn, 1);
+	if (!f->off || !f->nodes || !f->size || !depth || !seen) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	pos = HDR_BYTES;
+	for (uint32_t i = 0; i < f->nf; i++)
+		pos += 2 + strlen(f->names[i]);
+	for (uint32_t t = 0; t < f->nt; t++) {
+		uint32_t nn = get_u32(buf + pos);
+
+		f->off[t + 1] = f->off[t] + nn;
+		rc = load_tree(f, t, buf + pos + 4, nn, depth, seen, err, errlen);
+		if (rc)
+			goto fail;
+		pos += 4 + (size_t)nn * NODE_BYTES;
+	}
+	free(depth);
+	free(seen);
+	*out = f;
+	return 0;
+fail:
+	free(depth);
+	free(seen);
+	ns_iforest_free(f);
+	return rc;
+}
+
+int ns_iforest_save(const struct ns_iforest *f, const char *path, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len, done = 0;
+	char *slash;
+	int fd = -1, rc, dfd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "model path too long");
+		return -ENAMETOOLONG;
+	}
+	rc = ns_iforest_serialize(f, &buf, &len);
+	if (rc) {
+		snprintf(err, errlen, "out of memory serialising the model");
+		return rc;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create temp file path=%s: %s", tmp, strerror(-rc));
+		free(buf);
+		return rc;
+	}
+	while (done < len) {
+		ssize_t w = write(fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			snprintf(err, errlen, "cannot write path=%s: %s", tmp, strerror(-rc));
+			goto fail;
+		}
+		done += (size_t)w;
+	}
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot sync path=%s: %s", tmp, strerror(-rc));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = -errno;
+		snprintf(err, errlen, "cannot close path=%s: %s", tmp, strerror(-rc));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot rename %s -> %s: %s", tmp, path, strerror(-rc));
+		goto fail;
+	}
+	free(buf);
+	/* The rename is durable only once the directory entry is synced. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(buf);
+	return rc;
+}
+
+int ns_iforest_load(const char *path, struct ns_iforest **out, char *err, size_t errlen)
+{
+	struct stat sb;
+	uint8_t *buf;
+	size_t len = 0;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open model path=%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "model is not a regular file path=%s", path);
+		return -EINVAL;
+	}
+	if (sb.st_size > (off_t)NS_IFOREST_FILE_MAX) {
+		close(fd);
+		snprintf(err, errlen, "model file too large path=%s bytes=%lld max=%u", path,
+			 (long long)sb.st_size, NS_IFOREST_FILE_MAX);
+		return -EBADMSG;
+	}
+	/* One spare byte detects a file that grew after fstat. */
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + len, (size_t)sb.st_size + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			close(fd);
+			free(buf);
+			snprintf(err, errlen, "cannot read model path=%s: %s", path, strerror(-rc));
+			return rc;
+		}
+		if (r == 0 || (len += (size_t)r) > (size_t)sb.st_size)
+			break;
+	}
+	close(fd);
+	if (len != (size_t)sb.st_size) {
+		free(buf);
+		snprintf(err, errlen, "model file changed while reading path=%s", path);
+		return -EAGAIN;
+	}
+	rc = ns_iforest_deserialize(buf, len, out, err, errlen);
+	free(buf);
+	return rc;
+}
