@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/* biolat loader: opens, loads and attaches bpf/biolat.bpf.c and turns its
+ * double-buffered histogram into per-interval quantiles and IOPS. */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "../bpf/biolat.h"
+#include "bpf/biolat.skel.h"
+#include "nodescore/lathist.h"
+#include "nodescore/log.h"
+#include "nodescore/opt.h"
+#include "disklat_int.h"
+
+struct ns_disklat_bpf {
+	struct biolat_bpf *skel;
+	const char *kind;
+	uint32_t gen;
+	uint64_t last_completed;
+	uint64_t last_ns;
+};
+
+static const char *const kinds[] = {"tp_btf", "raw_tp"};
+
+static void set_kind(struct biolat_bpf *skel, bool btf)
+{
+	bpf_program__set_autoload(skel->progs.block_rq_issue_btf, btf);
+	bpf_program__set_autoload(skel->progs.block_rq_complete_btf, btf);
+	bpf_program__set_autoload(skel->progs.block_rq_issue_raw, !btf);
+	bpf_program__set_autoload(skel->progs.block_rq_complete_raw, !btf);
+}
+
+int ns_disklat_bpf_open(struct ns_disklat_bpf **out, char *why, size_t whylen)
+{
+	struct ns_disklat_bpf *b = NULL;
+	struct biolat_bpf *skel = NULL;
+	int err = 0;
+
+	*out = NULL;
+	snprintf(why, whylen, "unknown");
+	ns_log_route_libbpf();
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		err = -ENOENT;
+		snprintf(why, whylen, "no_kernel_btf");
+		goto cleanup;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		err = -ENOMEM;
+		snprintf(why, whylen, "out_of_memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		biolat_bpf__destroy(skel);
+		skel = biolat_bpf__open();
+		if (!skel) {
+			err = -errno;
+			snprintf(why, whylen, "open_%s", strerror(-err));
+			goto cleanup;
+		}
+		set_kind(skel, i == 0);
+		err = biolat_bpf__load(skel);
+		if (err) {
+			snprintf(why, whylen, "load_%s_%s", kinds[i], strerror(-err));
+			if (err == -EPERM)
+				goto cleanup;
+			continue;
+		}
+		err = biolat_bpf__attach(skel);
+		if (err) {
+			snprintf(why, whylen, "attach_%s_%s", kinds[i], strerror(-err));
+			continue;
+		}
+		b->kind = kinds[i];
+		break;
+	}
+	if (err)
+		goto cleanup;
+	b->skel = skel;
+	b->last_completed = __atomic_load_n(&skel->bss->completed, __ATOMIC_RELAXED);
+	b->last_ns = ns_mono_ns();
+	*out = b;
+	return 0;
+cleanup:
+	biolat_bpf__destroy(skel);
+	free(b);
+	return err ? err : -EINVAL;
+}
+
+const char *ns_disklat_bpf_attach_kind(const struct ns_disklat_bpf *b)
+{
+	return b ? b->kind : "none";
+}
+
+int ns_disklat_bpf_read(struct ns_disklat_bpf *b, struct ns_disklat_stats *st)
+{
+	struct biolat_bpf__bss *bss = b->skel->bss;
+	__u64 *h;
+	uint64_t snap[LATHIST_SLOTS], now, c;
+
+	h = bss->hist[b->gen & 1];
+	b->gen++;
+	__atomic_store_n(&bss->gen, b->gen, __ATOMIC_RELEASE);
+	/* Copy out once: the quantiles must see one consistent snapshot. */
+	for (size_t i = 0; i < LATHIST_SLOTS; i++)
+		snap[i] = __atomic_load_n(&h[i], __ATOMIC_RELAXED);
+	memset(h, 0, LATHIST_SLOTS * sizeof(*h));
+	now = ns_mono_ns();
+	st->interval_s = (double)(now - b->last_ns) / 1e9;
+	b->last_ns = now;
+	st->p50_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.50);
+	st->p99_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.99);
+	c = __atomic_load_n(&bss->completed, __ATOMIC_RELAXED);
+	st->ios = c - b->last_completed;
+	b->last_completed = c;
+	st->iops = st->interval_s > 0 ? (double)st->ios / st->interval_s : NAN;
+	return 0;
+}
+
+void ns_disklat_bpf_close(struct ns_disklat_bpf *b)
+{
+	if (!b)
+		return;
+	biolat_bpf__destroy(b->skel);
+	free(b);
+}
