@@ -268,10 +268,12 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			sleep_until(next_round);
 		}
 	}
-	if (!stop)
-		sleep_until(ns_mono_ns() + DRAIN_MS * 1000000ull);
 	{
+		/* Measured before the drain so msg_per_s is the sending rate. */
 		double secs = (double)(ns_mono_ns() - t0) / 1e9;
+
+		if (!stop)
+			sleep_until(ns_mono_ns() + DRAIN_MS * 1000000ull);
 		log_success(COMP, "stopped rounds=%" PRIu64 " sent=%" PRIu64 " dropped=%" PRIu64
 			    " invalid=%" PRIu64 " seconds=%.1f msg_per_s=%.0f",
 			    round, sent, dropped, failed, secs,
