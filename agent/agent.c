@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/* The agent's loop: samplers -> score -> history -> publish, and the snapshot
+ * the HTTP thread reads. Nothing here allocates once the agent is open. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "nodescore/agent.h"
+#include "nodescore/history.h"
+#include "nodescore/http.h"
+#include "nodescore/loadavg.h"
+#include "nodescore/log.h"
+#include "nodescore/meminfo.h"
+#include "nodescore/opt.h"
+#include "nodescore/pods.h"
+#include "nodescore/procstat.h"
+#include "nodescore/psi.h"
+#include "nodescore/publish.h"
+
+const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT] = {
+	[NS_AGENT_SRC_CPU] = "cpu",   [NS_AGENT_SRC_MEM] = "mem",   [NS_AGENT_SRC_LOAD] = "load",
+	[NS_AGENT_SRC_PSI] = "psi",   [NS_AGENT_SRC_PODS] = "pods", [NS_AGENT_SRC_NET] = "net",
+	[NS_AGENT_SRC_DISK] = "disk",
+};
+
+const double ns_agent_loop_bounds[NS_AGENT_LOOP_BUCKETS] = {
+	50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3,
+};
+
+#define METRICS_CAP (64 * 1024)
+
+struct ns_agent {
+	struct ns_agent_config cfg;
+	struct ns_procstat procstat;
+	struct ns_meminfo meminfo;
+	struct ns_loadavg loadavg;
+	struct ns_psi psi;
+	struct ns_pods pods;
+	struct ns_publisher *pub;
+	struct ns_http *http;
+	struct ns_http_route routes[2];
+	struct ns_history_acc hist;
+	uint64_t next_publish_ns, next_history_ns;
+	uint32_t nonce, seq;
+	uint8_t last_sent_flags;
+	int sent_once;
+	uint64_t history_appends, history_errors, publish_immediate;
+	pthread_mutex_t mu;
+	struct ns_agent_snapshot snap; /* guarded by mu */
+};
+
+static int metrics_handler(void *arg, char *buf, size_t cap, size_t *len)
+{
+	struct ns_agent *a = arg;
+	struct ns_agent_snapshot s;
+	int n;
+
+	ns_agent_snapshot(a, &s);
+	n = ns_agent_metrics(&s, buf, cap);
+	if (n < 0) {
+		*len = (size_t)snprintf(buf, cap, "metrics buffer too small\n");
+		return 500;
+	}
+	*len = (size_t)n;
+	return 200;
+}
+
+static int healthz_handler(void *arg, char *buf, size_t cap, size_t *len)
+{
+	struct ns_agent *a = arg;
+	uint64_t last, ticks, stale_ns;
+	int n;
+
+	pthread_mutex_lock(&a->mu);
+	last = a->snap.last_tick_mono_ns;
+	ticks = a->snap.ticks;
+	pthread_mutex_unlock(&a->mu);
+	/* Three missed intervals (plus slack) means the loop is stuck. */
+	stale_ns = (3 * a->cfg.interval_ms + 1000) * 1000000ull;
+	if (ticks == 0 || ns_mono_ns() - last > stale_ns) {
+		n = snprintf(buf, cap, "stale: no sample in the last %llu ms\n",
+			     (unsigned long long)(stale_ns / 1000000));
+		*len = n > 0 ? (size_t)n : 0;
+		return 503;
+	}
+	n = snprintf(buf, cap, "ok\n");
+	*len = n > 0 ? (size_t)n : 0;
+	return 200;
+}
+
+int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char *err,
+		  size_t errlen)
+{
+	struct ns_agent *a;
+	int e;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	a->cfg = *cfg;
+	pthread_mutex_init(&a->mu, NULL);
+	ns_history_reset(&a->hist);
+	if (ns_procstat_init(&a->procstat, cfg->proc_root) ||
+	    ns_meminfo_init(&a->meminfo, cfg->proc_root) ||
+	    ns_loadavg_init(&a->loadavg, cfg->proc_root) || ns_psi_init(&a->psi, cfg->proc_root) ||
+	    ns_pods_init(&a->pods, cfg->cgroup_root)) {
+		snprintf(err, errlen, "--proc-root or --cgroup-root path too long");
+		e = -ENAMETOOLONG;
+		goto fail;
+	}
+	/* A random nonce per start lets the extender tell a restart from a replay. */
+	if (getrandom(&a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
+		e = -errno;
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		goto fail;
+	}
+	snprintf(a->snap.node, sizeof(a->snap.node), "%s", cfg->node_name);
+	a->snap.start_ms = ns_now_ms();
+	a->snap.interval_ms = cfg->interval_ms;
+	a->snap.net_mode = "none";
+	a->snap.disk_mode = "none";
+	a->snap.pods_layout = "none";
+	a->snap.src[NS_AGENT_SRC_NET] = NS_SRC_STATE_UNAVAILABLE;
+	a->snap.src[NS_AGENT_SRC_DISK] = NS_SRC_STATE_UNAVAILABLE;
+	ns_sample_init(&a->snap.sample, 0);
+	if (cfg->publish) {
+		e = ns_publish_open(cfg->publish, &a->pub, err, errlen);
+		if (e)
+			goto fail;
+		a->snap.publish_endpoints = (uint32_t)ns_publish_endpoints(a->pub);
+	}
+	if (cfg->listen_http) {
+		a->routes[0] = (struct ns_http_route){"/metrics", "text/plain; version=0.0.4",
+						      metrics_handler, a, METRICS_CAP};
+		a->routes[1] = (struct ns_http_route){"/healthz", "text/plain", healthz_handler, a,
+						      256};
+		e = ns_http_start(cfg->listen_http, a->routes, 2, &a->http, err, errlen);
+		if (e)
+			goto fail;
+	}
+	*out = a;
+	return 0;
+fail:
+	ns_agent_close(a);
+	return e;
+}
+
+uint16_t ns_agent_http_port(const struct ns_agent *a)
+{
+	return a->http ? ns_http_port(a->http) : 0;
+}
+
+static uint16_t permille(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v >= 1 ? NS_PERMILLE : (uint16_t)lround(v * NS_PERMILLE);
+}
+
+static void publish(struct ns_agent *a, const struct ns_sample *s,
+		    const struct ns_score_output *o)
+{
+	struct ns_msg m;
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	int n;
+	float pods = s->v[NS_M_PODS], rtt = s->v[NS_M_RTT_P99_US];
+
+	memset(&m, 0, sizeof(m));
+	m.flags = o->flags;
+	m.boot_nonce = a->nonce;
+	m.seq = ++a->seq;
+	m.ts_ms = s->ts_ms;
+	m.score = o->score;
+	m.anomaly = permille(o->anomaly);
+	m.cpu_now = permille(o->cpu_now);
+	m.mem_now = permille(o->mem_now);
+	m.cpu_peak_fc = permille(o->cpu_peak);
+	m.mem_peak_fc = permille(o->mem_peak);
+	m.free_millicores = o->free_millicores;
+	m.free_mib = o->free_mib;
+	m.pods = pods > 0 ? (pods > 65535 ? 65535 : (uint16_t)pods) : 0;
+	m.rtt_p99_us = rtt > 0 ? (rtt > 4e9f ? 4000000000u : (uint32_t)rtt) : 0;
+	snprintf(m.name, sizeof(m.name), "%s", a->cfg.node_name);
+	n = ns_wire_encode(&m, a->cfg.key.bytes, a->cfg.key.len, buf, sizeof(buf));
+	if (n < 0) {
+		/* Fields are clamped above, so this is a bug, not an input problem. */
+		log_error("publish", "cannot encode message seq=%u", m.seq);
+		return;
+	}
+	ns_publish_send(a->pub, buf, (size_t)n);
+	a->last_sent_flags = o->flags;
+	a->sent_once = 1;
+}
+
+static void record_loop(struct ns_agent_snapshot *s, double secs)
+{
+	int b = 0;
+
+	while (b < NS_AGENT_LOOP_BUCKETS && secs > ns_agent_loop_bounds[b])
+		b++;
+	s->loop_bucket[b]++;
+	s->loop_count++;
+	s->loop_sum_s += secs;
+}
+
+void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
+{
+	struct ns_sample s;
+	struct ns_score_input in;
+	struct ns_score_output o;
+	enum ns_src_state st[NS_AGENT_SRC_COUNT];
+	uint64_t fails[NS_AGENT_SRC_COUNT];
+	uint64_t t0 = ns_mono_ns();
+	int degraded = 0, immediate = 0;
+	const uint8_t watch = NS_FLAG_ANOMALY | NS_FLAG_DEGRADED;
+
+	ns_sample_init(&s, ns_now_ms());
+	ns_procstat_sample(&a->procstat, &s);
+	ns_meminfo_sample(&a->meminfo, &s);
+	ns_loadavg_sample(&a->loadavg, &s);
+	ns_psi_sample(&a->psi, &s);
+	ns_pods_sample(&a->pods, &s);
+
+	st[NS_AGENT_SRC_CPU] = a->procstat.health.state;
+	st[NS_AGENT_SRC_MEM] = a->meminfo.health.state;
+	st[NS_AGENT_SRC_LOAD] = a->loadavg.health.state;
+	st[NS_AGENT_SRC_PSI] = a->psi.health.state;
+	st[NS_AGENT_SRC_PODS] = a->pods.health.state;
+	st[NS_AGENT_SRC_NET] = NS_SRC_STATE_UNAVAILABLE;
+	st[NS_AGENT_SRC_DISK] = NS_SRC_STATE_UNAVAILABLE;
+	fails[NS_AGENT_SRC_CPU] = a->procstat.health.failures;
+	fails[NS_AGENT_SRC_MEM] = a->meminfo.health.failures;
+	fails[NS_AGENT_SRC_LOAD] = a->loadavg.health.failures;
+	fails[NS_AGENT_SRC_PSI] = a->psi.health.failures;
+	fails[NS_AGENT_SRC_PODS] = a->pods.health.failures;
+	fails[NS_AGENT_SRC_NET] = 0;
+	fails[NS_AGENT_SRC_DISK] = 0;
+	/* Unavailable (no PSI in this kernel) is normal; failing is degraded. */
+	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
+		if (st[i] == NS_SRC_STATE_FAILING)
+			degraded = 1;
+
+	ns_score_input_init(&in);
+	ns_score_input_from_sample(&in, &s);
+	in.degraded = degraded;
+	/* Model seam: the anomaly detector, forecaster and Q-table fill in.anomaly,
+	 * in.anomaly_flag, in.cpu_peak_fc, in.mem_peak_fc, in.q_value and
+	 * in.top_feature here; NaN keeps the heuristic for that part. */
+	ns_score_compute(&a->cfg.weights, &in, &o);
+
+	ns_history_add(&a->hist, &s);
+
+	if (a->pub) {
+		if (!a->sent_once || now_ns >= a->next_publish_ns) {
+			publish(a, &s, &o);
+		} else if ((o.flags & watch) != (a->last_sent_flags & watch)) {
+			/* The scheduler should hear about a sick node now, not next interval. */
+			publish(a, &s, &o);
+			immediate = 1;
+		}
+		if (now_ns >= a->next_publish_ns) {
+			uint64_t step = a->cfg.publish_interval_ms * 1000000ull;
+
+			if (a->next_publish_ns == 0 || now_ns - a->next_publish_ns > step)
+				a->next_publish_ns = now_ns + step;
+			else
+				a->next_publish_ns += step;
+		}
+	}
+
+	pthread_mutex_lock(&a->mu);
+	a->snap.sample = s;
+	a->snap.score = o;
+	a->snap.top_feature[0] = '\0';
+	if (o.top_feature)
+		snprintf(a->snap.top_feature, sizeof(a->snap.top_feature), "%s", o.top_feature);
+	a->snap.score.top_feature = NULL;
+	memcpy(a->snap.src, st, sizeof(st));
+	memcpy(a->snap.src_failures, fails, sizeof(fails));
+	a->snap.pods_layout = ns_pods_layout_name(a->pods.layout);
+	if (a->pub) {
+		a->snap.published = ns_publish_sent(a->pub);
+		a->snap.publish_errors = ns_publish_errors(a->pub);
+	}
+	a->snap.publish_immediate += (uint64_t)immediate;
+	a->snap.seq = a->seq;
+	a->snap.history_appends = a->history_appends;
+	a->snap.history_errors = a->history_errors;
+	a->snap.ticks++;
+	a->snap.last_tick_mono_ns = now_ns > t0 ? now_ns : t0;
+	record_loop(&a->snap, (double)(ns_mono_ns() - t0) / 1e9);
+	pthread_mutex_unlock(&a->mu);
+}
+
+int ns_agent_run(struct ns_agent *a, volatile sig_atomic_t *stop)
+{
+	uint64_t step = a->cfg.interval_ms * 1000000ull;
+	uint64_t next = ns_mono_ns();
+
+	while (!*stop) {
+		struct timespec ts;
+		uint64_t now;
+		int r;
+
+		ts.tv_sec = (time_t)(next / 1000000000ull);
+		ts.tv_nsec = (long)(next % 1000000000ull);
+		r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (r == EINTR)
+			continue; /* a signal: the loop condition decides */
+		if (*stop)
+			break;
+		now = ns_mono_ns();
+		ns_agent_tick(a, now);
+		/* Absolute deadlines: no drift. After a stall, skip the missed ticks
+		 * instead of bursting to catch up. */
+		next += step;
+		if (now > next)
+			next += ((now - next) / step + 1) * step;
+	}
+	return 0;
+}
+
+void ns_agent_snapshot(struct ns_agent *a, struct ns_agent_snapshot *out)
+{
+	pthread_mutex_lock(&a->mu);
+	*out = a->snap;
+	pthread_mutex_unlock(&a->mu);
+}
+
+void ns_agent_close(struct ns_agent *a)
+{
+	if (!a)
+		return;
+	/* HTTP first: its thread reads the snapshot. */
+	ns_http_stop(a->http);
+	ns_publish_close(a->pub);
+	pthread_mutex_destroy(&a->mu);
+	ns_key_wipe(&a->cfg.key);
+	free(a);
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+/* HTTP endpoints on libmicrohttpd: exact-path GET routes, bounded bodies. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "nodescore/http.h"
+#include "nodescore/log.h"
+#include "nodescore/opt.h"
+
+struct ns_http {
+	struct MHD_Daemon *d;
+	const struct ns_http_route *routes;
+	size_t nroutes;
+	uint16_t port;
+};
+
+int ns_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon, *port;
+	uint64_t p;
+	size_t hl;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!s)
+		return -EINVAL;
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(rb - s - 1);
+		if (hl == 0 || hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		port = rb + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		port = colon + 1;
+	}
+	if (ns_parse_u64(port, 0, 65535, &p))
+		return -EINVAL;
+	if (*s == '[') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)p);
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)p);
+		if (hl == 0)
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct ns_http *h = cls;
+	static char not_found[] = "not found\n";
+	static char bad_method[] = "method not allowed\n";
+	static char oom[] = "out of memory\n";
+
+	(void)version;
+	(void)upload;
+	/* First call is headers only; answering then avoids buffering any body. */
+	if (*con_cls == NULL) {
+		*con_cls = h;
+		return MHD_YES;
+	}
+	*upload_size = 0;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", bad_method,
+			     sizeof(bad_method) - 1, MHD_RESPMEM_PERSISTENT);
+	for (size_t i = 0; i < h->nroutes; i++) {
+		const struct ns_http_route *rt = &h->routes[i];
+		size_t len = 0;
+		char *buf;
+		int status;
+
+		if (strcmp(url, rt->path) != 0)
+			continue;
+		buf = malloc(rt->body_cap);
+		if (!buf)
+			return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", oom,
+				     sizeof(oom) - 1, MHD_RESPMEM_PERSISTENT);
+		status = rt->handler(rt->arg, buf, rt->body_cap, &len);
+		if (len > rt->body_cap)
+			len = rt->body_cap;
+		return reply(c, (unsigned)status, rt->content_type, buf, len,
+			     MHD_RESPMEM_MUST_FREE);
+	}
+	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", not_found, sizeof(not_found) - 1,
+		     MHD_RESPMEM_PERSISTENT);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (NS_LOG_WARNING <= ns_log_max)
+		ns_log_vwrite(NS_LOG_WARNING, "http", 0, fmt, ap);
+}
+
+int ns_http_start(const char *addr, const struct ns_http_route *routes, size_t nroutes,
+		  struct ns_http **out, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct ns_http *h;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+
+	*out = NULL;
+	if (ns_http_parse_addr(addr, &ss, &sl)) {
+		snprintf(err, errlen,
+			 "bad HTTP listen address '%s' (want 127.0.0.1:9464, [::1]:9464 or :9464)",
+			 addr ? addr : "");
+		return -EINVAL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	h->routes = routes;
+	h->nroutes = nroutes;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
+				mhd_log, NULL, MHD_OPTION_END);
+	if (!h->d) {
+		int e = errno ? errno : EADDRINUSE;
+
+		snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(e));
+		free(h);
+		return -e;
+	}
+	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : 0;
+	*out = h;
+	return 0;
+}
+
+uint16_t ns_http_port(const struct ns_http *h)
+{
+	return h->port;
+}
+
+void ns_http_stop(struct ns_http *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	free(h);
+}

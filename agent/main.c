@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+/* nodescore-agent: options, node name, key, signals; the work is in libagent. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodescore/agent.h"
+#include "nodescore/key.h"
+#include "nodescore/log.h"
+#include "nodescore/opt.h"
+#include "nodescore/ring.h"
+#include "nodescore/score.h"
+#include "nodescore/wire.h"
+
+/* opt.h wants a string; the assert keeps it equal to the header. */
+#define DEFAULT_CAPACITY "259200"
+_Static_assert(NS_RING_DEFAULT_CAPACITY == 259200u, "update DEFAULT_CAPACITY");
+
+static struct ns_opt opts[] = {
+	{"proc-root", NS_OPT_STRING, "", "Root under which /proc is read (a fixture tree in tests)",
+	 NULL, 0},
+	{"sys-root", NS_OPT_STRING, "/sys", "Root of sysfs; the cgroup root defaults to <sys-root>/fs/cgroup",
+	 NULL, 0},
+	{"cgroup-root", NS_OPT_STRING, "", "cgroup mount holding the kubepods tree (v2 or v1)", NULL,
+	 0},
+	{"interval", NS_OPT_STRING, "1s", "Sampling interval", NULL, 0},
+	{"publish", NS_OPT_STRING, "tcp://127.0.0.1:5555",
+	 "Comma-separated extender endpoints to connect to (nanomsg PUB)", NULL, 0},
+	{"publish-interval", NS_OPT_STRING, "2s",
+	 "Publish period (also immediately when the anomaly or degraded flag changes)", NULL, 0},
+	{"key-file", NS_OPT_STRING, "/etc/nodescore/key", "Shared HMAC key file (mode 0600/0400)",
+	 NULL, 0},
+	{"node-name", NS_OPT_STRING, NULL,
+	 "Node name in messages (default: env NODE_NAME, else the hostname)", NULL, 0},
+	{"listen-http", NS_OPT_STRING, "127.0.0.1:9464",
+	 "Address for GET /metrics and /healthz (\"\" disables)", NULL, 0},
+	{"state-dir", NS_OPT_STRING, "/var/lib/nodescore", "Directory of history.ring", NULL, 0},
+	{"history-interval", NS_OPT_STRING, "10s",
+	 "Period of one history record, the interval mean (0 disables the history)", NULL, 0},
+	{"history-capacity", NS_OPT_STRING, DEFAULT_CAPACITY,
+	 "History ring capacity in records (oldest overwritten)", NULL, 0},
+	{"weights", NS_OPT_STRING, NS_SCORE_WEIGHTS_DEFAULT,
+	 "Score weights headroom,Q,anomaly (normalised to sum 1)", NULL, 0},
+	{"no-bpf", NS_OPT_BOOL, "0", "Force the non-BPF fallbacks (sock_diag, /proc/diskstats)",
+	 NULL, 0},
+	{"once", NS_OPT_BOOL, "0",
+	 "Take two samples one interval apart, print them and the score as key=value, exit", NULL,
+	 0},
+	{"log-level", NS_OPT_STRING, "info", "error, warning, success or info", NULL, 0},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static const char *get(const char *name)
+{
+	return ns_opt_get(opts, NOPTS, name);
+}
+
+static int duration(const char *name, uint64_t min_ms, uint64_t max_ms, uint64_t *out)
+{
+	const char *v = get(name);
+
+	if (ns_parse_duration_ms(v, out) || *out < min_ms || *out > max_ms) {
+		log_error("agent", "bad --%s value=\"%s\" (want a duration %llums..%llus, e.g. 2s)",
+			  name, v ? v : "", (unsigned long long)min_ms,
+			  (unsigned long long)(max_ms / 1000));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --node-name, else NODE_NAME (downward API), else the hostname, lower-cased. */
+static int node_name(char *out, size_t cap)
+{
+	const char *n = get("node-name");
+	char host[256];
+	size_t len;
+
+	if (!n || !*n)
+		n = getenv("NODE_NAME");
+	if (!n || !*n) {
+		if (gethostname(host, sizeof(host)) < 0) {
+			log_error_errno("agent", "cannot get the hostname; set --node-name");
+			return -EINVAL;
+		}
+		host[sizeof(host) - 1] = '\0';
+		for (char *c = host; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		n = host;
+	}
+	len = strlen(n);
+	if (len >= cap || !ns_wire_name_valid(n, len)) {
+		log_error("agent",
+			  "invalid node name name=\"%.80s\" (want 1..63 of [a-z0-9.-]; set "
+			  "--node-name or NODE_NAME)",
+			  n);
+		return -EINVAL;
+	}
+	memcpy(out, n, len + 1);
+	return 0;
+}
+
+static void print_value(const char *key, double v)
+{
+	if (isnan(v))
+		printf("%s=nan\n", key);
+	else
+		printf("%s=%.6g\n", key, v);
+}
+
+static void print_once(const struct ns_agent_snapshot *s)
+{
+	printf("node=%s\n", s->node);
+	for (int i = 0; i < NS_METRIC_COUNT; i++)
+		print_value(ns_metric_names[i], s->sample.v[i]);
+	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
+		printf("source_%s=%s\n", ns_agent_src_names[i], ns_src_state_name(s->src[i]));
+	printf("net_mode=%s\ndisk_mode=%s\npods_layout=%s\n", s->net_mode, s->disk_mode,
+	       s->pods_layout);
+	printf("score=%u\n", s->score.score);
+	print_value("headroom", s->score.headroom);
+	print_value("pressure", s->score.pressure);
+	print_value("anomaly", s->score.anomaly);
+	print_value("cpu_peak_fc", s->score.cpu_peak);
+	print_value("mem_peak_fc", s->score.mem_peak);
+	printf("free_millicores=%u\nfree_mib=%u\n", s->score.free_millicores, s->score.free_mib);
+	printf("flag_anomaly=%d\nflag_degraded=%d\nflag_model_fallback=%d\n",
+	       !!(s->score.flags & NS_FLAG_ANOMALY), !!(s->score.flags & NS_FLAG_DEGRADED),
+	       !!(s->score.flags & NS_FLAG_MODEL_FALLBACK));
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct ns_agent_config cfg;
+	struct ns_agent *a = NULL;
+	struct sigaction sa;
+	char err[256], cgroot[4096];
+	uint64_t cap;
+	int once, no_bpf, rc;
+
+	switch (ns_opt_parse(opts, NOPTS, "nodescore-agent",
+			     "Measures this node, scores it and publishes the score to the "
+			     "nodescore extenders.",
+			     argc, argv, NULL, err, sizeof(err))) {
+	case NS_OPT_HELP:
+		return 0;
+	case NS_OPT_ERROR:
+		log_error("agent", "%s", err);
+		return 2;
+	case NS_OPT_RUN:
+		break;
+	}
+	if (ns_log_set_level(get("log-level"))) {
+		log_error("agent", "bad --log-level value=\"%s\" (error, warning, success, info)",
+			  get("log-level"));
+		return 2;
+	}
+	ns_log_route_libbpf();
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.proc_root = get("proc-root");
+	cfg.cgroup_root = get("cgroup-root");
+	if (!cfg.cgroup_root || !*cfg.cgroup_root) {
+		if (snprintf(cgroot, sizeof(cgroot), "%s/fs/cgroup", get("sys-root")) >=
+		    (int)sizeof(cgroot)) {
+			log_error("agent", "--sys-root too long");
+			return 2;
+		}
+		cfg.cgroup_root = cgroot;
+	}
+	if (duration("interval", 10, 3600000, &cfg.interval_ms) ||
+	    duration("publish-interval", 100, 3600000, &cfg.publish_interval_ms))
+		return 2;
+	if (ns_parse_duration_ms(get("history-interval"), &cfg.history_interval_ms) ||
+	    (cfg.history_interval_ms != 0 &&
+	     (cfg.history_interval_ms < 1000 || cfg.history_interval_ms > 86400000))) {
+		log_error("agent", "bad --history-interval value=\"%s\" (0, or 1s..1d)",
+			  get("history-interval"));
+		return 2;
+	}
+	if (ns_parse_u64(get("history-capacity"), 16, 100000000, &cap)) {
+		log_error("agent", "bad --history-capacity value=\"%s\" (16..100000000 records)",
+			  get("history-capacity"));
+		return 2;
+	}
+	cfg.history_capacity = (uint32_t)cap;
+	if (ns_score_parse_weights(get("weights"), &cfg.weights)) {
+		log_error("agent",
+			  "bad --weights value=\"%s\" (want three numbers in 0..1 with a positive "
+			  "sum: headroom,Q,anomaly, e.g. 0.3,0.4,0.3)",
+			  get("weights"));
+		return 2;
+	}
+	if (ns_parse_bool(get("no-bpf"), &no_bpf) || ns_parse_bool(get("once"), &once)) {
+		log_error("agent", "bad --no-bpf or --once value (true/false)");
+		return 2;
+	}
+	cfg.no_bpf = no_bpf;
+	if (node_name(cfg.node_name, sizeof(cfg.node_name)))
+		return 2;
+
+	if (!once) {
+		cfg.publish = get("publish");
+		cfg.listen_http = get("listen-http");
+		if (cfg.listen_http && !*cfg.listen_http)
+			cfg.listen_http = NULL;
+		if (cfg.history_interval_ms)
+			cfg.state_dir = get("state-dir");
+		if (ns_key_load(get("key-file"), &cfg.key, err, sizeof(err))) {
+			log_error("agent", "%s", err);
+			return 2;
+		}
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = ns_agent_open(&cfg, &a, err, sizeof(err));
+	ns_key_wipe(&cfg.key);
+	if (rc) {
+		log_error("agent", "%s", err);
+		return 2;
+	}
+	if (once) {
+		struct ns_agent_snapshot s;
+		struct timespec ts = {(time_t)(cfg.interval_ms / 1000),
+				      (long)(cfg.interval_ms % 1000) * 1000000L};
+
+		ns_agent_tick(a, ns_mono_ns());
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_flag)
+			;
+		ns_agent_tick(a, ns_mono_ns());
+		ns_agent_snapshot(a, &s);
+		print_once(&s);
+		ns_agent_close(a);
+		return 0;
+	}
+	log_success("agent",
+		    "running node=%s interval_ms=%llu publish=%s publish_interval_ms=%llu "
+		    "http=%s",
+		    cfg.node_name, (unsigned long long)cfg.interval_ms, cfg.publish,
+		    (unsigned long long)cfg.publish_interval_ms,
+		    cfg.listen_http ? cfg.listen_http : "off");
+	ns_agent_run(a, &stop_flag);
+	log_info("agent", "shutting down node=%s", cfg.node_name);
+	ns_agent_close(a);
+	return 0;
+}

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/* Prometheus text exposition of the agent snapshot. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nodescore/agent.h"
+
+struct out {
+	char *buf;
+	size_t cap, len;
+	int overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->overflow = 1;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static void gauge_head(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Prometheus spells the special values NaN, +Inf, -Inf. */
+static void put_value(struct out *o, double v)
+{
+	if (isnan(v))
+		put(o, " NaN\n");
+	else if (isinf(v))
+		put(o, v > 0 ? " +Inf\n" : " -Inf\n");
+	else
+		put(o, " %.17g\n", v);
+}
+
+static void simple(struct out *o, const char *name, const char *type, const char *help,
+		   const char *node, double v)
+{
+	gauge_head(o, name, type, help);
+	put(o, "%s{node=\"%s\"}", name, node);
+	put_value(o, v);
+}
+
+static const char *const metric_help[NS_METRIC_COUNT] = {
+	[NS_M_CPU_UTIL] = "CPU busy share over the last interval, 0..1 (/proc/stat).",
+	[NS_M_MEM_UTIL] = "Memory utilisation, 1 - MemAvailable/MemTotal.",
+	[NS_M_LOAD1] = "1-minute load average.",
+	[NS_M_LOAD5] = "5-minute load average.",
+	[NS_M_LOAD15] = "15-minute load average.",
+	[NS_M_NCPU] = "Online CPUs.",
+	[NS_M_MEM_TOTAL_MIB] = "MemTotal in MiB.",
+	[NS_M_MEM_AVAIL_MIB] = "MemAvailable in MiB.",
+	[NS_M_PSI_CPU_SOME] = "PSI cpu some avg10, percent.",
+	[NS_M_PSI_MEM_SOME] = "PSI memory some avg10, percent.",
+	[NS_M_PSI_MEM_FULL] = "PSI memory full avg10, percent.",
+	[NS_M_PSI_IO_SOME] = "PSI io some avg10, percent.",
+	[NS_M_PSI_IO_FULL] = "PSI io full avg10, percent.",
+	[NS_M_PODS] = "Pods in the kubepods cgroup tree.",
+	[NS_M_POD_CPU_REQ_M] = "Summed pod CPU requests in millicores (from cpu.weight/cpu.shares).",
+	[NS_M_POD_MEM_LIM_MIB] = "Summed pod memory limits in MiB (unlimited pods excluded).",
+	[NS_M_POD_CPU_USE] = "CPU used by all pods, cores.",
+	[NS_M_POD_MEM_USE_MIB] = "Memory used by all pods, MiB.",
+	[NS_M_RTT_P50_US] = "TCP smoothed RTT p50 over established sockets, microseconds.",
+	[NS_M_RTT_P99_US] = "TCP smoothed RTT p99 over established sockets, microseconds.",
+	[NS_M_TCP_RETRANS] = "TCP retransmits per second.",
+	[NS_M_DISK_P50_US] = "Block request latency p50, microseconds.",
+	[NS_M_DISK_P99_US] = "Block request latency p99, microseconds.",
+	[NS_M_DISK_IOPS] = "Block requests completed per second.",
+};
+
+int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0, 0};
+	const char *node = s->node;
+	char name[96];
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} flags[] = {
+		{NS_FLAG_ANOMALY, "anomaly"},
+		{NS_FLAG_DEGRADED, "degraded"},
+		{NS_FLAG_MODEL_FALLBACK, "model_fallback"},
+		{NS_FLAG_DRAINING, "draining"},
+	};
+	static const enum ns_src_state states[] = {NS_SRC_STATE_UNKNOWN, NS_SRC_STATE_OK,
+						   NS_SRC_STATE_FAILING, NS_SRC_STATE_UNAVAILABLE};
+	uint64_t cum = 0;
+
+	if (cap == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	for (int i = 0; i < NS_METRIC_COUNT; i++) {
+		snprintf(name, sizeof(name), "nodescore_node_%s", ns_metric_names[i]);
+		simple(&o, name, "gauge", metric_help[i], node, s->sample.v[i]);
+	}
+
+	simple(&o, "nodescore_agent_score", "gauge",
+	       "Published node score, 0..1000 (higher is a better placement).", node,
+	       s->score.score);
+	simple(&o, "nodescore_agent_headroom", "gauge", "Headroom used by the score, 0..1.", node,
+	       s->score.headroom);
+	simple(&o, "nodescore_agent_pressure", "gauge",
+	       "PSI penalty used by the score (max some avg10 / 100).", node, s->score.pressure);
+	simple(&o, "nodescore_agent_anomaly_score", "gauge",
+	       "Anomaly score 0..1 (0 while no anomaly model is loaded).", node,
+	       s->score.anomaly);
+	simple(&o, "nodescore_agent_q_value", "gauge",
+	       "Placement value used by the score (headroom without a Q-table).", node,
+	       s->score.q_value);
+	simple(&o, "nodescore_agent_cpu_peak_forecast", "gauge",
+	       "Forecast CPU peak 0..1 (current value without a forecaster).", node,
+	       s->score.cpu_peak);
+	simple(&o, "nodescore_agent_mem_peak_forecast", "gauge",
+	       "Forecast memory peak 0..1 (current value without a forecaster).", node,
+	       s->score.mem_peak);
+	simple(&o, "nodescore_agent_free_millicores", "gauge",
+	       "Free CPU at the forecast horizon, millicores.", node, s->score.free_millicores);
+	simple(&o, "nodescore_agent_free_mib", "gauge", "Free memory at the forecast horizon, MiB.",
+	       node, s->score.free_mib);
+	gauge_head(&o, "nodescore_agent_flag", "gauge", "Message flags, 1 when set.");
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		put(&o, "nodescore_agent_flag{node=\"%s\",flag=\"%s\"} %d\n", node, flags[i].name,
+		    (s->score.flags & flags[i].bit) ? 1 : 0);
+	if (s->top_feature[0]) {
+		gauge_head(&o, "nodescore_agent_anomaly_top_feature", "gauge",
+			   "Feature contributing most to the anomaly score.");
+		put(&o, "nodescore_agent_anomaly_top_feature{node=\"%s\",feature=\"%s\"} 1\n",
+		    node, s->top_feature);
+	}
+
+	gauge_head(&o, "nodescore_agent_source_healthy", "gauge",
+		   "1 when the source's last sample succeeded (unavailable counts as healthy).");
+	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
+		put(&o, "nodescore_agent_source_healthy{node=\"%s\",source=\"%s\"} %d\n", node,
+		    ns_agent_src_names[i],
+		    s->src[i] == NS_SRC_STATE_OK || s->src[i] == NS_SRC_STATE_UNAVAILABLE);
+	gauge_head(&o, "nodescore_agent_source_state", "gauge",
+		   "Source state, one series per state, 1 for the current one.");
+	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
+		for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+			put(&o, "nodescore_agent_source_state{node=\"%s\",source=\"%s\",state=\"%s\"} %d\n",
+			    node, ns_agent_src_names[i], ns_src_state_name(states[k]),
+			    s->src[i] == states[k]);
+	gauge_head(&o, "nodescore_agent_source_failures_total", "counter",
+		   "Failed samples per source.");
+	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
+		put(&o, "nodescore_agent_source_failures_total{node=\"%s\",source=\"%s\"} %llu\n",
+		    node, ns_agent_src_names[i], (unsigned long long)s->src_failures[i]);
+	gauge_head(&o, "nodescore_agent_source_mode", "gauge",
+		   "Measurement path per source: bpf or the fallback (sock_diag, diskstats).");
+	put(&o, "nodescore_agent_source_mode{node=\"%s\",source=\"net\",mode=\"%s\"} 1\n", node,
+	    s->net_mode);
+	put(&o, "nodescore_agent_source_mode{node=\"%s\",source=\"disk\",mode=\"%s\"} 1\n", node,
+	    s->disk_mode);
+	put(&o, "nodescore_agent_source_mode{node=\"%s\",source=\"pods\",mode=\"%s\"} 1\n", node,
+	    s->pods_layout);
+
+	simple(&o, "nodescore_agent_publish_total", "counter", "Messages sent.", node,
+	       (double)s->published);
+	simple(&o, "nodescore_agent_publish_errors_total", "counter", "Messages that failed to send.",
+	       node, (double)s->publish_errors);
+	simple(&o, "nodescore_agent_publish_immediate_total", "counter",
+	       "Messages sent early because the anomaly or degraded flag changed.", node,
+	       (double)s->publish_immediate);
+	simple(&o, "nodescore_agent_publish_endpoints", "gauge", "Extender endpoints connected to.",
+	       node, s->publish_endpoints);
+	simple(&o, "nodescore_agent_publish_seq", "gauge", "Sequence number of the last message.",
+	       node, s->seq);
+	simple(&o, "nodescore_agent_history_appends_total", "counter",
+	       "Records appended to the history ring.", node, (double)s->history_appends);
+	simple(&o, "nodescore_agent_history_errors_total", "counter",
+	       "History ring appends that failed.", node, (double)s->history_errors);
+	simple(&o, "nodescore_agent_ticks_total", "counter", "Sampling loop iterations.", node,
+	       (double)s->ticks);
+	simple(&o, "nodescore_agent_interval_seconds", "gauge", "Sampling interval.", node,
+	       (double)s->interval_ms / 1000.0);
+	simple(&o, "nodescore_agent_start_time_seconds", "gauge", "Agent start, unix seconds.", node,
+	       (double)s->start_ms / 1000.0);
+
+	gauge_head(&o, "nodescore_agent_loop_duration_seconds", "histogram",
+		   "Time of one sampling loop iteration (sample, score, publish).");
+	for (int b = 0; b < NS_AGENT_LOOP_BUCKETS; b++) {
+		cum += s->loop_bucket[b];
+		put(&o, "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"%g\"} %llu\n",
+		    node, ns_agent_loop_bounds[b], (unsigned long long)cum);
+	}
+	cum += s->loop_bucket[NS_AGENT_LOOP_BUCKETS];
+	put(&o, "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"+Inf\"} %llu\n", node,
+	    (unsigned long long)cum);
+	put(&o, "nodescore_agent_loop_duration_seconds_sum{node=\"%s\"} %.9f\n", node, s->loop_sum_s);
+	put(&o, "nodescore_agent_loop_duration_seconds_count{node=\"%s\"} %llu\n", node,
+	    (unsigned long long)s->loop_count);
+	if (o.overflow)
+		return -ENOSPC;
+	return (int)o.len;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent: samplers, scoring loop, history, publishing and the snapshot
+ * the HTTP endpoints read. main.c only parses options and calls these. */
+#ifndef NODESCORE_AGENT_H
+#define NODESCORE_AGENT_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "nodescore/key.h"
+#include "nodescore/sample.h"
+#include "nodescore/score.h"
+#include "nodescore/source.h"
+#include "nodescore/wire.h"
+
+struct ns_agent_config {
+	const char *proc_root;	 /* "" for the real / */
+	const char *cgroup_root; /* "/sys/fs/cgroup" on a node */
+	const char *state_dir;	 /* history.ring lives here; NULL: no history */
+	const char *publish;	 /* comma-separated endpoints; NULL: do not publish */
+	const char *listen_http; /* NULL: no HTTP server */
+	char node_name[NS_WIRE_NAME_MAX + 1];
+	uint64_t interval_ms;
+	uint64_t publish_interval_ms;
+	uint64_t history_interval_ms; /* 0: no history */
+	uint32_t history_capacity;
+	struct ns_score_weights weights;
+	int no_bpf;
+	struct ns_key key;
+};
+
+/* Sources in metrics order; index of ns_agent_snapshot.src. */
+enum ns_agent_src {
+	NS_AGENT_SRC_CPU = 0,
+	NS_AGENT_SRC_MEM,
+	NS_AGENT_SRC_LOAD,
+	NS_AGENT_SRC_PSI,
+	NS_AGENT_SRC_PODS,
+	NS_AGENT_SRC_NET,
+	NS_AGENT_SRC_DISK,
+	NS_AGENT_SRC_COUNT,
+};
+
+extern const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT];
+
+/* Upper bounds (seconds) of the loop duration histogram; +Inf is implied. */
+#define NS_AGENT_LOOP_BUCKETS 10
+extern const double ns_agent_loop_bounds[NS_AGENT_LOOP_BUCKETS];
+
+struct ns_agent_snapshot {
+	char node[NS_WIRE_NAME_MAX + 1];
+	uint64_t start_ms;
+	uint64_t ticks;
+	uint64_t last_tick_mono_ns;
+	uint64_t interval_ms;
+	struct ns_sample sample;
+	struct ns_score_output score;
+	char top_feature[64]; /* copy: the model's string may change */
+	enum ns_src_state src[NS_AGENT_SRC_COUNT];
+	uint64_t src_failures[NS_AGENT_SRC_COUNT];
+	const char *net_mode;  /* "bpf", "sock_diag", or "none" */
+	const char *disk_mode; /* "bpf", "diskstats", or "none" */
+	const char *pods_layout;
+	uint64_t published, publish_errors, publish_immediate;
+	uint32_t publish_endpoints;
+	uint32_t seq;
+	uint64_t history_appends, history_errors;
+	int history_enabled;
+	uint64_t loop_bucket[NS_AGENT_LOOP_BUCKETS + 1]; /* last is +Inf */
+	uint64_t loop_count;
+	double loop_sum_s;
+};
+
+struct ns_agent;
+
+/* Opens samplers, the publisher, the history ring and the HTTP server as
+ * configured. Everything that can be wrong with the configuration fails
+ * here with a reason in err. Returns 0 or -errno. */
+int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char *err,
+		  size_t errlen);
+
+/* One iteration: sample, score, accumulate history, publish when due.
+ * now_mono_ns is the tick's deadline clock. */
+void ns_agent_tick(struct ns_agent *a, uint64_t now_mono_ns);
+
+/* Ticks every interval on absolute CLOCK_MONOTONIC deadlines until *stop is
+ * set (SIGTERM/SIGINT). Returns 0. */
+int ns_agent_run(struct ns_agent *a, volatile sig_atomic_t *stop);
+
+/* Consistent copy of the latest state (takes the snapshot mutex briefly). */
+void ns_agent_snapshot(struct ns_agent *a, struct ns_agent_snapshot *out);
+
+/* Renders Prometheus text exposition of a snapshot into buf. Returns the
+ * length, or -ENOSPC when cap is too small (buf then holds a prefix). */
+int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap);
+
+/* HTTP port actually bound (for --listen-http with port 0), or 0. */
+uint16_t ns_agent_http_port(const struct ns_agent *a);
+
+/* NULL-safe; flushes a partial history interval. */
+void ns_agent_close(struct ns_agent *a);
+
+#endif
