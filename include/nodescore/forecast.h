@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* Load forecaster: gradient-boosted trees (trained by XGBoost) flattened
+ * into one compact array walker; a set of models, one per target (metric,
+ * mean or peak, horizon), fed by one ns_feat vector. */
+#ifndef NODESCORE_FORECAST_H
+#define NODESCORE_FORECAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nodescore/features.h"
+
+enum ns_fc_stat {
+	NS_FC_MEAN = 0, /* mean of the metric over (now, now + horizon] */
+	NS_FC_PEAK = 1, /* max of the metric over (now, now + horizon] */
+};
+
+struct ns_fc_target {
+	uint8_t metric;	    /* enum ns_metric */
+	uint8_t stat;	    /* enum ns_fc_stat */
+	uint32_t horizon_s; /* 1 .. 7 days */
+};
+
+/* Limits enforced on every model, whatever its origin. */
+#define NS_FC_MAX_MODELS 64u
+#define NS_FC_MAX_TREES 4096u
+#define NS_FC_MAX_TREE_NODES 65535u
+#define NS_FC_MAX_NODES (4u << 20)
+#define NS_FC_MAX_FILE (64u << 20)
+#define NS_FC_MAX_HORIZON_S (7u * 86400u)
+
+struct ns_forecast;
+
+/* An empty model set over the feature layout of cfg (metric mask and the
+ * step the training data had). Returns 0, -EINVAL or -ENOMEM. */
+int ns_forecast_new(const struct ns_feat_config *cfg, struct ns_forecast **out);
+
+/* NULL-safe. */
+void ns_forecast_free(struct ns_forecast *fc);
+
+/* Adds one model from an XGBoost JSON model (XGBoosterSaveModelToBuffer
+ * "json", or Booster.save_model("x.json")): gbtree, one output, identity
+ * link (reg:squarederror, reg:pseudohubererror, reg:absoluteerror), numeric
+ * splits only, features indexed like the ns_feat vector. offset is added to
+ * every prediction (a bias correction learned at training time). Returns 0,
+ * -EINVAL with a reason in err, or -ENOMEM; fc is unchanged on error. */
+int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t,
+			     const char *json, size_t len, float offset, char *err, size_t errlen);
+
+/* Serialises to the compact binary model format (little-endian, magic
+ * "NSFC", version, typed header, per-tree node counts, CRC-32 trailer).
+ * *buf is malloc'd, the caller frees it. Returns 0 or -ENOMEM. */
+int ns_forecast_save(const struct ns_forecast *fc, uint8_t **buf, size_t *len);
+
+/* Parses the binary format. Every length, index and value is checked
+ * against the bytes present and the limits above; trees must point strictly
+ * forward (no cycles). Returns 0, or -EINVAL with a reason in err, or
+ * -ENOMEM. Never reads outside buf[0..len). */
+int ns_forecast_load(const void *buf, size_t len, struct ns_forecast **out, char *err,
+		     size_t errlen);
+
+/* Loads "<dir>/forecast.nsf" through the bundle manifest (size and SHA-256
+ * verified). Returns 0 or a negative errno with a reason in err. */
+int ns_forecast_load_bundle(const char *dir, struct ns_forecast **out, char *err, size_t errlen);
+
+/* Model set description. */
+const struct ns_feat_config *ns_forecast_feat_config(const struct ns_forecast *fc);
+size_t ns_forecast_nfeat(const struct ns_forecast *fc);
+size_t ns_forecast_ntargets(const struct ns_forecast *fc);
+const struct ns_fc_target *ns_forecast_target(const struct ns_forecast *fc, size_t i);
+size_t ns_forecast_ntrees(const struct ns_forecast *fc);
+
+/* Index of the model for (metric, stat, horizon_s), or -1. */
+int ns_forecast_find(const struct ns_forecast *fc, int metric, int stat, uint32_t horizon_s);
+
+/* Predicts every target from one feature vector x of nfeat values (NaN =
+ * missing, routed like XGBoost's default direction). out receives
+ * ns_forecast_ntargets values in target order, in the metric's unit (0..1
+ * utilisation), not clamped. Returns 0 or -EINVAL (nfeat or nout short). */
+int ns_forecast_predict(const struct ns_forecast *fc, const float *x, size_t nfeat, float *out,
+			size_t nout);
+
+/* One target only (i from ns_forecast_find). */
+float ns_forecast_predict_one(const struct ns_forecast *fc, size_t i, const float *x);
+
+/* Name like "cpu_util_peak_1h" (horizon in h when whole hours, else m). */
+void ns_forecast_target_name(const struct ns_fc_target *t, char *buf, size_t len);
+
+#endif
