@@ -12,11 +12,13 @@
 #include <time.h>
 
 #include "nodescore/agent.h"
+#include "nodescore/disklat.h"
 #include "nodescore/history.h"
 #include "nodescore/http.h"
 #include "nodescore/loadavg.h"
 #include "nodescore/log.h"
 #include "nodescore/meminfo.h"
+#include "nodescore/netlat.h"
 #include "nodescore/opt.h"
 #include "nodescore/pods.h"
 #include "nodescore/procstat.h"
@@ -42,6 +44,9 @@ struct ns_agent {
 	struct ns_loadavg loadavg;
 	struct ns_psi psi;
 	struct ns_pods pods;
+	struct ns_netlat *netlat; /* NULL when no path works: source failing */
+	struct ns_disklat *disklat;
+	struct ns_src_health net_health, disk_health;
 	struct ns_publisher *pub;
 	struct ns_http *http;
 	struct ns_http_route routes[2];
@@ -94,6 +99,74 @@ static int healthz_handler(void *arg, char *buf, size_t cap, size_t *len)
 	return 200;
 }
 
+/* Latency sources choose BPF or their fallback here and log which. Not
+ * fatal: without them the node is published degraded, not left out. */
+static void open_latency(struct ns_agent *a)
+{
+	struct ns_netlat_opts no = {.no_bpf = a->cfg.no_bpf, .own_netns = 0};
+	struct ns_disklat_opts dop = {.no_bpf = a->cfg.no_bpf, .proc_root = a->cfg.proc_root};
+	int err;
+
+	err = ns_netlat_open(&no, &a->netlat);
+	if (err)
+		ns_src_fail(&a->net_health, err, NULL, "no network latency path works");
+	err = ns_disklat_open(&dop, &a->disklat);
+	if (err)
+		ns_src_fail(&a->disk_health, err, NULL, "no disk latency path works");
+	a->snap.net_mode = a->netlat ? ns_netlat_mode(a->netlat) : "none";
+	a->snap.disk_mode = a->disklat ? ns_disklat_mode(a->disklat) : "none";
+	log_info("agent", "latency sources net=%s disk=%s", a->snap.net_mode, a->snap.disk_mode);
+}
+
+/* The sources' own _sample helpers log every failure; reading the interval
+ * here keeps one WARNING per state change like every other source. */
+static void sample_net(struct ns_agent *a, struct ns_sample *s)
+{
+	struct ns_netlat_stats st;
+	int err;
+
+	s->v[NS_M_RTT_P50_US] = s->v[NS_M_RTT_P99_US] = s->v[NS_M_TCP_RETRANS] = NAN;
+	if (!a->netlat) {
+		a->net_health.failures++;
+		return;
+	}
+	err = ns_netlat_read(a->netlat, &st);
+	if (err) {
+		ns_src_fail(&a->net_health, err, NULL, ns_netlat_mode(a->netlat));
+		return;
+	}
+	s->v[NS_M_RTT_P50_US] = (float)st.p50_us;
+	s->v[NS_M_RTT_P99_US] = (float)st.p99_us;
+	if (st.interval_s > 0)
+		s->v[NS_M_TCP_RETRANS] = (float)((double)st.retrans / st.interval_s);
+	s->health |= NS_SRC_NET;
+	ns_src_ok(&a->net_health);
+}
+
+static void sample_disk(struct ns_agent *a, struct ns_sample *s)
+{
+	struct ns_disklat_stats st;
+	int err;
+
+	s->v[NS_M_DISK_P50_US] = s->v[NS_M_DISK_P99_US] = s->v[NS_M_DISK_IOPS] = NAN;
+	if (!a->disklat) {
+		a->disk_health.failures++;
+		return;
+	}
+	err = ns_disklat_read(a->disklat, &st);
+	if (err == -EAGAIN)
+		return; /* counters restarted (disk removed): one empty interval, not a fault */
+	if (err) {
+		ns_src_fail(&a->disk_health, err, NULL, ns_disklat_mode(a->disklat));
+		return;
+	}
+	s->v[NS_M_DISK_P50_US] = (float)st.p50_us;
+	s->v[NS_M_DISK_P99_US] = (float)st.p99_us;
+	s->v[NS_M_DISK_IOPS] = (float)st.iops;
+	s->health |= NS_SRC_DISK;
+	ns_src_ok(&a->disk_health);
+}
+
 int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char *err,
 		  size_t errlen)
 {
@@ -126,11 +199,10 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 	snprintf(a->snap.node, sizeof(a->snap.node), "%s", cfg->node_name);
 	a->snap.start_ms = ns_now_ms();
 	a->snap.interval_ms = cfg->interval_ms;
-	a->snap.net_mode = "none";
-	a->snap.disk_mode = "none";
 	a->snap.pods_layout = "none";
-	a->snap.src[NS_AGENT_SRC_NET] = NS_SRC_STATE_UNAVAILABLE;
-	a->snap.src[NS_AGENT_SRC_DISK] = NS_SRC_STATE_UNAVAILABLE;
+	ns_src_health_init(&a->net_health, "net");
+	ns_src_health_init(&a->disk_health, "disk");
+	open_latency(a);
 	ns_sample_init(&a->snap.sample, 0);
 	if (cfg->publish) {
 		e = ns_publish_open(cfg->publish, &a->pub, err, errlen);
@@ -229,21 +301,23 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	ns_loadavg_sample(&a->loadavg, &s);
 	ns_psi_sample(&a->psi, &s);
 	ns_pods_sample(&a->pods, &s);
+	sample_net(a, &s);
+	sample_disk(a, &s);
 
 	st[NS_AGENT_SRC_CPU] = a->procstat.health.state;
 	st[NS_AGENT_SRC_MEM] = a->meminfo.health.state;
 	st[NS_AGENT_SRC_LOAD] = a->loadavg.health.state;
 	st[NS_AGENT_SRC_PSI] = a->psi.health.state;
 	st[NS_AGENT_SRC_PODS] = a->pods.health.state;
-	st[NS_AGENT_SRC_NET] = NS_SRC_STATE_UNAVAILABLE;
-	st[NS_AGENT_SRC_DISK] = NS_SRC_STATE_UNAVAILABLE;
+	st[NS_AGENT_SRC_NET] = a->net_health.state;
+	st[NS_AGENT_SRC_DISK] = a->disk_health.state;
 	fails[NS_AGENT_SRC_CPU] = a->procstat.health.failures;
 	fails[NS_AGENT_SRC_MEM] = a->meminfo.health.failures;
 	fails[NS_AGENT_SRC_LOAD] = a->loadavg.health.failures;
 	fails[NS_AGENT_SRC_PSI] = a->psi.health.failures;
 	fails[NS_AGENT_SRC_PODS] = a->pods.health.failures;
-	fails[NS_AGENT_SRC_NET] = 0;
-	fails[NS_AGENT_SRC_DISK] = 0;
+	fails[NS_AGENT_SRC_NET] = a->net_health.failures;
+	fails[NS_AGENT_SRC_DISK] = a->disk_health.failures;
 	/* Unavailable (no PSI in this kernel) is normal; failing is degraded. */
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
 		if (st[i] == NS_SRC_STATE_FAILING)
@@ -343,6 +417,8 @@ void ns_agent_close(struct ns_agent *a)
 	/* HTTP first: its thread reads the snapshot. */
 	ns_http_stop(a->http);
 	ns_publish_close(a->pub);
+	ns_netlat_close(a->netlat);
+	ns_disklat_close(a->disklat);
 	pthread_mutex_destroy(&a->mu);
 	ns_key_wipe(&a->cfg.key);
 	free(a);
