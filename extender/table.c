@@ -35,16 +35,27 @@ struct ns_table {
 	_Atomic uint64_t counts[NS_WIRE_STATUS_COUNT];
 };
 
-/* FNV-1a: names are short and the table is half empty, so a simple hash is enough. */
+/* Eight bytes per multiply: byte-at-a-time hashes are a serial multiply
+ * chain and showed up as a third of a 5,000-name prioritize. Names are
+ * authenticated (agents) or come from the scheduler, so no keyed hash. */
 static uint32_t name_hash(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
 	}
-	return h;
+	if (n) {
+		w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+	}
+	h ^= h >> 29;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 32;
+	return (uint32_t)h;
 }
 
 struct ns_table *ns_table_new(uint32_t max_nodes)

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/* Filter and prioritize: decisions from the score table, replies in the
+ * kube-scheduler extender v1 JSON shapes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodescore/extapi.h"
+#include "nodescore/log.h"
+
+enum node_state {
+	NODE_UNKNOWN = 0,
+	NODE_STALE,
+	NODE_FRESH,
+};
+
+enum fail_reason {
+	FAIL_NONE = 0,
+	FAIL_ANOMALY,
+	FAIL_CPU,
+	FAIL_MEM,
+};
+
+struct ns_extapi_view {
+	struct ns_node_data d;
+	uint8_t state;
+	uint8_t fail;
+	uint16_t raw;  /* combined 0..1000 before normalisation */
+	uint8_t score; /* 0..10 reply */
+};
+
+int ns_normalize_parse(const char *s, enum ns_normalize *out)
+{
+	if (s && strcmp(s, "linear") == 0)
+		*out = NS_NORM_LINEAR;
+	else if (s && strcmp(s, "rank") == 0)
+		*out = NS_NORM_RANK;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Parses the request and looks every candidate up once. Returns 0 or an
+ * HTTP status with the error already in c->args.err. */
+static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct ns_extapi_cfg *cfg,
+		uint64_t now, const char *body, size_t len, struct ns_extapi_stats *st)
+{
+	struct ns_ext_args *a = &c->args;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = ns_extjson_parse(a, body, len);
+	if (rc == -ENOMEM)
+		return 500;
+	if (rc < 0)
+		return 400;
+	if (a->n > c->vcap) {
+		size_t cap = a->n < 256 ? 256 : a->n;
+		struct ns_extapi_view *v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			snprintf(a->err, sizeof(a->err), "out of memory");
+			return 500;
+		}
+		c->v = v;
+		c->vcap = cap;
+	}
+	st->nodes = (uint32_t)a->n;
+	for (size_t i = 0; i < a->n; i++) {
+		struct ns_extapi_view *v = &c->v[i];
+		v->fail = FAIL_NONE;
+		v->raw = 0;
+		if (!ns_table_lookup(t, a->nodes[i].name, a->nodes[i].name_len, &v->d)) {
+			v->state = NODE_UNKNOWN;
+			st->unknown++;
+		} else if (now > v->d.recv_mono_ms && now - v->d.recv_mono_ms > cfg->ttl_ms) {
+			v->state = NODE_STALE;
+			st->stale++;
+		} else {
+			v->state = NODE_FRESH;
+		}
+	}
+	return 0;
+}
+
+static void put_error_filter(struct ns_buf *out, const char *err)
+{
+	out->len = 0;
+	ns_buf_puts(out, "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},"
+			 "\"FailedAndUnresolvableNodes\":{},\"Error\":");
+	ns_buf_put_json_str(out, err, strlen(err));
+	ns_buf_putc(out, '}');
+}
+
+static void put_error(struct ns_buf *out, const char *err)
+{
+	out->len = 0;
+	ns_buf_puts(out, "{\"Error\":");
+	ns_buf_put_json_str(out, err, strlen(err));
+	ns_buf_putc(out, '}');
+}
+
+static void put_permille(struct ns_buf *b, unsigned v)
+{
+	char s[8] = {(char)('0' + v / 1000), '.', (char)('0' + v / 100 % 10),
+		     (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
+	ns_buf_put(b, s, 5);
+}
+
+static void put_reason(struct ns_buf *b, const struct ns_extapi_view *v, int64_t cpu_m,
+		       int64_t mem_mib)
+{
+	ns_buf_puts(b, "\"nodescore: ");
+	switch (v->fail) {
+	case FAIL_ANOMALY:
+		ns_buf_puts(b, "node flagged anomalous (anomaly score ");
+		put_permille(b, v->d.anomaly);
+		ns_buf_putc(b, ')');
+		break;
+	case FAIL_CPU:
+		ns_buf_puts(b, "forecast CPU headroom ");
+		ns_buf_put_u64(b, v->d.free_millicores);
+		ns_buf_puts(b, "m < pod request ");
+		ns_buf_put_u64(b, (unsigned long long)cpu_m);
+		ns_buf_putc(b, 'm');
+		break;
+	default:
+		ns_buf_puts(b, "forecast memory headroom ");
+		ns_buf_put_u64(b, v->d.free_mib);
+		ns_buf_puts(b, "Mi < pod request ");
+		ns_buf_put_u64(b, (unsigned long long)mem_mib);
+		ns_buf_puts(b, "Mi");
+		break;
+	}
+	ns_buf_putc(b, '"');
+}
+
+int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
+		     const struct ns_extapi_cfg *cfg, uint64_t now_mono_ms, const char *body,
+		     size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
+{
+	struct ns_ext_args *a = &c->args;
+	int64_t mem_mib;
+	size_t passed = 0, k;
+	int rc, objects;
+
+	out->len = 0;
+	rc = load(c, t, cfg, now_mono_ms, body, len, st);
+	if (rc) {
+		put_error_filter(out, a->err);
+		return out->oom ? 500 : rc;
+	}
+	/* Requests round up to whole MiB: the message carries MiB. */
+	mem_mib = a->mem_bytes / 1048576 + (a->mem_bytes % 1048576 != 0);
+	for (size_t i = 0; i < a->n; i++) {
+		struct ns_extapi_view *v = &c->v[i];
+		/* Unknown and stale nodes pass: no signal is not a bad signal. */
+		if (v->state != NODE_FRESH)
+			;
+		else if (v->d.flags & NS_FLAG_ANOMALY)
+			v->fail = FAIL_ANOMALY, st->failed_anomaly++;
+		else if (a->cpu_milli > (int64_t)v->d.free_millicores)
+			v->fail = FAIL_CPU, st->failed_cpu++;
+		else if (mem_mib > (int64_t)v->d.free_mib)
+			v->fail = FAIL_MEM, st->failed_mem++;
+		passed += v->fail == FAIL_NONE;
+	}
+	if (passed == 0 && a->n > 0) {
+		/* Our signals are advisory: an empty set would block scheduling
+		 * on data the scheduler cannot see. */
+		st->fail_open = 1;
+		log_warning("extender",
+			    "filter would remove every node, passing all nodes=%zu anomalous=%u "
+			    "cpu=%u memory=%u",
+			    a->n, st->failed_anomaly, st->failed_cpu, st->failed_mem);
+		for (size_t i = 0; i < a->n; i++)
+			c->v[i].fail = FAIL_NONE;
+	}
+
+	objects = a->mode == NS_EXT_OBJECTS;
+	/* Size the reply once: passing nodes echo their request bytes. */
+	ns_buf_reserve(out, objects ? len + 256 : len / 2 + 256);
+	ns_buf_puts(out, objects ? "{\"Nodes\":{\"metadata\":{},\"items\":[" : "{\"Nodes\":null,\"NodeNames\":[");
+	k = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ns_ext_node *nd = &a->nodes[i];
+		if (c->v[i].fail != FAIL_NONE)
+			continue;
+		if (k++)
+			ns_buf_putc(out, ',');
+		if (objects)
+			ns_buf_put(out, nd->obj, nd->obj_len);
+		else
+			ns_buf_put(out, nd->name_tok, nd->name_tok_len);
+	}
+	ns_buf_puts(out, objects ? "]},\"NodeNames\":null,\"FailedNodes\":{" : "],\"FailedNodes\":{");
+	k = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ns_ext_node *nd = &a->nodes[i];
+		if (c->v[i].fail == FAIL_NONE)
+			continue;
+		if (k++)
+			ns_buf_putc(out, ',');
+		ns_buf_put(out, nd->name_tok, nd->name_tok_len);
+		ns_buf_putc(out, ':');
+		put_reason(out, &c->v[i], a->cpu_milli, mem_mib);
+	}
+	ns_buf_puts(out, "},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+	return out->oom ? 500 : 200;
+}
+
+/* Pod class shifts weight from the agent's score toward what the pod is
+ * sensitive to. All integer, 0..1000. */
+static void combine(struct ns_extapi_ctx *c, enum ns_pod_class cls)
+{
+	uint32_t rmin = UINT32_MAX, rmax = 0;
+	size_t n = c->args.n;
+
+	if (cls == NS_CLASS_LATENCY) {
+		for (size_t i = 0; i < n; i++) {
+			const struct ns_extapi_view *v = &c->v[i];
+			if (v->state != NODE_FRESH)
+				continue;
+			if (v->d.rtt_p99_us < rmin)
+				rmin = v->d.rtt_p99_us;
+			if (v->d.rtt_p99_us > rmax)
+				rmax = v->d.rtt_p99_us;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ns_extapi_view *v = &c->v[i];
+		uint32_t s = v->d.score, h, lat;
+		if (v->state != NODE_FRESH)
+			continue;
+		if (v->d.flags & NS_FLAG_ANOMALY) {
+			/* Only reached when filter failed open: rank it last. */
+			v->raw = 0;
+			continue;
+		}
+		switch (cls) {
+		case NS_CLASS_LATENCY:
+			/* Lowest network p99 among the candidates is best. */
+			lat = rmax > rmin ? (uint32_t)(1000ull * (rmax - v->d.rtt_p99_us) /
+						       (rmax - rmin))
+					  : 1000;
+			v->raw = (uint16_t)((3 * s + 7 * lat) / 10);
+			break;
+		case NS_CLASS_BATCH:
+			h = v->d.cpu_peak_fc > v->d.mem_peak_fc ? v->d.cpu_peak_fc : v->d.mem_peak_fc;
+			h = h > 1000 ? 0 : 1000 - h;
+			v->raw = (uint16_t)((s + h) / 2);
+			break;
+		default:
+			v->raw = (uint16_t)s;
+			break;
+		}
+	}
+}
+
+static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)
+{
+	static _Thread_local uint16_t dense[1001];
+	unsigned rmin = 1001, rmax = 0, distinct = 0;
+	size_t n = c->args.n;
+
+	for (size_t i = 0; i < n; i++) {
+		if (c->v[i].state != NODE_FRESH)
+			continue;
+		if (c->v[i].raw < rmin)
+			rmin = c->v[i].raw;
+		if (c->v[i].raw > rmax)
+			rmax = c->v[i].raw;
+	}
+	if (norm == NS_NORM_RANK && rmax > rmin) {
+		memset(dense, 0, sizeof(dense));
+		for (size_t i = 0; i < n; i++)
+			if (c->v[i].state == NODE_FRESH)
+				dense[c->v[i].raw] = 1;
+		for (unsigned r = rmin; r <= rmax; r++)
+			if (dense[r])
+				dense[r] = (uint16_t)distinct++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ns_extapi_view *v = &c->v[i];
+		if (v->state != NODE_FRESH)
+			v->score = NS_EXT_SCORE_NEUTRAL;
+		else if (rmax == rmin)
+			/* Nothing to stretch: keep the absolute score on 0..10. */
+			v->score = (uint8_t)((v->raw + 50) / 100);
+		else if (norm == NS_NORM_RANK)
+			v->score = (uint8_t)((10u * dense[v->raw] + (distinct - 1) / 2) / (distinct - 1));
+		else
+			v->score = (uint8_t)((10u * (v->raw - rmin) + (rmax - rmin) / 2) / (rmax - rmin));
+	}
+}
+
+int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
+			 const struct ns_extapi_cfg *cfg, uint64_t now_mono_ms, const char *body,
+			 size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
+{
+	struct ns_ext_args *a = &c->args;
+	size_t need;
+	char *p;
+	int rc;
+
+	out->len = 0;
+	rc = load(c, t, cfg, now_mono_ms, body, len, st);
+	if (rc) {
+		put_error(out, a->err);
+		return out->oom ? 500 : rc;
+	}
+	combine(c, a->cls);
+	normalise(c, cfg->norm);
+	/* One reservation, then plain stores: this loop is the hot path. */
+	need = 2;
+	for (size_t i = 0; i < a->n; i++)
+		need += a->nodes[i].name_tok_len + sizeof("{\"Host\":,\"Score\":10},");
+	if (ns_buf_reserve(out, need) < 0)
+		return 500;
+	p = out->p;
+	*p++ = '[';
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ns_ext_node *nd = &a->nodes[i];
+		uint8_t sc = c->v[i].score;
+		if (i)
+			*p++ = ',';
+		memcpy(p, "{\"Host\":", 8);
+		p += 8;
+		memcpy(p, nd->name_tok, nd->name_tok_len);
+		p += nd->name_tok_len;
+		memcpy(p, ",\"Score\":", 9);
+		p += 9;
+		if (sc >= 10)
+			*p++ = '1', *p++ = '0';
+		else
+			*p++ = (char)('0' + sc);
+		*p++ = '}';
+	}
+	*p++ = ']';
+	*p = '\0';
+	out->len = (size_t)(p - out->p);
+	return out->oom ? 500 : 200;
+}
+
+void ns_extapi_ctx_free(struct ns_extapi_ctx *c)
+{
+	ns_extjson_free(&c->args);
+	free(c->v);
+	c->v = NULL;
+	c->vcap = 0;
+}
