@@ -49,7 +49,7 @@ int ns_loadavg_sample(struct ns_loadavg *l, struct ns_sample *s)
 		s->v[field_metric[f]] = NAN;
 	err = ns_src_read(l->path, buf, sizeof(buf), &len, 0, NULL);
 	if (err)
-		return ns_src_fail(&l->health, err, l->path, "cannot read");
+		return ns_src_fail(&l->health, err, l->path, ns_src_read_reason(err));
 	q = buf;
 	end = buf + len;
 	for (int f = 0; f < FIELD_COUNT; f++) {

@@ -51,7 +51,7 @@ int ns_meminfo_sample(struct ns_meminfo *m, struct ns_sample *s)
 	s->v[NS_M_MEM_AVAIL_MIB] = NAN;
 	err = ns_src_read(m->path, buf, sizeof(buf), &len, 0, NULL);
 	if (err)
-		return ns_src_fail(&m->health, err, m->path, "cannot read");
+		return ns_src_fail(&m->health, err, m->path, ns_src_read_reason(err));
 	q = buf;
 	end = buf + len;
 	while (q < end) {

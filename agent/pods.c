@@ -344,7 +344,8 @@ int ns_pods_sample(struct ns_pods *p, struct ns_sample *s)
 	const char *const *f;
 	uint64_t usage_ns, mem_use, now;
 	int cpufd = -1, acctfd = -1, err;
-	const char *why = "cannot read";
+	const char *why = NULL;
+	char reason[160];
 	const char *where;
 
 	clear(s);
@@ -381,7 +382,7 @@ int ns_pods_sample(struct ns_pods *p, struct ns_sample *s)
 	where = p->cpu_dir;
 	err = walk_dir(p, &w, cpufd, ".", 0);
 	if (err) {
-		why = w.bad_file ? w.bad_file : "walking the pod directories";
+		why = w.bad_file ? w.bad_file : "pod directories";
 		goto fail;
 	}
 	close(cpufd);
@@ -410,5 +411,10 @@ fail:
 		close(w.memfd);
 	p->have_prev = 0;
 	clear(s);
-	return ns_src_fail(&p->health, err, where, why);
+	if (why) {
+		snprintf(reason, sizeof(reason), "%s: %s", why,
+			 err == -EINVAL ? "malformed or out of range" : ns_src_read_reason(err));
+		return ns_src_fail(&p->health, err, where, reason);
+	}
+	return ns_src_fail(&p->health, err, where, ns_src_read_reason(err));
 }

@@ -86,7 +86,7 @@ int ns_procstat_sample(struct ns_procstat *p, struct ns_sample *s)
 	err = ns_src_read(p->path, buf, sizeof(p->buf), &len, 1, &truncated);
 	if (err) {
 		p->have_prev = 0;
-		return ns_src_fail(&p->health, err, p->path, "cannot read");
+		return ns_src_fail(&p->health, err, p->path, ns_src_read_reason(err));
 	}
 	q = buf;
 	end = buf + len;

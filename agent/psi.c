@@ -112,7 +112,7 @@ int ns_psi_sample(struct ns_psi *p, struct ns_sample *s)
 			return err;
 		}
 		if (err)
-			return ns_src_fail(&p->health, err, p->path[r], "cannot read");
+			return ns_src_fail(&p->health, err, p->path[r], ns_src_read_reason(err));
 		if (parse(buf, len, avg[r], seen))
 			return ns_src_fail(&p->health, -EINVAL, p->path[r],
 					   "expected 'some avg10=X avg60=X avg300=X total=N'");

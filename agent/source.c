@@ -49,6 +49,22 @@ void ns_src_unavailable(struct ns_src_health *h, const char *why)
 	h->err = 0;
 }
 
+const char *ns_src_read_reason(int err)
+{
+	switch (err) {
+	case -EFBIG:
+		return "file larger than the read buffer";
+	case -EILSEQ:
+		return "binary content (NUL byte)";
+	case -ENODATA:
+		return "empty file";
+	case -ENOENT:
+		return "file missing";
+	default:
+		return "cannot read";
+	}
+}
+
 const char *ns_src_state_name(enum ns_src_state st)
 {
 	static const char *const names[] = {

@@ -53,6 +53,9 @@ int ns_src_path(char *out, size_t cap, const char *root, const char *abs);
 int ns_src_read(const char *path, char *buf, size_t cap, size_t *len, int prefix_ok,
 		int *truncated);
 
+/* Human reason for an ns_src_read error, for the WARNING line. */
+const char *ns_src_read_reason(int err);
+
 /* Same, path relative to an open directory (AT_FDCWD for the cwd). */
 int ns_src_readat(int dirfd, const char *path, char *buf, size_t cap, size_t *len, int prefix_ok,
 		  int *truncated);

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* Fixture trees for sampler tests: a temp root, files written into it, stderr
+ * captured so tests can assert on the log lines. Header-only. */
+#ifndef NODESCORE_FIXTURE_H
+#define NODESCORE_FIXTURE_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FX_FN static __attribute__((unused))
+
+static char fx_root[256];
+
+/* Creates a fresh temp root; returns it. Aborts on failure: no test can run. */
+FX_FN const char *fx_new(void)
+{
+	snprintf(fx_root, sizeof(fx_root), "/tmp/nodescore-fx.XXXXXX");
+	if (!mkdtemp(fx_root)) {
+		perror("mkdtemp");
+		abort();
+	}
+	return fx_root;
+}
+
+FX_FN int fx_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+FX_FN void fx_free(void)
+{
+	if (fx_root[0])
+		nftw(fx_root, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fx_root[0] = '\0';
+}
+
+/* mkdir -p root/rel */
+FX_FN void fx_mkdir(const char *rel)
+{
+	char p[1024];
+
+	if (snprintf(p, sizeof(p), "%s/%s", fx_root, rel) >= (int)sizeof(p))
+		abort();
+	for (char *c = p + strlen(fx_root) + 1; *c; c++) {
+		if (*c == '/') {
+			*c = '\0';
+			mkdir(p, 0755);
+			*c = '/';
+		}
+	}
+	mkdir(p, 0755);
+}
+
+/* Writes len bytes to root/rel (parents created), replacing it atomically. */
+FX_FN void fx_write_bytes(const char *rel, const void *buf, size_t len)
+{
+	char p[1024], tmp[1100], dir[1024];
+	char *slash;
+	int fd;
+
+	if (snprintf(dir, sizeof(dir), "%s", rel) >= (int)sizeof(dir))
+		abort();
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		fx_mkdir(dir);
+	}
+	if (snprintf(p, sizeof(p), "%s/%s", fx_root, rel) >= (int)sizeof(p) ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", p) >= (int)sizeof(tmp))
+		abort();
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len || close(fd) != 0 || rename(tmp, p)) {
+		perror(p);
+		abort();
+	}
+}
+
+FX_FN void fx_write(const char *rel, const char *text)
+{
+	fx_write_bytes(rel, text, strlen(text));
+}
+
+FX_FN void fx_remove(const char *rel)
+{
+	char p[1024];
+
+	if (snprintf(p, sizeof(p), "%s/%s", fx_root, rel) >= (int)sizeof(p))
+		abort();
+	nftw(p, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* size bytes of text lines (no NUL), starting with prefix. */
+FX_FN void fx_write_huge(const char *rel, const char *prefix, size_t size)
+{
+	char *b = malloc(size);
+	size_t pl = strlen(prefix);
+
+	if (!b)
+		abort();
+	for (size_t i = 0; i < size; i++)
+		b[i] = (i % 64 == 63) ? '\n' : '7';
+	memcpy(b, prefix, pl < size ? pl : size);
+	fx_write_bytes(rel, b, size);
+	free(b);
+}
+
+/* Binary garbage with NUL bytes and high bytes, deterministic. */
+FX_FN void fx_write_garbage(const char *rel, size_t size)
+{
+	unsigned char *b = malloc(size);
+	uint32_t x = 2463534242u;
+
+	if (!b)
+		abort();
+	for (size_t i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		b[i] = (unsigned char)x;
+	}
+	b[size / 2] = 0;
+	fx_write_bytes(rel, b, size);
+	free(b);
+}
+
+/* stderr capture: everything logged between start and stop lands in fx_log. */
+static char fx_log[65536];
+static int fx_saved_stderr = -1;
+static char fx_log_path[64];
+
+FX_FN void fx_capture_start(void)
+{
+	int fd;
+
+	snprintf(fx_log_path, sizeof(fx_log_path), "/tmp/nodescore-fxlog.XXXXXX");
+	fd = mkstemp(fx_log_path);
+	if (fd < 0)
+		abort();
+	fflush(stderr);
+	fx_saved_stderr = dup(2);
+	dup2(fd, 2);
+	close(fd);
+}
+
+FX_FN const char *fx_capture_stop(void)
+{
+	ssize_t n;
+	int fd;
+
+	fflush(stderr);
+	dup2(fx_saved_stderr, 2);
+	close(fx_saved_stderr);
+	fd = open(fx_log_path, O_RDONLY);
+	n = fd >= 0 ? read(fd, fx_log, sizeof(fx_log) - 1) : -1;
+	fx_log[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+	unlink(fx_log_path);
+	/* Echo so a failing test still shows what was logged. */
+	fputs(fx_log, stderr);
+	return fx_log;
+}
+
+/* Occurrences of needle in hay. */
+FX_FN int fx_count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+#endif
