@@ -29,6 +29,7 @@ struct ns_ring {
 	int readonly;
 	char *path;
 	uint32_t capacity;
+	uint32_t present; /* slots that exist in the file (fewer when truncated) */
 	uint64_t next_seq; /* seq of the next append; last_seq + 1 */
 	uint64_t records;
 	uint64_t corrupt;
@@ -88,7 +89,7 @@ static const uint32_t crc32c_table[256] = {
 	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
 
-static uint32_t crc32c(const uint8_t *p, size_t n)
+static uint32_t crc32c_sw(const uint8_t *p, size_t n)
 {
 	uint32_t c = 0xffffffffu;
 
@@ -96,6 +97,34 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
 		c = crc32c_table[(c ^ *p++) & 0xffu] ^ (c >> 8);
 	return c ^ 0xffffffffu;
 }
+
+#if defined(__x86_64__)
+/* SSE4.2 has a CRC32C instruction: about 10x the table, which is what makes
+ * the full-file scan at open cheap (a 30-day ring is 33 MB). */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(const uint8_t *p, size_t n)
+{
+	uint64_t c = 0xffffffffu, w;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	for (; n; n--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return (uint32_t)c ^ 0xffffffffu;
+}
+
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	/* A load and a bit test: libgcc fills the cpu model before main. */
+	return __builtin_cpu_supports("sse4.2") ? crc32c_hw(p, n) : crc32c_sw(p, n);
+}
+#else
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	return crc32c_sw(p, n);
+}
+#endif
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -230,19 +259,32 @@ static int bit_get(const uint8_t *bm, uint32_t i)
 }
 
 /* Finds the head (newest valid seq) and counts the window's valid records.
- * Pass two only runs when an older lap's record survived (stale). */
+ * Pass two only runs when an older lap's record survived (stale). Slots past
+ * the end of a truncated file are empty and not read. */
 static int scan(struct ns_ring *r)
 {
 	uint8_t *buf = malloc((size_t)CHUNK_RECS * NS_RING_RECORD_SIZE);
 	uint64_t max = 0, min = UINT64_MAX, valid = 0, seq = 0, lo;
+	struct stat sb;
 	int err = 0;
 
 	if (!buf)
 		return -ENOMEM;
+	if (fstat(r->fd, &sb) < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* A partial last record still counts as present: its checksum rejects it. */
+	r->present = r->capacity;
+	if ((uint64_t)sb.st_size <= NS_RING_HEADER_SIZE)
+		r->present = 0;
+	else if ((uint64_t)sb.st_size < ns_ring_file_size(r->capacity))
+		r->present = (uint32_t)(((uint64_t)sb.st_size - NS_RING_HEADER_SIZE +
+					 NS_RING_RECORD_SIZE - 1) / NS_RING_RECORD_SIZE);
 	if (r->valid)
 		memset(r->valid, 0, ((size_t)r->capacity + 7) / 8);
-	for (uint32_t first = 0; first < r->capacity; first += CHUNK_RECS) {
-		uint32_t n = r->capacity - first < CHUNK_RECS ? r->capacity - first : CHUNK_RECS;
+	for (uint32_t first = 0; first < r->present; first += CHUNK_RECS) {
+		uint32_t n = r->present - first < CHUNK_RECS ? r->present - first : CHUNK_RECS;
 
 		err = read_slots(r, first, n, buf);
 		if (err)
@@ -263,9 +305,9 @@ static int scan(struct ns_ring *r)
 	lo = window_lo(r);
 	if (valid && min < lo) {
 		valid = 0;
-		for (uint32_t first = 0; first < r->capacity; first += CHUNK_RECS) {
-			uint32_t n = r->capacity - first < CHUNK_RECS ? r->capacity - first
-								       : CHUNK_RECS;
+		for (uint32_t first = 0; first < r->present; first += CHUNK_RECS) {
+			uint32_t n = r->present - first < CHUNK_RECS ? r->present - first
+								     : CHUNK_RECS;
 
 			err = read_slots(r, first, n, buf);
 			if (err)
@@ -557,6 +599,7 @@ again:
 			log_error_errno(COMP, "cannot extend truncated ring path=%s", path);
 			goto fail;
 		}
+
 	}
 	if (!readonly) {
 		r->valid = calloc(1, ((size_t)r->capacity + 7) / 8);
