@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
@@ -36,7 +37,10 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 			return 0;
 		}
 	}
-	log_warning("disklat", "bpf unavailable, falling back to diskstats reason=%s", why);
+	if (d->bpf == NULL && (!opts || !opts->no_bpf) && strcmp(why, "proc_root_set") != 0)
+		log_warning("disklat", "bpf unavailable, falling back to diskstats reason=%s", why);
+	else
+		log_info("disklat", "bpf not used reason=%s", why);
 	err = ns_disklat_ds_open(opts ? opts->proc_root : NULL, &d->ds);
 	if (err) {
 		log_error("disklat", "no disk source works reason=%s diskstats_err=%d", why, err);

@@ -34,7 +34,10 @@ int ns_netlat_open(const struct ns_netlat_opts *opts, struct ns_netlat **out)
 			return 0;
 		}
 	}
-	log_warning("netlat", "bpf unavailable, falling back to sock_diag reason=%s", why);
+	if (!opts || !opts->no_bpf)
+		log_warning("netlat", "bpf unavailable, falling back to sock_diag reason=%s", why);
+	else
+		log_info("netlat", "bpf not used reason=%s", why);
 	err = ns_netlat_diag_open(&n->diag);
 	if (err) {
 		log_error("netlat", "no latency source works reason=%s sock_diag_err=%d", why, err);
