@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: MIT
+/* Extender HTTP endpoints on libmicrohttpd: routing, bounded bodies,
+ * Prometheus metrics and the HTML status page. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "nodescore/buf.h"
+#include "nodescore/exthttp.h"
+#include "nodescore/log.h"
+#include "nodescore/opt.h"
+
+enum verb {
+	V_FILTER = 0,
+	V_PRIORITIZE,
+	V_HEALTHZ,
+	V_METRICS,
+	V_STATUS,
+	V_OTHER,
+	V_COUNT,
+};
+
+static const char *const verb_names[V_COUNT] = {
+	[V_FILTER] = "filter",	 [V_PRIORITIZE] = "prioritize", [V_HEALTHZ] = "healthz",
+	[V_METRICS] = "metrics", [V_STATUS] = "status",		[V_OTHER] = "other",
+};
+
+enum code {
+	C_200 = 0,
+	C_400,
+	C_404,
+	C_405,
+	C_500,
+	C_COUNT,
+};
+
+static const unsigned code_values[C_COUNT] = {
+	[C_200] = 200, [C_400] = 400, [C_404] = 404, [C_405] = 405, [C_500] = 500,
+};
+
+/* Latency buckets in microseconds; the scheduler's budget is milliseconds. */
+static const uint64_t bucket_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+#define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
+
+struct hist {
+	_Atomic uint64_t le[NBUCKETS]; /* non-cumulative; summed when rendered */
+	_Atomic uint64_t count, sum_ns;
+};
+
+struct ns_exthttp {
+	struct MHD_Daemon *d;
+	struct ns_exthttp_cfg cfg;
+	pthread_key_t ctx_key;
+	_Atomic uint64_t requests[V_COUNT][C_COUNT];
+	struct hist lat[2]; /* filter, prioritize */
+	_Atomic uint64_t fail_open, failed_anomaly, failed_cpu, failed_mem, unknown, stale;
+	_Atomic uint64_t body_too_large;
+};
+
+struct req {
+	enum verb verb;
+	int post_ok;	/* the method fits the route */
+	int too_big;
+	uint64_t t0;
+	struct ns_buf body;
+};
+
+static void ctx_destroy(void *p)
+{
+	ns_extapi_ctx_free(p);
+	free(p);
+}
+
+/* One extapi scratch per MHD thread: no allocation per node per request. */
+static struct ns_extapi_ctx *thread_ctx(struct ns_exthttp *h)
+{
+	struct ns_extapi_ctx *c = pthread_getspecific(h->ctx_key);
+
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (c && pthread_setspecific(h->ctx_key, c) != 0) {
+			free(c);
+			c = NULL;
+		}
+	}
+	return c;
+}
+
+static enum code code_index(unsigned status)
+{
+	for (int i = 0; i < C_COUNT; i++)
+		if (code_values[i] == status)
+			return (enum code)i;
+	return C_500;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, struct ns_exthttp *h, struct req *r,
+			     unsigned status, const char *ctype, struct ns_buf *b)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len;
+	char *p;
+
+	if (b->oom) {
+		ns_buf_free(b);
+		status = 500;
+	}
+	p = ns_buf_take(b, &len);
+	resp = MHD_create_response_from_buffer(len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
+									 : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(p);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+					r->verb <= V_PRIORITIZE ? "POST" : "GET");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	atomic_fetch_add_explicit(&h->requests[r->verb][code_index(status)], 1,
+				  memory_order_relaxed);
+	return ret;
+}
+
+static void observe(struct hist *hs, uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	size_t i = 0;
+
+	while (i < NBUCKETS && us > bucket_us[i])
+		i++;
+	if (i < NBUCKETS)
+		atomic_fetch_add_explicit(&hs->le[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hs->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hs->sum_ns, ns, memory_order_relaxed);
+}
+
+static void metric_head(struct ns_buf *b, const char *name, const char *type, const char *help)
+{
+	ns_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
+{
+	const struct ns_table *t = h->cfg.table;
+	uint64_t now = ns_mono_ns() / 1000000u;
+
+	metric_head(b, "nodescore_extender_requests_total", "counter",
+		    "HTTP requests by verb and status code.");
+	for (int v = 0; v < V_COUNT; v++)
+		for (int c = 0; c < C_COUNT; c++)
+			ns_buf_printf(b, "nodescore_extender_requests_total{verb=\"%s\",code=\"%u\"} %llu\n",
+				      verb_names[v], code_values[c],
+				      (unsigned long long)atomic_load(&h->requests[v][c]));
+	metric_head(b, "nodescore_extender_request_duration_seconds", "histogram",
+		    "Time to answer filter and prioritize, body received to reply queued.");
+	for (int v = 0; v < 2; v++) {
+		uint64_t cum = 0;
+		for (size_t i = 0; i < NBUCKETS; i++) {
+			cum += atomic_load(&h->lat[v].le[i]);
+			ns_buf_printf(b,
+				      "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\","
+				      "le=\"%g\"} %llu\n",
+				      verb_names[v], bucket_us[i] / 1e6, (unsigned long long)cum);
+		}
+		ns_buf_printf(b,
+			      "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
+			      "%llu\n",
+			      verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
+		ns_buf_printf(b, "nodescore_extender_request_duration_seconds_sum{verb=\"%s\"} %.9f\n",
+			      verb_names[v], atomic_load(&h->lat[v].sum_ns) / 1e9);
+		ns_buf_printf(b, "nodescore_extender_request_duration_seconds_count{verb=\"%s\"} %llu\n",
+			      verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
+	}
+	metric_head(b, "nodescore_extender_table_nodes", "gauge", "Nodes in the score table.");
+	ns_buf_printf(b, "nodescore_extender_table_nodes %u\n", ns_table_size(t));
+	metric_head(b, "nodescore_extender_table_capacity", "gauge",
+		    "Maximum nodes the table accepts (--max-nodes).");
+	ns_buf_printf(b, "nodescore_extender_table_capacity %u\n", ns_table_max_nodes(t));
+	metric_head(b, "nodescore_extender_stale_nodes", "gauge",
+		    "Nodes whose last message is older than the TTL.");
+	ns_buf_printf(b, "nodescore_extender_stale_nodes %u\n",
+		      ns_table_stale(t, now, h->cfg.api.ttl_ms));
+	metric_head(b, "nodescore_extender_messages_accepted_total", "counter",
+		    "Score messages verified and stored.");
+	ns_buf_printf(b, "nodescore_extender_messages_accepted_total %llu\n",
+		      (unsigned long long)ns_table_count(t, NS_WIRE_OK));
+	metric_head(b, "nodescore_extender_messages_rejected_total", "counter",
+		    "Score messages refused, by reason.");
+	for (int s = 1; s < NS_WIRE_STATUS_COUNT; s++)
+		ns_buf_printf(b, "nodescore_extender_messages_rejected_total{reason=\"%s\"} %llu\n",
+			      ns_wire_strerror((enum ns_wire_status)s),
+			      (unsigned long long)ns_table_count(t, (enum ns_wire_status)s));
+	metric_head(b, "nodescore_extender_filtered_nodes_total", "counter",
+		    "Candidate nodes removed by filter, by reason.");
+	ns_buf_printf(b, "nodescore_extender_filtered_nodes_total{reason=\"anomaly\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->failed_anomaly));
+	ns_buf_printf(b, "nodescore_extender_filtered_nodes_total{reason=\"cpu\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->failed_cpu));
+	ns_buf_printf(b, "nodescore_extender_filtered_nodes_total{reason=\"memory\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->failed_mem));
+	metric_head(b, "nodescore_extender_fail_open_total", "counter",
+		    "Filter calls that kept every node because its signals would remove all.");
+	ns_buf_printf(b, "nodescore_extender_fail_open_total %llu\n",
+		      (unsigned long long)atomic_load(&h->fail_open));
+	metric_head(b, "nodescore_extender_candidates_without_signal_total", "counter",
+		    "Candidates answered with the neutral score, by why.");
+	ns_buf_printf(b, "nodescore_extender_candidates_without_signal_total{why=\"unknown\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->unknown));
+	ns_buf_printf(b, "nodescore_extender_candidates_without_signal_total{why=\"stale\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->stale));
+	metric_head(b, "nodescore_extender_body_too_large_total", "counter",
+		    "Requests refused because the body exceeded --max-body.");
+	ns_buf_printf(b, "nodescore_extender_body_too_large_total %llu\n",
+		      (unsigned long long)atomic_load(&h->body_too_large));
+}
+
+static int by_score_desc(const void *a, const void *b)
+{
+	const struct ns_node_entry *x = a, *y = b;
+
+	if (x->d.score != y->d.score)
+		return x->d.score < y->d.score ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static void render_status(struct ns_exthttp *h, struct ns_buf *b)
+{
+	const struct ns_table *t = h->cfg.table;
+	uint32_t cap = ns_table_max_nodes(t);
+	struct ns_node_entry *e = malloc((size_t)cap * sizeof(*e));
+	uint64_t now = ns_mono_ns() / 1000000u;
+	size_t n;
+
+	if (!e) {
+		b->oom = 1;
+		return;
+	}
+	n = ns_table_snapshot(t, e, cap);
+	qsort(e, n, sizeof(*e), by_score_desc);
+	ns_buf_printf(b,
+		      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>nodescore "
+		      "extender</title>\n<style>body{font-family:sans-serif}table{border-collapse:"
+		      "collapse}td,th{padding:2px 8px;text-align:right}td:nth-child(2){text-align:"
+		      "left}tr.stale{color:#999}tr.anomaly{background:#fdd}</style></head><body>\n"
+		      "<h1>nodescore extender</h1>\n<p>%zu nodes, %u stale (TTL %llu ms), %llu "
+		      "messages accepted</p>\n<table>\n<tr><th>#</th><th>node</th><th>score</th>"
+		      "<th>anomaly</th><th>age s</th><th>flags</th><th>cpu now</th><th>mem now</th>"
+		      "<th>free mCPU</th><th>free MiB</th><th>rtt p99 us</th><th>pods</th></tr>\n",
+		      n, ns_table_stale(t, now, h->cfg.api.ttl_ms),
+		      (unsigned long long)h->cfg.api.ttl_ms,
+		      (unsigned long long)ns_table_count(t, NS_WIRE_OK));
+	for (size_t i = 0; i < n; i++) {
+		const struct ns_node_data *d = &e[i].d;
+		uint64_t age = now > d->recv_mono_ms ? now - d->recv_mono_ms : 0;
+		int stale = age > h->cfg.api.ttl_ms;
+		/* Names passed ns_wire_name_valid ([a-z0-9.-]): safe in HTML. */
+		ns_buf_printf(b,
+			      "<tr class=\"%s\"><td>%zu</td><td>%s</td><td>%u</td><td>%.3f</td>"
+			      "<td>%.1f</td><td>%s%s%s%s%s</td><td>%.1f%%</td><td>%.1f%%</td><td>%u</td>"
+			      "<td>%u</td><td>%u</td><td>%u</td></tr>\n",
+			      stale ? "stale" : (d->flags & NS_FLAG_ANOMALY) ? "anomaly" : "", i + 1,
+			      e[i].name, d->score, d->anomaly / 1000.0, age / 1000.0,
+			      (d->flags & NS_FLAG_ANOMALY) ? "anomaly " : "",
+			      (d->flags & NS_FLAG_DEGRADED) ? "degraded " : "",
+			      (d->flags & NS_FLAG_MODEL_FALLBACK) ? "model-fallback " : "",
+			      (d->flags & NS_FLAG_DRAINING) ? "draining " : "", stale ? "stale" : "",
+			      d->cpu_now / 10.0, d->mem_now / 10.0, d->free_millicores, d->free_mib,
+			      d->rtt_p99_us, d->pods);
+	}
+	ns_buf_puts(b, "</table>\n</body></html>\n");
+	free(e);
+}
+
+static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp *h,
+				  struct req *r)
+{
+	struct ns_extapi_ctx *c = thread_ctx(h);
+	struct ns_extapi_stats st;
+	struct ns_buf out = {0};
+	uint64_t now = ns_mono_ns() / 1000000u;
+	int status;
+
+	if (!c) {
+		ns_buf_puts(&out, "{\"Error\":\"out of memory\"}");
+		return reply(conn, h, r, 500, "application/json", &out);
+	}
+	if (r->too_big) {
+		char msg[96];
+		atomic_fetch_add_explicit(&h->body_too_large, 1, memory_order_relaxed);
+		snprintf(msg, sizeof(msg), "request body larger than --max-body (%zu bytes)",
+			 h->cfg.max_body);
+		ns_buf_puts(&out, r->verb == V_FILTER ? "{\"Nodes\":null,\"NodeNames\":null,"
+							"\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":"
+						      : "{\"Error\":");
+		ns_buf_put_json_str(&out, msg, strlen(msg));
+		ns_buf_putc(&out, '}');
+		log_info("http", "bad request verb=%s status=400 error=\"%s\"", verb_names[r->verb],
+			 msg);
+		return reply(conn, h, r, 400, "application/json", &out);
+	}
+	if (r->verb == V_FILTER)
+		status = ns_extapi_filter(c, h->cfg.table, &h->cfg.api, now, r->body.p, r->body.len,
+					  &out, &st);
+	else
+		status = ns_extapi_prioritize(c, h->cfg.table, &h->cfg.api, now, r->body.p,
+					      r->body.len, &out, &st);
+	if (status == 200) {
+		atomic_fetch_add_explicit(&h->unknown, st.unknown, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->stale, st.stale, memory_order_relaxed);
+		if (r->verb == V_FILTER) {
+			atomic_fetch_add_explicit(&h->fail_open, (uint64_t)st.fail_open,
+						  memory_order_relaxed);
+			if (!st.fail_open) {
+				atomic_fetch_add_explicit(&h->failed_anomaly, st.failed_anomaly,
+							  memory_order_relaxed);
+				atomic_fetch_add_explicit(&h->failed_cpu, st.failed_cpu,
+							  memory_order_relaxed);
+				atomic_fetch_add_explicit(&h->failed_mem, st.failed_mem,
+							  memory_order_relaxed);
+			}
+		}
+	} else {
+		log_info("http", "bad request verb=%s status=%d error=\"%s\"", verb_names[r->verb],
+			 status, c->args.err);
+	}
+	/* The request body is no longer referenced: free it before the reply
+	 * goes out so a 20 MB body does not live for the whole send. */
+	ns_buf_free(&r->body);
+	observe(&h->lat[r->verb], ns_mono_ns() - r->t0);
+	return reply(conn, h, r, (unsigned)status, "application/json", &out);
+}
+
+static enum verb route(const char *url)
+{
+	if (strcmp(url, "/filter") == 0)
+		return V_FILTER;
+	if (strcmp(url, "/prioritize") == 0)
+		return V_PRIORITIZE;
+	if (strcmp(url, "/healthz") == 0)
+		return V_HEALTHZ;
+	if (strcmp(url, "/metrics") == 0)
+		return V_METRICS;
+	if (strcmp(url, "/") == 0)
+		return V_STATUS;
+	return V_OTHER;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	struct ns_exthttp *h = cls;
+	struct req *r = *con_cls;
+	struct ns_buf out = {0};
+
+	(void)version;
+	if (!r) {
+		const char *cl;
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->t0 = ns_mono_ns();
+		r->verb = route(url);
+		r->post_ok = r->verb <= V_PRIORITIZE ? strcmp(method, MHD_HTTP_METHOD_POST) == 0
+						     : strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+							       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (r->verb <= V_PRIORITIZE && r->post_ok && cl) {
+			uint64_t n;
+			if (ns_parse_u64(cl, 0, UINT64_MAX, &n) < 0 || n > h->cfg.max_body)
+				r->too_big = 1;
+			else if (n)
+				ns_buf_reserve(&r->body, (size_t)n);
+		}
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/* Bodies of other routes and oversized bodies are read and dropped:
+		 * answering mid-upload would leave the client writing into a
+		 * closed socket. */
+		if (r->verb <= V_PRIORITIZE && r->post_ok && !r->too_big) {
+			if (r->body.len + *upload_data_size > h->cfg.max_body) {
+				r->too_big = 1;
+				ns_buf_free(&r->body);
+			} else {
+				ns_buf_put(&r->body, upload_data, *upload_data_size);
+			}
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->verb == V_OTHER) {
+		ns_buf_puts(&out, "not found\n");
+		return reply(conn, h, r, 404, "text/plain; charset=utf-8", &out);
+	}
+	if (!r->post_ok) {
+		ns_buf_puts(&out, "method not allowed\n");
+		return reply(conn, h, r, 405, "text/plain; charset=utf-8", &out);
+	}
+	switch (r->verb) {
+	case V_FILTER:
+	case V_PRIORITIZE:
+		if (r->body.oom) {
+			ns_buf_free(&r->body);
+			ns_buf_puts(&out, "{\"Error\":\"out of memory\"}");
+			return reply(conn, h, r, 500, "application/json", &out);
+		}
+		return serve_verb(conn, h, r);
+	case V_HEALTHZ:
+		ns_buf_puts(&out, "ok\n");
+		return reply(conn, h, r, 200, "text/plain; charset=utf-8", &out);
+	case V_METRICS:
+		render_metrics(h, &out);
+		return reply(conn, h, r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
+	default:
+		render_status(h, &out);
+		return reply(conn, h, r, 200, "text/html; charset=utf-8", &out);
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!r)
+		return;
+	ns_buf_free(&r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (NS_LOG_WARNING <= ns_log_max)
+		ns_log_vwrite(NS_LOG_WARNING, "http", 0, fmt, ap);
+}
+
+int ns_exthttp_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon, *port;
+	uint64_t p;
+	size_t hl;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(rb - s - 1);
+		if (hl == 0 || hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, hl);
+		port = rb + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, hl);
+		port = colon + 1;
+	}
+	host[hl] = '\0';
+	if (ns_parse_u64(port, 0, 65535, &p) < 0)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)p);
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+		if (hl == 0)
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -EINVAL;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, char *err,
+		     size_t errlen)
+{
+	struct ns_exthttp *h = calloc(1, sizeof(*h));
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int e;
+
+	*out = NULL;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	h->cfg = *cfg;
+	if (h->cfg.threads < 1)
+		h->cfg.threads = 1;
+	e = pthread_key_create(&h->ctx_key, ctx_destroy);
+	if (e) {
+		free(h);
+		snprintf(err, errlen, "pthread_key_create: %s", strerror(e));
+		return -e;
+	}
+	if (cfg->addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* The logger must come first or MHD prints early messages itself. */
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				h, MHD_OPTION_SOCK_ADDR, &h->cfg.addr,
+				MHD_OPTION_THREAD_POOL_SIZE, h->cfg.threads,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	if (!h->d) {
+		e = errno ? errno : EADDRINUSE;
+		pthread_key_delete(h->ctx_key);
+		free(h);
+		snprintf(err, errlen, "cannot start HTTP server: %s", strerror(e));
+		return -e;
+	}
+	*out = h;
+	return 0;
+}
+
+uint16_t ns_exthttp_port(const struct ns_exthttp *h)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return i ? i->port : 0;
+}
+
+void ns_exthttp_stop(struct ns_exthttp *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	pthread_key_delete(h->ctx_key);
+	free(h);
+}

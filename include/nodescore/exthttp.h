@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Extender HTTP server (libmicrohttpd, epoll thread pool): POST /filter,
+ * POST /prioritize, GET /healthz, GET /metrics, GET / (status page). */
+#ifndef NODESCORE_EXTHTTP_H
+#define NODESCORE_EXTHTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "nodescore/extapi.h"
+#include "nodescore/table.h"
+
+struct ns_exthttp;
+
+struct ns_exthttp_cfg {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	unsigned threads;	  /* MHD thread pool size, >= 1 */
+	size_t max_body;	  /* larger request bodies get 400 */
+	struct ns_extapi_cfg api; /* ttl and normalisation */
+	const struct ns_table *table;
+};
+
+/* Parses "host:port", "[v6]:port" or ":port" (numeric hosts only; port
+ * 0..65535, 0 picks a free one). Returns 0 or -EINVAL. */
+int ns_exthttp_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Starts serving. cfg is copied; cfg->table must outlive the server.
+ * Returns 0 or -errno with a reason in err. */
+int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, char *err,
+		     size_t errlen);
+/* The bound port (useful after port 0). */
+uint16_t ns_exthttp_port(const struct ns_exthttp *h);
+/* Stops accepting, finishes in-flight requests, frees h. NULL-safe. */
+void ns_exthttp_stop(struct ns_exthttp *h);
+
+#endif
