@@ -71,19 +71,23 @@ const char *ns_pods_layout_name(enum ns_pods_layout l)
 
 uint64_t ns_pods_weight_to_millicores(uint64_t w)
 {
-	uint64_t lo, hi, shares;
+	uint64_t lo, hi, m_lo, m_hi;
 
 	if (w <= 1)
 		return 0;
 	if (w > 10000)
 		w = 10000;
-	/* Smallest and largest shares s with 1 + (s - 2) * 9999 / 262142 == w. */
+	/* Smallest and largest shares s with 1 + (s - 2) * 9999 / 262142 == w ... */
 	lo = KUBE_MIN_SHARES + ((w - 1) * 262142 + 9998) / 9999;
 	hi = KUBE_MIN_SHARES + (w * 262142 + 9998) / 9999 - 1;
 	if (hi > KUBE_MAX_SHARES)
 		hi = KUBE_MAX_SHARES;
-	shares = (lo + hi) / 2;
-	return (shares * 1000 + 512) / 1024;
+	/* ... then the millicores m with lo <= m * 1024 / 1000 <= hi, and their middle. */
+	m_lo = (lo * 1000 + 1023) / 1024;
+	m_hi = ((hi + 1) * 1000 - 1) / 1024;
+	if (w == 10000)
+		return m_hi;
+	return (m_lo + m_hi + 1) / 2;
 }
 
 uint64_t ns_pods_shares_to_millicores(uint64_t shares)

@@ -5,6 +5,7 @@
 #define NODESCORE_FIXTURE_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -16,6 +17,19 @@
 #define FX_FN static __attribute__((unused))
 
 static char fx_root[256];
+
+/* snprintf that aborts on truncation: a cut fixture path is a test bug. */
+__attribute__((format(printf, 3, 4))) FX_FN void fx_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap)
+		abort();
+}
 
 /* Creates a fresh temp root; returns it. Aborts on failure: no test can run. */
 FX_FN const char *fx_new(void)

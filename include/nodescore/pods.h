@@ -54,7 +54,8 @@ const char *ns_pods_layout_name(enum ns_pods_layout l);
  *   weight = 1 + ((shares - 2) * 9999) / 262142
  * Integer division makes weight cover ~26 shares (~25.6 millicores) each;
  * the inverse returns the middle of that range, so it is within 13 m of the
- * request. Weight 1 (best-effort pods, shares 2) is reported as 0. */
+ * request. Weight 1 (best-effort pods, shares 2, and requests up to 28 m)
+ * is reported as 0. */
 uint64_t ns_pods_weight_to_millicores(uint64_t weight);
 
 /* cgroup v1: millicores = shares * 1000 / 1024, rounded; shares <= 2 is 0. */
