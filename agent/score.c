@@ -89,7 +89,7 @@ static double to_u32(double v)
 {
 	if (!(v > 0))
 		return 0;
-	return v > 4294967295.0 ? 4294967295.0 : v;
+	return v > 4294967295.0 ? 4294967295.0 : round(v);
 }
 
 void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_input *in,
