@@ -2,6 +2,7 @@
 /* The agent's loop: samplers -> score -> history -> publish, and the snapshot
  * the HTTP thread reads. Nothing here allocates once the agent is open. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "nodescore/procstat.h"
 #include "nodescore/psi.h"
 #include "nodescore/publish.h"
+#include "nodescore/ring.h"
 
 const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT] = {
 	[NS_AGENT_SRC_CPU] = "cpu",   [NS_AGENT_SRC_MEM] = "mem",   [NS_AGENT_SRC_LOAD] = "load",
@@ -51,11 +53,13 @@ struct ns_agent {
 	struct ns_http *http;
 	struct ns_http_route routes[2];
 	struct ns_history_acc hist;
+	struct ns_ring *ring; /* NULL: history off */
 	uint64_t next_publish_ns, next_history_ns;
 	uint32_t nonce, seq;
 	uint8_t last_sent_flags;
 	int sent_once;
 	uint64_t history_appends, history_errors, publish_immediate;
+	int last_history_err;
 	pthread_mutex_t mu;
 	struct ns_agent_snapshot snap; /* guarded by mu */
 };
@@ -167,6 +171,56 @@ static void sample_disk(struct ns_agent *a, struct ns_sample *s)
 	ns_src_ok(&a->disk_health);
 }
 
+static int open_history(struct ns_agent *a, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int e;
+
+	if (mkdir(a->cfg.state_dir, 0755) < 0 && errno != EEXIST) {
+		e = -errno;
+		snprintf(err, errlen, "cannot create --state-dir path=%s: %s", a->cfg.state_dir,
+			 strerror(errno));
+		return e;
+	}
+	if (snprintf(path, sizeof(path), "%s/history.ring", a->cfg.state_dir) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "--state-dir too long");
+		return -ENAMETOOLONG;
+	}
+	e = ns_ring_open(path, a->cfg.history_capacity, &a->ring);
+	if (e) {
+		snprintf(err, errlen,
+			 "cannot open history path=%s: %s%s", path, strerror(-e),
+			 e == -EBUSY ? " (another agent uses this --state-dir)" :
+			 e == -EINVAL ? " (another --history-capacity or a damaged file: move it away)" :
+					"");
+		return e;
+	}
+	a->snap.history_enabled = 1;
+	log_info("agent", "history path=%s capacity=%u interval_ms=%llu", path,
+		 a->cfg.history_capacity, (unsigned long long)a->cfg.history_interval_ms);
+	return 0;
+}
+
+/* Appends the interval mean; a failed append is counted, never fatal. */
+static void flush_history(struct ns_agent *a, uint64_t ts_ms)
+{
+	struct ns_sample mean;
+	int e;
+
+	if (!a->ring || ns_history_mean(&a->hist, ts_ms, &mean))
+		return;
+	e = ns_ring_append(a->ring, &mean);
+	if (e) {
+		if (a->history_errors++ == 0 || a->last_history_err != e)
+			log_warning("agent", "history append failed error=\"%s\"", strerror(-e));
+		a->last_history_err = e;
+	} else {
+		a->history_appends++;
+		a->last_history_err = 0;
+	}
+	ns_history_reset(&a->hist);
+}
+
 int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char *err,
 		  size_t errlen)
 {
@@ -204,6 +258,11 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 	ns_src_health_init(&a->disk_health, "disk");
 	open_latency(a);
 	ns_sample_init(&a->snap.sample, 0);
+	if (cfg->state_dir && cfg->history_interval_ms) {
+		e = open_history(a, err, errlen);
+		if (e)
+			goto fail;
+	}
 	if (cfg->publish) {
 		e = ns_publish_open(cfg->publish, &a->pub, err, errlen);
 		if (e)
@@ -332,6 +391,18 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	ns_score_compute(&a->cfg.weights, &in, &o);
 
 	ns_history_add(&a->hist, &s);
+	if (a->ring) {
+		uint64_t step = a->cfg.history_interval_ms * 1000000ull;
+
+		if (a->next_history_ns == 0) {
+			a->next_history_ns = now_ns + step;
+		} else if (now_ns >= a->next_history_ns) {
+			flush_history(a, s.ts_ms);
+			a->next_history_ns += step;
+			if (now_ns >= a->next_history_ns)
+				a->next_history_ns = now_ns + step;
+		}
+	}
 
 	if (a->pub) {
 		if (!a->sent_once || now_ns >= a->next_publish_ns) {
@@ -416,6 +487,9 @@ void ns_agent_close(struct ns_agent *a)
 		return;
 	/* HTTP first: its thread reads the snapshot. */
 	ns_http_stop(a->http);
+	if (a->ring && a->hist.count)
+		flush_history(a, ns_now_ms());
+	ns_ring_close(a->ring);
 	ns_publish_close(a->pub);
 	ns_netlat_close(a->netlat);
 	ns_disklat_close(a->disklat);

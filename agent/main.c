@@ -45,6 +45,8 @@ static struct ns_opt opts[] = {
 	 "Period of one history record, the interval mean (0 disables the history)", NULL, 0},
 	{"history-capacity", NS_OPT_STRING, DEFAULT_CAPACITY,
 	 "History ring capacity in records (oldest overwritten)", NULL, 0},
+	{"export-history", NS_OPT_STRING, NULL,
+	 "Write the history ring as CSV to FILE ('-' for stdout) and exit", NULL, 0},
 	{"weights", NS_OPT_STRING, NS_SCORE_WEIGHTS_DEFAULT,
 	 "Score weights headroom,Q,anomaly (normalised to sum 1)", NULL, 0},
 	{"no-bpf", NS_OPT_BOOL, "0", "Force the non-BPF fallbacks (sock_diag, /proc/diskstats)",
@@ -111,6 +113,48 @@ static int node_name(char *out, size_t cap)
 		return -EINVAL;
 	}
 	memcpy(out, n, len + 1);
+	return 0;
+}
+
+static int export_history(const char *file, const char *state_dir)
+{
+	char path[4096];
+	struct ns_ring *r = NULL;
+	FILE *f = stdout;
+	int err;
+
+	if (snprintf(path, sizeof(path), "%s/history.ring", state_dir) >= (int)sizeof(path)) {
+		log_error("agent", "--state-dir too long");
+		return 2;
+	}
+	/* Read-only: safe while the agent on this node keeps appending. */
+	err = ns_ring_open_readonly(path, &r);
+	if (err) {
+		log_error("agent", "cannot open history path=%s error=\"%s\"", path, strerror(-err));
+		return 1;
+	}
+	if (strcmp(file, "-") != 0) {
+		f = fopen(file, "w");
+		if (!f) {
+			log_error_errno("agent", "cannot write path=%s", file);
+			ns_ring_close(r);
+			return 1;
+		}
+	}
+	err = ns_ring_export_csv(r, f);
+	/* A full disk shows up only at flush/close: check it, or the CSV is cut silently. */
+	if (f == stdout) {
+		if (fflush(f) != 0 && !err)
+			err = -errno;
+	} else if (fclose(f) != 0 && !err) {
+		err = -errno;
+	}
+	ns_ring_close(r);
+	if (err) {
+		log_error("agent", "history export failed path=%s error=\"%s\"", file, strerror(-err));
+		return 1;
+	}
+	log_success("agent", "history exported path=%s", file);
 	return 0;
 }
 
@@ -211,6 +255,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.no_bpf = no_bpf;
+	if (get("export-history"))
+		return export_history(get("export-history"), get("state-dir"));
 	if (node_name(cfg.node_name, sizeof(cfg.node_name)))
 		return 2;
 
