@@ -142,7 +142,7 @@ FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) | $(SKELS)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-Iinclude -I$(BUILD) $< $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) $(LDLIBS) -o $@
 
 fuzz: deps $(FUZZERS)
@@ -150,9 +150,11 @@ fuzz: deps $(FUZZERS)
 		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 		seed=tests/fuzz/corpus/$$n; [ -d $$seed ] || seed=; \
 		echo "== $$n ($(FUZZ_SECONDS) s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-$$n $$seed \
-			2>&1 | grep -E '^(#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
-		test ! -e crash-* || { echo "FAIL $$n: crash file written"; exit 1; }; \
+		rc=0; $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n $$seed \
+			>$(BUILD)/fuzz/$$n.log 2>&1 || rc=$$?; \
+		grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' $(BUILD)/fuzz/$$n.log || true; \
+		[ $$rc -eq 0 ] || { echo "FAIL $$n: exit $$rc, see $(BUILD)/fuzz/$$n.log"; exit 1; }; \
 	done; echo "SUCCESS fuzz: no crashes"
 
 coverage: deps
