@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /* Latency histogram layout shared by the BPF programs and user space:
- * log2 buckets split into 8 linear sub-buckets, so a bucket is at most
- * 12.5 % wide (log2 alone is 100 %, too coarse for a 25 % RTT budget). */
+ * log2 buckets split into 16 linear sub-buckets, so a bucket is at most
+ * 6.25 % wide (log2 alone is 100 %, too coarse for a 25 % RTT budget). */
 #ifndef NODESCORE_BPF_LATHIST_H
 #define NODESCORE_BPF_LATHIST_H
 
@@ -9,9 +9,9 @@
 #include <linux/types.h>
 #endif
 
-#define LATHIST_SUB_BITS 3
+#define LATHIST_SUB_BITS 4
 #define LATHIST_SUB (1u << LATHIST_SUB_BITS)
-/* Values 0..7 get one slot each, then 8 slots per power of two up to 2^32. */
+/* Values 0..15 get one slot each, then 16 slots per power of two up to 2^32. */
 #define LATHIST_SLOTS (LATHIST_SUB + (32 - LATHIST_SUB_BITS) * LATHIST_SUB)
 
 /* Branch-only log2 so the BPF verifier and every clang version accept it. */
