@@ -25,13 +25,21 @@ struct fc_node {
 #define FC_DLEFT 0x4000u
 #define FC_FMASK 0x3fffu
 
+#define FC_NO_ANCHOR 0xffffu
+
 struct fc_model {
 	struct ns_fc_target t;
 	float base;   /* XGBoost base_score (identity link: the margin start) */
 	float offset; /* bias correction */
+	uint16_t anchor[2]; /* relative models: feature added back, and its fallback */
 	uint32_t ntrees, nnodes;
 	uint32_t *tree_off; /* ntrees + 1 node offsets */
+	/* In memory, leaves loop to themselves (threshold +inf on a padding
+	 * feature of -inf) so every tree walks a fixed number of steps with no
+	 * branch; their values live in leafval. */
 	struct fc_node *nodes;
+	float *leafval;
+	uint8_t *depth; /* per tree */
 };
 
 struct ns_forecast {
@@ -91,7 +99,62 @@ static void model_clear(struct fc_model *m)
 {
 	free(m->tree_off);
 	free(m->nodes);
+	free(m->leafval);
+	free(m->depth);
 	memset(m, 0, sizeof(*m));
+}
+
+/* File encoding -> walker encoding (see struct fc_model). Nodes are
+ * validated: children strictly after their parent within the tree. */
+static int finish_model(struct fc_model *m, size_t nfeat)
+{
+	uint8_t *nd;
+
+	m->leafval = malloc((size_t)m->nnodes * sizeof(float));
+	m->depth = malloc(m->ntrees);
+	nd = malloc(NS_FC_MAX_TREE_NODES);
+	if (!m->leafval || !m->depth || !nd) {
+		free(nd);
+		return -ENOMEM;
+	}
+	for (uint32_t t = 0; t < m->ntrees; t++) {
+		uint32_t base = m->tree_off[t], c = m->tree_off[t + 1] - base;
+		unsigned maxd = 0;
+
+		nd[0] = 0;
+		for (uint32_t k = 0; k < c; k++) {
+			struct fc_node *n = &m->nodes[base + k];
+
+			if (n->feat & FC_LEAF) {
+				m->leafval[base + k] = n->v;
+				n->v = INFINITY;
+				n->feat = (uint16_t)(FC_LEAF | nfeat);
+				n->left = (uint16_t)k;
+				if (nd[k] > maxd)
+					maxd = nd[k];
+				continue;
+			}
+			m->leafval[base + k] = 0;
+			if (nd[k] >= 64) {
+				free(nd);
+				return -EINVAL;
+			}
+			nd[n->left] = nd[n->left + 1] = (uint8_t)(nd[k] + 1);
+		}
+		m->depth[t] = (uint8_t)maxd;
+	}
+	free(nd);
+	return 0;
+}
+
+static void anchors_for(const struct ns_forecast *fc, int metric, uint16_t a[2])
+{
+	uint32_t below = fc->cfg.metric_mask & ((1u << metric) - 1u);
+	size_t base = NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC * popcount32(below);
+
+	/* <metric>_cur, falling back to <metric>_mean_1h (see features.h). */
+	a[0] = (uint16_t)base;
+	a[1] = (uint16_t)(base + 1 + 3 * NS_FEAT_W_1H);
 }
 
 void ns_forecast_free(struct ns_forecast *fc)
@@ -228,7 +291,8 @@ out:
 }
 
 int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t,
-			     const char *json, size_t len, float offset, char *err, size_t errlen)
+			     const char *json, size_t len, float offset, int relative, char *err,
+			     size_t errlen)
 {
 	static const char *const objectives[] = { "reg:squarederror", "reg:pseudohubererror",
 						  "reg:absoluteerror" };
@@ -241,6 +305,10 @@ int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *
 
 	if (fc->nmodels >= NS_FC_MAX_MODELS || !target_valid(t) || !isfinite(offset)) {
 		ERR("too many models or bad target");
+		return -EINVAL;
+	}
+	if (relative && !(fc->cfg.metric_mask & (1u << t->metric))) {
+		ERR("relative model needs its metric in the feature mask");
 		return -EINVAL;
 	}
 	if (ns_forecast_find(fc, t->metric, t->stat, t->horizon_s) >= 0) {
@@ -337,6 +405,14 @@ int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *
 		m.tree_off[i] = total;
 	}
 	m.nnodes = total;
+	m.anchor[0] = m.anchor[1] = FC_NO_ANCHOR;
+	if (relative)
+		anchors_for(fc, t->metric, m.anchor);
+	rc = finish_model(&m, fc->nfeat);
+	if (rc) {
+		ERR("tree deeper than 64 levels");
+		goto out;
+	}
 	fc->m[fc->nmodels++] = m;
 	memset(&m, 0, sizeof(m));
 	rc = 0;
@@ -408,13 +484,21 @@ int ns_forecast_save(const struct ns_forecast *fc, uint8_t **buf, size_t *len)
 		put_u32(&w, m->t.horizon_s);
 		put_f32(&w, m->base);
 		put_f32(&w, m->offset);
+		put_u32(&w, (uint32_t)m->anchor[0] | (uint32_t)m->anchor[1] << 16);
 		put_u32(&w, m->ntrees);
 		put_u32(&w, m->nnodes);
 		for (uint32_t t = 0; t < m->ntrees; t++)
 			put_u32(&w, m->tree_off[t + 1] - m->tree_off[t]);
 		for (uint32_t k = 0; k < m->nnodes; k++) {
-			put_f32(&w, m->nodes[k].v);
-			put_u32(&w, (uint32_t)m->nodes[k].feat | (uint32_t)m->nodes[k].left << 16);
+			const struct fc_node *n = &m->nodes[k];
+
+			if (n->feat & FC_LEAF) {
+				put_f32(&w, m->leafval[k]);
+				put_u32(&w, FC_LEAF);
+			} else {
+				put_f32(&w, n->v);
+				put_u32(&w, (uint32_t)n->feat | (uint32_t)n->left << 16);
+			}
 		}
 	}
 	put_u32(&w, (uint32_t)crc32(0L, w.p, (uInt)w.len));
@@ -455,13 +539,20 @@ static int get_f32(struct rbuf *r, float *f)
 static int load_model(struct rbuf *r, struct ns_forecast *fc, struct fc_model *m, uint32_t *budget,
 		      char *err, size_t errlen)
 {
-	uint32_t tag, h;
+	uint32_t tag, h, anc;
 
 	if (get_u32(r, &tag) || get_u32(r, &h) || get_f32(r, &m->base) || get_f32(r, &m->offset) ||
-	    get_u32(r, &m->ntrees) || get_u32(r, &m->nnodes)) {
+	    get_u32(r, &anc) || get_u32(r, &m->ntrees) || get_u32(r, &m->nnodes)) {
 		ERR("truncated or non-finite model header");
 		return -EINVAL;
 	}
+	m->anchor[0] = (uint16_t)(anc & 0xffff);
+	m->anchor[1] = (uint16_t)(anc >> 16);
+	for (int a = 0; a < 2; a++)
+		if (m->anchor[a] != FC_NO_ANCHOR && m->anchor[a] >= fc->nfeat) {
+			ERR("anchor feature %u out of range", m->anchor[a]);
+			return -EINVAL;
+		}
 	m->t.metric = (uint8_t)(tag & 0xff);
 	m->t.stat = (uint8_t)(tag >> 8);
 	m->t.horizon_s = h;
@@ -532,6 +623,10 @@ static int load_model(struct rbuf *r, struct ns_forecast *fc, struct fc_model *m
 				return -EINVAL;
 			}
 		}
+	}
+	if (finish_model(m, fc->nfeat)) {
+		ERR("tree deeper than 64 levels");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -671,35 +766,105 @@ int ns_forecast_find(const struct ns_forecast *fc, int metric, int stat, uint32_
 	return -1;
 }
 
-float ns_forecast_predict_one(const struct ns_forecast *fc, size_t i, const float *x)
+/* One branch-free step: right when v >= thr, or when v is NaN and the
+ * default direction is right (XGBoost: left iff v < thr, missing default). */
+static inline uint32_t step(const struct fc_node *n, uint32_t k, const float *xp)
 {
-	const struct fc_model *m = &fc->m[i];
-	float sum = m->base;
+	struct fc_node nd = n[k];
+	float v = xp[nd.feat & FC_FMASK];
+	uint32_t dl = (nd.feat >> 14) & 1u;
+	uint32_t right = (uint32_t)(v >= nd.v) | ((uint32_t)(v != v) & (dl ^ 1u));
 
-	for (uint32_t t = 0; t < m->ntrees; t++) {
-		const struct fc_node *n = m->nodes + m->tree_off[t];
+	return (uint32_t)nd.left + right;
+}
+
+/* xp: features padded with -inf at index nfeat. */
+static float walk(const struct fc_model *m, const float *xp)
+{
+	const uint32_t *off = m->tree_off;
+	float sum = 0;
+	uint32_t t = 0;
+
+	/* Four trees at a time: independent loads overlap. */
+	for (; t + 4 <= m->ntrees; t += 4) {
+		const struct fc_node *n0 = m->nodes + off[t], *n1 = m->nodes + off[t + 1];
+		const struct fc_node *n2 = m->nodes + off[t + 2], *n3 = m->nodes + off[t + 3];
+		uint32_t k0 = 0, k1 = 0, k2 = 0, k3 = 0;
+		unsigned d = m->depth[t];
+
+		d = m->depth[t + 1] > d ? m->depth[t + 1] : d;
+		d = m->depth[t + 2] > d ? m->depth[t + 2] : d;
+		d = m->depth[t + 3] > d ? m->depth[t + 3] : d;
+		for (unsigned i = 0; i < d; i++) {
+			k0 = step(n0, k0, xp);
+			k1 = step(n1, k1, xp);
+			k2 = step(n2, k2, xp);
+			k3 = step(n3, k3, xp);
+		}
+		sum += m->leafval[off[t] + k0] + m->leafval[off[t + 1] + k1] +
+		       m->leafval[off[t + 2] + k2] + m->leafval[off[t + 3] + k3];
+	}
+	for (; t < m->ntrees; t++) {
 		uint32_t k = 0;
 
-		while (!(n[k].feat & FC_LEAF)) {
-			float v = x[n[k].feat & FC_FMASK];
-			/* XGBoost: missing follows the default direction,
-			 * otherwise left iff value < threshold. */
-			int right = isnan(v) ? !(n[k].feat & FC_DLEFT) : !(v < n[k].v);
-
-			k = (uint32_t)n[k].left + (uint32_t)right;
-		}
-		sum += n[k].v;
+		for (unsigned i = 0; i < m->depth[t]; i++)
+			k = step(m->nodes + off[t], k, xp);
+		sum += m->leafval[off[t] + k];
 	}
-	return sum + m->offset;
+	return sum;
+}
+
+static float anchor_of(const struct fc_model *m, const float *x)
+{
+	for (int a = 0; a < 2; a++)
+		if (m->anchor[a] != FC_NO_ANCHOR && isfinite(x[m->anchor[a]]))
+			return x[m->anchor[a]];
+	return 0.0f;
+}
+
+float ns_forecast_anchor_for(const struct ns_forecast *fc, int metric, const float *x)
+{
+	struct fc_model m;
+
+	if (metric < 0 || metric >= NS_METRIC_COUNT || !(fc->cfg.metric_mask & (1u << metric)))
+		return 0.0f;
+	anchors_for(fc, metric, m.anchor);
+	return anchor_of(&m, x);
+}
+
+float ns_forecast_anchor(const struct ns_forecast *fc, size_t i, const float *x)
+{
+	return anchor_of(&fc->m[i], x);
+}
+
+int ns_forecast_is_relative(const struct ns_forecast *fc, size_t i)
+{
+	return fc->m[i].anchor[0] != FC_NO_ANCHOR;
+}
+
+float ns_forecast_predict_one(const struct ns_forecast *fc, size_t i, const float *x)
+{
+	float xp[NS_FEAT_MAX + 1];
+
+	memcpy(xp, x, fc->nfeat * sizeof(float));
+	xp[fc->nfeat] = -INFINITY;
+	return fc->m[i].base + walk(&fc->m[i], xp) + fc->m[i].offset + anchor_of(&fc->m[i], x);
 }
 
 int ns_forecast_predict(const struct ns_forecast *fc, const float *x, size_t nfeat, float *out,
 			size_t nout)
 {
+	float xp[NS_FEAT_MAX + 1];
+
 	if (!x || !out || nfeat < fc->nfeat || nout < fc->nmodels)
 		return -EINVAL;
-	for (size_t i = 0; i < fc->nmodels; i++)
-		out[i] = ns_forecast_predict_one(fc, i, x);
+	memcpy(xp, x, fc->nfeat * sizeof(float));
+	xp[fc->nfeat] = -INFINITY;
+	for (size_t i = 0; i < fc->nmodels; i++) {
+		const struct fc_model *m = &fc->m[i];
+
+		out[i] = m->base + walk(m, xp) + m->offset + anchor_of(m, x);
+	}
 	return 0;
 }
 

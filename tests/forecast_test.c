@@ -82,7 +82,7 @@ static int build_fixture(void)
 	return ns_fctrain_fit(X, Y, NROW * 7 / 10, NF, &p, &JSON, &JSON_LEN, err, sizeof(err));
 }
 
-static struct ns_forecast *model_from_json(float offset)
+static struct ns_forecast *model_from_json(float offset, int relative)
 {
 	struct ns_feat_config cfg = { .step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST };
 	struct ns_fc_target t = { .metric = NS_M_CPU_UTIL, .stat = NS_FC_MEAN, .horizon_s = 3600 };
@@ -91,7 +91,7 @@ static struct ns_forecast *model_from_json(float offset)
 
 	if (ns_forecast_new(&cfg, &fc))
 		return NULL;
-	if (ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, offset, err, sizeof(err))) {
+	if (ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, offset, relative, err, sizeof(err))) {
 		fprintf(stderr, "  add: %s\n", err);
 		ns_forecast_free(fc);
 		return NULL;
@@ -106,7 +106,7 @@ static void test_beats_persistence(void)
 	size_t n = 0;
 
 	CHECK_EQ_INT(fixture_rc, 0);
-	fc = model_from_json(0);
+	fc = model_from_json(0, 0);
 	CHECK(fc);
 	for (size_t r = NROW * 7 / 10 + H; r < NROW; r++) {
 		float out;
@@ -125,7 +125,7 @@ static void test_beats_persistence(void)
 
 static void test_walker_equals_xgboost(void)
 {
-	struct ns_forecast *fc = model_from_json(0);
+	struct ns_forecast *fc = model_from_json(0, 0);
 	float *ref = malloc(NROW * sizeof(float));
 	double worst = 0;
 	char err[256];
@@ -142,11 +142,22 @@ static void test_walker_equals_xgboost(void)
 	CHECK(worst <= 1e-5);
 	/* The offset is added to every prediction. */
 	{
-		struct ns_forecast *fo = model_from_json(0.25f);
+		struct ns_forecast *fo = model_from_json(0.25f, 0);
 
 		CHECK(fo);
 		CHECK(fabs(ns_forecast_predict_one(fo, 0, X) - (ref[0] + 0.25f)) < 1e-5);
 		ns_forecast_free(fo);
+	}
+	/* A relative model adds the metric's current value (its anchor). */
+	{
+		struct ns_forecast *fr = model_from_json(0, 1);
+		size_t r = NROW / 2;
+
+		CHECK(fr && ns_forecast_is_relative(fr, 0) && !ns_forecast_is_relative(fc, 0));
+		CHECK(ns_forecast_anchor(fr, 0, X + r * NF) == CUR[r]);
+		CHECK(ns_forecast_anchor_for(fr, NS_M_CPU_UTIL, X + r * NF) == CUR[r]);
+		CHECK(fabs(ns_forecast_predict_one(fr, 0, X + r * NF) - (ref[r] + CUR[r])) < 1e-5);
+		ns_forecast_free(fr);
 	}
 	ns_forecast_free(fc);
 	free(ref);
@@ -154,7 +165,7 @@ static void test_walker_equals_xgboost(void)
 
 static void test_save_load_round_trip(void)
 {
-	struct ns_forecast *fc = model_from_json(0.01f), *back = NULL;
+	struct ns_forecast *fc = model_from_json(0.01f, 1), *back = NULL;
 	uint8_t *buf;
 	size_t len;
 	char err[256];
@@ -212,7 +223,7 @@ static int loads(const uint8_t *b, size_t len)
 
 static void test_corrupt_rejected(void)
 {
-	struct ns_forecast *fc = model_from_json(0);
+	struct ns_forecast *fc = model_from_json(0, 0);
 	uint8_t *buf, *c;
 	size_t len, rejected = 0, tried = 0;
 
@@ -264,8 +275,8 @@ static void test_corrupt_rejected(void)
 	CHECK(loads(c, len) < 0);
 	{
 		/* Root of the first tree: point its children backwards. Layout:
-		 * 24 header + 24 model header + 4 * ntrees counts. */
-		size_t node0 = 24 + 24 + 4 * 60;
+		 * 24 header + 28 model header + 4 * ntrees counts. */
+		size_t node0 = 24 + 28 + 4 * 60;
 
 		memcpy(c, buf, len);
 		CHECK((c[node0 + 5] & 0x80) == 0); /* root is a split */
@@ -306,30 +317,30 @@ static void test_bad_json_rejected(void)
 	char *p;
 
 	CHECK_EQ_INT(ns_forecast_new(&cfg, &fc), 0);
-	CHECK(ns_forecast_add_xgb_json(fc, &t, "{", 1, 0, err, sizeof(err)) < 0);
-	CHECK(ns_forecast_add_xgb_json(fc, &t, "{}", 2, 0, err, sizeof(err)) < 0);
+	CHECK(ns_forecast_add_xgb_json(fc, &t, "{", 1, 0, 0, err, sizeof(err)) < 0);
+	CHECK(ns_forecast_add_xgb_json(fc, &t, "{}", 2, 0, 0, err, sizeof(err)) < 0);
 	/* Every truncation of the real model is rejected (sampled). */
 	for (size_t l = 0; l < JSON_LEN; l += JSON_LEN / 200 + 1)
-		CHECK(ns_forecast_add_xgb_json(fc, &t, JSON, l, 0, err, sizeof(err)) < 0);
+		CHECK(ns_forecast_add_xgb_json(fc, &t, JSON, l, 0, 0, err, sizeof(err)) < 0);
 	j = malloc(JSON_LEN + 1);
 	memcpy(j, JSON, JSON_LEN);
 	j[JSON_LEN] = 0;
 	p = strstr(j, "reg:squarederror");
 	CHECK(p);
 	memcpy(p, "reg:squaredlogerror", 16); /* another objective */
-	CHECK(ns_forecast_add_xgb_json(fc, &t, j, JSON_LEN, 0, err, sizeof(err)) < 0);
+	CHECK(ns_forecast_add_xgb_json(fc, &t, j, JSON_LEN, 0, 0, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "objective") != NULL);
 	CHECK_EQ_INT(ns_forecast_ntargets(fc), 0);
 	/* Features beyond the set's layout: one metric only. */
 	cfg.metric_mask = 1u << NS_M_CPU_UTIL;
 	CHECK_EQ_INT(ns_forecast_new(&cfg, &narrow), 0);
-	CHECK(ns_forecast_add_xgb_json(narrow, &t, JSON, JSON_LEN, 0, err, sizeof(err)) < 0);
+	CHECK(ns_forecast_add_xgb_json(narrow, &t, JSON, JSON_LEN, 0, 0, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "feature") != NULL);
 	/* Good model, then the same target again. */
-	CHECK_EQ_INT(ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, 0, err, sizeof(err)), 0);
-	CHECK(ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, 0, err, sizeof(err)) < 0);
+	CHECK_EQ_INT(ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, 0, 0, err, sizeof(err)), 0);
+	CHECK(ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, 0, 0, err, sizeof(err)) < 0);
 	t.horizon_s = 0;
-	CHECK(ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, 0, err, sizeof(err)) < 0);
+	CHECK(ns_forecast_add_xgb_json(fc, &t, JSON, JSON_LEN, 0, 0, err, sizeof(err)) < 0);
 	free(j);
 	ns_forecast_free(fc);
 	ns_forecast_free(narrow);
@@ -337,7 +348,7 @@ static void test_bad_json_rejected(void)
 
 static void test_bundle_round_trip_and_tamper(void)
 {
-	struct ns_forecast *fc = model_from_json(0), *back = NULL;
+	struct ns_forecast *fc = model_from_json(0, 0), *back = NULL;
 	char dir[] = "/tmp/nsfc-test-XXXXXX", path[256], err[256];
 	struct ns_bundle_file file;
 	cJSON *meta = cJSON_CreateObject();

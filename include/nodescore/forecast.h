@@ -42,10 +42,23 @@ void ns_forecast_free(struct ns_forecast *fc);
  * "json", or Booster.save_model("x.json")): gbtree, one output, identity
  * link (reg:squarederror, reg:pseudohubererror, reg:absoluteerror), numeric
  * splits only, features indexed like the ns_feat vector. offset is added to
- * every prediction (a bias correction learned at training time). Returns 0,
- * -EINVAL with a reason in err, or -ENOMEM; fc is unchanged on error. */
+ * every prediction (a bias correction learned at training time). A relative
+ * model was trained on target - anchor, where the anchor is the metric's
+ * current value (<metric>_cur, else <metric>_mean_1h, else 0): prediction =
+ * trees + offset + anchor. Returns 0, -EINVAL with a reason in err, or
+ * -ENOMEM; fc is unchanged on error. */
 int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t,
-			     const char *json, size_t len, float offset, char *err, size_t errlen);
+			     const char *json, size_t len, float offset, int relative, char *err,
+			     size_t errlen);
+
+/* Anchor value of model i for feature vector x (0 for absolute models), and
+ * whether model i is relative. */
+float ns_forecast_anchor(const struct ns_forecast *fc, size_t i, const float *x);
+int ns_forecast_is_relative(const struct ns_forecast *fc, size_t i);
+
+/* The anchor a relative model of metric would use for x (what the trainer
+ * subtracts from the label). 0 when metric is not in the feature mask. */
+float ns_forecast_anchor_for(const struct ns_forecast *fc, int metric, const float *x);
 
 /* Serialises to the compact binary model format (little-endian, magic
  * "NSFC", version, typed header, per-tree node counts, CRC-32 trailer).

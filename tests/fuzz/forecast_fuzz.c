@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fc = NULL;
 	if (ns_forecast_new(&cfg, &fc) == 0) {
-		if (ns_forecast_add_xgb_json(fc, &t, (const char *)data, size, 0, err,
+		if (ns_forecast_add_xgb_json(fc, &t, (const char *)data, size, 0, 1, err,
 					     sizeof(err)) == 0)
 			ns_forecast_predict(fc, x, ns_forecast_nfeat(fc), out, NS_FC_MAX_MODELS);
 		ns_forecast_free(fc);
