@@ -678,6 +678,84 @@ static void test_kill9_random_moments(void)
 	CHECK(prev_done > KILL_CAP);
 }
 
+struct order {
+	uint64_t last, n;
+	int bad; /* out of order or wrong payload */
+};
+
+static int order_cb(const struct ns_sample *s, void *arg)
+{
+	struct order *o = arg;
+	struct ns_sample want;
+	uint64_t k = s->ts_ms - 1700000000000ull;
+
+	payload(k, &want);
+	if (!same_sample(s, &want) || k <= o->last)
+		o->bad++;
+	o->last = k;
+	o->n++;
+	return 0;
+}
+
+/* The CSV export runs while the agent appends: a reader must only ever see
+ * whole records, in order, however the writer's pwrites interleave. */
+static void test_reader_during_writes(void)
+{
+	const char *p = tpath("live.ring");
+	struct ns_ring *r;
+	struct order o;
+	int status, passes = 0, saw_full = 0;
+	pid_t pid;
+
+	CHECK_EQ_INT(make_ring(p, 500, 1), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ns_sample s;
+		uint64_t t0 = ns_mono_ns();
+
+		if (ns_ring_open(p, 500, &r))
+			_exit(2);
+		for (uint64_t k = 2; ns_mono_ns() - t0 < 400000000ull; k++) {
+			payload(k, &s);
+			if (ns_ring_append(r, &s))
+				_exit(3);
+		}
+		ns_ring_close(r);
+		_exit(0);
+	}
+	for (uint64_t t0 = ns_mono_ns(); ns_mono_ns() - t0 < 300000000ull && passes < 2000;
+	     passes++) {
+		CHECK_EQ_INT(ns_ring_open_readonly(p, &r), 0);
+		memset(&o, 0, sizeof(o));
+		int err = ns_ring_foreach(r, order_cb, &o);
+		ns_ring_close(r);
+		CHECK_EQ_INT(err, 0);
+		CHECK_EQ_INT(o.bad, 0);
+		CHECK(o.n <= 500);
+		saw_full += o.n >= 400;
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fprintf(stderr, "  live reader: passes=%d mostly_full=%d\n", passes, saw_full);
+	CHECK(passes >= 10);
+	CHECK(saw_full > 0);
+}
+
+static void test_export_error_reported(void)
+{
+	const char *p = tpath("full.ring");
+	struct ns_ring *r;
+	FILE *f = fopen("/dev/full", "w");
+
+	CHECK(f != NULL);
+	CHECK_EQ_INT(make_ring(p, 16, 16), 0);
+	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), 0);
+	CHECK_EQ_INT(ns_ring_export_csv(r, f), -EIO);
+	ns_ring_close(r);
+	fclose(f);
+}
+
 static int rm_tree(const char *path)
 {
 	DIR *d = opendir(path);
@@ -722,6 +800,8 @@ int main(void)
 	RUN(test_single_writer_and_live_reader);
 	RUN(test_sync_policy);
 	RUN(test_csv_export_exact);
+	RUN(test_export_error_reported);
+	RUN(test_reader_during_writes);
 	RUN(test_kill9_random_moments);
 	rm_tree(dir);
 	return CHECK_SUMMARY();
