@@ -9,6 +9,7 @@
 
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
+#include "nodescore/opt.h"
 #include "disklat_int.h"
 
 struct ns_disklat {
@@ -30,9 +31,13 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 	if (opts && opts->proc_root && *opts->proc_root && !opts->no_bpf)
 		snprintf(why, sizeof(why), "proc_root_set");
 	else if (!opts || !opts->no_bpf) {
+		uint64_t t0 = ns_mono_ns();
+
 		err = ns_disklat_bpf_open(&d->bpf, why, sizeof(why));
 		if (!err) {
-			log_info("disklat", "using bpf attach=%s", ns_disklat_bpf_attach_kind(d->bpf));
+			log_info("disklat", "using bpf attach=%s load_ms=%.1f",
+				 ns_disklat_bpf_attach_kind(d->bpf),
+				 (double)(ns_mono_ns() - t0) / 1e6);
 			*out = d;
 			return 0;
 		}
@@ -75,7 +80,8 @@ int ns_disklat_sample(struct ns_disklat *d, struct ns_sample *s)
 	err = ns_disklat_read(d, &st);
 	if (err) {
 		if (err != -EAGAIN)
-			log_warning("disklat", "sample failed mode=%s err=%d", ns_disklat_mode(d), err);
+			log_warning("disklat", "sample failed mode=%s err=%d", ns_disklat_mode(d),
+				    err);
 		return err;
 	}
 	s->v[NS_M_DISK_P50_US] = (float)st.p50_us;

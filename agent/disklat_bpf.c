@@ -117,7 +117,8 @@ int ns_disklat_bpf_read(struct ns_disklat_bpf *b, struct ns_disklat_stats *st)
 	st->p50_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.50);
 	st->p99_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.99);
 	c = __atomic_load_n(&bss->completed, __ATOMIC_RELAXED);
-	st->ios = c - b->last_completed;
+	/* A counter going backwards means someone wrote the map: report nothing. */
+	st->ios = c >= b->last_completed ? c - b->last_completed : 0;
 	b->last_completed = c;
 	st->iops = st->interval_s > 0 ? (double)st->ios / st->interval_s : NAN;
 	return 0;

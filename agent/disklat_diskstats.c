@@ -27,22 +27,22 @@
  * or 17 (>= 5.5: flushes). Later kernels may append more: ignored.
  */
 enum ds_field {
-	DS_READS = 0,	   /* reads completed */
+	DS_READS = 0, /* reads completed */
 	DS_READS_MERGED,
 	DS_READ_SECTORS,
-	DS_READ_MS,	   /* time spent reading */
-	DS_WRITES,	   /* writes completed */
+	DS_READ_MS, /* time spent reading */
+	DS_WRITES,  /* writes completed */
 	DS_WRITES_MERGED,
 	DS_WRITE_SECTORS,
 	DS_WRITE_MS,
 	DS_IN_FLIGHT,
 	DS_IO_MS,
 	DS_WEIGHTED_MS,
-	DS_DISCARDS,	   /* 4.18+ */
+	DS_DISCARDS, /* 4.18+ */
 	DS_DISCARDS_MERGED,
 	DS_DISCARD_SECTORS,
 	DS_DISCARD_MS,
-	DS_FLUSHES,	   /* 5.5+ */
+	DS_FLUSHES, /* 5.5+ */
 	DS_FLUSH_MS,
 	DS_NFIELDS,
 };
@@ -123,11 +123,61 @@ static bool is_partition_of(const char *disk, size_t dlen, const char *name, siz
 	return true;
 }
 
-static void warn_line(unsigned nbad, size_t lineno, const char *why)
+/* One device line: name (not NUL-terminated) and its counters. */
+struct ds_line {
+	const char *name;
+	size_t nlen;
+	uint64_t v[DS_NFIELDS];
+};
+
+/* Parses the line [p, le). Returns NULL, or why it is malformed. */
+static const char *parse_line(const char *p, const char *le, struct ds_line *l)
 {
-	if (nbad <= DS_WARN_MAX)
-		log_warning("disklat", "diskstats: malformed line skipped line=%zu reason=%s", lineno,
-			    why);
+	uint64_t major, minor, x;
+	int nf = 0;
+
+	memset(l, 0, sizeof(*l));
+	while (p < le && is_space(*p))
+		p++;
+	if (parse_u64(&p, le, &major))
+		return "number";
+	while (p < le && is_space(*p))
+		p++;
+	if (parse_u64(&p, le, &minor))
+		return "number";
+	while (p < le && is_space(*p))
+		p++;
+	l->name = p;
+	while (p < le && !is_space(*p))
+		p++;
+	l->nlen = (size_t)(p - l->name);
+	if (!l->nlen || l->nlen >= DS_NAME_MAX)
+		return "name";
+	for (;;) {
+		while (p < le && is_space(*p))
+			p++;
+		if (p == le)
+			break;
+		if (parse_u64(&p, le, &x))
+			return "number";
+		if (nf < DS_NFIELDS)
+			l->v[nf] = x;
+		nf++;
+	}
+	return nf < DS_MIN_FIELDS ? "too_few_fields" : NULL;
+}
+
+/* Counters come from outside: a sum must not wrap into a small number. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static bool blank(const char *p, const char *le)
+{
+	while (p < le && is_space(*p))
+		p++;
+	return p == le;
 }
 
 int ns_diskstats_parse(const char *buf, size_t len, struct ns_diskstats_totals *out)
@@ -139,75 +189,36 @@ int ns_diskstats_parse(const char *buf, size_t len, struct ns_diskstats_totals *
 	memset(out, 0, sizeof(*out));
 	if (!buf)
 		return -EINVAL;
-	while (p < end) {
+	for (; p < end; lineno++) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *le = eol ? eol : end;
-		const char *name;
-		uint64_t v[DS_NFIELDS] = {0}, major, minor;
-		size_t nlen;
-		int nf = 0;
+		const char *why;
+		struct ds_line l;
 
-		lineno++;
-		while (p < le && is_space(*p))
-			p++;
-		if (p == le)
-			goto next; /* blank line */
-		nlines++;
-		if (parse_u64(&p, le, &major) || !(p < le))
-			goto bad_num;
-		while (p < le && is_space(*p))
-			p++;
-		if (parse_u64(&p, le, &minor))
-			goto bad_num;
-		while (p < le && is_space(*p))
-			p++;
-		name = p;
-		while (p < le && !is_space(*p))
-			p++;
-		nlen = (size_t)(p - name);
-		if (!nlen || nlen >= DS_NAME_MAX) {
-			out->nbad++;
-			warn_line(out->nbad, lineno, "name");
-			goto next;
+		if (!blank(p, le)) {
+			nlines++;
+			why = parse_line(p, le, &l);
+			if (why) {
+				out->nbad++;
+				if (out->nbad <= DS_WARN_MAX)
+					log_warning(
+					    "disklat",
+					    "diskstats: malformed line skipped line=%zu reason=%s",
+					    lineno + 1, why);
+			} else if (!skipped_device(l.name, l.nlen) &&
+				   !is_partition_of(disk, dlen, l.name, l.nlen)) {
+				memcpy(disk, l.name, l.nlen);
+				dlen = l.nlen;
+				out->ndisks++;
+				out->ios = add_sat(
+				    out->ios, add_sat(add_sat(l.v[DS_READS], l.v[DS_WRITES]),
+						      add_sat(l.v[DS_DISCARDS], l.v[DS_FLUSHES])));
+				out->busy_ms =
+				    add_sat(out->busy_ms,
+					    add_sat(add_sat(l.v[DS_READ_MS], l.v[DS_WRITE_MS]),
+						    add_sat(l.v[DS_DISCARD_MS], l.v[DS_FLUSH_MS])));
+			}
 		}
-		for (;;) {
-			uint64_t x;
-
-			while (p < le && is_space(*p))
-				p++;
-			if (p == le)
-				break;
-			if (parse_u64(&p, le, &x))
-				goto bad_num;
-			if (nf < DS_NFIELDS)
-				v[nf] = x;
-			nf++;
-		}
-		if (nf < DS_MIN_FIELDS) {
-			out->nbad++;
-			warn_line(out->nbad, lineno, "too_few_fields");
-			goto next;
-		}
-		if (skipped_device(name, nlen))
-			goto next;
-		if (is_partition_of(disk, dlen, name, nlen))
-			goto next;
-		memcpy(disk, name, nlen);
-		dlen = nlen;
-		out->ndisks++;
-		/* Sums of kernel counters cannot overflow u64 in practice; saturate anyway. */
-		{
-			uint64_t ios = v[DS_READS] + v[DS_WRITES] + v[DS_DISCARDS] + v[DS_FLUSHES];
-			uint64_t ms = v[DS_READ_MS] + v[DS_WRITE_MS] + v[DS_DISCARD_MS] + v[DS_FLUSH_MS];
-
-			out->ios += ios;
-			out->busy_ms += ms;
-		}
-		goto next;
-bad_num:
-		out->nbad++;
-		warn_line(out->nbad, lineno, "number");
-next:
 		p = eol ? eol + 1 : end;
 	}
 	if (out->nbad > DS_WARN_MAX)
@@ -246,7 +257,8 @@ static int read_file(const char *path, char *buf, size_t cap, size_t *len)
 		if (read(fd, &c, 1) == 1) {
 			const char *nl = memrchr(buf, '\n', n);
 
-			log_warning("disklat", "diskstats: file larger than the cap, truncated max_bytes=%zu",
+			log_warning("disklat",
+				    "diskstats: file larger than the cap, truncated max_bytes=%zu",
 				    cap);
 			n = nl ? (size_t)(nl - buf) + 1 : 0;
 		}
@@ -323,7 +335,8 @@ int ns_disklat_ds_read(struct ns_disklat_ds *d, struct ns_disklat_stats *st)
 	st->interval_s = (double)(now - d->last_ns) / 1e9;
 	d->last_ns = now;
 	if (t.ios < d->prev.ios || t.busy_ms < d->prev.busy_ms || t.ndisks != d->prev.ndisks) {
-		log_warning("disklat", "diskstats: disk set changed, skipping interval disks=%u was=%u",
+		log_warning("disklat",
+			    "diskstats: disk set changed, skipping interval disks=%u was=%u",
 			    t.ndisks, d->prev.ndisks);
 		d->prev = t;
 		return -EAGAIN;

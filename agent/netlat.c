@@ -7,6 +7,7 @@
 
 #include "nodescore/log.h"
 #include "nodescore/netlat.h"
+#include "nodescore/opt.h"
 #include "netlat_int.h"
 
 struct ns_netlat {
@@ -25,10 +26,13 @@ int ns_netlat_open(const struct ns_netlat_opts *opts, struct ns_netlat **out)
 	if (!n)
 		return -ENOMEM;
 	if (!opts || !opts->no_bpf) {
+		uint64_t t0 = ns_mono_ns();
+
 		err = ns_netlat_bpf_open(opts, &n->bpf, why, sizeof(why));
 		if (!err) {
-			log_info("netlat", "using bpf attach=%s netns=%s",
+			log_info("netlat", "using bpf attach=%s load_ms=%.1f netns=%s",
 				 ns_netlat_bpf_attach_kind(n->bpf),
+				 (double)(ns_mono_ns() - t0) / 1e6,
 				 opts && opts->own_netns ? "own" : "all");
 			*out = n;
 			return 0;

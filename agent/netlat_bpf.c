@@ -149,7 +149,8 @@ int ns_netlat_bpf_read(struct ns_netlat_bpf *b, struct ns_netlat_stats *st)
 	st->p50_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.50);
 	st->p99_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.99);
 	r = __atomic_load_n(&bss->retrans, __ATOMIC_RELAXED);
-	st->retrans = r - b->last_retrans;
+	/* A counter going backwards means someone wrote the map: report nothing. */
+	st->retrans = r >= b->last_retrans ? r - b->last_retrans : 0;
 	b->last_retrans = r;
 	return 0;
 }

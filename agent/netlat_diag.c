@@ -84,8 +84,8 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 		d->truncated = 1;
 		return MNL_CB_OK;
 	}
-	d->cur[d->ncur].cookie = (uint64_t)msg->id.idiag_cookie[0] |
-				 (uint64_t)msg->id.idiag_cookie[1] << 32;
+	d->cur[d->ncur].cookie =
+	    (uint64_t)msg->id.idiag_cookie[0] | (uint64_t)msg->id.idiag_cookie[1] << 32;
 	d->cur[d->ncur].retrans = ti.tcpi_total_retrans;
 	d->ncur++;
 	/* tcpi_rtt is 0 until the first RTT sample: not a measurement. */

@@ -10,9 +10,9 @@
 #include "biolat.h"
 #include "lathist.bpf.h"
 
-__u32 gen;			/* written by user space: selects hist[gen & 1] */
-__u64 hist[2][LATHIST_SLOTS];	/* requests by latency slot (us) */
-__u64 completed;		/* timed completions since load (= histogram entries) */
+__u32 gen;		      /* written by user space: selects hist[gen & 1] */
+__u64 hist[2][LATHIST_SLOTS]; /* requests by latency slot (us) */
+__u64 completed;	      /* timed completions since load (= histogram entries) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -12,10 +12,10 @@
 /* 0: every network namespace; else only sockets in the netns with this inode. */
 const volatile __u32 filter_netns = 0;
 
-__u32 gen;			     /* written by user space: selects hist[gen & 1] */
-__u64 hist[2][LATHIST_SLOTS];	     /* sockets by srtt slot (us) */
-__u64 retrans;			     /* retransmitted segments since load */
-__u64 events;			     /* tcp_probe hits that were counted */
+__u32 gen;		      /* written by user space: selects hist[gen & 1] */
+__u64 hist[2][LATHIST_SLOTS]; /* sockets by srtt slot (us) */
+__u64 retrans;		      /* retransmitted segments since load */
+__u64 events;		      /* tcp_probe hits that were counted */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -29,7 +29,7 @@
 #define ROUNDS 300
 #define ROUND_GAP_US 2000
 
-static int have_netns;	  /* 1 when we run in a private network namespace */
+static int have_netns; /* 1 when we run in a private network namespace */
 static char netns_why[128] = "not tried";
 
 static void test_slots(void)
@@ -399,7 +399,8 @@ static void enter_private_netns(void)
 	int fd;
 
 	if (unshare(CLONE_NEWNET) < 0) {
-		snprintf(netns_why, sizeof(netns_why), "unshare(CLONE_NEWNET): %s", strerror(errno));
+		snprintf(netns_why, sizeof(netns_why), "unshare(CLONE_NEWNET): %s",
+			 strerror(errno));
 		return;
 	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

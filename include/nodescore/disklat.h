@@ -12,16 +12,16 @@
 struct ns_disklat;
 
 struct ns_disklat_opts {
-	int no_bpf;		/* force the diskstats path */
-	const char *proc_root;	/* "" or NULL for "/", else a fixture tree root */
+	int no_bpf;	       /* force the diskstats path */
+	const char *proc_root; /* "" or NULL for "/", else a fixture tree root */
 };
 
 /* One interval's figures. */
 struct ns_disklat_stats {
-	double p50_us;	   /* NaN when no request completed */
-	double p99_us;	   /* NaN on the diskstats path */
-	double iops;	   /* completed requests per second */
-	uint64_t ios;	   /* completed requests in the interval */
+	double p50_us; /* NaN when no request completed */
+	double p99_us; /* NaN on the diskstats path */
+	double iops;   /* completed requests per second */
+	uint64_t ios;  /* completed requests in the interval */
 	double interval_s;
 };
 
@@ -45,10 +45,10 @@ void ns_disklat_close(struct ns_disklat *d);
 /* Totals over whole disks (partitions, loop, ram, zram, dm and md devices
  * excluded: their I/O is counted on the underlying disk or is not disk I/O). */
 struct ns_diskstats_totals {
-	uint64_t ios;	   /* reads + writes + discards + flushes completed */
-	uint64_t busy_ms;  /* time spent on them, ms */
-	uint32_t ndisks;   /* whole disks counted */
-	uint32_t nbad;	   /* malformed lines skipped */
+	uint64_t ios;	  /* reads + writes + discards + flushes completed */
+	uint64_t busy_ms; /* time spent on them, ms */
+	uint32_t ndisks;  /* whole disks counted */
+	uint32_t nbad;	  /* malformed lines skipped */
 };
 
 /* Parses /proc/diskstats content of len bytes (no NUL needed; a last line

@@ -22,7 +22,7 @@ struct ns_netlat_opts {
 
 /* One interval's figures. */
 struct ns_netlat_stats {
-	double p50_us;	   /* NaN when no socket was seen in the interval */
+	double p50_us; /* NaN when no socket was seen in the interval */
 	double p99_us;
 	uint64_t nsocks;   /* sockets behind the quantiles */
 	uint64_t retrans;  /* retransmitted segments in the interval */

@@ -22,14 +22,14 @@ static void on_signal(int sig)
 }
 
 static struct ns_opt opts[] = {
-	{"interval", NS_OPT_STRING, "1s", "length of one interval (e.g. 500ms, 2s)", NULL, 0},
-	{"count", NS_OPT_STRING, "0", "intervals to print, 0 = until SIGINT/SIGTERM", NULL, 0},
-	{"no-bpf", NS_OPT_BOOL, "0", "use the fallback (sock_diag or /proc/diskstats)", NULL, 0},
-	{"own-netns", NS_OPT_BOOL, "0",
-	 "BPF path: only sockets of this network namespace (default: all namespaces)", NULL, 0},
-	{"disk", NS_OPT_BOOL, "0", "report block I/O latency instead of TCP RTT", NULL, 0},
-	{"proc-root", NS_OPT_STRING, "", "--disk --no-bpf: read <root>/proc/diskstats", NULL, 0},
-	{"log-level", NS_OPT_STRING, "info", "error, warning, success or info", NULL, 0},
+    {"interval", NS_OPT_STRING, "1s", "length of one interval (e.g. 500ms, 2s)", NULL, 0},
+    {"count", NS_OPT_STRING, "0", "intervals to print, 0 = until SIGINT/SIGTERM", NULL, 0},
+    {"no-bpf", NS_OPT_BOOL, "0", "use the fallback (sock_diag or /proc/diskstats)", NULL, 0},
+    {"own-netns", NS_OPT_BOOL, "0",
+     "BPF path: only sockets of this network namespace (default: all namespaces)", NULL, 0},
+    {"disk", NS_OPT_BOOL, "0", "report block I/O latency instead of TCP RTT", NULL, 0},
+    {"proc-root", NS_OPT_STRING, "", "--disk --no-bpf: read <root>/proc/diskstats", NULL, 0},
+    {"log-level", NS_OPT_STRING, "info", "error, warning, success or info", NULL, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -95,7 +95,8 @@ static int run_disk(int no_bpf, const char *root, uint64_t iv_ms, uint64_t count
 			log_warning("disklat", "read failed err=%d", err);
 			continue;
 		}
-		printf("mode=%s interval_s=%.3f ios=%llu iops=%.1f disk_p50_us=%.0f disk_p99_us=%.0f\n",
+		printf("mode=%s interval_s=%.3f ios=%llu iops=%.1f disk_p50_us=%.0f "
+		       "disk_p99_us=%.0f\n",
 		       ns_disklat_mode(d), st.interval_s, (unsigned long long)st.ios, st.iops,
 		       st.p50_us, st.p99_us);
 		fflush(stdout);
@@ -124,7 +125,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (ns_log_set_level(ns_opt_get(opts, NOPTS, "log-level")) < 0) {
-		log_error("netlat", "bad --log-level value=%s", ns_opt_get(opts, NOPTS, "log-level"));
+		log_error("netlat", "bad --log-level value=%s",
+			  ns_opt_get(opts, NOPTS, "log-level"));
 		return 2;
 	}
 	if (ns_parse_duration_ms(ns_opt_get(opts, NOPTS, "interval"), &iv_ms) < 0 || iv_ms < 10 ||
