@@ -16,10 +16,10 @@
 
 #define COMP "ring"
 #define MAGIC "NSRING\0\0"
-#define HDR_USED 64u	  /* bytes of the header region that carry fields */
+#define HDR_USED 64u	     /* bytes of the header region that carry fields */
 #define SEQ_MAX (1ull << 56) /* a bigger seq is garbage that passed the CRC by chance */
 #define REC_PAYLOAD (24u + 4u * (unsigned)NS_METRIC_COUNT)
-#define CHUNK_RECS 512u	  /* records per pread while scanning */
+#define CHUNK_RECS 512u /* records per pread while scanning */
 
 _Static_assert(REC_PAYLOAD + 4u <= NS_RING_RECORD_SIZE, "record does not fit");
 _Static_assert(NS_RING_HEADER_SIZE >= HDR_USED, "header does not fit");
@@ -29,7 +29,7 @@ struct ns_ring {
 	int readonly;
 	char *path;
 	uint32_t capacity;
-	uint32_t present; /* slots that exist in the file (fewer when truncated) */
+	uint32_t present;  /* slots that exist in the file (fewer when truncated) */
 	uint64_t next_seq; /* seq of the next append; last_seq + 1 */
 	uint64_t records;
 	uint64_t corrupt;
@@ -43,6 +43,7 @@ struct ns_ring {
 
 /* CRC32C (Castagnoli, reflected 0x82F63B78): detects every burst error up to
  * 32 bits and is what ext4/btrfs use for the same job. */
+/* clang-format off */
 static const uint32_t crc32c_table[256] = {
 	0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
 	0x26a1e7e8, 0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b,
@@ -88,6 +89,7 @@ static const uint32_t crc32c_table[256] = {
 	0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
 	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
+/* clang-format on */
 
 static uint32_t crc32c_sw(const uint8_t *p, size_t n)
 {
@@ -280,7 +282,8 @@ static int scan(struct ns_ring *r)
 		r->present = 0;
 	else if ((uint64_t)sb.st_size < ns_ring_file_size(r->capacity))
 		r->present = (uint32_t)(((uint64_t)sb.st_size - NS_RING_HEADER_SIZE +
-					 NS_RING_RECORD_SIZE - 1) / NS_RING_RECORD_SIZE);
+					 NS_RING_RECORD_SIZE - 1) /
+					NS_RING_RECORD_SIZE);
 	if (r->valid)
 		memset(r->valid, 0, ((size_t)r->capacity + 7) / 8);
 	for (uint32_t first = 0; first < r->present; first += CHUNK_RECS) {
@@ -306,8 +309,8 @@ static int scan(struct ns_ring *r)
 	if (valid && min < lo) {
 		valid = 0;
 		for (uint32_t first = 0; first < r->present; first += CHUNK_RECS) {
-			uint32_t n = r->present - first < CHUNK_RECS ? r->present - first
-								     : CHUNK_RECS;
+			uint32_t n =
+			    r->present - first < CHUNK_RECS ? r->present - first : CHUNK_RECS;
 
 			err = read_slots(r, first, n, buf);
 			if (err)
@@ -350,20 +353,21 @@ static void encode_header(uint8_t *h, uint32_t capacity)
 
 /* Validates the header; on success *capacity is the file's. want_cap 0 means
  * take whatever the file says. */
-static int check_header(const char *path, const uint8_t *h, uint32_t want_cap,
-			uint32_t *capacity)
+static int check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity)
 {
 	uint32_t ver = get_u32(h + 8), hsz = get_u32(h + 12), rsz = get_u32(h + 16);
 	uint32_t nm = get_u32(h + 20), cap = get_u32(h + 24);
 
 	if (memcmp(h, MAGIC, 8) != 0) {
-		log_error(COMP, "not a nodescore history ring (bad magic), refusing to touch it "
-				"path=%s",
+		log_error(COMP,
+			  "not a nodescore history ring (bad magic), refusing to touch it "
+			  "path=%s",
 			  path);
 		return -EINVAL;
 	}
 	if (get_u32(h + HDR_USED - 4) != crc32c(h, HDR_USED - 4)) {
-		log_error(COMP, "ring header checksum mismatch (corrupt header), refusing it path=%s",
+		log_error(COMP,
+			  "ring header checksum mismatch (corrupt header), refusing it path=%s",
 			  path);
 		return -EINVAL;
 	}
@@ -599,7 +603,6 @@ again:
 			log_error_errno(COMP, "cannot extend truncated ring path=%s", path);
 			goto fail;
 		}
-
 	}
 	if (!readonly) {
 		r->valid = calloc(1, ((size_t)r->capacity + 7) / 8);
@@ -615,8 +618,9 @@ again:
 		goto fail;
 	}
 	if (r->corrupt || r->stale)
-		log_warning(COMP, "ring has damaged records, skipping them path=%s corrupt=%llu "
-				  "stale=%llu valid=%llu",
+		log_warning(COMP,
+			    "ring has damaged records, skipping them path=%s corrupt=%llu "
+			    "stale=%llu valid=%llu",
 			    path, (unsigned long long)r->corrupt, (unsigned long long)r->stale,
 			    (unsigned long long)r->records);
 	*out = r;
@@ -682,8 +686,7 @@ int ns_ring_append(struct ns_ring *r, const struct ns_sample *s)
 	return 0;
 }
 
-int ns_ring_foreach(struct ns_ring *r, int (*cb)(const struct ns_sample *s, void *arg),
-		    void *arg)
+int ns_ring_foreach(struct ns_ring *r, int (*cb)(const struct ns_sample *s, void *arg), void *arg)
 {
 	uint8_t *buf;
 	struct ns_sample s;

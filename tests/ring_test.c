@@ -668,8 +668,9 @@ static void test_kill9_random_moments(void)
 		prev_done = st.last_seq;
 	}
 	munmap(sh, sizeof(*sh));
-	fprintf(stderr, "  kill9: rounds=%d killed_while_writing=%llu records=%llu max_per_round=%llu "
-			"ms=%llu\n",
+	fprintf(stderr,
+		"  kill9: rounds=%d killed_while_writing=%llu records=%llu max_per_round=%llu "
+		"ms=%llu\n",
 		rounds, (unsigned long long)progressed, (unsigned long long)prev_done,
 		(unsigned long long)max_batch, (unsigned long long)((ns_mono_ns() - t0) / 1000000));
 	CHECK(rounds >= 50);

@@ -35,9 +35,9 @@
 struct ns_ring;
 
 struct ns_ring_stats {
-	uint64_t records;  /* valid records readable now */
-	uint64_t corrupt;  /* slots of the current window that held no valid record at the
-			    * last scan (bad checksum, torn, truncated, garbage) */
+	uint64_t records; /* valid records readable now */
+	uint64_t corrupt; /* slots of the current window that held no valid record at the
+			   * last scan (bad checksum, torn, truncated, garbage) */
 	uint32_t capacity;
 	uint64_t file_bytes;
 	uint64_t stale;	   /* valid records of an older lap found at the last scan
@@ -78,8 +78,7 @@ int ns_ring_sync(struct ns_ring *r);
 
 /* Calls cb for each valid record, oldest first, skipping corrupt ones.
  * cb returns non-zero to stop early. Returns 0 or -errno. */
-int ns_ring_foreach(struct ns_ring *r, int (*cb)(const struct ns_sample *s, void *arg),
-		    void *arg);
+int ns_ring_foreach(struct ns_ring *r, int (*cb)(const struct ns_sample *s, void *arg), void *arg);
 
 void ns_ring_get_stats(const struct ns_ring *r, struct ns_ring_stats *st);
 

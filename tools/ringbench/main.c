@@ -12,16 +12,15 @@
 
 #define COMP "ringbench"
 
-#define OPT(name, kind, def, help) {name, kind, def, help, NULL, 0}
-
 static struct ns_opt opts[] = {
-	OPT("dir", NS_OPT_STRING, "/var/tmp",
-	 "Directory for the temporary ring file (use a real disk for sync figures)."),
-	OPT("capacity", NS_OPT_STRING, "259200", "Ring capacity in records (default: 30 d at 10 s)."),
-	OPT("records", NS_OPT_STRING, "1000000", "Appends to time without fdatasync."),
-	OPT("sync-records", NS_OPT_STRING, "1000",
-	 "Appends to time with fdatasync after each one (0 = skip)."),
-	OPT("log-level", NS_OPT_STRING, "warning", "error, warning, success or info."),
+    {"dir", NS_OPT_STRING, "/var/tmp",
+     "Directory for the temporary ring file (use a real disk for sync figures).", NULL, 0},
+    {"capacity", NS_OPT_STRING, "259200", "Ring capacity in records (default: 30 d at 10 s).", NULL,
+     0},
+    {"records", NS_OPT_STRING, "1000000", "Appends to time without fdatasync.", NULL, 0},
+    {"sync-records", NS_OPT_STRING, "1000",
+     "Appends to time with fdatasync after each one (0 = skip).", NULL, 0},
+    {"log-level", NS_OPT_STRING, "warning", "error, warning, success or info.", NULL, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -95,12 +94,14 @@ int main(int argc, char **argv)
 	if (ns_parse_u64(ns_opt_get(opts, NOPTS, "capacity"), 1, NS_RING_MAX_CAPACITY, &cap) < 0 ||
 	    ns_parse_u64(ns_opt_get(opts, NOPTS, "records"), 1, 100000000, &n) < 0 ||
 	    ns_parse_u64(ns_opt_get(opts, NOPTS, "sync-records"), 0, 1000000, &nsync) < 0) {
-		log_error(COMP, "invalid --capacity (1..%u), --records (1..1e8) or --sync-records "
-				"(0..1e6)",
+		log_error(COMP,
+			  "invalid --capacity (1..%u), --records (1..1e8) or --sync-records "
+			  "(0..1e6)",
 			  NS_RING_MAX_CAPACITY);
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s/nodescore-ringbench.XXXXXX", ns_opt_get(opts, NOPTS, "dir"));
+	snprintf(path, sizeof(path), "%s/nodescore-ringbench.XXXXXX",
+		 ns_opt_get(opts, NOPTS, "dir"));
 	/* A unique name that the ring then creates itself. */
 	fd = mkstemp(path);
 	if (fd < 0) {
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
 	err = ns_ring_export_csv(r, devnull);
 	if (err)
 		goto out;
-	printf("| CSV export: records/s | %.0f |\n", (double)seen * 1e9 / (double)(ns_mono_ns() - t));
+	printf("| CSV export: records/s | %.0f |\n",
+	       (double)seen * 1e9 / (double)(ns_mono_ns() - t));
 	if (seen != st.records) {
 		log_error(COMP, "foreach saw a different count seen=%llu records=%llu",
 			  (unsigned long long)seen, (unsigned long long)st.records);
