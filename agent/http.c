@@ -105,11 +105,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	(void)upload;
-	/* First call is headers only; answering then avoids buffering any body. */
-	if (*con_cls == NULL) {
-		*con_cls = h;
-		return MHD_YES;
-	}
+	(void)con_cls;
+	/* Answer on the first call, before any body: nothing here takes a body, and
+	 * MHD then discards it instead of us buffering it. */
 	*upload_size = 0;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", bad_method,
