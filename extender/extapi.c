@@ -9,6 +9,9 @@
 #include "nodescore/extapi.h"
 #include "nodescore/log.h"
 
+/* Lookups prefetched ahead of use; enough to cover a DRAM miss. */
+#define LOOKAHEAD 8
+
 enum node_state {
 	NODE_UNKNOWN = 0,
 	NODE_STALE,
@@ -26,6 +29,7 @@ struct ns_extapi_view {
 	struct ns_node_data d;
 	uint8_t state;
 	uint8_t fail;
+	uint32_t hash;
 	uint16_t raw;  /* combined 0..1000 before normalisation */
 	uint8_t score; /* 0..10 reply */
 };
@@ -66,11 +70,21 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		c->vcap = cap;
 	}
 	st->nodes = (uint32_t)a->n;
+	for (size_t i = 0; i < a->n && i < LOOKAHEAD; i++) {
+		c->v[i].hash = ns_table_hash(a->nodes[i].name, a->nodes[i].name_len);
+		ns_table_prefetch(t, c->v[i].hash);
+	}
 	for (size_t i = 0; i < a->n; i++) {
 		struct ns_extapi_view *v = &c->v[i];
+		size_t j = i + LOOKAHEAD;
+		if (j < a->n) {
+			c->v[j].hash = ns_table_hash(a->nodes[j].name, a->nodes[j].name_len);
+			ns_table_prefetch(t, c->v[j].hash);
+		}
 		v->fail = FAIL_NONE;
 		v->raw = 0;
-		if (!ns_table_lookup(t, a->nodes[i].name, a->nodes[i].name_len, &v->d)) {
+		if (!ns_table_lookup_hash(t, a->nodes[i].name, a->nodes[i].name_len, v->hash,
+					  &v->d)) {
 			v->state = NODE_UNKNOWN;
 			st->unknown++;
 		} else if (now > v->d.recv_mono_ms && now - v->d.recv_mono_ms > cfg->ttl_ms) {

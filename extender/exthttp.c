@@ -54,8 +54,22 @@ struct hist {
 	_Atomic uint64_t count, sum_ns;
 };
 
+/* Reply and body buffers are recycled: fresh 100 kB+ buffers cost a page
+ * fault per 4 kB on first write, which was most of a 5,000-name request. */
+#define POOL_MAX 64
+#define POOL_KEEP_MAX (16u << 20)
+
+struct pbuf {
+	struct ns_buf b;
+	struct pbuf *next;
+	struct ns_exthttp *h;
+};
+
 struct ns_exthttp {
 	struct MHD_Daemon *d;
+	pthread_mutex_t pool_mu;
+	struct pbuf *pool;
+	unsigned pool_n;
 	struct ns_exthttp_cfg cfg;
 	pthread_key_t ctx_key;
 	_Atomic uint64_t requests[V_COUNT][C_COUNT];
@@ -69,8 +83,55 @@ struct req {
 	int post_ok;	/* the method fits the route */
 	int too_big;
 	uint64_t t0;
-	struct ns_buf body;
+	struct pbuf *body;
 };
+
+static struct pbuf *pbuf_get(struct ns_exthttp *h)
+{
+	struct pbuf *pb;
+
+	pthread_mutex_lock(&h->pool_mu);
+	pb = h->pool;
+	if (pb) {
+		h->pool = pb->next;
+		h->pool_n--;
+	}
+	pthread_mutex_unlock(&h->pool_mu);
+	if (!pb) {
+		pb = calloc(1, sizeof(*pb));
+		if (!pb)
+			return NULL;
+		pb->h = h;
+	}
+	pb->b.len = 0;
+	pb->b.oom = 0;
+	return pb;
+}
+
+/* Also MHD's free callback for replies: runs once the reply is sent. */
+static void pbuf_put(void *cls)
+{
+	struct pbuf *pb = cls;
+	struct ns_exthttp *h;
+
+	if (!pb)
+		return;
+	h = pb->h;
+	if (pb->b.cap > POOL_KEEP_MAX || pb->b.oom)
+		ns_buf_free(&pb->b);
+	pthread_mutex_lock(&h->pool_mu);
+	if (h->pool_n < POOL_MAX) {
+		pb->next = h->pool;
+		h->pool = pb;
+		h->pool_n++;
+		pb = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_mu);
+	if (pb) {
+		ns_buf_free(&pb->b);
+		free(pb);
+	}
+}
 
 static void ctx_destroy(void *p)
 {
@@ -101,25 +162,30 @@ static enum code code_index(unsigned status)
 	return C_500;
 }
 
+/* Queues pb as the reply (ownership passes to MHD, back to the pool after
+ * sending). pb may be NULL (out of memory): an empty 500 goes out. */
 static enum MHD_Result reply(struct MHD_Connection *conn, struct ns_exthttp *h, struct req *r,
-			     unsigned status, const char *ctype, struct ns_buf *b)
+			     unsigned status, const char *ctype, struct pbuf *pb)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	size_t len;
-	char *p;
 
-	if (b->oom) {
-		ns_buf_free(b);
+	if (!pb || pb->b.oom) {
+		pbuf_put(pb);
+		pb = NULL;
 		status = 500;
 	}
-	p = ns_buf_take(b, &len);
-	resp = MHD_create_response_from_buffer(len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
-									 : MHD_RESPMEM_PERSISTENT);
+	if (pb && pb->b.len)
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(pb->b.len, pb->b.p,
+									      pbuf_put, pb);
+	else
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
-		free(p);
+		pbuf_put(pb);
 		return MHD_NO;
 	}
+	if (pb && !pb->b.len)
+		pbuf_put(pb);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
@@ -286,34 +352,34 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 {
 	struct ns_extapi_ctx *c = thread_ctx(h);
 	struct ns_extapi_stats st;
-	struct ns_buf out = {0};
+	struct pbuf *out = pbuf_get(h);
+	const char *body = r->body ? r->body->b.p : NULL;
+	size_t blen = r->body ? r->body->b.len : 0;
 	uint64_t now = ns_mono_ns() / 1000000u;
 	int status;
 
-	if (!c) {
-		ns_buf_puts(&out, "{\"Error\":\"out of memory\"}");
-		return reply(conn, h, r, 500, "application/json", &out);
-	}
+	if (!c || !out || (r->body && r->body->b.oom))
+		return reply(conn, h, r, 500, "application/json", NULL);
 	if (r->too_big) {
 		char msg[96];
 		atomic_fetch_add_explicit(&h->body_too_large, 1, memory_order_relaxed);
 		snprintf(msg, sizeof(msg), "request body larger than --max-body (%zu bytes)",
 			 h->cfg.max_body);
-		ns_buf_puts(&out, r->verb == V_FILTER ? "{\"Nodes\":null,\"NodeNames\":null,"
-							"\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":"
-						      : "{\"Error\":");
-		ns_buf_put_json_str(&out, msg, strlen(msg));
-		ns_buf_putc(&out, '}');
+		ns_buf_puts(&out->b, r->verb == V_FILTER
+					     ? "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},"
+					       "\"FailedAndUnresolvableNodes\":{},\"Error\":"
+					     : "{\"Error\":");
+		ns_buf_put_json_str(&out->b, msg, strlen(msg));
+		ns_buf_putc(&out->b, '}');
 		log_info("http", "bad request verb=%s status=400 error=\"%s\"", verb_names[r->verb],
 			 msg);
-		return reply(conn, h, r, 400, "application/json", &out);
+		return reply(conn, h, r, 400, "application/json", out);
 	}
 	if (r->verb == V_FILTER)
-		status = ns_extapi_filter(c, h->cfg.table, &h->cfg.api, now, r->body.p, r->body.len,
-					  &out, &st);
+		status = ns_extapi_filter(c, h->cfg.table, &h->cfg.api, now, body, blen, &out->b, &st);
 	else
-		status = ns_extapi_prioritize(c, h->cfg.table, &h->cfg.api, now, r->body.p,
-					      r->body.len, &out, &st);
+		status = ns_extapi_prioritize(c, h->cfg.table, &h->cfg.api, now, body, blen, &out->b,
+					      &st);
 	if (status == 200) {
 		atomic_fetch_add_explicit(&h->unknown, st.unknown, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->stale, st.stale, memory_order_relaxed);
@@ -333,11 +399,12 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 		log_info("http", "bad request verb=%s status=%d error=\"%s\"", verb_names[r->verb],
 			 status, c->args.err);
 	}
-	/* The request body is no longer referenced: free it before the reply
-	 * goes out so a 20 MB body does not live for the whole send. */
-	ns_buf_free(&r->body);
+	/* The body is no longer referenced: recycle it before the reply goes
+	 * out so a 20 MB body does not live for the whole send. */
+	pbuf_put(r->body);
+	r->body = NULL;
 	observe(&h->lat[r->verb], ns_mono_ns() - r->t0);
-	return reply(conn, h, r, (unsigned)status, "application/json", &out);
+	return reply(conn, h, r, (unsigned)status, "application/json", out);
 }
 
 static enum verb route(const char *url)
@@ -361,7 +428,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 {
 	struct ns_exthttp *h = cls;
 	struct req *r = *con_cls;
-	struct ns_buf out = {0};
+	struct pbuf *out;
 
 	(void)version;
 	if (!r) {
@@ -376,12 +443,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 							       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (r->verb <= V_PRIORITIZE && r->post_ok && cl) {
+		if (r->verb <= V_PRIORITIZE && r->post_ok) {
 			uint64_t n;
-			if (ns_parse_u64(cl, 0, UINT64_MAX, &n) < 0 || n > h->cfg.max_body)
+			if (cl && (ns_parse_u64(cl, 0, UINT64_MAX, &n) < 0 || n > h->cfg.max_body))
 				r->too_big = 1;
-			else if (n)
-				ns_buf_reserve(&r->body, (size_t)n);
+			else if (!(r->body = pbuf_get(h)))
+				return MHD_NO;
+			else if (cl && n)
+				ns_buf_reserve(&r->body->b, (size_t)n);
 		}
 		*con_cls = r;
 		return MHD_YES;
@@ -390,43 +459,43 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		/* Bodies of other routes and oversized bodies are read and dropped:
 		 * answering mid-upload would leave the client writing into a
 		 * closed socket. */
-		if (r->verb <= V_PRIORITIZE && r->post_ok && !r->too_big) {
-			if (r->body.len + *upload_data_size > h->cfg.max_body) {
+		if (r->body && !r->too_big) {
+			if (r->body->b.len + *upload_data_size > h->cfg.max_body) {
 				r->too_big = 1;
-				ns_buf_free(&r->body);
+				pbuf_put(r->body);
+				r->body = NULL;
 			} else {
-				ns_buf_put(&r->body, upload_data, *upload_data_size);
+				ns_buf_put(&r->body->b, upload_data, *upload_data_size);
 			}
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	out = pbuf_get(h);
+	if (!out)
+		return reply(conn, h, r, 500, "text/plain; charset=utf-8", NULL);
 	if (r->verb == V_OTHER) {
-		ns_buf_puts(&out, "not found\n");
-		return reply(conn, h, r, 404, "text/plain; charset=utf-8", &out);
+		ns_buf_puts(&out->b, "not found\n");
+		return reply(conn, h, r, 404, "text/plain; charset=utf-8", out);
 	}
 	if (!r->post_ok) {
-		ns_buf_puts(&out, "method not allowed\n");
-		return reply(conn, h, r, 405, "text/plain; charset=utf-8", &out);
+		ns_buf_puts(&out->b, "method not allowed\n");
+		return reply(conn, h, r, 405, "text/plain; charset=utf-8", out);
 	}
 	switch (r->verb) {
 	case V_FILTER:
 	case V_PRIORITIZE:
-		if (r->body.oom) {
-			ns_buf_free(&r->body);
-			ns_buf_puts(&out, "{\"Error\":\"out of memory\"}");
-			return reply(conn, h, r, 500, "application/json", &out);
-		}
+		pbuf_put(out);
 		return serve_verb(conn, h, r);
 	case V_HEALTHZ:
-		ns_buf_puts(&out, "ok\n");
-		return reply(conn, h, r, 200, "text/plain; charset=utf-8", &out);
+		ns_buf_puts(&out->b, "ok\n");
+		return reply(conn, h, r, 200, "text/plain; charset=utf-8", out);
 	case V_METRICS:
-		render_metrics(h, &out);
-		return reply(conn, h, r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
+		render_metrics(h, &out->b);
+		return reply(conn, h, r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 	default:
-		render_status(h, &out);
-		return reply(conn, h, r, 200, "text/html; charset=utf-8", &out);
+		render_status(h, &out->b);
+		return reply(conn, h, r, 200, "text/html; charset=utf-8", out);
 	}
 }
 
@@ -440,7 +509,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (!r)
 		return;
-	ns_buf_free(&r->body);
+	pbuf_put(r->body);
 	free(r);
 	*con_cls = NULL;
 }
@@ -517,6 +586,7 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 		return -ENOMEM;
 	}
 	h->cfg = *cfg;
+	pthread_mutex_init(&h->pool_mu, NULL);
 	if (h->cfg.threads < 1)
 		h->cfg.threads = 1;
 	e = pthread_key_create(&h->ctx_key, ctx_destroy);
@@ -558,5 +628,12 @@ void ns_exthttp_stop(struct ns_exthttp *h)
 		return;
 	MHD_stop_daemon(h->d);
 	pthread_key_delete(h->ctx_key);
+	while (h->pool) {
+		struct pbuf *pb = h->pool;
+		h->pool = pb->next;
+		ns_buf_free(&pb->b);
+		free(pb);
+	}
+	pthread_mutex_destroy(&h->pool_mu);
 	free(h);
 }

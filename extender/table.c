@@ -16,19 +16,21 @@
  * reader that sees `used` (acquire) may read name/len/hash without a lock.
  * The payload changes on every message: it is a seqlock over atomic words,
  * so readers never block the subscriber and never see a torn copy.
+ * A slot is two cache lines: the first holds everything but the name, the
+ * second the name; the writer's replay state lives in a separate array.
  */
 struct slot {
-	atomic_uint used;
+	_Alignas(64) atomic_uint used;
 	uint32_t hash;
-	uint8_t len;
-	char name[NS_WIRE_NAME_MAX];
 	atomic_uint seq;
+	uint8_t len;
 	_Atomic uint64_t w[DATA_WORDS];
-	struct ns_replay_state replay; /* writer only */
+	char name[NS_WIRE_NAME_MAX];
 };
 
 struct ns_table {
 	struct slot *slots;
+	struct ns_replay_state *replay; /* writer only, indexed like slots */
 	uint32_t mask;
 	uint32_t max_nodes;
 	atomic_uint size;
@@ -38,7 +40,7 @@ struct ns_table {
 /* Eight bytes per multiply: byte-at-a-time hashes are a serial multiply
  * chain and showed up as a third of a 5,000-name prioritize. Names are
  * authenticated (agents) or come from the scheduler, so no keyed hash. */
-static uint32_t name_hash(const char *s, size_t n)
+uint32_t ns_table_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 
@@ -70,11 +72,15 @@ struct ns_table *ns_table_new(uint32_t max_nodes)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->slots = calloc(cap, sizeof(*t->slots));
-	if (!t->slots) {
+	t->slots = aligned_alloc(64, (size_t)cap * sizeof(*t->slots));
+	t->replay = calloc(cap, sizeof(*t->replay));
+	if (!t->slots || !t->replay) {
+		free(t->slots);
+		free(t->replay);
 		free(t);
 		return NULL;
 	}
+	memset(t->slots, 0, (size_t)cap * sizeof(*t->slots));
 	t->mask = cap - 1;
 	t->max_nodes = max_nodes;
 	return t;
@@ -85,6 +91,7 @@ void ns_table_free(struct ns_table *t)
 	if (!t)
 		return;
 	free(t->slots);
+	free(t->replay);
 	free(t);
 }
 
@@ -187,9 +194,9 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	st = ns_wire_decode(buf, len, key, key_len, &m);
 	if (st != NS_WIRE_OK)
 		goto out;
-	h = name_hash(m.name, m.name_len);
+	h = ns_table_hash(m.name, m.name_len);
 	s = find(t, m.name, m.name_len, h, &empty);
-	st = ns_replay_check(s ? &s->replay : &fresh, &m, now_ms, skew_ms);
+	st = ns_replay_check(s ? &t->replay[s - t->slots] : &fresh, &m, now_ms, skew_ms);
 	if (st != NS_WIRE_OK)
 		goto out;
 	pack(&m, now_mono_ms, w);
@@ -204,31 +211,45 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 		memcpy(s->name, m.name, m.name_len);
 		for (int i = 0; i < DATA_WORDS; i++)
 			atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
-		ns_replay_commit(&s->replay, &m);
+		ns_replay_commit(&t->replay[s - t->slots], &m);
 		/* Publish the name and first payload together. */
 		atomic_store_explicit(&s->used, 1, memory_order_release);
 		atomic_fetch_add_explicit(&t->size, 1, memory_order_relaxed);
 		goto out;
 	}
 	store(s, w);
-	ns_replay_commit(&s->replay, &m);
+	ns_replay_commit(&t->replay[s - t->slots], &m);
 out:
 	ns_table_count_reject(t, st);
 	return st;
 }
 
-int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
-		    struct ns_node_data *out)
+void ns_table_prefetch(const struct ns_table *t, uint32_t hash)
+{
+	const char *s = (const char *)&t->slots[hash & t->mask];
+
+	__builtin_prefetch(s);
+	__builtin_prefetch(s + 64);
+}
+
+int ns_table_lookup_hash(const struct ns_table *t, const char *name, size_t len, uint32_t hash,
+			 struct ns_node_data *out)
 {
 	const struct slot *s;
 
 	if (len == 0 || len > NS_WIRE_NAME_MAX)
 		return 0;
-	s = find(t, name, len, name_hash(name, len), NULL);
+	s = find(t, name, len, hash, NULL);
 	if (!s)
 		return 0;
 	load(s, out);
 	return 1;
+}
+
+int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
+		    struct ns_node_data *out)
+{
+	return ns_table_lookup_hash(t, name, len, ns_table_hash(name, len), out);
 }
 
 size_t ns_table_snapshot(const struct ns_table *t, struct ns_node_entry *out, size_t cap)
