@@ -57,7 +57,12 @@ struct hist {
 /* Reply and body buffers are recycled: fresh 100 kB+ buffers cost a page
  * fault per 4 kB on first write, which was most of a 5,000-name request. */
 #define POOL_MAX 64
-#define POOL_KEEP_MAX (16u << 20)
+/* Large buffers (20 MB full-object bodies) are worth keeping too, up to a
+ * total: re-faulting 5,000 pages per request cost more than the parse. */
+#define POOL_KEEP_BYTES (256u << 20)
+/* Per-connection MHD memory: its read buffer lives here, and 32 kB (the
+ * default) meant one recv and one callback per 16 kB of a 20 MB body. */
+#define HTTP_CONN_MEMORY (1u << 20)
 
 struct pbuf {
 	struct ns_buf b;
@@ -70,6 +75,7 @@ struct ns_exthttp {
 	pthread_mutex_t pool_mu;
 	struct pbuf *pool;
 	unsigned pool_n;
+	size_t pool_bytes;
 	struct ns_exthttp_cfg cfg;
 	pthread_key_t ctx_key;
 	_Atomic uint64_t requests[V_COUNT][C_COUNT];
@@ -95,6 +101,7 @@ static struct pbuf *pbuf_get(struct ns_exthttp *h)
 	if (pb) {
 		h->pool = pb->next;
 		h->pool_n--;
+		h->pool_bytes -= pb->b.cap;
 	}
 	pthread_mutex_unlock(&h->pool_mu);
 	if (!pb) {
@@ -117,13 +124,16 @@ static void pbuf_put(void *cls)
 	if (!pb)
 		return;
 	h = pb->h;
-	if (pb->b.cap > POOL_KEEP_MAX || pb->b.oom)
+	if (pb->b.oom)
 		ns_buf_free(&pb->b);
 	pthread_mutex_lock(&h->pool_mu);
+	if (h->pool_bytes + pb->b.cap > POOL_KEEP_BYTES)
+		ns_buf_free(&pb->b);
 	if (h->pool_n < POOL_MAX) {
 		pb->next = h->pool;
 		h->pool = pb;
 		h->pool_n++;
+		h->pool_bytes += pb->b.cap;
 		pb = NULL;
 	}
 	pthread_mutex_unlock(&h->pool_mu);
@@ -603,6 +613,7 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 				MHD_OPTION_THREAD_POOL_SIZE, h->cfg.threads,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
 				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!h->d) {
 		e = errno ? errno : EADDRINUSE;
