@@ -538,6 +538,41 @@ static void test_pub_bad_config(void)
 	}
 }
 
+/* --spread paces a round over the interval instead of one burst. */
+static void test_pub_spread(void)
+{
+	char ep[64], keyf[128], logf[128];
+	uint64_t first = 0, last = 0;
+	unsigned got = 0;
+	int sub;
+	pid_t pid;
+
+	if (find_pub() < 0)
+		SKIP("nodescore-pub not built next to the tests (%s)", pub_bin);
+	snprintf(keyf, sizeof(keyf), "%s", tmp_path("key"));
+	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-spread.log"));
+	sub = bind_sub(ep, sizeof(ep));
+	CHECK(sub >= 0);
+	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--nodes", "64",
+			"--rounds", "1", "--interval", "400ms", "--spread", NULL};
+	pid = spawn_pub(args, logf);
+	CHECK(pid > 0);
+	for (int i = 0; i < 40 && got < 64; i++) {
+		uint8_t buf[256];
+		while (got < 64 && nn_recv(sub, buf, sizeof(buf), 0) > 0) {
+			last = ns_mono_ns();
+			if (!got++)
+				first = last;
+		}
+	}
+	nn_close(sub);
+	CHECK_EQ_INT(reap(pid, 3000), 0);
+	CHECK_EQ_INT(got, 64);
+	/* Four bursts of 16 at 0, 100, 200 and 300 ms. */
+	CHECK(last - first >= 250000000u);
+	CHECK(last - first < 1000000000u);
+}
+
 /* SIGTERM stops an endless run cleanly with a summary line. */
 static void test_pub_sigterm(void)
 {
@@ -585,6 +620,7 @@ int main(void)
 	RUN(test_pub_replay);
 	RUN(test_pub_walk_skewed);
 	RUN(test_pub_bad_config);
+	RUN(test_pub_spread);
 	RUN(test_pub_sigterm);
 	remove_tmpdir();
 	return CHECK_SUMMARY();

@@ -56,6 +56,9 @@ static struct ns_opt opts[] = {
 	 "(--interval ignored). 0 = off."),
 	OPT("clock-offset", NS_OPT_STRING, "0",
 	 "Milliseconds added to every timestamp, may be negative (skew tests)."),
+	OPT("spread", NS_OPT_BOOL, "0",
+	    "Spread each round's messages evenly over --interval, as unsynchronised agents "
+	    "would, instead of one burst per round."),
 	OPT("sndbuf", NS_OPT_STRING, "16Mi",
 	 "Send buffer per connection; PUB drops what does not fit, so hold a whole round."),
 	OPT("log-every", NS_OPT_STRING, "10", "Log one INFO line every N rounds (0 = never)."),
@@ -66,6 +69,7 @@ static struct ns_opt opts[] = {
 struct config {
 	uint64_t nodes, node_cpu, node_mem, interval_ms, rounds, seed, rate, sndbuf, log_every;
 	int64_t clock_offset_ms;
+	int spread;
 	const char *prefix, *connect, *replay, *key_file;
 };
 
@@ -118,6 +122,8 @@ static int parse_config(struct config *c)
 	if (!s || !*s || *end || errno || off < -86400000LL * 365 || off > 86400000LL * 365)
 		return bad("clock-offset", "milliseconds within +-1 year, e.g. -60000");
 	c->clock_offset_ms = off;
+	if (ns_parse_bool(get("spread"), &c->spread) < 0)
+		return bad("spread", "true or false");
 	c->prefix = get("prefix");
 	c->connect = get("connect");
 	c->replay = get("replay");
@@ -243,6 +249,10 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			/* Check the clock every 64 messages: cheap and smooth enough. */
 			if (c->rate && (sent & 63) == 0) {
 				uint64_t due = t0 + sent * 1000000000u / c->rate;
+				if (due > ns_mono_ns() + 1000000u)
+					sleep_until(due);
+			} else if (c->spread && !c->rate && (i & 15) == 15) {
+				uint64_t due = next_round + (i + 1) * c->interval_ms * 1000000u / n;
 				if (due > ns_mono_ns() + 1000000u)
 					sleep_until(due);
 			}
