@@ -64,6 +64,8 @@ struct hist {
  * default) meant a recv and a callback per 16 kB of a 20 MB body; MHD
  * clears the pool between requests, so 1 MB cost a 1 MB memset each. */
 #define HTTP_CONN_MEMORY (128u << 10)
+/* Bounds MHD's memory (x HTTP_CONN_MEMORY); the scheduler uses a handful. */
+#define HTTP_MAX_CONNECTIONS 1024
 
 struct pbuf {
 	struct ns_buf b;
@@ -247,14 +249,14 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 			ns_buf_printf(b,
 				      "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\","
 				      "le=\"%g\"} %llu\n",
-				      verb_names[v], bucket_us[i] / 1e6, (unsigned long long)cum);
+				      verb_names[v], (double)bucket_us[i] / 1e6, (unsigned long long)cum);
 		}
 		ns_buf_printf(b,
 			      "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
 			      "%llu\n",
 			      verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
 		ns_buf_printf(b, "nodescore_extender_request_duration_seconds_sum{verb=\"%s\"} %.9f\n",
-			      verb_names[v], atomic_load(&h->lat[v].sum_ns) / 1e9);
+			      verb_names[v], (double)atomic_load(&h->lat[v].sum_ns) / 1e9);
 		ns_buf_printf(b, "nodescore_extender_request_duration_seconds_count{verb=\"%s\"} %llu\n",
 			      verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
 	}
@@ -263,6 +265,10 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	metric_head(b, "nodescore_extender_table_capacity", "gauge",
 		    "Maximum nodes the table accepts (--max-nodes).");
 	ns_buf_printf(b, "nodescore_extender_table_capacity %u\n", ns_table_max_nodes(t));
+	metric_head(b, "nodescore_extender_table_evictions_total", "counter",
+		    "Long-silent nodes dropped to make room in a full table.");
+	ns_buf_printf(b, "nodescore_extender_table_evictions_total %llu\n",
+		      (unsigned long long)ns_table_evicted(t));
 	metric_head(b, "nodescore_extender_stale_nodes", "gauge",
 		    "Nodes whose last message is older than the TTL.");
 	ns_buf_printf(b, "nodescore_extender_stale_nodes %u\n",
@@ -346,7 +352,7 @@ static void render_status(struct ns_exthttp *h, struct ns_buf *b)
 			      "<td>%.1f</td><td>%s%s%s%s%s</td><td>%.1f%%</td><td>%.1f%%</td><td>%u</td>"
 			      "<td>%u</td><td>%u</td><td>%u</td></tr>\n",
 			      stale ? "stale" : (d->flags & NS_FLAG_ANOMALY) ? "anomaly" : "", i + 1,
-			      e[i].name, d->score, d->anomaly / 1000.0, age / 1000.0,
+			      e[i].name, d->score, d->anomaly / 1000.0, (double)age / 1000.0,
 			      (d->flags & NS_FLAG_ANOMALY) ? "anomaly " : "",
 			      (d->flags & NS_FLAG_DEGRADED) ? "degraded " : "",
 			      (d->flags & NS_FLAG_MODEL_FALLBACK) ? "model-fallback " : "",
@@ -614,6 +620,7 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 				MHD_OPTION_THREAD_POOL_SIZE, h->cfg.threads,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
 				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!h->d) {

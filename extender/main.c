@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	struct ns_table *table = NULL;
 	struct ns_key key;
 	struct sigaction sa;
-	uint64_t interval, ttl, skew, max_body, max_nodes, threads;
+	uint64_t interval, ttl, skew, max_body, max_nodes, threads, evict;
 	const char *scores;
 	char err[256], httpaddr[80];
 	int rc = 1;
@@ -140,6 +140,15 @@ int main(int argc, char **argv)
 			  (unsigned long long)max_nodes);
 		goto out;
 	}
+	/* A full table may drop nodes silent for 10 minutes (node churn), never
+	 * within the skew window (their old messages could be replayed) nor
+	 * while they could merely be late. */
+	evict = 600000;
+	if (evict < 2 * skew)
+		evict = 2 * skew;
+	if (evict < 10 * ttl)
+		evict = 10 * ttl;
+	ns_table_set_eviction(table, evict);
 	if (ns_extsub_start(scores, table, &key, skew, &sub, err, sizeof(err)) < 0) {
 		log_error("extender", "%s", err);
 		goto out;

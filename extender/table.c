@@ -12,10 +12,14 @@
 #define TABLE_MAX_NODES 1000000u
 #define DATA_WORDS 6
 #define HUGE_PAGE (2u << 20)
+/* Compaction (dropping long-silent nodes when full) runs at most this
+ * often; a retired slot array is freed one compaction later, so readers
+ * get at least this long to finish with it. */
+#define COMPACT_MIN_MS 60000u
 
 /*
- * Slots are claimed by the single writer and never freed or renamed, so a
- * reader that sees `used` (acquire) may read name/len/hash without a lock.
+ * Slots are claimed by the single writer and never renamed, so a reader
+ * that sees `used` (acquire) may read name/len/hash without a lock.
  * The payload changes on every message: it is a seqlock over atomic words,
  * so readers never block the subscriber and never see a torn copy.
  * A slot is two cache lines: the first holds everything but the name, the
@@ -30,12 +34,22 @@ struct slot {
 	char name[NS_WIRE_NAME_MAX];
 };
 
-struct ns_table {
+/* One generation of slots. Replaced as a whole by compaction (RCU-like:
+ * readers load the pointer once per call). */
+struct tab {
 	struct slot *slots;
 	struct ns_replay_state *replay; /* writer only, indexed like slots */
 	uint32_t mask;
-	uint32_t max_nodes;
 	atomic_uint size;
+};
+
+struct ns_table {
+	_Atomic(struct tab *) cur;
+	struct tab *retired; /* previous generation, freed at the next compaction */
+	uint32_t max_nodes;
+	uint64_t evict_ms; /* writer only; 0: never evict */
+	uint64_t last_compact_ms;
+	_Atomic uint64_t evicted;
 	_Atomic uint64_t counts[NS_WIRE_STATUS_COUNT];
 };
 
@@ -62,34 +76,55 @@ uint32_t ns_table_hash(const char *s, size_t n)
 	return (uint32_t)h;
 }
 
+static void tab_free(struct tab *tb)
+{
+	if (!tb)
+		return;
+	free(tb->slots);
+	free(tb->replay);
+	free(tb);
+}
+
+static struct tab *tab_new(uint32_t cap)
+{
+	struct tab *tb = calloc(1, sizeof(*tb));
+	/* Huge pages where the kernel allows: a 5,000-name lookup touches
+	 * 5,000 random slots, and 4 kB pages made that mostly TLB misses. */
+	size_t bytes = ((size_t)cap * sizeof(struct slot) + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+
+	if (!tb)
+		return NULL;
+	tb->slots = aligned_alloc(HUGE_PAGE, bytes);
+	if (tb->slots)
+		madvise(tb->slots, bytes, MADV_HUGEPAGE);
+	tb->replay = calloc(cap, sizeof(*tb->replay));
+	if (!tb->slots || !tb->replay) {
+		tab_free(tb);
+		return NULL;
+	}
+	memset(tb->slots, 0, bytes);
+	tb->mask = cap - 1;
+	return tb;
+}
+
 struct ns_table *ns_table_new(uint32_t max_nodes)
 {
 	struct ns_table *t;
+	struct tab *tb;
 	uint32_t cap = 16;
-	size_t bytes;
 
 	if (max_nodes == 0 || max_nodes > TABLE_MAX_NODES)
 		return NULL;
 	while (cap < 2 * max_nodes)
 		cap <<= 1;
 	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	/* Huge pages where the kernel allows: a 5,000-name lookup touches
-	 * 5,000 random slots, and 4 kB pages made that mostly TLB misses. */
-	bytes = ((size_t)cap * sizeof(*t->slots) + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-	t->slots = aligned_alloc(HUGE_PAGE, bytes);
-	if (t->slots)
-		madvise(t->slots, bytes, MADV_HUGEPAGE);
-	t->replay = calloc(cap, sizeof(*t->replay));
-	if (!t->slots || !t->replay) {
-		free(t->slots);
-		free(t->replay);
+	tb = tab_new(cap);
+	if (!t || !tb) {
 		free(t);
+		tab_free(tb);
 		return NULL;
 	}
-	memset(t->slots, 0, bytes);
-	t->mask = cap - 1;
+	atomic_init(&t->cur, tb);
 	t->max_nodes = max_nodes;
 	return t;
 }
@@ -98,13 +133,28 @@ void ns_table_free(struct ns_table *t)
 {
 	if (!t)
 		return;
-	free(t->slots);
-	free(t->replay);
+	tab_free(atomic_load(&t->cur));
+	tab_free(t->retired);
 	free(t);
 }
 
+void ns_table_set_eviction(struct ns_table *t, uint64_t evict_after_ms)
+{
+	t->evict_ms = evict_after_ms;
+}
+
+uint64_t ns_table_evicted(const struct ns_table *t)
+{
+	return atomic_load_explicit(&t->evicted, memory_order_relaxed);
+}
+
+static const struct tab *cur(const struct ns_table *t)
+{
+	return atomic_load_explicit(&((struct ns_table *)t)->cur, memory_order_acquire);
+}
+
 /* Returns the slot holding name, or (insert != NULL) the empty slot where it would go. */
-static struct slot *find(const struct ns_table *t, const char *name, size_t len, uint32_t h,
+static struct slot *find(const struct tab *t, const char *name, size_t len, uint32_t h,
 			 struct slot **empty)
 {
 	uint32_t i = h & t->mask;
@@ -188,11 +238,59 @@ void ns_table_count_reject(struct ns_table *t, enum ns_wire_status st)
 		atomic_fetch_add_explicit(&t->counts[st], 1, memory_order_relaxed);
 }
 
+/* Moves every node heard from within evict_ms into a fresh generation and
+ * retires the current one. Writer only. Returns 1 if room was made. */
+static int compact(struct ns_table *t, uint64_t now_mono_ms)
+{
+	struct tab *old = atomic_load_explicit(&t->cur, memory_order_relaxed), *nt;
+	uint32_t victims = 0;
+
+	if (!t->evict_ms || (t->last_compact_ms && now_mono_ms - t->last_compact_ms < COMPACT_MIN_MS))
+		return 0;
+	t->last_compact_ms = now_mono_ms;
+	for (uint32_t i = 0; i <= old->mask; i++) {
+		const struct slot *s = &old->slots[i];
+		uint64_t recv = atomic_load_explicit(&s->w[5], memory_order_relaxed);
+		if (atomic_load_explicit(&s->used, memory_order_relaxed) && now_mono_ms > recv &&
+		    now_mono_ms - recv > t->evict_ms)
+			victims++;
+	}
+	if (!victims || !(nt = tab_new(old->mask + 1)))
+		return 0;
+	for (uint32_t i = 0; i <= old->mask; i++) {
+		const struct slot *s = &old->slots[i];
+		struct slot *d, *empty;
+		uint64_t recv = atomic_load_explicit(&s->w[5], memory_order_relaxed);
+		if (!atomic_load_explicit(&s->used, memory_order_relaxed) ||
+		    (now_mono_ms > recv && now_mono_ms - recv > t->evict_ms))
+			continue;
+		find(nt, s->name, s->len, s->hash, &empty);
+		d = empty;
+		d->hash = s->hash;
+		d->len = s->len;
+		memcpy(d->name, s->name, s->len);
+		for (int k = 0; k < DATA_WORDS; k++)
+			atomic_store_explicit(&d->w[k],
+					      atomic_load_explicit(&s->w[k], memory_order_relaxed),
+					      memory_order_relaxed);
+		nt->replay[d - nt->slots] = old->replay[s - old->slots];
+		atomic_store_explicit(&d->used, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&nt->size, 1, memory_order_relaxed);
+	}
+	atomic_store_explicit(&t->cur, nt, memory_order_release);
+	/* Retired COMPACT_MIN_MS ago at least: no reader still holds it. */
+	tab_free(t->retired);
+	t->retired = old;
+	atomic_fetch_add_explicit(&t->evicted, victims, memory_order_relaxed);
+	return 1;
+}
+
 enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size_t len,
 				    const uint8_t *key, size_t key_len, uint64_t now_ms,
 				    uint64_t now_mono_ms, uint64_t skew_ms)
 {
 	static const struct ns_replay_state fresh;
+	struct tab *tb = atomic_load_explicit(&t->cur, memory_order_relaxed);
 	struct ns_msg m;
 	struct slot *s, *empty;
 	enum ns_wire_status st;
@@ -203,13 +301,25 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	if (st != NS_WIRE_OK)
 		goto out;
 	h = ns_table_hash(m.name, m.name_len);
-	s = find(t, m.name, m.name_len, h, &empty);
-	st = ns_replay_check(s ? &t->replay[s - t->slots] : &fresh, &m, now_ms, skew_ms);
+	s = find(tb, m.name, m.name_len, h, &empty);
+	st = ns_replay_check(s ? &tb->replay[s - tb->slots] : &fresh, &m, now_ms, skew_ms);
 	if (st != NS_WIRE_OK)
 		goto out;
 	pack(&m, now_mono_ms, w);
 	if (!s) {
-		if (atomic_load_explicit(&t->size, memory_order_relaxed) >= t->max_nodes || !empty) {
+		if (atomic_load_explicit(&tb->size, memory_order_relaxed) >= t->max_nodes) {
+			if (!compact(t, now_mono_ms)) {
+				st = NS_WIRE_ERR_TABLE_FULL;
+				goto out;
+			}
+			tb = atomic_load_explicit(&t->cur, memory_order_relaxed);
+			find(tb, m.name, m.name_len, h, &empty);
+			if (atomic_load_explicit(&tb->size, memory_order_relaxed) >= t->max_nodes) {
+				st = NS_WIRE_ERR_TABLE_FULL;
+				goto out;
+			}
+		}
+		if (!empty) {
 			st = NS_WIRE_ERR_TABLE_FULL;
 			goto out;
 		}
@@ -219,14 +329,14 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 		memcpy(s->name, m.name, m.name_len);
 		for (int i = 0; i < DATA_WORDS; i++)
 			atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
-		ns_replay_commit(&t->replay[s - t->slots], &m);
+		ns_replay_commit(&tb->replay[s - tb->slots], &m);
 		/* Publish the name and first payload together. */
 		atomic_store_explicit(&s->used, 1, memory_order_release);
-		atomic_fetch_add_explicit(&t->size, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&tb->size, 1, memory_order_relaxed);
 		goto out;
 	}
 	store(s, w);
-	ns_replay_commit(&t->replay[s - t->slots], &m);
+	ns_replay_commit(&tb->replay[s - tb->slots], &m);
 out:
 	ns_table_count_reject(t, st);
 	return st;
@@ -234,7 +344,8 @@ out:
 
 void ns_table_prefetch(const struct ns_table *t, uint32_t hash)
 {
-	const char *s = (const char *)&t->slots[hash & t->mask];
+	const struct tab *tb = cur(t);
+	const char *s = (const char *)&tb->slots[hash & tb->mask];
 
 	__builtin_prefetch(s);
 	__builtin_prefetch(s + 64);
@@ -247,7 +358,7 @@ int ns_table_lookup_hash(const struct ns_table *t, const char *name, size_t len,
 
 	if (len == 0 || len > NS_WIRE_NAME_MAX)
 		return 0;
-	s = find(t, name, len, hash, NULL);
+	s = find(cur(t), name, len, hash, NULL);
 	if (!s)
 		return 0;
 	load(s, out);
@@ -262,10 +373,11 @@ int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
 
 size_t ns_table_snapshot(const struct ns_table *t, struct ns_node_entry *out, size_t cap)
 {
+	const struct tab *tb = cur(t);
 	size_t n = 0;
 
-	for (uint32_t i = 0; i <= t->mask && n < cap; i++) {
-		const struct slot *s = &t->slots[i];
+	for (uint32_t i = 0; i <= tb->mask && n < cap; i++) {
+		const struct slot *s = &tb->slots[i];
 		if (!atomic_load_explicit(&s->used, memory_order_acquire))
 			continue;
 		memcpy(out[n].name, s->name, s->len);
@@ -278,7 +390,7 @@ size_t ns_table_snapshot(const struct ns_table *t, struct ns_node_entry *out, si
 
 uint32_t ns_table_size(const struct ns_table *t)
 {
-	return atomic_load_explicit(&t->size, memory_order_relaxed);
+	return atomic_load_explicit(&cur(t)->size, memory_order_relaxed);
 }
 
 uint32_t ns_table_max_nodes(const struct ns_table *t)
@@ -295,11 +407,12 @@ uint64_t ns_table_count(const struct ns_table *t, enum ns_wire_status st)
 
 uint32_t ns_table_stale(const struct ns_table *t, uint64_t now_mono_ms, uint64_t ttl_ms)
 {
+	const struct tab *tb = cur(t);
 	uint32_t n = 0;
 	struct ns_node_data d;
 
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		const struct slot *s = &t->slots[i];
+	for (uint32_t i = 0; i <= tb->mask; i++) {
+		const struct slot *s = &tb->slots[i];
 		if (!atomic_load_explicit(&s->used, memory_order_acquire))
 			continue;
 		load(s, &d);

@@ -128,6 +128,51 @@ static void test_rejections_leave_table_alone(void)
 	CHECK(ns_table_new(2000000) == NULL);
 }
 
+static enum ns_wire_status put_at(struct ns_table *t, const char *name, uint32_t seq,
+				  uint64_t mono)
+{
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	int n = enc(name, 1, seq, NOW, 100, buf);
+
+	return ns_table_ingest(t, buf, (size_t)n, key, sizeof(key), NOW, mono, SKEW);
+}
+
+/* A full table drops nodes silent for longer than the eviction age to make
+ * room for a new one, at most once a minute; live nodes are never dropped. */
+static void test_eviction_when_full(void)
+{
+	struct ns_table *t = ns_table_new(3);
+	struct ns_node_data d;
+	uint64_t m0 = 1000000;
+
+	CHECK(t);
+	/* without eviction: full is full */
+	CHECK_EQ_INT(put_at(t, "old-1", 1, m0), NS_WIRE_OK);
+	CHECK_EQ_INT(put_at(t, "old-2", 1, m0), NS_WIRE_OK);
+	CHECK_EQ_INT(put_at(t, "live", 1, m0), NS_WIRE_OK);
+	CHECK_EQ_INT(put_at(t, "new-1", 1, m0 + 700000), NS_WIRE_ERR_TABLE_FULL);
+	ns_table_set_eviction(t, 600000);
+	/* "live" keeps talking; old-1 and old-2 went silent 700 s ago */
+	CHECK_EQ_INT(put_at(t, "live", 2, m0 + 700000), NS_WIRE_OK);
+	CHECK_EQ_INT(put_at(t, "new-1", 1, m0 + 700000), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_evicted(t), 2);
+	CHECK_EQ_INT(ns_table_size(t), 2);
+	CHECK_EQ_INT(ns_table_lookup(t, "old-1", 5, &d), 0);
+	CHECK_EQ_INT(ns_table_lookup(t, "live", 4, &d), 1);
+	CHECK_EQ_INT(ns_table_lookup(t, "new-1", 5, &d), 1);
+	/* replay state survives the move */
+	CHECK_EQ_INT(put_at(t, "live", 2, m0 + 700001), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(put_at(t, "new-2", 1, m0 + 700001), NS_WIRE_OK);
+	/* full of live nodes: nothing to drop */
+	CHECK_EQ_INT(put_at(t, "new-3", 1, m0 + 800000), NS_WIRE_ERR_TABLE_FULL);
+	/* everything silent, but the last compaction was under a minute ago */
+	CHECK_EQ_INT(put_at(t, "new-3", 1, m0 + 800000 + 59000), NS_WIRE_ERR_TABLE_FULL);
+	CHECK_EQ_INT(put_at(t, "new-3", 1, m0 + 1400002), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_evicted(t), 5);
+	CHECK_EQ_INT(ns_table_size(t), 1);
+	ns_table_free(t);
+}
+
 static void test_ten_thousand_nodes(void)
 {
 	struct ns_table *t = ns_table_new(10000);
@@ -210,6 +255,7 @@ int main(void)
 {
 	RUN(test_store_and_lookup);
 	RUN(test_rejections_leave_table_alone);
+	RUN(test_eviction_when_full);
 	RUN(test_ten_thousand_nodes);
 	RUN(test_no_torn_reads);
 	return CHECK_SUMMARY();

@@ -43,6 +43,15 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 				    const uint8_t *key, size_t key_len, uint64_t now_ms,
 				    uint64_t now_mono_ms, uint64_t skew_ms);
 
+/* Lets a full table make room for a new node by dropping nodes not heard
+ * from for evict_after_ms (at most once a minute; the dropped slots are
+ * freed a minute later, after any reader is done with them). Must exceed
+ * the skew window, so a dropped node's old messages cannot be replayed.
+ * 0 (the default) never drops anything. Call before ingesting. */
+void ns_table_set_eviction(struct ns_table *t, uint64_t evict_after_ms);
+/* Nodes dropped so far. */
+uint64_t ns_table_evicted(const struct ns_table *t);
+
 /* Counts an outcome that never reached ns_table_ingest (e.g. an oversized
  * frame). */
 void ns_table_count_reject(struct ns_table *t, enum ns_wire_status st);
