@@ -26,6 +26,14 @@ struct ns_disklat_bpf {
 	uint64_t last_ns;
 };
 
+/* "EPERM" rather than "Operation not permitted": the reason is a log value. */
+static const char *errname(int err)
+{
+	const char *n = strerrorname_np(-err);
+
+	return n ? n : "EUNKNOWN";
+}
+
 static const char *const kinds[] = {"tp_btf", "raw_tp"};
 
 static void set_kind(struct biolat_bpf *skel, bool btf)
@@ -61,20 +69,20 @@ int ns_disklat_bpf_open(struct ns_disklat_bpf **out, char *why, size_t whylen)
 		skel = biolat_bpf__open();
 		if (!skel) {
 			err = -errno;
-			snprintf(why, whylen, "open_%s", strerror(-err));
+			snprintf(why, whylen, "open_%s", errname(err));
 			goto cleanup;
 		}
 		set_kind(skel, i == 0);
 		err = biolat_bpf__load(skel);
 		if (err) {
-			snprintf(why, whylen, "load_%s_%s", kinds[i], strerror(-err));
+			snprintf(why, whylen, "load_%s_%s", kinds[i], errname(err));
 			if (err == -EPERM)
 				goto cleanup;
 			continue;
 		}
 		err = biolat_bpf__attach(skel);
 		if (err) {
-			snprintf(why, whylen, "attach_%s_%s", kinds[i], strerror(-err));
+			snprintf(why, whylen, "attach_%s_%s", kinds[i], errname(err));
 			continue;
 		}
 		b->kind = kinds[i];

@@ -29,6 +29,14 @@ struct ns_netlat_bpf {
 
 /* tp_btf needs kernel BTF and BPF trampolines for tracepoints (5.5+); raw_tp
  * works on older kernels. fentry/kprobes are not used: tcp_probe covers it. */
+/* "EPERM" rather than "Operation not permitted": the reason is a log value. */
+static const char *errname(int err)
+{
+	const char *n = strerrorname_np(-err);
+
+	return n ? n : "EUNKNOWN";
+}
+
 static const char *const kinds[] = {"tp_btf", "raw_tp"};
 
 static void set_kind(struct tcprtt_bpf *skel, bool btf)
@@ -70,7 +78,7 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 	if (o && o->own_netns) {
 		err = netns_inode(&ino);
 		if (err) {
-			snprintf(why, whylen, "netns_inode_%s", strerror(-err));
+			snprintf(why, whylen, "netns_inode_%s", errname(err));
 			goto cleanup;
 		}
 	}
@@ -85,14 +93,14 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 		skel = tcprtt_bpf__open();
 		if (!skel) {
 			err = -errno;
-			snprintf(why, whylen, "open_%s", strerror(-err));
+			snprintf(why, whylen, "open_%s", errname(err));
 			goto cleanup;
 		}
 		skel->rodata->filter_netns = ino;
 		set_kind(skel, i == 0);
 		err = tcprtt_bpf__load(skel);
 		if (err) {
-			snprintf(why, whylen, "load_%s_%s", kinds[i], strerror(-err));
+			snprintf(why, whylen, "load_%s_%s", kinds[i], errname(err));
 			/* Without permission the next kind fails the same way. */
 			if (err == -EPERM)
 				goto cleanup;
@@ -100,7 +108,7 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 		}
 		err = tcprtt_bpf__attach(skel);
 		if (err) {
-			snprintf(why, whylen, "attach_%s_%s", kinds[i], strerror(-err));
+			snprintf(why, whylen, "attach_%s_%s", kinds[i], errname(err));
 			continue;
 		}
 		b->kind = kinds[i];

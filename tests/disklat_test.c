@@ -12,6 +12,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <linux/capability.h>
+
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
@@ -347,6 +352,68 @@ static void test_bpf_real_io(void)
 	ns_disklat_close(d);
 }
 
+/* Drops CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN from this process, as an agent
+ * without BPF privileges would run. Returns 0 or -errno. */
+static int drop_bpf_caps(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	const int caps[] = {CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		d[caps[i] / 32].effective &= ~(1u << (caps[i] % 32));
+		d[caps[i] / 32].permitted &= ~(1u << (caps[i] % 32));
+	}
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/* Runs fn in a child without BPF privileges; its exit status: 0 ok, 77 skip. */
+static int in_child_without_bpf(int (*fn)(void))
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(drop_bpf_caps() ? 77 : fn());
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int open_unprivileged(void)
+{
+	struct ns_disklat_opts o = {0};
+	struct ns_disklat *d = NULL;
+	struct ns_disklat_stats st;
+	int rc = 1, err;
+
+	if (ns_disklat_open(&o, &d) == 0 && strcmp(ns_disklat_mode(d), "diskstats") == 0) {
+		err = ns_disklat_read(d, &st);
+		rc = err == 0 || err == -EAGAIN ? 0 : 1;
+	}
+	ns_disklat_close(d);
+	return rc;
+}
+
+/* Without CAP_BPF the open falls back to /proc/diskstats instead of failing. */
+static void test_fallback_without_bpf_caps(void)
+{
+	int rc;
+
+	if (access("/proc/diskstats", R_OK) != 0)
+		SKIP("no /proc/diskstats here");
+	rc = in_child_without_bpf(open_unprivileged);
+	if (rc == 77)
+		SKIP("cannot drop capabilities here");
+	CHECK_EQ_INT(rc, 0);
+}
+
 int main(void)
 {
 	int have_root = make_root() == 0;
@@ -361,6 +428,7 @@ int main(void)
 	}
 	RUN(test_missing_file);
 	RUN(test_bpf_real_io);
+	RUN(test_fallback_without_bpf_caps);
 	if (have_root) {
 		char p[128];
 

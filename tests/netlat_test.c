@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/tcp.h>
 
 #include "../bpf/lathist.h"
@@ -392,6 +395,64 @@ static void test_null_safe(void)
 	CHECK_EQ_INT(ns_netlat_read(NULL, &st), -EINVAL);
 }
 
+/* Drops CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN from this process, as an agent
+ * without BPF privileges would run. Returns 0 or -errno. */
+static int drop_bpf_caps(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	const int caps[] = {CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF};
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		d[caps[i] / 32].effective &= ~(1u << (caps[i] % 32));
+		d[caps[i] / 32].permitted &= ~(1u << (caps[i] % 32));
+	}
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/* Runs fn in a child without BPF privileges; its exit status: 0 ok, 77 skip. */
+static int in_child_without_bpf(int (*fn)(void))
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(drop_bpf_caps() ? 77 : fn());
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int open_unprivileged(void)
+{
+	struct ns_netlat_opts o = {0};
+	struct ns_netlat *n = NULL;
+	struct ns_netlat_stats st;
+	int rc = 1;
+
+	if (ns_netlat_open(&o, &n) == 0 && strcmp(ns_netlat_mode(n), "sock_diag") == 0 &&
+	    ns_netlat_read(n, &st) == 0)
+		rc = 0;
+	ns_netlat_close(n);
+	return rc;
+}
+
+/* Without CAP_BPF the open falls back to sock_diag instead of failing. */
+static void test_fallback_without_bpf_caps(void)
+{
+	int rc = in_child_without_bpf(open_unprivileged);
+
+	if (rc == 77)
+		SKIP("cannot drop capabilities here");
+	CHECK_EQ_INT(rc, 0);
+}
+
 /* A network namespace of our own with lo up: only our sockets exist in it. */
 static void enter_private_netns(void)
 {
@@ -427,5 +488,6 @@ int main(void)
 	RUN(test_sock_diag_ipv4);
 	RUN(test_sock_diag_ipv6);
 	RUN(test_paths_agree);
+	RUN(test_fallback_without_bpf_caps);
 	return CHECK_SUMMARY();
 }
