@@ -205,7 +205,7 @@ int ns_pubcsv_parse(const char *buf, size_t len, struct ns_msg **rows, size_t *n
 		snprintf(err, errlen, "input is %zu bytes, limit %u", len, NS_PUBCSV_MAX_BYTES);
 		return -E2BIG;
 	}
-	if (memchr(buf, '\0', len)) {
+	if (len && memchr(buf, '\0', len)) {
 		size_t at = (size_t)((const char *)memchr(buf, '\0', len) - buf), l = 1;
 		for (size_t i = 0; i < at; i++)
 			l += buf[i] == '\n';
