@@ -467,7 +467,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 			else if (!(r->body = pbuf_get(h)))
 				return MHD_NO;
 			else if (cl && n)
-				ns_buf_reserve(&r->body->b, (size_t)n);
+				/* A claimed length is not data: reserve at most 16 MiB
+				 * up front, grow past that only as bytes arrive. */
+				ns_buf_reserve(&r->body->b, (size_t)(n < (16u << 20) ? n : (16u << 20)));
 		}
 		*con_cls = r;
 		return MHD_YES;
