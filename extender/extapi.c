@@ -2,6 +2,7 @@
 /* Filter and prioritize: decisions from the score table, replies in the
  * kube-scheduler extender v1 JSON shapes. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct ns_extapi_view {
 	uint16_t raw;  /* combined 0..1000 before normalisation */
 	uint8_t score; /* 0..10 reply */
 };
+
+static _Atomic uint64_t fail_open_logged_s;
 
 int ns_normalize_parse(const char *s, enum ns_normalize *out)
 {
@@ -183,10 +186,13 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 		/* Our signals are advisory: an empty set would block scheduling
 		 * on data the scheduler cannot see. */
 		st->fail_open = 1;
-		log_warning("extender",
-			    "filter would remove every node, passing all nodes=%zu anomalous=%u "
-			    "cpu=%u memory=%u",
-			    a->n, st->failed_anomaly, st->failed_cpu, st->failed_mem);
+		/* A cluster-wide anomaly would otherwise log once per pod. */
+		uint64_t now_s = now_mono_ms / 1000, last = atomic_load(&fail_open_logged_s);
+		if (now_s != last && atomic_compare_exchange_strong(&fail_open_logged_s, &last, now_s))
+			log_warning("extender",
+				    "filter would remove every node, passing all nodes=%zu "
+				    "anomalous=%u cpu=%u memory=%u (logged at most once a second)",
+				    a->n, st->failed_anomaly, st->failed_cpu, st->failed_mem);
 		for (size_t i = 0; i < a->n; i++)
 			c->v[i].fail = FAIL_NONE;
 	}

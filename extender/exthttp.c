@@ -85,6 +85,7 @@ struct ns_exthttp {
 	struct hist lat[2]; /* filter, prioritize */
 	_Atomic uint64_t fail_open, failed_anomaly, failed_cpu, failed_mem, unknown, stale;
 	_Atomic uint64_t body_too_large;
+	_Atomic uint64_t bad_logged_s;
 };
 
 struct req {
@@ -208,6 +209,15 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct ns_exthttp *h, 
 	atomic_fetch_add_explicit(&h->requests[r->verb][code_index(status)], 1,
 				  memory_order_relaxed);
 	return ret;
+}
+
+/* At most one bad-request line a second: a broken client must not flood
+ * the log; the counters in /metrics are exact. */
+static int log_allowed(struct ns_exthttp *h)
+{
+	uint64_t now_s = ns_mono_ns() / 1000000000u, last = atomic_load(&h->bad_logged_s);
+
+	return now_s != last && atomic_compare_exchange_strong(&h->bad_logged_s, &last, now_s);
 }
 
 static void observe(struct hist *hs, uint64_t ns)
@@ -388,8 +398,9 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 					     : "{\"Error\":");
 		ns_buf_put_json_str(&out->b, msg, strlen(msg));
 		ns_buf_putc(&out->b, '}');
-		log_info("http", "bad request verb=%s status=400 error=\"%s\"", verb_names[r->verb],
-			 msg);
+		if (log_allowed(h))
+			log_info("http", "bad request verb=%s status=400 error=\"%s\"",
+				 verb_names[r->verb], msg);
 		return reply(conn, h, r, 400, "application/json", out);
 	}
 	if (r->verb == V_FILTER)
@@ -413,8 +424,9 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 			}
 		}
 	} else {
-		log_info("http", "bad request verb=%s status=%d error=\"%s\"", verb_names[r->verb],
-			 status, c->args.err);
+		if (log_allowed(h))
+			log_info("http", "bad request verb=%s status=%d error=\"%s\"",
+				 verb_names[r->verb], status, c->args.err);
 	}
 	/* The body is no longer referenced: recycle it before the reply goes
 	 * out so a 20 MB body does not live for the whole send. */
