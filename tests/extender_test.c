@@ -512,6 +512,60 @@ static void test_sigterm_clean_exit(void)
 	free(log);
 }
 
+/* [v6]:port listening and an ipc:// scores address. */
+static void test_ipv6_and_ipc(void)
+{
+	char ipc[300], path[300], *log = NULL, *p, buf[256];
+	char *argv[] = {bin, "--key-file", keypath, "--listen-http", "[::1]:0", "--listen-scores",
+			ipc, NULL};
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	int port = 0, fd, n = 0;
+	size_t len;
+	pid_t pid;
+
+	snprintf(ipc, sizeof(ipc), "ipc://%s/scores.ipc", dir);
+	snprintf(path, sizeof(path), "%s/v6.log", dir);
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		SKIP("no IPv6 loopback here");
+	}
+	close(fd);
+	pid = spawn(argv, path);
+	CHECK(pid > 0);
+	for (int i = 0; i < 100 && !port; i++) {
+		usleep(50000);
+		free(log);
+		log = slurp(path, &len);
+		if (log && (p = strstr(log, "http=[::1]:")))
+			port = atoi(p + strlen("http=[::1]:"));
+	}
+	free(log);
+	if (port > 0) {
+		a.sin6_port = htons((uint16_t)port);
+		fd = socket(AF_INET6, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		    write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+			struct pollfd pf = {.fd = fd, .events = POLLIN};
+			if (poll(&pf, 1, 5000) == 1)
+				n = (int)read(fd, buf, sizeof(buf) - 1);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	kill(pid, SIGTERM);
+	CHECK_EQ_INT(wait_exit(pid, 5000), 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/scores.ipc", dir);
+	unlink(path);
+	CHECK(port > 0);
+	CHECK(n > 12);
+	buf[n] = '\0';
+	CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+}
+
 static void test_bad_flags_exit_2(void)
 {
 	static const char *const cases[][2] = {
@@ -570,6 +624,7 @@ int main(int argc, char **argv)
 	RUN(test_bad_messages_rejected_and_counted);
 	RUN(test_http_errors);
 	RUN(test_sigterm_clean_exit);
+	RUN(test_ipv6_and_ipc);
 	RUN(test_bad_flags_exit_2);
 
 	if (child > 0) {
