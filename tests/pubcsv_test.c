@@ -573,6 +573,42 @@ static void test_pub_spread(void)
 	CHECK(last - first < 1000000000u);
 }
 
+/* --rate caps the message rate, whatever --interval says. */
+static void test_pub_rate(void)
+{
+	char ep[64], keyf[128], logf[128];
+	uint64_t first = 0, last = 0;
+	unsigned got = 0;
+	int sub;
+	pid_t pid;
+
+	if (find_pub() < 0)
+		SKIP("nodescore-pub not built next to the tests (%s)", pub_bin);
+	snprintf(keyf, sizeof(keyf), "%s", tmp_path("key"));
+	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-rate.log"));
+	sub = bind_sub(ep, sizeof(ep));
+	CHECK(sub >= 0);
+	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--nodes", "100",
+			"--rounds", "10", "--interval", "1h", "--rate", "2000", NULL};
+	pid = spawn_pub(args, logf);
+	CHECK(pid > 0);
+	for (int i = 0; i < 40 && got < 1000; i++) {
+		uint8_t buf[256];
+		while (got < 1000 && nn_recv(sub, buf, sizeof(buf), 0) > 0) {
+			last = ns_mono_ns();
+			if (!got++)
+				first = last;
+		}
+	}
+	nn_close(sub);
+	CHECK_EQ_INT(reap(pid, 3000), 0);
+	CHECK_EQ_INT(got, 1000);
+	/* 1,000 messages at 2,000/s: half a second, not one burst, not 10 hours. */
+	CHECK(last - first >= 400000000u);
+	CHECK(last - first < 2000000000u);
+	CHECK(file_has(logf, "SUCCESS pub: stopped rounds=10 sent=1000 dropped=0"));
+}
+
 /* SIGTERM stops an endless run cleanly with a summary line. */
 static void test_pub_sigterm(void)
 {
@@ -594,10 +630,11 @@ static void test_pub_sigterm(void)
 	{
 		uint8_t buf[256];
 		int got = 0;
-		for (int i = 0; i < 25 && !got; i++)
-			got = nn_recv(sub, buf, sizeof(buf), 0) > 0;
+		/* The whole first round, so the signal lands in the hour-long sleep. */
+		for (int i = 0; i < 25 && got < 10; i++)
+			got += nn_recv(sub, buf, sizeof(buf), 0) > 0;
 		nn_close(sub);
-		CHECK(got);
+		CHECK_EQ_INT(got, 10);
 	}
 	CHECK(kill(pid, SIGTERM) == 0);
 	CHECK_EQ_INT(reap(pid, 3000), 0);
@@ -621,6 +658,7 @@ int main(void)
 	RUN(test_pub_walk_skewed);
 	RUN(test_pub_bad_config);
 	RUN(test_pub_spread);
+	RUN(test_pub_rate);
 	RUN(test_pub_sigterm);
 	remove_tmpdir();
 	return CHECK_SUMMARY();

@@ -248,7 +248,9 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			sent++;
 			/* Check the clock every 64 messages: cheap and smooth enough. */
 			if (c->rate && (sent & 63) == 0) {
-				uint64_t due = t0 + sent * 1000000000u / c->rate;
+				/* Split so sent * 1e9 cannot overflow on long runs. */
+				uint64_t due = t0 + sent / c->rate * 1000000000u +
+					       sent % c->rate * 1000000000u / c->rate;
 				if (due > ns_mono_ns() + 1000000u)
 					sleep_until(due);
 			} else if (c->spread && !c->rate && (i & 15) == 15) {
