@@ -368,6 +368,9 @@ int ns_table_lookup_hash(const struct ns_table *t, const char *name, size_t len,
 int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
 		    struct ns_node_data *out)
 {
+	/* Over-long names cannot be in the table: do not even hash them. */
+	if (len == 0 || len > NS_WIRE_NAME_MAX)
+		return 0;
 	return ns_table_lookup_hash(t, name, len, ns_table_hash(name, len), out);
 }
 
