@@ -244,6 +244,7 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 		e = -ENAMETOOLONG;
 		goto fail;
 	}
+	a->pods.rescan_ms = cfg->pods_rescan_ms;
 	/* A random nonce per start lets the extender tell a restart from a replay. */
 	if (getrandom(&a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
 		e = -errno;

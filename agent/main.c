@@ -30,6 +30,10 @@ static struct ns_opt opts[] = {
 	{"cgroup-root", NS_OPT_STRING, "", "cgroup mount holding the kubepods tree (v2 or v1)", NULL,
 	 0},
 	{"interval", NS_OPT_STRING, "1s", "Sampling interval", NULL, 0},
+	{"pods-rescan", NS_OPT_STRING, "10s",
+	 "Re-read every pod's cpu.weight/memory.max at least this often (a changed pod set is read "
+	 "at once; 0: every tick)",
+	 NULL, 0},
 	{"publish", NS_OPT_STRING, "tcp://127.0.0.1:5555",
 	 "Comma-separated extender endpoints to connect to (nanomsg PUB)", NULL, 0},
 	{"publish-interval", NS_OPT_STRING, "2s",
@@ -230,6 +234,11 @@ int main(int argc, char **argv)
 	if (duration("interval", 10, 3600000, &cfg.interval_ms) ||
 	    duration("publish-interval", 100, 3600000, &cfg.publish_interval_ms))
 		return 2;
+	if (ns_parse_duration_ms(get("pods-rescan"), &cfg.pods_rescan_ms) ||
+	    cfg.pods_rescan_ms > 86400000) {
+		log_error("agent", "bad --pods-rescan value=\"%s\" (0..1d)", get("pods-rescan"));
+		return 2;
+	}
 	if (ns_parse_duration_ms(get("history-interval"), &cfg.history_interval_ms) ||
 	    (cfg.history_interval_ms != 0 &&
 	     (cfg.history_interval_ms < 1000 || cfg.history_interval_ms > 86400000))) {

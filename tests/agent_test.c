@@ -41,6 +41,7 @@ static struct ns_agent *open_agent(char *cg, size_t cap)
 	cfg.interval_ms = 100;
 	cfg.publish_interval_ms = 1000;
 	cfg.no_bpf = 1;
+	cfg.pods_rescan_ms = 10000;
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "unit-node");
 	ns_score_parse_weights(NS_SCORE_WEIGHTS_DEFAULT, &cfg.weights);
 	if (ns_agent_open(&cfg, &a, err, sizeof(err)))

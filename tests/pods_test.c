@@ -257,6 +257,53 @@ static void test_pod_removed(void)
 	fx_free();
 }
 
+/* The pod set is listed every tick; files are re-read only when it changed
+ * or the rescan period ran out. */
+static void test_rescan_cache(void)
+{
+	struct ns_pods p;
+	struct ns_sample s;
+	char f[300];
+	uint64_t r;
+
+	fx_new();
+	build_v2(1, 1000);
+	ns_pods_init(&p, fx_root);
+	CHECK(p.rescan_ms == NS_PODS_RESCAN_MS);
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK_EQ_INT(p.rescans, 1);
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK_EQ_INT(p.rescans, 1); /* nothing changed: no per-pod reads */
+	CHECK(s.v[NS_M_POD_CPU_REQ_M] == 1234.0f);
+	/* in-place resize: seen at the next full read, not before */
+	fx_fmt(f, sizeof(f), "%s/cpu.weight", pod_dir[1]);
+	fx_write(f, "39\n");
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK(s.v[NS_M_POD_CPU_REQ_M] == 1234.0f);
+	p.rescan_ms = 0;
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK(s.v[NS_M_POD_CPU_REQ_M] == 1976.0f); /* 988 + 988 */
+	/* a new pod is picked up on the next tick whatever the period */
+	p.rescan_ms = 3600000;
+	r = p.rescans;
+	fx_write("kubepods.slice/kubepods-pod99999999_0000_1111_2222_333333333333.slice/cpu.weight",
+		 "10\n");
+	fx_write("kubepods.slice/kubepods-pod99999999_0000_1111_2222_333333333333.slice/memory.max",
+		 "1048576\n");
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK(p.rescans == r + 1);
+	CHECK(s.v[NS_M_PODS] == 4.0f);
+	CHECK(s.v[NS_M_POD_MEM_LIM_MIB] == 513.0f);
+	/* a file going bad is caught by the next full read */
+	fx_write(f, "garbage\n");
+	p.rescan_ms = 0;
+	fx_capture_start();
+	CHECK(sample(&p, &s) < 0);
+	fx_capture_stop();
+	CHECK(isnan(s.v[NS_M_PODS]));
+	fx_free();
+}
+
 static void expect_bad(const char *rel, const char *text, size_t garbage, size_t huge)
 {
 	struct ns_pods p;
@@ -321,6 +368,7 @@ int main(void)
 	RUN(test_weight_mapping);
 	RUN(test_no_tree_then_appears);
 	RUN(test_pod_removed);
+	RUN(test_rescan_cache);
 	RUN(test_bad_files);
 	fx_free();
 	return CHECK_SUMMARY();

@@ -14,6 +14,10 @@
 /* More pod cgroups than this is garbage (the kubelet's hard limit is far lower). */
 #define NS_PODS_MAX 8192
 
+/* Default period of a full re-read of every pod's cpu.weight and memory.max
+ * when the set of pods did not change. */
+#define NS_PODS_RESCAN_MS 10000u
+
 enum ns_pods_layout {
 	NS_PODS_NONE = 0, /* no kubepods tree found (yet) */
 	NS_PODS_V2_SYSTEMD,
@@ -32,6 +36,12 @@ struct ns_pods {
 	uint64_t prev_usage_ns;	 /* aggregate pod CPU time at the previous sample */
 	uint64_t prev_mono_ns;
 	int have_prev;
+	/* Requests/limits of the last full read, reused while the pod directory
+	 * listing (hash of names) is unchanged and the rescan period runs. */
+	uint64_t rescan_ms; /* 0: read every pod every tick */
+	uint64_t cache_hash, cache_pods, cache_req_m, cache_lim_bytes, cache_mono_ns;
+	int have_cache;
+	uint64_t rescans; /* full reads so far */
 	struct ns_src_health health;
 };
 
@@ -44,7 +54,10 @@ int ns_pods_init(struct ns_pods *p, const char *cgroup_root);
  * NS_M_POD_MEM_USE_MIB, NS_M_POD_CPU_USE (cores; NaN on the first sample)
  * and sets NS_SRC_PODS. No kubepods tree, an unreadable aggregate or a
  * malformed pod file: one WARNING per state change, values NaN, -errno.
- * A pod removed while the tree is walked is skipped, not an error. */
+ * A pod removed while the tree is walked is skipped, not an error.
+ * Every pod's files are read only when the set of pod directories changed or
+ * rescan_ms passed since the last full read; other ticks list directories and
+ * read the two kubepods aggregates. */
 int ns_pods_sample(struct ns_pods *p, struct ns_sample *s);
 
 const char *ns_pods_layout_name(enum ns_pods_layout l);
