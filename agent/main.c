@@ -30,7 +30,7 @@ static struct ns_opt opts[] = {
 	{"cgroup-root", NS_OPT_STRING, "", "cgroup mount holding the kubepods tree (v2 or v1)", NULL,
 	 0},
 	{"interval", NS_OPT_STRING, "1s", "Sampling interval", NULL, 0},
-	{"pods-rescan", NS_OPT_STRING, "10s",
+	{"pods-rescan", NS_OPT_STRING, "5m",
 	 "Re-read every pod's cpu.weight/memory.max at least this often (a changed pod set is read "
 	 "at once; 0: every tick)",
 	 NULL, 0},
