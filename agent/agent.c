@@ -49,6 +49,7 @@ struct ns_agent {
 	struct ns_netlat *netlat; /* NULL when no path works: source failing */
 	struct ns_disklat *disklat;
 	struct ns_src_health net_health, disk_health;
+	struct ns_src_health *health[NS_AGENT_SRC_COUNT]; /* each source's, by index */
 	struct ns_publisher *pub;
 	struct ns_http *http;
 	struct ns_http_route routes[2];
@@ -58,7 +59,7 @@ struct ns_agent {
 	uint32_t nonce, seq;
 	uint8_t last_sent_flags;
 	int sent_once;
-	uint64_t history_appends, history_errors, publish_immediate;
+	uint64_t history_appends, history_errors;
 	int last_history_err;
 	pthread_mutex_t mu;
 	struct ns_agent_snapshot snap; /* guarded by mu */
@@ -245,6 +246,13 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 		goto fail;
 	}
 	a->pods.rescan_ms = cfg->pods_rescan_ms;
+	a->health[NS_AGENT_SRC_CPU] = &a->procstat.health;
+	a->health[NS_AGENT_SRC_MEM] = &a->meminfo.health;
+	a->health[NS_AGENT_SRC_LOAD] = &a->loadavg.health;
+	a->health[NS_AGENT_SRC_PSI] = &a->psi.health;
+	a->health[NS_AGENT_SRC_PODS] = &a->pods.health;
+	a->health[NS_AGENT_SRC_NET] = &a->net_health;
+	a->health[NS_AGENT_SRC_DISK] = &a->disk_health;
 	/* A random nonce per start lets the extender tell a restart from a replay. */
 	if (getrandom(&a->nonce, sizeof(a->nonce), 0) != sizeof(a->nonce)) {
 		e = -errno;
@@ -364,20 +372,10 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	sample_net(a, &s);
 	sample_disk(a, &s);
 
-	st[NS_AGENT_SRC_CPU] = a->procstat.health.state;
-	st[NS_AGENT_SRC_MEM] = a->meminfo.health.state;
-	st[NS_AGENT_SRC_LOAD] = a->loadavg.health.state;
-	st[NS_AGENT_SRC_PSI] = a->psi.health.state;
-	st[NS_AGENT_SRC_PODS] = a->pods.health.state;
-	st[NS_AGENT_SRC_NET] = a->net_health.state;
-	st[NS_AGENT_SRC_DISK] = a->disk_health.state;
-	fails[NS_AGENT_SRC_CPU] = a->procstat.health.failures;
-	fails[NS_AGENT_SRC_MEM] = a->meminfo.health.failures;
-	fails[NS_AGENT_SRC_LOAD] = a->loadavg.health.failures;
-	fails[NS_AGENT_SRC_PSI] = a->psi.health.failures;
-	fails[NS_AGENT_SRC_PODS] = a->pods.health.failures;
-	fails[NS_AGENT_SRC_NET] = a->net_health.failures;
-	fails[NS_AGENT_SRC_DISK] = a->disk_health.failures;
+	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++) {
+		st[i] = a->health[i]->state;
+		fails[i] = a->health[i]->failures;
+	}
 	/* Unavailable (no PSI in this kernel) is normal; failing is degraded. */
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
 		if (st[i] == NS_SRC_STATE_FAILING)
