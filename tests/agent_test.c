@@ -3,6 +3,8 @@
  * Prometheus rendering, history interval means. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "nodescore/agent.h"
 #include "nodescore/history.h"
@@ -38,7 +40,7 @@ static struct ns_agent *open_agent(char *cg, size_t cap)
 	fx_fmt(cg, cap, "%s/cg", fx_root);
 	cfg.proc_root = fx_root;
 	cfg.cgroup_root = cg;
-	cfg.interval_ms = 100;
+	cfg.interval_ms = 50;
 	cfg.publish_interval_ms = 1000;
 	cfg.no_bpf = 1;
 	cfg.pods_rescan_ms = 10000;
@@ -116,6 +118,40 @@ static void test_metrics_render(void)
 	fx_free();
 }
 
+static volatile sig_atomic_t stop_run;
+
+static void *runner(void *arg)
+{
+	ns_agent_run(arg, &stop_run);
+	return NULL;
+}
+
+/* Absolute deadlines: 1 s at 50 ms is 20 ticks (+1 at start), never more
+ * (no catch-up bursts), and not many fewer. */
+static void test_run_cadence(void)
+{
+	struct ns_agent_snapshot s;
+	struct ns_agent *a;
+	struct timespec ts = {1, 0};
+	pthread_t th;
+	char cg[512];
+
+	fx_new();
+	fixture(1);
+	a = open_agent(cg, sizeof(cg));
+	CHECK(a != NULL);
+	stop_run = 0;
+	CHECK_EQ_INT(pthread_create(&th, NULL, runner, a), 0);
+	nanosleep(&ts, NULL);
+	stop_run = 1;
+	pthread_join(th, NULL);
+	ns_agent_snapshot(a, &s);
+	fprintf(stderr, "  ticks in 1 s at 50 ms: %llu\n", (unsigned long long)s.ticks);
+	CHECK(s.ticks >= 16 && s.ticks <= 22);
+	ns_agent_close(a);
+	fx_free();
+}
+
 static void test_history_mean(void)
 {
 	struct ns_history_acc h;
@@ -144,6 +180,7 @@ int main(void)
 {
 	RUN(test_tick_and_snapshot);
 	RUN(test_metrics_render);
+	RUN(test_run_cadence);
 	RUN(test_history_mean);
 	fx_free();
 	return CHECK_SUMMARY();
