@@ -28,13 +28,13 @@
 #include "nodescore/ring.h"
 
 const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT] = {
-	[NS_AGENT_SRC_CPU] = "cpu",   [NS_AGENT_SRC_MEM] = "mem",   [NS_AGENT_SRC_LOAD] = "load",
-	[NS_AGENT_SRC_PSI] = "psi",   [NS_AGENT_SRC_PODS] = "pods", [NS_AGENT_SRC_NET] = "net",
-	[NS_AGENT_SRC_DISK] = "disk",
+    [NS_AGENT_SRC_CPU] = "cpu",	  [NS_AGENT_SRC_MEM] = "mem",	[NS_AGENT_SRC_LOAD] = "load",
+    [NS_AGENT_SRC_PSI] = "psi",	  [NS_AGENT_SRC_PODS] = "pods", [NS_AGENT_SRC_NET] = "net",
+    [NS_AGENT_SRC_DISK] = "disk",
 };
 
 const double ns_agent_loop_bounds[NS_AGENT_LOOP_BUCKETS] = {
-	50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3,
+    50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3,
 };
 
 #define METRICS_CAP (64 * 1024)
@@ -183,17 +183,18 @@ static int open_history(struct ns_agent *a, char *err, size_t errlen)
 			 strerror(errno));
 		return e;
 	}
-	if (snprintf(path, sizeof(path), "%s/history.ring", a->cfg.state_dir) >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/history.ring", a->cfg.state_dir) >=
+	    (int)sizeof(path)) {
 		snprintf(err, errlen, "--state-dir too long");
 		return -ENAMETOOLONG;
 	}
 	e = ns_ring_open(path, a->cfg.history_capacity, &a->ring);
 	if (e) {
-		snprintf(err, errlen,
-			 "cannot open history path=%s: %s%s", path, strerror(-e),
-			 e == -EBUSY ? " (another agent uses this --state-dir)" :
-			 e == -EINVAL ? " (another --history-capacity or a damaged file: move it away)" :
-					"");
+		snprintf(err, errlen, "cannot open history path=%s: %s%s", path, strerror(-e),
+			 e == -EBUSY ? " (another agent uses this --state-dir)"
+			 : e == -EINVAL
+			     ? " (another --history-capacity or a damaged file: move it away)"
+			     : "");
 		return e;
 	}
 	a->snap.history_enabled = 1;
@@ -281,8 +282,8 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 	if (cfg->listen_http) {
 		a->routes[0] = (struct ns_http_route){"/metrics", "text/plain; version=0.0.4",
 						      metrics_handler, a, METRICS_CAP};
-		a->routes[1] = (struct ns_http_route){"/healthz", "text/plain", healthz_handler, a,
-						      256};
+		a->routes[1] =
+		    (struct ns_http_route){"/healthz", "text/plain", healthz_handler, a, 256};
 		e = ns_http_start(cfg->listen_http, a->routes, 2, &a->http, err, errlen);
 		if (e)
 			goto fail;
@@ -306,8 +307,7 @@ static uint16_t permille(double v)
 	return v >= 1 ? NS_PERMILLE : (uint16_t)lround(v * NS_PERMILLE);
 }
 
-static void publish(struct ns_agent *a, const struct ns_sample *s,
-		    const struct ns_score_output *o)
+static void publish(struct ns_agent *a, const struct ns_sample *s, const struct ns_score_output *o)
 {
 	struct ns_msg m;
 	uint8_t buf[NS_WIRE_MAX_LEN];

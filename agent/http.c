@@ -170,8 +170,8 @@ int ns_http_start(const char *addr, const struct ns_http_route *routes, size_t n
 	/* The logger must come first or MHD prints early messages its own way. */
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
 				mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
+				10u, MHD_OPTION_END);
 	if (!h->d) {
 		int e = errno ? errno : EADDRINUSE;
 

@@ -21,9 +21,9 @@ enum loadavg_field {
 };
 
 static const enum ns_metric field_metric[FIELD_COUNT] = {
-	[FIELD_LOAD1] = NS_M_LOAD1,
-	[FIELD_LOAD5] = NS_M_LOAD5,
-	[FIELD_LOAD15] = NS_M_LOAD15,
+    [FIELD_LOAD1] = NS_M_LOAD1,
+    [FIELD_LOAD5] = NS_M_LOAD5,
+    [FIELD_LOAD15] = NS_M_LOAD15,
 };
 
 /* The kernel's fixed-point load tops out far below this. */

@@ -23,42 +23,41 @@
 _Static_assert(NS_RING_DEFAULT_CAPACITY == 259200u, "update DEFAULT_CAPACITY");
 
 static struct ns_opt opts[] = {
-	{"proc-root", NS_OPT_STRING, "", "Root under which /proc is read (a fixture tree in tests)",
-	 NULL, 0},
-	{"sys-root", NS_OPT_STRING, "/sys", "Root of sysfs; the cgroup root defaults to <sys-root>/fs/cgroup",
-	 NULL, 0},
-	{"cgroup-root", NS_OPT_STRING, "", "cgroup mount holding the kubepods tree (v2 or v1)", NULL,
-	 0},
-	{"interval", NS_OPT_STRING, "1s", "Sampling interval", NULL, 0},
-	{"pods-rescan", NS_OPT_STRING, "5m",
-	 "Re-read every pod's cpu.weight/memory.max at least this often (a changed pod set is read "
-	 "at once; 0: every tick)",
-	 NULL, 0},
-	{"publish", NS_OPT_STRING, "tcp://127.0.0.1:5555",
-	 "Comma-separated extender endpoints to connect to (nanomsg PUB)", NULL, 0},
-	{"publish-interval", NS_OPT_STRING, "2s",
-	 "Publish period (also immediately when the anomaly or degraded flag changes)", NULL, 0},
-	{"key-file", NS_OPT_STRING, "/etc/nodescore/key", "Shared HMAC key file (mode 0600/0400)",
-	 NULL, 0},
-	{"node-name", NS_OPT_STRING, NULL,
-	 "Node name in messages (default: env NODE_NAME, else the hostname)", NULL, 0},
-	{"listen-http", NS_OPT_STRING, "127.0.0.1:9464",
-	 "Address for GET /metrics and /healthz (\"\" disables)", NULL, 0},
-	{"state-dir", NS_OPT_STRING, "/var/lib/nodescore", "Directory of history.ring", NULL, 0},
-	{"history-interval", NS_OPT_STRING, "10s",
-	 "Period of one history record, the interval mean (0 disables the history)", NULL, 0},
-	{"history-capacity", NS_OPT_STRING, DEFAULT_CAPACITY,
-	 "History ring capacity in records (oldest overwritten)", NULL, 0},
-	{"export-history", NS_OPT_STRING, NULL,
-	 "Write the history ring as CSV to FILE ('-' for stdout) and exit", NULL, 0},
-	{"weights", NS_OPT_STRING, NS_SCORE_WEIGHTS_DEFAULT,
-	 "Score weights headroom,Q,anomaly (normalised to sum 1)", NULL, 0},
-	{"no-bpf", NS_OPT_BOOL, "0", "Force the non-BPF fallbacks (sock_diag, /proc/diskstats)",
-	 NULL, 0},
-	{"once", NS_OPT_BOOL, "0",
-	 "Take two samples one interval apart, print them and the score as key=value, exit", NULL,
-	 0},
-	{"log-level", NS_OPT_STRING, "info", "error, warning, success or info", NULL, 0},
+    {"proc-root", NS_OPT_STRING, "", "Root under which /proc is read (a fixture tree in tests)",
+     NULL, 0},
+    {"sys-root", NS_OPT_STRING, "/sys",
+     "Root of sysfs; the cgroup root defaults to <sys-root>/fs/cgroup", NULL, 0},
+    {"cgroup-root", NS_OPT_STRING, "", "cgroup mount holding the kubepods tree (v2 or v1)", NULL,
+     0},
+    {"interval", NS_OPT_STRING, "1s", "Sampling interval", NULL, 0},
+    {"pods-rescan", NS_OPT_STRING, "5m",
+     "Re-read every pod's cpu.weight/memory.max at least this often (a changed pod set is read "
+     "at once; 0: every tick)",
+     NULL, 0},
+    {"publish", NS_OPT_STRING, "tcp://127.0.0.1:5555",
+     "Comma-separated extender endpoints to connect to (nanomsg PUB)", NULL, 0},
+    {"publish-interval", NS_OPT_STRING, "2s",
+     "Publish period (also immediately when the anomaly or degraded flag changes)", NULL, 0},
+    {"key-file", NS_OPT_STRING, "/etc/nodescore/key", "Shared HMAC key file (mode 0600/0400)", NULL,
+     0},
+    {"node-name", NS_OPT_STRING, NULL,
+     "Node name in messages (default: env NODE_NAME, else the hostname)", NULL, 0},
+    {"listen-http", NS_OPT_STRING, "127.0.0.1:9464",
+     "Address for GET /metrics and /healthz (\"\" disables)", NULL, 0},
+    {"state-dir", NS_OPT_STRING, "/var/lib/nodescore", "Directory of history.ring", NULL, 0},
+    {"history-interval", NS_OPT_STRING, "10s",
+     "Period of one history record, the interval mean (0 disables the history)", NULL, 0},
+    {"history-capacity", NS_OPT_STRING, DEFAULT_CAPACITY,
+     "History ring capacity in records (oldest overwritten)", NULL, 0},
+    {"export-history", NS_OPT_STRING, NULL,
+     "Write the history ring as CSV to FILE ('-' for stdout) and exit", NULL, 0},
+    {"weights", NS_OPT_STRING, NS_SCORE_WEIGHTS_DEFAULT,
+     "Score weights headroom,Q,anomaly (normalised to sum 1)", NULL, 0},
+    {"no-bpf", NS_OPT_BOOL, "0", "Force the non-BPF fallbacks (sock_diag, /proc/diskstats)", NULL,
+     0},
+    {"once", NS_OPT_BOOL, "0",
+     "Take two samples one interval apart, print them and the score as key=value, exit", NULL, 0},
+    {"log-level", NS_OPT_STRING, "info", "error, warning, success or info", NULL, 0},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -134,7 +133,8 @@ static int export_history(const char *file, const char *state_dir)
 	/* Read-only: safe while the agent on this node keeps appending. */
 	err = ns_ring_open_readonly(path, &r);
 	if (err) {
-		log_error("agent", "cannot open history path=%s error=\"%s\"", path, strerror(-err));
+		log_error("agent", "cannot open history path=%s error=\"%s\"", path,
+			  strerror(-err));
 		return 1;
 	}
 	if (strcmp(file, "-") != 0) {
@@ -155,7 +155,8 @@ static int export_history(const char *file, const char *state_dir)
 	}
 	ns_ring_close(r);
 	if (err) {
-		log_error("agent", "history export failed path=%s error=\"%s\"", file, strerror(-err));
+		log_error("agent", "history export failed path=%s error=\"%s\"", file,
+			  strerror(-err));
 		return 1;
 	}
 	log_success("agent", "history exported path=%s", file);

@@ -23,8 +23,8 @@ enum meminfo_row {
 };
 
 static const char *const row_keys[ROW_COUNT] = {
-	[ROW_TOTAL] = "MemTotal:",
-	[ROW_AVAILABLE] = "MemAvailable:",
+    [ROW_TOTAL] = "MemTotal:",
+    [ROW_AVAILABLE] = "MemAvailable:",
 };
 
 /* 1 PiB in KiB: more is garbage, and it keeps the float conversion exact enough. */
@@ -65,8 +65,8 @@ int ns_meminfo_sample(struct ns_meminfo *m, struct ns_sample *s)
 				goto bad;
 			/* Unit and nothing else: a cut-off number must not pass. */
 			nl = memchr(v, '\n', (size_t)(end - v));
-			if (!nl || (nl - v != 3 && nl - v != 0) || (nl - v == 3 &&
-								    memcmp(v, " kB", 3)))
+			if (!nl || (nl - v != 3 && nl - v != 0) ||
+			    (nl - v == 3 && memcmp(v, " kB", 3)))
 				goto bad;
 			seen[r] = 1;
 			break;
@@ -76,13 +76,11 @@ int ns_meminfo_sample(struct ns_meminfo *m, struct ns_sample *s)
 	for (int r = 0; r < ROW_COUNT; r++)
 		if (!seen[r])
 			goto bad;
-	if (val[ROW_TOTAL] == 0 || val[ROW_TOTAL] > MAX_KIB ||
-	    val[ROW_AVAILABLE] > val[ROW_TOTAL])
+	if (val[ROW_TOTAL] == 0 || val[ROW_TOTAL] > MAX_KIB || val[ROW_AVAILABLE] > val[ROW_TOTAL])
 		goto bad;
 	s->v[NS_M_MEM_TOTAL_MIB] = (float)((double)val[ROW_TOTAL] / 1024.0);
 	s->v[NS_M_MEM_AVAIL_MIB] = (float)((double)val[ROW_AVAILABLE] / 1024.0);
-	s->v[NS_M_MEM_UTIL] =
-		(float)(1.0 - (double)val[ROW_AVAILABLE] / (double)val[ROW_TOTAL]);
+	s->v[NS_M_MEM_UTIL] = (float)(1.0 - (double)val[ROW_AVAILABLE] / (double)val[ROW_TOTAL]);
 	s->health |= NS_SRC_MEM;
 	ns_src_ok(&m->health);
 	return 0;

@@ -56,30 +56,30 @@ static void simple(struct out *o, const char *name, const char *type, const char
 }
 
 static const char *const metric_help[NS_METRIC_COUNT] = {
-	[NS_M_CPU_UTIL] = "CPU busy share over the last interval, 0..1 (/proc/stat).",
-	[NS_M_MEM_UTIL] = "Memory utilisation, 1 - MemAvailable/MemTotal.",
-	[NS_M_LOAD1] = "1-minute load average.",
-	[NS_M_LOAD5] = "5-minute load average.",
-	[NS_M_LOAD15] = "15-minute load average.",
-	[NS_M_NCPU] = "Online CPUs.",
-	[NS_M_MEM_TOTAL_MIB] = "MemTotal in MiB.",
-	[NS_M_MEM_AVAIL_MIB] = "MemAvailable in MiB.",
-	[NS_M_PSI_CPU_SOME] = "PSI cpu some avg10, percent.",
-	[NS_M_PSI_MEM_SOME] = "PSI memory some avg10, percent.",
-	[NS_M_PSI_MEM_FULL] = "PSI memory full avg10, percent.",
-	[NS_M_PSI_IO_SOME] = "PSI io some avg10, percent.",
-	[NS_M_PSI_IO_FULL] = "PSI io full avg10, percent.",
-	[NS_M_PODS] = "Pods in the kubepods cgroup tree.",
-	[NS_M_POD_CPU_REQ_M] = "Summed pod CPU requests in millicores (from cpu.weight/cpu.shares).",
-	[NS_M_POD_MEM_LIM_MIB] = "Summed pod memory limits in MiB (unlimited pods excluded).",
-	[NS_M_POD_CPU_USE] = "CPU used by all pods, cores.",
-	[NS_M_POD_MEM_USE_MIB] = "Memory used by all pods, MiB.",
-	[NS_M_RTT_P50_US] = "TCP smoothed RTT p50 over established sockets, microseconds.",
-	[NS_M_RTT_P99_US] = "TCP smoothed RTT p99 over established sockets, microseconds.",
-	[NS_M_TCP_RETRANS] = "TCP retransmits per second.",
-	[NS_M_DISK_P50_US] = "Block request latency p50, microseconds.",
-	[NS_M_DISK_P99_US] = "Block request latency p99, microseconds.",
-	[NS_M_DISK_IOPS] = "Block requests completed per second.",
+    [NS_M_CPU_UTIL] = "CPU busy share over the last interval, 0..1 (/proc/stat).",
+    [NS_M_MEM_UTIL] = "Memory utilisation, 1 - MemAvailable/MemTotal.",
+    [NS_M_LOAD1] = "1-minute load average.",
+    [NS_M_LOAD5] = "5-minute load average.",
+    [NS_M_LOAD15] = "15-minute load average.",
+    [NS_M_NCPU] = "Online CPUs.",
+    [NS_M_MEM_TOTAL_MIB] = "MemTotal in MiB.",
+    [NS_M_MEM_AVAIL_MIB] = "MemAvailable in MiB.",
+    [NS_M_PSI_CPU_SOME] = "PSI cpu some avg10, percent.",
+    [NS_M_PSI_MEM_SOME] = "PSI memory some avg10, percent.",
+    [NS_M_PSI_MEM_FULL] = "PSI memory full avg10, percent.",
+    [NS_M_PSI_IO_SOME] = "PSI io some avg10, percent.",
+    [NS_M_PSI_IO_FULL] = "PSI io full avg10, percent.",
+    [NS_M_PODS] = "Pods in the kubepods cgroup tree.",
+    [NS_M_POD_CPU_REQ_M] = "Summed pod CPU requests in millicores (from cpu.weight/cpu.shares).",
+    [NS_M_POD_MEM_LIM_MIB] = "Summed pod memory limits in MiB (unlimited pods excluded).",
+    [NS_M_POD_CPU_USE] = "CPU used by all pods, cores.",
+    [NS_M_POD_MEM_USE_MIB] = "Memory used by all pods, MiB.",
+    [NS_M_RTT_P50_US] = "TCP smoothed RTT p50 over established sockets, microseconds.",
+    [NS_M_RTT_P99_US] = "TCP smoothed RTT p99 over established sockets, microseconds.",
+    [NS_M_TCP_RETRANS] = "TCP retransmits per second.",
+    [NS_M_DISK_P50_US] = "Block request latency p50, microseconds.",
+    [NS_M_DISK_P99_US] = "Block request latency p99, microseconds.",
+    [NS_M_DISK_IOPS] = "Block requests completed per second.",
 };
 
 int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
@@ -91,10 +91,10 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 		unsigned bit;
 		const char *name;
 	} flags[] = {
-		{NS_FLAG_ANOMALY, "anomaly"},
-		{NS_FLAG_DEGRADED, "degraded"},
-		{NS_FLAG_MODEL_FALLBACK, "model_fallback"},
-		{NS_FLAG_DRAINING, "draining"},
+	    {NS_FLAG_ANOMALY, "anomaly"},
+	    {NS_FLAG_DEGRADED, "degraded"},
+	    {NS_FLAG_MODEL_FALLBACK, "model_fallback"},
+	    {NS_FLAG_DRAINING, "draining"},
 	};
 	static const enum ns_src_state states[] = {NS_SRC_STATE_UNKNOWN, NS_SRC_STATE_OK,
 						   NS_SRC_STATE_FAILING, NS_SRC_STATE_UNAVAILABLE};
@@ -116,8 +116,7 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	simple(&o, "nodescore_agent_pressure", "gauge",
 	       "PSI penalty used by the score (max some avg10 / 100).", node, s->score.pressure);
 	simple(&o, "nodescore_agent_anomaly_score", "gauge",
-	       "Anomaly score 0..1 (0 while no anomaly model is loaded).", node,
-	       s->score.anomaly);
+	       "Anomaly score 0..1 (0 while no anomaly model is loaded).", node, s->score.anomaly);
 	simple(&o, "nodescore_agent_q_value", "gauge",
 	       "Placement value used by the score (headroom without a Q-table).", node,
 	       s->score.q_value);
@@ -138,8 +137,8 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	if (s->top_feature[0]) {
 		gauge_head(&o, "nodescore_agent_anomaly_top_feature", "gauge",
 			   "Feature contributing most to the anomaly score.");
-		put(&o, "nodescore_agent_anomaly_top_feature{node=\"%s\",feature=\"%s\"} 1\n",
-		    node, s->top_feature);
+		put(&o, "nodescore_agent_anomaly_top_feature{node=\"%s\",feature=\"%s\"} 1\n", node,
+		    s->top_feature);
 	}
 
 	gauge_head(&o, "nodescore_agent_source_healthy", "gauge",
@@ -152,7 +151,9 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 		   "Source state, one series per state, 1 for the current one.");
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
 		for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
-			put(&o, "nodescore_agent_source_state{node=\"%s\",source=\"%s\",state=\"%s\"} %d\n",
+			put(&o,
+			    "nodescore_agent_source_state{node=\"%s\",source=\"%s\",state=\"%s\"} "
+			    "%d\n",
 			    node, ns_agent_src_names[i], ns_src_state_name(states[k]),
 			    s->src[i] == states[k]);
 	gauge_head(&o, "nodescore_agent_source_failures_total", "counter",
@@ -171,8 +172,8 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 
 	simple(&o, "nodescore_agent_publish_total", "counter", "Messages sent.", node,
 	       (double)s->published);
-	simple(&o, "nodescore_agent_publish_errors_total", "counter", "Messages that failed to send.",
-	       node, (double)s->publish_errors);
+	simple(&o, "nodescore_agent_publish_errors_total", "counter",
+	       "Messages that failed to send.", node, (double)s->publish_errors);
 	simple(&o, "nodescore_agent_publish_immediate_total", "counter",
 	       "Messages sent early because the anomaly or degraded flag changed.", node,
 	       (double)s->publish_immediate);
@@ -188,20 +189,22 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	       (double)s->ticks);
 	simple(&o, "nodescore_agent_interval_seconds", "gauge", "Sampling interval.", node,
 	       (double)s->interval_ms / 1000.0);
-	simple(&o, "nodescore_agent_start_time_seconds", "gauge", "Agent start, unix seconds.", node,
-	       (double)s->start_ms / 1000.0);
+	simple(&o, "nodescore_agent_start_time_seconds", "gauge", "Agent start, unix seconds.",
+	       node, (double)s->start_ms / 1000.0);
 
 	gauge_head(&o, "nodescore_agent_loop_duration_seconds", "histogram",
 		   "Time of one sampling loop iteration (sample, score, publish).");
 	for (int b = 0; b < NS_AGENT_LOOP_BUCKETS; b++) {
 		cum += s->loop_bucket[b];
-		put(&o, "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"%g\"} %llu\n",
+		put(&o,
+		    "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"%g\"} %llu\n",
 		    node, ns_agent_loop_bounds[b], (unsigned long long)cum);
 	}
 	cum += s->loop_bucket[NS_AGENT_LOOP_BUCKETS];
-	put(&o, "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"+Inf\"} %llu\n", node,
-	    (unsigned long long)cum);
-	put(&o, "nodescore_agent_loop_duration_seconds_sum{node=\"%s\"} %.9f\n", node, s->loop_sum_s);
+	put(&o, "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"+Inf\"} %llu\n",
+	    node, (unsigned long long)cum);
+	put(&o, "nodescore_agent_loop_duration_seconds_sum{node=\"%s\"} %.9f\n", node,
+	    s->loop_sum_s);
 	put(&o, "nodescore_agent_loop_duration_seconds_count{node=\"%s\"} %llu\n", node,
 	    (unsigned long long)s->loop_count);
 	if (o.overflow)

@@ -38,25 +38,25 @@ enum pod_file {
 };
 
 static const char *const v2_file[F_COUNT] = {
-	[F_CPU_REQ] = "cpu.weight",
-	[F_MEM_LIM] = "memory.max",
-	[F_CPU_USE] = "cpu.stat",
-	[F_MEM_USE] = "memory.current",
+    [F_CPU_REQ] = "cpu.weight",
+    [F_MEM_LIM] = "memory.max",
+    [F_CPU_USE] = "cpu.stat",
+    [F_MEM_USE] = "memory.current",
 };
 
 static const char *const v1_file[F_COUNT] = {
-	[F_CPU_REQ] = "cpu.shares",
-	[F_MEM_LIM] = "memory.limit_in_bytes",
-	[F_CPU_USE] = "cpuacct.usage",
-	[F_MEM_USE] = "memory.usage_in_bytes",
+    [F_CPU_REQ] = "cpu.shares",
+    [F_MEM_LIM] = "memory.limit_in_bytes",
+    [F_CPU_USE] = "cpuacct.usage",
+    [F_MEM_USE] = "memory.usage_in_bytes",
 };
 
 static const char *const layout_names[NS_PODS_LAYOUT_COUNT] = {
-	[NS_PODS_NONE] = "none",
-	[NS_PODS_V2_SYSTEMD] = "v2-systemd",
-	[NS_PODS_V2_CGROUPFS] = "v2-cgroupfs",
-	[NS_PODS_V1_SYSTEMD] = "v1-systemd",
-	[NS_PODS_V1_CGROUPFS] = "v1-cgroupfs",
+    [NS_PODS_NONE] = "none",
+    [NS_PODS_V2_SYSTEMD] = "v2-systemd",
+    [NS_PODS_V2_CGROUPFS] = "v2-cgroupfs",
+    [NS_PODS_V1_SYSTEMD] = "v1-systemd",
+    [NS_PODS_V1_CGROUPFS] = "v1-cgroupfs",
 };
 
 /* v1 reports "no limit" as LONG_MAX rounded down to a page. */
@@ -104,8 +104,8 @@ int ns_pods_init(struct ns_pods *p, const char *cgroup_root)
 	memset(p, 0, sizeof(*p));
 	ns_src_health_init(&p->health, "pods");
 	p->rescan_ms = NS_PODS_RESCAN_MS;
-	return ns_src_path(p->root, sizeof(p->root), cgroup_root && *cgroup_root ? cgroup_root :
-				   "/sys/fs/cgroup", "");
+	return ns_src_path(p->root, sizeof(p->root),
+			   cgroup_root && *cgroup_root ? cgroup_root : "/sys/fs/cgroup", "");
 }
 
 static int is_dir(const char *path)
@@ -251,7 +251,7 @@ static int read_usage_v2(int dirfd, uint64_t *ns)
 }
 
 struct walk {
-	int names_only;	/* list pod directories (hash + count), read no file */
+	int names_only; /* list pod directories (hash + count), read no file */
 	uint64_t hash;	/* FNV-1a over the pod directory names seen */
 	uint64_t pods, cpu_req_m, mem_lim_bytes;
 	int memfd;
@@ -287,8 +287,8 @@ static int add_pod(struct ns_pods *p, struct walk *w, int cpufd, const char *rel
 		w->bad_file = "(too many pod cgroups)";
 		return -E2BIG;
 	}
-	w->cpu_req_m += is_v2(p) ? ns_pods_weight_to_millicores(req) :
-				   ns_pods_shares_to_millicores(req);
+	w->cpu_req_m +=
+	    is_v2(p) ? ns_pods_weight_to_millicores(req) : ns_pods_shares_to_millicores(req);
 	if (lim < V1_UNLIMITED)
 		w->mem_lim_bytes += lim;
 	return 0;
@@ -340,8 +340,7 @@ static int walk_dir(struct ns_pods *p, struct walk *w, int cpufd, const char *re
 					w->hash = hash_name(w->hash, de->d_name);
 				else
 					err = add_pod(p, w, cpufd, sub);
-			}
-			else if (depth == 0 && is_qos_name(de->d_name, is_systemd(p)))
+			} else if (depth == 0 && is_qos_name(de->d_name, is_systemd(p)))
 				err = walk_dir(p, w, cpufd, sub, depth + 1);
 		}
 	}
@@ -374,9 +373,10 @@ int ns_pods_sample(struct ns_pods *p, struct ns_sample *s)
 	clear(s);
 	if (p->layout == NS_PODS_NONE || p->health.state == NS_SRC_STATE_FAILING) {
 		if (detect(p))
-			return ns_src_fail(&p->health, -ENOENT, p->root,
-					   "no kubepods cgroup tree (v2 kubepods.slice|kubepods, v1 "
-					   "cpu,cpuacct|cpu + memory)");
+			return ns_src_fail(
+			    &p->health, -ENOENT, p->root,
+			    "no kubepods cgroup tree (v2 kubepods.slice|kubepods, v1 "
+			    "cpu,cpuacct|cpu + memory)");
 	}
 	f = is_v2(p) ? v2_file : v1_file;
 	where = p->cpu_dir;
@@ -389,8 +389,8 @@ int ns_pods_sample(struct ns_pods *p, struct ns_sample *s)
 	}
 	where = p->acct_dir;
 	now = ns_mono_ns();
-	err = is_v2(p) ? read_usage_v2(acctfd, &usage_ns) :
-			 read_u64(acctfd, f[F_CPU_USE], &usage_ns);
+	err =
+	    is_v2(p) ? read_usage_v2(acctfd, &usage_ns) : read_u64(acctfd, f[F_CPU_USE], &usage_ns);
 	if (err) {
 		why = f[F_CPU_USE];
 		goto fail;

@@ -32,9 +32,8 @@ enum procstat_col {
 };
 
 static const int col_counts_in_total[COL_COUNT] = {
-	[COL_USER] = 1,	  [COL_NICE] = 1,    [COL_SYSTEM] = 1, [COL_IDLE] = 1,
-	[COL_IOWAIT] = 1, [COL_IRQ] = 1,     [COL_SOFTIRQ] = 1, [COL_STEAL] = 1,
-	[COL_GUEST] = 0,  [COL_GUEST_NICE] = 0,
+    [COL_USER] = 1, [COL_NICE] = 1,    [COL_SYSTEM] = 1, [COL_IDLE] = 1,  [COL_IOWAIT] = 1,
+    [COL_IRQ] = 1,  [COL_SOFTIRQ] = 1, [COL_STEAL] = 1,	 [COL_GUEST] = 0, [COL_GUEST_NICE] = 0,
 };
 
 #define MIN_COLS (COL_IDLE + 1)
@@ -102,8 +101,8 @@ int ns_procstat_sample(struct ns_procstat *p, struct ns_sample *s)
 				goto bad;
 			have_agg = 1;
 		} else if (line[3] >= '0' && line[3] <= '9') {
-			if (!have_agg || parse_cols(line + 3 + strspn(line + 3, "0123456789"), lend,
-						    &b, &t))
+			if (!have_agg ||
+			    parse_cols(line + 3 + strspn(line + 3, "0123456789"), lend, &b, &t))
 				goto bad;
 			if (++ncpu > MAX_CPUS)
 				goto bad;
@@ -122,7 +121,7 @@ int ns_procstat_sample(struct ns_procstat *p, struct ns_sample *s)
 	if (p->have_prev && total > p->prev_total && busy >= p->prev_busy &&
 	    busy - p->prev_busy <= total - p->prev_total)
 		s->v[NS_M_CPU_UTIL] =
-			(float)((double)(busy - p->prev_busy) / (double)(total - p->prev_total));
+		    (float)((double)(busy - p->prev_busy) / (double)(total - p->prev_total));
 	/* Counters that went backwards (hotplug, a different file) restart the delta. */
 	p->prev_busy = busy;
 	p->prev_total = total;

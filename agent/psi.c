@@ -22,21 +22,21 @@ enum psi_line {
 };
 
 static const char *const line_prefix[LINE_COUNT] = {
-	[LINE_SOME] = "some avg10=",
-	[LINE_FULL] = "full avg10=",
+    [LINE_SOME] = "some avg10=",
+    [LINE_FULL] = "full avg10=",
 };
 
 static const char *const resource_file[NS_PSI_COUNT] = {
-	[NS_PSI_CPU] = "/proc/pressure/cpu",
-	[NS_PSI_MEMORY] = "/proc/pressure/memory",
-	[NS_PSI_IO] = "/proc/pressure/io",
+    [NS_PSI_CPU] = "/proc/pressure/cpu",
+    [NS_PSI_MEMORY] = "/proc/pressure/memory",
+    [NS_PSI_IO] = "/proc/pressure/io",
 };
 
 /* Metric per (resource, line); -1 where the line is not exported. */
 static const int psi_metric[NS_PSI_COUNT][LINE_COUNT] = {
-	[NS_PSI_CPU] = {[LINE_SOME] = NS_M_PSI_CPU_SOME, [LINE_FULL] = -1},
-	[NS_PSI_MEMORY] = {[LINE_SOME] = NS_M_PSI_MEM_SOME, [LINE_FULL] = NS_M_PSI_MEM_FULL},
-	[NS_PSI_IO] = {[LINE_SOME] = NS_M_PSI_IO_SOME, [LINE_FULL] = NS_M_PSI_IO_FULL},
+    [NS_PSI_CPU] = {[LINE_SOME] = NS_M_PSI_CPU_SOME, [LINE_FULL] = -1},
+    [NS_PSI_MEMORY] = {[LINE_SOME] = NS_M_PSI_MEM_SOME, [LINE_FULL] = NS_M_PSI_MEM_FULL},
+    [NS_PSI_IO] = {[LINE_SOME] = NS_M_PSI_IO_SOME, [LINE_FULL] = NS_M_PSI_IO_FULL},
 };
 
 int ns_psi_init(struct ns_psi *p, const char *proc_root)
@@ -108,7 +108,8 @@ int ns_psi_sample(struct ns_psi *p, struct ns_sample *s)
 
 		err = ns_src_read(p->path[r], buf, sizeof(buf), &len, 0, NULL);
 		if (err == -EOPNOTSUPP) {
-			ns_src_unavailable(&p->health, "PSI disabled (psi=0 on the kernel command line)");
+			ns_src_unavailable(&p->health,
+					   "PSI disabled (psi=0 on the kernel command line)");
 			return err;
 		}
 		if (err)

@@ -61,7 +61,8 @@ int ns_publish_open(const char *endpoints, struct ns_publisher **out, char *err,
 		}
 		if (nn_connect(p->sock, tok) < 0) {
 			e = nn_errno();
-			snprintf(err, errlen, "bad --publish endpoint '%s': %s", tok, nn_strerror(e));
+			snprintf(err, errlen, "bad --publish endpoint '%s': %s", tok,
+				 nn_strerror(e));
 			ns_publish_close(p);
 			return -e;
 		}

@@ -68,10 +68,10 @@ const char *ns_src_read_reason(int err)
 const char *ns_src_state_name(enum ns_src_state st)
 {
 	static const char *const names[] = {
-		[NS_SRC_STATE_UNKNOWN] = "unknown",
-		[NS_SRC_STATE_OK] = "ok",
-		[NS_SRC_STATE_FAILING] = "failing",
-		[NS_SRC_STATE_UNAVAILABLE] = "unavailable",
+	    [NS_SRC_STATE_UNKNOWN] = "unknown",
+	    [NS_SRC_STATE_OK] = "ok",
+	    [NS_SRC_STATE_FAILING] = "failing",
+	    [NS_SRC_STATE_UNAVAILABLE] = "unavailable",
 	};
 	if ((unsigned)st >= sizeof(names) / sizeof(names[0]))
 		return "unknown";
@@ -86,14 +86,14 @@ int ns_src_path(char *out, size_t cap, const char *root, const char *abs)
 	/* "/" and "" mean the real root: avoid "//proc" in log lines. */
 	while (rl > 0 && root[rl - 1] == '/')
 		rl--;
-	n = snprintf(out, cap, "%.*s%s%s", (int)rl, rl ? root : "", *abs == '/' || !*abs ? "" : "/", abs);
+	n = snprintf(out, cap, "%.*s%s%s", (int)rl, rl ? root : "", *abs == '/' || !*abs ? "" : "/",
+		     abs);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
-int ns_src_read(const char *path, char *buf, size_t cap, size_t *len, int prefix_ok,
-		int *truncated)
+int ns_src_read(const char *path, char *buf, size_t cap, size_t *len, int prefix_ok, int *truncated)
 {
 	return ns_src_readat(AT_FDCWD, path, buf, cap, len, prefix_ok, truncated);
 }

@@ -22,7 +22,8 @@ static void fixture(int step)
 	fx_write("proc/stat", stat);
 	fx_write("proc/meminfo", "MemTotal: 10485760 kB\nMemAvailable: 3145728 kB\n");
 	fx_write("proc/loadavg", "0.52 0.40 0.30 2/300 4242\n");
-	fx_write("proc/diskstats", "   8       0 sda 1000 0 8000 500 2000 0 16000 1000 0 1500 1500 0 0 0 0 0 0\n");
+	fx_write("proc/diskstats",
+		 "   8       0 sda 1000 0 8000 500 2000 0 16000 1000 0 1500 1500 0 0 0 0 0 0\n");
 	fx_mkdir("cg/kubepods.slice/kubepods-pod1111.slice");
 	fx_write("cg/kubepods.slice/cpu.stat", "usage_usec 1000\n");
 	fx_write("cg/kubepods.slice/memory.current", "1048576\n");
@@ -107,7 +108,8 @@ static void test_metrics_render(void)
 	CHECK_EQ_INT(strlen(buf), n);
 	CHECK(strstr(buf, "\nnodescore_node_mem_util{node=\"unit-node\"} 0.69999998807907104\n"));
 	CHECK(strstr(buf, "\nnodescore_node_cpu_util{node=\"unit-node\"} NaN\n")); /* first tick */
-	CHECK(strstr(buf, "nodescore_agent_source_mode{node=\"unit-node\",source=\"net\",mode=\"sock_diag\"} 1\n"));
+	CHECK(strstr(buf, "nodescore_agent_source_mode{node=\"unit-node\",source=\"net\",mode="
+			  "\"sock_diag\"} 1\n"));
 	CHECK(strstr(buf, "nodescore_agent_loop_duration_seconds_count{node=\"unit-node\"} 1\n"));
 	CHECK(strstr(buf, "le=\"+Inf\"} 1\n"));
 	/* too small a buffer is an error, never an overflow */

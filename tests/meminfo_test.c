@@ -7,11 +7,12 @@
 #include "check.h"
 #include "fixture.h"
 
-#define GOOD "MemTotal:        8388608 kB\n" \
-	     "MemFree:          1048576 kB\n" \
-	     "MemAvailable:     2097152 kB\n" \
-	     "Buffers:           102400 kB\n" \
-	     "HugePages_Total:        0\n"
+#define GOOD                                                                                       \
+	"MemTotal:        8388608 kB\n"                                                            \
+	"MemFree:          1048576 kB\n"                                                           \
+	"MemAvailable:     2097152 kB\n"                                                           \
+	"Buffers:           102400 kB\n"                                                           \
+	"HugePages_Total:        0\n"
 
 static int sample(struct ns_meminfo *m, struct ns_sample *s)
 {
@@ -65,8 +66,9 @@ static void test_bad(void)
 	fx_new();
 	expect_bad(NULL, -ENOENT);
 	expect_bad("", -ENODATA);
-	expect_bad("MemTotal:        8388608 kB\nMemFree: 1 kB\n", -EINVAL);  /* no MemAvailable */
-	expect_bad("MemTotal:        100 kB\nMemAvailable:   200 kB\n", -EINVAL); /* avail > total */
+	expect_bad("MemTotal:        8388608 kB\nMemFree: 1 kB\n", -EINVAL); /* no MemAvailable */
+	expect_bad("MemTotal:        100 kB\nMemAvailable:   200 kB\n",
+		   -EINVAL); /* avail > total */
 	expect_bad("MemTotal:        0 kB\nMemAvailable:   0 kB\n", -EINVAL);
 	expect_bad("MemTotal:        8388608 kB\nMemAvailable:     20971", -EINVAL); /* cut */
 	expect_bad("MemTotal:        8388608 kB\nMemAvailable:  12x4 kB\n", -EINVAL);

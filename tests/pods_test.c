@@ -30,17 +30,18 @@ static void pod_dirs(int v1, int systemd, const char *cpu_root)
 	if (systemd) {
 		fx_fmt(pod_dir[0], 256, "%s/kubepods-pod" UID1 ".slice", cpu_root);
 		fx_fmt(pod_dir[1], 256,
-			 "%s/kubepods-burstable.slice/kubepods-burstable-pod" UID2 ".slice",
-			 cpu_root);
+		       "%s/kubepods-burstable.slice/kubepods-burstable-pod" UID2 ".slice",
+		       cpu_root);
 		fx_fmt(pod_dir[2], 256,
-			 "%s/kubepods-besteffort.slice/kubepods-besteffort-pod" UID3 ".slice",
-			 cpu_root);
+		       "%s/kubepods-besteffort.slice/kubepods-besteffort-pod" UID3 ".slice",
+		       cpu_root);
 	} else {
-		fx_fmt(pod_dir[0], 256, "%s/pod%s", cpu_root, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+		fx_fmt(pod_dir[0], 256, "%s/pod%s", cpu_root,
+		       "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
 		fx_fmt(pod_dir[1], 256, "%s/burstable/pod%s", cpu_root,
-			 "11111111-2222-3333-4444-555555555555");
+		       "11111111-2222-3333-4444-555555555555");
 		fx_fmt(pod_dir[2], 256, "%s/besteffort/pod%s", cpu_root,
-			 "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+		       "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
 	}
 }
 
@@ -67,7 +68,7 @@ static void build_v2(int systemd, uint64_t usage_usec)
 
 	fx_write("cgroup.controllers", "cpuset cpu io memory pids\n");
 	fx_fmt(buf, sizeof(buf), "usage_usec %llu\nuser_usec 1\nsystem_usec 2\n",
-		 (unsigned long long)usage_usec);
+	       (unsigned long long)usage_usec);
 	put(k, "cpu.stat", buf);
 	put(k, "memory.current", "104857600\n");
 	put(k, "cpu.weight", "100\n");
@@ -79,8 +80,8 @@ static void build_v2(int systemd, uint64_t usage_usec)
 		put(pod_dir[i], "cri-containerd-abc.scope/cpu.weight", "5000\n");
 	}
 	/* things that are not pods at all */
-	fx_mkdir(systemd ? "kubepods.slice/kubepods-burstable.slice/other.scope" :
-			   "kubepods/burstable/notapod");
+	fx_mkdir(systemd ? "kubepods.slice/kubepods-burstable.slice/other.scope"
+			 : "kubepods/burstable/notapod");
 	put(k, "podnotadir", "x\n");
 }
 

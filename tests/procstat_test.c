@@ -7,15 +7,17 @@
 #include "check.h"
 #include "fixture.h"
 
-#define STAT1 "cpu  100 0 100 800 0 0 0 0 0 0\n" \
-	      "cpu0 50 0 50 400 0 0 0 0 0 0\n"    \
-	      "cpu1 50 0 50 400 0 0 0 0 0 0\n"    \
-	      "intr 12345 1 2 3\nctxt 999\n"
+#define STAT1                                                                                      \
+	"cpu  100 0 100 800 0 0 0 0 0 0\n"                                                         \
+	"cpu0 50 0 50 400 0 0 0 0 0 0\n"                                                           \
+	"cpu1 50 0 50 400 0 0 0 0 0 0\n"                                                           \
+	"intr 12345 1 2 3\nctxt 999\n"
 /* +100 user, +100 system, +600 idle: busy 200 of 800 -> 0.25 */
-#define STAT2 "cpu  200 0 200 1400 0 0 0 0 0 0\n" \
-	      "cpu0 100 0 100 700 0 0 0 0 0 0\n"   \
-	      "cpu1 100 0 100 700 0 0 0 0 0 0\n"   \
-	      "intr 12346 1 2 3\nctxt 1000\n"
+#define STAT2                                                                                      \
+	"cpu  200 0 200 1400 0 0 0 0 0 0\n"                                                        \
+	"cpu0 100 0 100 700 0 0 0 0 0 0\n"                                                         \
+	"cpu1 100 0 100 700 0 0 0 0 0 0\n"                                                         \
+	"intr 12346 1 2 3\nctxt 1000\n"
 
 static int sample(struct ns_procstat *p, struct ns_sample *s)
 {
@@ -53,7 +55,8 @@ static void test_iowait_and_guest(void)
 	ns_procstat_init(&p, fx_root);
 	CHECK_EQ_INT(sample(&p, &s), 0);
 	/* user 300 (of which guest 100), iowait 100, idle 400, steal 200: total 1000, busy 500 */
-	fx_write("proc/stat", "cpu  300 0 0 400 100 0 0 200 100 0\ncpu0 300 0 0 400 100 0 0 200 100 0\n");
+	fx_write("proc/stat",
+		 "cpu  300 0 0 400 100 0 0 200 100 0\ncpu0 300 0 0 400 100 0 0 200 100 0\n");
 	CHECK_EQ_INT(sample(&p, &s), 0);
 	CHECK(fabsf(s.v[NS_M_CPU_UTIL] - 0.5f) < 1e-6f);
 	/* Old kernels: four columns are enough. */

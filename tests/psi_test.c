@@ -7,12 +7,15 @@
 #include "check.h"
 #include "fixture.h"
 
-#define CPU "some avg10=1.50 avg60=2.00 avg300=3.00 total=12345\n" \
-	    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
-#define MEM "some avg10=4.25 avg60=1.00 avg300=0.50 total=999\n" \
-	    "full avg10=2.75 avg60=0.50 avg300=0.10 total=500\n"
-#define IO "some avg10=10.00 avg60=5.00 avg300=1.00 total=7777\n" \
-	   "full avg10=8.50 avg60=4.00 avg300=0.90 total=6666\n"
+#define CPU                                                                                        \
+	"some avg10=1.50 avg60=2.00 avg300=3.00 total=12345\n"                                     \
+	"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+#define MEM                                                                                        \
+	"some avg10=4.25 avg60=1.00 avg300=0.50 total=999\n"                                       \
+	"full avg10=2.75 avg60=0.50 avg300=0.10 total=500\n"
+#define IO                                                                                         \
+	"some avg10=10.00 avg60=5.00 avg300=1.00 total=7777\n"                                     \
+	"full avg10=8.50 avg60=4.00 avg300=0.90 total=6666\n"
 
 static int sample(struct ns_psi *p, struct ns_sample *s)
 {
@@ -108,12 +111,16 @@ static void test_bad(void)
 		   -EINVAL); /* memory must have full */
 	expect_bad("proc/pressure/cpu", "some avg10=1.50 avg60=2.0", -EINVAL);
 	expect_bad("proc/pressure/cpu", "some avg10=1.50 avg60=2.00 avg300=3.00 total=\n", -EINVAL);
-	expect_bad("proc/pressure/cpu", "some avg10=101.00 avg60=2.00 avg300=3.00 total=1\n", -EINVAL);
-	expect_bad("proc/pressure/cpu", "some avg10=-1.00 avg60=2.00 avg300=3.00 total=1\n", -EINVAL);
+	expect_bad("proc/pressure/cpu", "some avg10=101.00 avg60=2.00 avg300=3.00 total=1\n",
+		   -EINVAL);
+	expect_bad("proc/pressure/cpu", "some avg10=-1.00 avg60=2.00 avg300=3.00 total=1\n",
+		   -EINVAL);
 	expect_bad("proc/pressure/cpu", "some avg10=abc avg60=2.00 avg300=3.00 total=1\n", -EINVAL);
-	expect_bad("proc/pressure/cpu", "full avg10=1.00 avg60=2.00 avg300=3.00 total=1\n", -EINVAL);
+	expect_bad("proc/pressure/cpu", "full avg10=1.00 avg60=2.00 avg300=3.00 total=1\n",
+		   -EINVAL);
 	/* total split onto the next line must not complete the "some" line */
-	expect_bad("proc/pressure/io", "some avg10=1.00 avg60=\nfull avg10=1.00 avg60=2.00 avg300=3.00 total=1\n",
+	expect_bad("proc/pressure/io",
+		   "some avg10=1.00 avg60=\nfull avg10=1.00 avg60=2.00 avg300=3.00 total=1\n",
 		   -EINVAL);
 	expect_bad("proc/pressure/cpu", CPU CPU, -EINVAL); /* repeated lines */
 	fx_write_garbage("proc/pressure/memory", 300);

@@ -61,7 +61,7 @@ static void test_heuristic_by_hand(void)
 	CHECK_EQ_INT(o.flags, NS_FLAG_MODEL_FALLBACK);
 	CHECK(o.cpu_peak == 0.2 && o.mem_peak == 0.4);
 	CHECK_EQ_INT(o.free_millicores, 3200); /* (1 - 0.2) * 4 * 1000 */
-	CHECK_EQ_INT(o.free_mib, 4915);	      /* MemAvailable */
+	CHECK_EQ_INT(o.free_mib, 4915);	       /* MemAvailable */
 	CHECK(o.top_feature == NULL);
 }
 

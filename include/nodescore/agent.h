@@ -24,7 +24,7 @@ struct ns_agent_config {
 	uint64_t publish_interval_ms;
 	uint64_t history_interval_ms; /* 0: no history */
 	uint32_t history_capacity;
-	uint64_t pods_rescan_ms;      /* full re-read of pod files when the pod set is unchanged */
+	uint64_t pods_rescan_ms; /* full re-read of pod files when the pod set is unchanged */
 	struct ns_score_weights weights;
 	int no_bpf;
 	struct ns_key key;

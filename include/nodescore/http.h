@@ -17,7 +17,7 @@ struct ns_http_route {
 	const char *content_type;
 	ns_http_handler handler;
 	void *arg;
-	size_t body_cap;  /* buffer size for this route */
+	size_t body_cap; /* buffer size for this route */
 };
 
 struct ns_http;

@@ -19,34 +19,34 @@ struct ns_score_weights {
 
 struct ns_score_input {
 	/* Measurements (NaN when not measured). */
-	double cpu_util;      /* 0..1 */
-	double mem_util;      /* 0..1 */
+	double cpu_util; /* 0..1 */
+	double mem_util; /* 0..1 */
 	double load1;
 	double ncpu;
 	double mem_total_mib;
 	double mem_avail_mib;
-	double psi_cpu_some;  /* percent avg10 */
+	double psi_cpu_some; /* percent avg10 */
 	double psi_mem_some;
 	double psi_io_some;
-	int degraded;	      /* a sampler that should work failed */
+	int degraded; /* a sampler that should work failed */
 	/* Model outputs: NaN / NULL when the model is absent or failed. */
-	double anomaly;	      /* isolation forest score 0..1 */
-	int anomaly_flag;     /* flag after hysteresis (only read when anomaly is set) */
-	double cpu_peak_fc;   /* forecast peak utilisation over the horizon, 0..1 */
+	double anomaly;	    /* isolation forest score 0..1 */
+	int anomaly_flag;   /* flag after hysteresis (only read when anomaly is set) */
+	double cpu_peak_fc; /* forecast peak utilisation over the horizon, 0..1 */
 	double mem_peak_fc;
-	double q_value;	      /* placement value 0..1 */
+	double q_value;		 /* placement value 0..1 */
 	const char *top_feature; /* most anomalous feature name, or NULL */
 };
 
 struct ns_score_output {
-	uint16_t score;	   /* 0..NS_SCORE_MAX */
-	uint8_t flags;	   /* NS_FLAG_* */
-	double headroom;   /* 0..1 */
-	double pressure;   /* 0..1, max PSI "some" share used as penalty */
-	double cpu_now, mem_now;      /* 0..1, as used (after fallbacks) */
-	double cpu_peak, mem_peak;    /* 0..1, model or current */
-	double anomaly;		      /* 0..1, model or 0 */
-	double q_value;		      /* 0..1, model or headroom */
+	uint16_t score;		   /* 0..NS_SCORE_MAX */
+	uint8_t flags;		   /* NS_FLAG_* */
+	double headroom;	   /* 0..1 */
+	double pressure;	   /* 0..1, max PSI "some" share used as penalty */
+	double cpu_now, mem_now;   /* 0..1, as used (after fallbacks) */
+	double cpu_peak, mem_peak; /* 0..1, model or current */
+	double anomaly;		   /* 0..1, model or 0 */
+	double q_value;		   /* 0..1, model or headroom */
 	uint32_t free_millicores;
 	uint32_t free_mib;
 	const char *top_feature; /* from the input, or NULL */

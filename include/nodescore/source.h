@@ -22,8 +22,8 @@ enum ns_src_state {
 struct ns_src_health {
 	const char *name; /* "procstat", "meminfo", ... (static string) */
 	enum ns_src_state state;
-	int err;	  /* last -errno when failing */
-	uint64_t ok;	  /* successful samples */
+	int err;     /* last -errno when failing */
+	uint64_t ok; /* successful samples */
 	uint64_t failures;
 };
 
