@@ -55,6 +55,8 @@ struct ns_agent {
 	struct ns_http_route routes[2];
 	struct ns_history_acc hist;
 	struct ns_ring *ring; /* NULL: history off */
+	ns_agent_model_fn model;
+	void *model_ctx;
 	uint64_t next_publish_ns, next_history_ns;
 	uint32_t nonce, seq;
 	uint8_t last_sent_flags;
@@ -295,6 +297,12 @@ fail:
 	return e;
 }
 
+void ns_agent_set_model(struct ns_agent *a, ns_agent_model_fn fn, void *ctx)
+{
+	a->model = fn;
+	a->model_ctx = ctx;
+}
+
 uint16_t ns_agent_http_port(const struct ns_agent *a)
 {
 	return a->http ? ns_http_port(a->http) : 0;
@@ -384,9 +392,10 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	ns_score_input_init(&in);
 	ns_score_input_from_sample(&in, &s);
 	in.degraded = degraded;
-	/* Model seam: the anomaly detector, forecaster and Q-table fill in.anomaly,
-	 * in.anomaly_flag, in.cpu_peak_fc, in.mem_peak_fc, in.q_value and
-	 * in.top_feature here; NaN keeps the heuristic for that part. */
+	/* Model seam: the anomaly detector, forecaster and Q-table fill their
+	 * fields; what they leave NaN keeps the heuristic. */
+	if (a->model)
+		a->model(a->model_ctx, &s, &in);
 	ns_score_compute(&a->cfg.weights, &in, &o);
 
 	ns_history_add(&a->hist, &s);

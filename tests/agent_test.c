@@ -120,6 +120,64 @@ static void test_metrics_render(void)
 	fx_free();
 }
 
+struct fake_model {
+	int calls;
+	double anomaly;
+};
+
+/* A stand-in for the real models, to test the seam, not a model. */
+static void fake_model(void *ctx, const struct ns_sample *s, struct ns_score_input *in)
+{
+	struct fake_model *m = ctx;
+
+	m->calls++;
+	if (!isnan(s->v[NS_M_MEM_UTIL]))
+		in->mem_peak_fc = 0.9;
+	in->cpu_peak_fc = 0.6;
+	in->q_value = 0.25;
+	in->anomaly = m->anomaly;
+	in->anomaly_flag = m->anomaly > 0.7;
+	in->top_feature = "psi_io_some";
+}
+
+static void test_model_seam(void)
+{
+	static char buf[65536];
+	struct fake_model m = {0, 0.8};
+	struct ns_agent_snapshot s;
+	struct ns_agent *a;
+	char cg[512];
+
+	fx_new();
+	fixture(1);
+	a = open_agent(cg, sizeof(cg));
+	CHECK(a != NULL);
+	ns_agent_set_model(a, fake_model, &m);
+	ns_agent_tick(a, ns_mono_ns());
+	ns_agent_snapshot(a, &s);
+	CHECK_EQ_INT(m.calls, 1);
+	/* all model parts present: no fallback; headroom 0.5*(1-0.6) + 0.5*(1-0.9)
+	 * = 0.25, 1000*(0.3*0.25 + 0.4*0.25 + 0.3*(1-0.8)) = 235 */
+	CHECK_EQ_INT(s.score.flags, NS_FLAG_ANOMALY);
+	CHECK_EQ_INT(s.score.score, 235);
+	CHECK_EQ_INT(s.score.free_millicores, 400); /* (1 - 0.6) * 1 CPU */
+	CHECK_EQ_INT(s.score.free_mib, 1024); /* (1 - 0.9) * 10240 */
+	CHECK_EQ_STR(s.top_feature, "psi_io_some");
+	CHECK(ns_agent_metrics(&s, buf, sizeof(buf)) > 0);
+	CHECK(strstr(
+	    buf,
+	    "nodescore_agent_anomaly_top_feature{node=\"unit-node\",feature=\"psi_io_some\"} 1\n"));
+	CHECK(strstr(buf, "flag=\"anomaly\"} 1\n"));
+	ns_agent_set_model(a, NULL, NULL);
+	ns_agent_tick(a, ns_mono_ns());
+	ns_agent_snapshot(a, &s);
+	CHECK_EQ_INT(m.calls, 1);
+	CHECK_EQ_INT(s.score.flags, NS_FLAG_MODEL_FALLBACK);
+	CHECK_EQ_STR(s.top_feature, "");
+	ns_agent_close(a);
+	fx_free();
+}
+
 static volatile sig_atomic_t stop_run;
 
 static void *runner(void *arg)
@@ -182,6 +240,7 @@ int main(void)
 {
 	RUN(test_tick_and_snapshot);
 	RUN(test_metrics_render);
+	RUN(test_model_seam);
 	RUN(test_run_cadence);
 	RUN(test_history_mean);
 	fx_free();

@@ -80,6 +80,16 @@ struct ns_agent;
 int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char *err,
 		  size_t errlen);
 
+/* Model seam: called every tick on the loop thread after the measurements
+ * are in `in` (ns_score_input_from_sample) and before ns_score_compute. It
+ * sets the model fields it has (anomaly, anomaly_flag, cpu_peak_fc,
+ * mem_peak_fc, q_value, top_feature: a string that lives until the next call)
+ * and leaves the others NaN/NULL, which keeps the heuristic for them. It must
+ * not block and should not allocate. NULL fn removes it. Call before
+ * ns_agent_run. */
+typedef void (*ns_agent_model_fn)(void *ctx, const struct ns_sample *s, struct ns_score_input *in);
+void ns_agent_set_model(struct ns_agent *a, ns_agent_model_fn fn, void *ctx);
+
 /* One iteration: sample, score, accumulate history, publish when due.
  * now_mono_ns is the tick's deadline clock. */
 void ns_agent_tick(struct ns_agent *a, uint64_t now_mono_ns);
