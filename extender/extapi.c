@@ -73,17 +73,23 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		c->vcap = cap;
 	}
 	st->nodes = (uint32_t)a->n;
-	for (size_t i = 0; i < a->n && i < LOOKAHEAD; i++) {
+	/* Two-stage software pipeline: index slot 2 x LOOKAHEAD names ahead,
+	 * entry LOOKAHEAD names ahead, lookup now. */
+	for (size_t i = 0; i < a->n && i < 2 * LOOKAHEAD; i++) {
 		c->v[i].hash = ns_table_hash(a->nodes[i].name, a->nodes[i].name_len);
 		ns_table_prefetch(t, c->v[i].hash);
 	}
+	for (size_t i = 0; i < a->n && i < LOOKAHEAD; i++)
+		ns_table_prefetch_entry(t, c->v[i].hash);
 	for (size_t i = 0; i < a->n; i++) {
 		struct ns_extapi_view *v = &c->v[i];
-		size_t j = i + LOOKAHEAD;
+		size_t j = i + 2 * LOOKAHEAD;
 		if (j < a->n) {
 			c->v[j].hash = ns_table_hash(a->nodes[j].name, a->nodes[j].name_len);
 			ns_table_prefetch(t, c->v[j].hash);
 		}
+		if (i + LOOKAHEAD < a->n)
+			ns_table_prefetch_entry(t, c->v[i + LOOKAHEAD].hash);
 		v->fail = FAIL_NONE;
 		v->raw = 0;
 		if (!ns_table_lookup_hash(t, a->nodes[i].name, a->nodes[i].name_len, v->hash,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Score table: open addressing hash of node name -> latest message. */
+/* Score table: open addressing index of node name -> latest message. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,32 +13,37 @@
 #define DATA_WORDS 6
 #define HUGE_PAGE (2u << 20)
 /* Compaction (dropping long-silent nodes when full) runs at most this
- * often; a retired slot array is freed one compaction later, so readers
+ * often; a retired generation is freed one compaction later, so readers
  * get at least this long to finish with it. */
 #define COMPACT_MIN_MS 60000u
 
 /*
- * Slots are claimed by the single writer and never renamed, so a reader
- * that sees `used` (acquire) may read name/len/hash without a lock.
- * The payload changes on every message: it is a seqlock over atomic words,
- * so readers never block the subscriber and never see a torn copy.
- * A slot is two cache lines: the first holds everything but the name, the
- * second the name; the writer's replay state lives in a separate array.
+ * Two arrays per generation:
+ *  - idx: the open addressing index, power of two >= 2 x max_nodes, one
+ *    64-bit word per slot: hash << 32 | (entry number + 1), 0 when empty.
+ *    256 kB for 10,000 nodes: probes stay in cache.
+ *  - entries: dense, in insertion order, two cache lines each (payload
+ *    line, name line); only as many are touched as there are nodes.
+ * Entries are filled by the single writer before their index word is
+ * published (release) and are never renamed, so readers need no lock for
+ * the name. The payload changes on every message: it is a seqlock over
+ * atomic words, so readers never block the subscriber and never see a torn
+ * copy. The writer's replay state lives in a third array, off the read path.
  */
-struct slot {
-	_Alignas(64) atomic_uint used;
+struct entry {
+	_Alignas(64) atomic_uint seq;
 	uint32_t hash;
-	atomic_uint seq;
 	uint8_t len;
 	_Atomic uint64_t w[DATA_WORDS];
 	char name[NS_WIRE_NAME_MAX];
 };
 
-/* One generation of slots. Replaced as a whole by compaction (RCU-like:
- * readers load the pointer once per call). */
+/* One generation. Replaced as a whole by compaction (RCU-like: readers
+ * load the pointer once per call). */
 struct tab {
-	struct slot *slots;
-	struct ns_replay_state *replay; /* writer only, indexed like slots */
+	_Atomic uint64_t *idx;
+	struct entry *entries;
+	struct ns_replay_state *replay; /* writer only, indexed like entries */
 	uint32_t mask;
 	atomic_uint size;
 };
@@ -54,22 +59,34 @@ struct ns_table {
 };
 
 /* Eight bytes per multiply: byte-at-a-time hashes are a serial multiply
- * chain and showed up as a third of a 5,000-name prioritize. Names are
- * authenticated (agents) or come from the scheduler, so no keyed hash. */
+ * chain and showed up as a third of a 5,000-name prioritize. The tail is
+ * one overlapping load (a byte-wise copy into a word stalled on store
+ * forwarding). Names are authenticated (agents) or come from the
+ * scheduler, so no keyed hash. */
 uint32_t ns_table_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+	const char *p = s;
+	size_t left = n;
 
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&w, s, 8);
+	for (; left > 8; p += 8, left -= 8) {
+		memcpy(&w, p, 8);
 		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
 		h ^= h >> 31;
 	}
-	if (n) {
+	if (n >= 8) {
+		memcpy(&w, s + n - 8, 8);
+	} else if (n >= 4) {
+		uint32_t lo, hi;
+		memcpy(&lo, s, 4);
+		memcpy(&hi, s + n - 4, 4);
+		w = (uint64_t)hi << 32 | lo;
+	} else {
 		w = 0;
-		memcpy(&w, s, n);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		for (size_t i = 0; i < n; i++)
+			w = w << 8 | (uint8_t)s[i];
 	}
+	h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
 	h ^= h >> 29;
 	h *= 0x94d049bb133111ebull;
 	h ^= h >> 32;
@@ -80,29 +97,40 @@ static void tab_free(struct tab *tb)
 {
 	if (!tb)
 		return;
-	free(tb->slots);
+	free(tb->idx);
+	free(tb->entries);
 	free(tb->replay);
 	free(tb);
 }
 
-static struct tab *tab_new(uint32_t cap)
+/* Huge pages where the kernel allows: a 5,000-name lookup touches 5,000
+ * random places, and 4 kB pages made that mostly TLB misses. */
+static void *alloc_zeroed_huge(size_t bytes)
+{
+	void *p;
+
+	bytes = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	p = aligned_alloc(HUGE_PAGE, bytes);
+	if (!p)
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
+static struct tab *tab_new(uint32_t cap, uint32_t max_nodes)
 {
 	struct tab *tb = calloc(1, sizeof(*tb));
-	/* Huge pages where the kernel allows: a 5,000-name lookup touches
-	 * 5,000 random slots, and 4 kB pages made that mostly TLB misses. */
-	size_t bytes = ((size_t)cap * sizeof(struct slot) + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 
 	if (!tb)
 		return NULL;
-	tb->slots = aligned_alloc(HUGE_PAGE, bytes);
-	if (tb->slots)
-		madvise(tb->slots, bytes, MADV_HUGEPAGE);
-	tb->replay = calloc(cap, sizeof(*tb->replay));
-	if (!tb->slots || !tb->replay) {
+	tb->idx = alloc_zeroed_huge((size_t)cap * sizeof(*tb->idx));
+	tb->entries = alloc_zeroed_huge((size_t)max_nodes * sizeof(*tb->entries));
+	tb->replay = calloc(max_nodes, sizeof(*tb->replay));
+	if (!tb->idx || !tb->entries || !tb->replay) {
 		tab_free(tb);
 		return NULL;
 	}
-	memset(tb->slots, 0, bytes);
 	tb->mask = cap - 1;
 	return tb;
 }
@@ -118,7 +146,7 @@ struct ns_table *ns_table_new(uint32_t max_nodes)
 	while (cap < 2 * max_nodes)
 		cap <<= 1;
 	t = calloc(1, sizeof(*t));
-	tb = tab_new(cap);
+	tb = tab_new(cap, max_nodes);
 	if (!t || !tb) {
 		free(t);
 		tab_free(tb);
@@ -153,24 +181,29 @@ static const struct tab *cur(const struct ns_table *t)
 	return atomic_load_explicit(&((struct ns_table *)t)->cur, memory_order_acquire);
 }
 
-/* Returns the slot holding name, or (insert != NULL) the empty slot where it would go. */
-static struct slot *find(const struct tab *t, const char *name, size_t len, uint32_t h,
-			 struct slot **empty)
+/* Returns the entry holding name, or NULL and (if empty != NULL) the index
+ * slot where it would go. */
+static struct entry *find(const struct tab *tb, const char *name, size_t len, uint32_t h,
+			  _Atomic uint64_t **empty)
 {
-	uint32_t i = h & t->mask;
+	uint32_t i = h & tb->mask;
 
 	if (empty)
 		*empty = NULL;
 	/* Load stays <= 1/2, so an empty slot always ends the probe. */
-	for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
-		struct slot *s = &t->slots[i];
-		if (!atomic_load_explicit(&s->used, memory_order_acquire)) {
+	for (uint32_t n = 0; n <= tb->mask; n++, i = (i + 1) & tb->mask) {
+		uint64_t v = atomic_load_explicit(&tb->idx[i], memory_order_acquire);
+		struct entry *e;
+		if (!v) {
 			if (empty)
-				*empty = s;
+				*empty = &tb->idx[i];
 			return NULL;
 		}
-		if (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0)
-			return s;
+		if ((uint32_t)(v >> 32) != h)
+			continue;
+		e = &tb->entries[(uint32_t)v - 1];
+		if (e->len == len && memcmp(e->name, name, len) == 0)
+			return e;
 	}
 	return NULL;
 }
@@ -204,30 +237,30 @@ static void unpack(const uint64_t w[DATA_WORDS], struct ns_node_data *d)
 	d->recv_mono_ms = w[5];
 }
 
-static void store(struct slot *s, const uint64_t w[DATA_WORDS])
+static void store(struct entry *e, const uint64_t w[DATA_WORDS])
 {
-	unsigned q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	unsigned q = atomic_load_explicit(&e->seq, memory_order_relaxed);
 
-	atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed);
+	atomic_store_explicit(&e->seq, q + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	for (int i = 0; i < DATA_WORDS; i++)
-		atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
-	atomic_store_explicit(&s->seq, q + 2, memory_order_release);
+		atomic_store_explicit(&e->w[i], w[i], memory_order_relaxed);
+	atomic_store_explicit(&e->seq, q + 2, memory_order_release);
 }
 
-static void load(const struct slot *s, struct ns_node_data *d)
+static void load(const struct entry *e, struct ns_node_data *d)
 {
 	uint64_t w[DATA_WORDS];
 	unsigned q1, q2;
 
-	/* The writer holds a slot odd for a few stores and never blocks inside,
-	 * so this retries at most a handful of times. */
+	/* The writer holds an entry odd for a few stores and never blocks
+	 * inside, so this retries at most a handful of times. */
 	do {
-		q1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+		q1 = atomic_load_explicit(&e->seq, memory_order_acquire);
 		for (int i = 0; i < DATA_WORDS; i++)
-			w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+			w[i] = atomic_load_explicit(&e->w[i], memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
-		q2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
+		q2 = atomic_load_explicit(&e->seq, memory_order_relaxed);
 	} while ((q1 & 1) || q1 != q2);
 	unpack(w, d);
 }
@@ -238,44 +271,52 @@ void ns_table_count_reject(struct ns_table *t, enum ns_wire_status st)
 		atomic_fetch_add_explicit(&t->counts[st], 1, memory_order_relaxed);
 }
 
+/* Appends a new entry (writer only) and publishes it in slot. */
+static struct entry *insert(struct tab *tb, _Atomic uint64_t *slot, const char *name, uint8_t len,
+			    uint32_t h, const uint64_t w[DATA_WORDS],
+			    const struct ns_replay_state *rs)
+{
+	uint32_t n = atomic_load_explicit(&tb->size, memory_order_relaxed);
+	struct entry *e = &tb->entries[n];
+
+	e->hash = h;
+	e->len = len;
+	memcpy(e->name, name, len);
+	for (int i = 0; i < DATA_WORDS; i++)
+		atomic_store_explicit(&e->w[i], w[i], memory_order_relaxed);
+	tb->replay[n] = *rs;
+	/* Publish the name and first payload together. */
+	atomic_store_explicit(slot, (uint64_t)h << 32 | (n + 1), memory_order_release);
+	atomic_store_explicit(&tb->size, n + 1, memory_order_release);
+	return e;
+}
+
 /* Moves every node heard from within evict_ms into a fresh generation and
  * retires the current one. Writer only. Returns 1 if room was made. */
 static int compact(struct ns_table *t, uint64_t now_mono_ms)
 {
 	struct tab *old = atomic_load_explicit(&t->cur, memory_order_relaxed), *nt;
-	uint32_t victims = 0;
+	uint32_t n = atomic_load_explicit(&old->size, memory_order_relaxed), victims = 0;
 
 	if (!t->evict_ms || (t->last_compact_ms && now_mono_ms - t->last_compact_ms < COMPACT_MIN_MS))
 		return 0;
 	t->last_compact_ms = now_mono_ms;
-	for (uint32_t i = 0; i <= old->mask; i++) {
-		const struct slot *s = &old->slots[i];
-		uint64_t recv = atomic_load_explicit(&s->w[5], memory_order_relaxed);
-		if (atomic_load_explicit(&s->used, memory_order_relaxed) && now_mono_ms > recv &&
-		    now_mono_ms - recv > t->evict_ms)
-			victims++;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t recv = atomic_load_explicit(&old->entries[i].w[5], memory_order_relaxed);
+		victims += now_mono_ms > recv && now_mono_ms - recv > t->evict_ms;
 	}
-	if (!victims || !(nt = tab_new(old->mask + 1)))
+	if (!victims || !(nt = tab_new(old->mask + 1, t->max_nodes)))
 		return 0;
-	for (uint32_t i = 0; i <= old->mask; i++) {
-		const struct slot *s = &old->slots[i];
-		struct slot *d, *empty;
-		uint64_t recv = atomic_load_explicit(&s->w[5], memory_order_relaxed);
-		if (!atomic_load_explicit(&s->used, memory_order_relaxed) ||
-		    (now_mono_ms > recv && now_mono_ms - recv > t->evict_ms))
-			continue;
-		find(nt, s->name, s->len, s->hash, &empty);
-		d = empty;
-		d->hash = s->hash;
-		d->len = s->len;
-		memcpy(d->name, s->name, s->len);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct entry *e = &old->entries[i];
+		uint64_t w[DATA_WORDS];
+		_Atomic uint64_t *slot;
 		for (int k = 0; k < DATA_WORDS; k++)
-			atomic_store_explicit(&d->w[k],
-					      atomic_load_explicit(&s->w[k], memory_order_relaxed),
-					      memory_order_relaxed);
-		nt->replay[d - nt->slots] = old->replay[s - old->slots];
-		atomic_store_explicit(&d->used, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&nt->size, 1, memory_order_relaxed);
+			w[k] = atomic_load_explicit(&e->w[k], memory_order_relaxed);
+		if (now_mono_ms > w[5] && now_mono_ms - w[5] > t->evict_ms)
+			continue;
+		find(nt, e->name, e->len, e->hash, &slot);
+		insert(nt, slot, e->name, e->len, e->hash, w, &old->replay[i]);
 	}
 	atomic_store_explicit(&t->cur, nt, memory_order_release);
 	/* Retired COMPACT_MIN_MS ago at least: no reader still holds it. */
@@ -291,8 +332,10 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 {
 	static const struct ns_replay_state fresh;
 	struct tab *tb = atomic_load_explicit(&t->cur, memory_order_relaxed);
+	struct ns_replay_state rs = fresh;
+	_Atomic uint64_t *slot;
 	struct ns_msg m;
-	struct slot *s, *empty;
+	struct entry *e;
 	enum ns_wire_status st;
 	uint64_t w[DATA_WORDS];
 	uint32_t h;
@@ -301,42 +344,34 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	if (st != NS_WIRE_OK)
 		goto out;
 	h = ns_table_hash(m.name, m.name_len);
-	s = find(tb, m.name, m.name_len, h, &empty);
-	st = ns_replay_check(s ? &tb->replay[s - tb->slots] : &fresh, &m, now_ms, skew_ms);
+	e = find(tb, m.name, m.name_len, h, &slot);
+	st = ns_replay_check(e ? &tb->replay[e - tb->entries] : &fresh, &m, now_ms, skew_ms);
 	if (st != NS_WIRE_OK)
 		goto out;
 	pack(&m, now_mono_ms, w);
-	if (!s) {
-		if (atomic_load_explicit(&tb->size, memory_order_relaxed) >= t->max_nodes) {
-			if (!compact(t, now_mono_ms)) {
-				st = NS_WIRE_ERR_TABLE_FULL;
-				goto out;
-			}
-			tb = atomic_load_explicit(&t->cur, memory_order_relaxed);
-			find(tb, m.name, m.name_len, h, &empty);
-			if (atomic_load_explicit(&tb->size, memory_order_relaxed) >= t->max_nodes) {
-				st = NS_WIRE_ERR_TABLE_FULL;
-				goto out;
-			}
-		}
-		if (!empty) {
+	if (e) {
+		store(e, w);
+		ns_replay_commit(&tb->replay[e - tb->entries], &m);
+		goto out;
+	}
+	if (atomic_load_explicit(&tb->size, memory_order_relaxed) >= t->max_nodes) {
+		if (!compact(t, now_mono_ms)) {
 			st = NS_WIRE_ERR_TABLE_FULL;
 			goto out;
 		}
-		s = empty;
-		s->hash = h;
-		s->len = m.name_len;
-		memcpy(s->name, m.name, m.name_len);
-		for (int i = 0; i < DATA_WORDS; i++)
-			atomic_store_explicit(&s->w[i], w[i], memory_order_relaxed);
-		ns_replay_commit(&tb->replay[s - tb->slots], &m);
-		/* Publish the name and first payload together. */
-		atomic_store_explicit(&s->used, 1, memory_order_release);
-		atomic_fetch_add_explicit(&tb->size, 1, memory_order_relaxed);
+		tb = atomic_load_explicit(&t->cur, memory_order_relaxed);
+		find(tb, m.name, m.name_len, h, &slot);
+		if (atomic_load_explicit(&tb->size, memory_order_relaxed) >= t->max_nodes) {
+			st = NS_WIRE_ERR_TABLE_FULL;
+			goto out;
+		}
+	}
+	if (!slot) {
+		st = NS_WIRE_ERR_TABLE_FULL;
 		goto out;
 	}
-	store(s, w);
-	ns_replay_commit(&tb->replay[s - tb->slots], &m);
+	ns_replay_commit(&rs, &m);
+	insert(tb, slot, m.name, m.name_len, h, w, &rs);
 out:
 	ns_table_count_reject(t, st);
 	return st;
@@ -345,23 +380,35 @@ out:
 void ns_table_prefetch(const struct ns_table *t, uint32_t hash)
 {
 	const struct tab *tb = cur(t);
-	const char *s = (const char *)&tb->slots[hash & tb->mask];
 
-	__builtin_prefetch(s);
-	__builtin_prefetch(s + 64);
+	__builtin_prefetch(&tb->idx[hash & tb->mask]);
+}
+
+void ns_table_prefetch_entry(const struct ns_table *t, uint32_t hash)
+{
+	const struct tab *tb = cur(t);
+	uint64_t v = atomic_load_explicit(&tb->idx[hash & tb->mask], memory_order_relaxed);
+
+	/* First probe only: with the index at most half full that is the
+	 * entry nearly always. */
+	if (v && (uint32_t)(v >> 32) == hash) {
+		const char *e = (const char *)&tb->entries[(uint32_t)v - 1];
+		__builtin_prefetch(e);
+		__builtin_prefetch(e + 64);
+	}
 }
 
 int ns_table_lookup_hash(const struct ns_table *t, const char *name, size_t len, uint32_t hash,
 			 struct ns_node_data *out)
 {
-	const struct slot *s;
+	const struct entry *e;
 
 	if (len == 0 || len > NS_WIRE_NAME_MAX)
 		return 0;
-	s = find(cur(t), name, len, hash, NULL);
-	if (!s)
+	e = find(cur(t), name, len, hash, NULL);
+	if (!e)
 		return 0;
-	load(s, out);
+	load(e, out);
 	return 1;
 }
 
@@ -377,18 +424,17 @@ int ns_table_lookup(const struct ns_table *t, const char *name, size_t len,
 size_t ns_table_snapshot(const struct ns_table *t, struct ns_node_entry *out, size_t cap)
 {
 	const struct tab *tb = cur(t);
-	size_t n = 0;
+	/* Entries below size are complete: size is stored after each one. */
+	uint32_t n = atomic_load_explicit(&tb->size, memory_order_acquire);
+	size_t k = 0;
 
-	for (uint32_t i = 0; i <= tb->mask && n < cap; i++) {
-		const struct slot *s = &tb->slots[i];
-		if (!atomic_load_explicit(&s->used, memory_order_acquire))
-			continue;
-		memcpy(out[n].name, s->name, s->len);
-		out[n].name[s->len] = '\0';
-		load(s, &out[n].d);
-		n++;
+	for (uint32_t i = 0; i < n && k < cap; i++, k++) {
+		const struct entry *e = &tb->entries[i];
+		memcpy(out[k].name, e->name, e->len);
+		out[k].name[e->len] = '\0';
+		load(e, &out[k].d);
 	}
-	return n;
+	return k;
 }
 
 uint32_t ns_table_size(const struct ns_table *t)
@@ -411,16 +457,12 @@ uint64_t ns_table_count(const struct ns_table *t, enum ns_wire_status st)
 uint32_t ns_table_stale(const struct ns_table *t, uint64_t now_mono_ms, uint64_t ttl_ms)
 {
 	const struct tab *tb = cur(t);
-	uint32_t n = 0;
+	uint32_t n = atomic_load_explicit(&tb->size, memory_order_acquire), stale = 0;
 	struct ns_node_data d;
 
-	for (uint32_t i = 0; i <= tb->mask; i++) {
-		const struct slot *s = &tb->slots[i];
-		if (!atomic_load_explicit(&s->used, memory_order_acquire))
-			continue;
-		load(s, &d);
-		if (now_mono_ms > d.recv_mono_ms && now_mono_ms - d.recv_mono_ms > ttl_ms)
-			n++;
+	for (uint32_t i = 0; i < n; i++) {
+		load(&tb->entries[i], &d);
+		stale += now_mono_ms > d.recv_mono_ms && now_mono_ms - d.recv_mono_ms > ttl_ms;
 	}
-	return n;
+	return stale;
 }
