@@ -312,10 +312,10 @@ int main(int argc, char **argv)
 	}
 	log_success("agent",
 		    "running node=%s interval_ms=%llu publish=%s publish_interval_ms=%llu "
-		    "http=%s",
+		    "http=%s http_port=%u",
 		    cfg.node_name, (unsigned long long)cfg.interval_ms, cfg.publish,
 		    (unsigned long long)cfg.publish_interval_ms,
-		    cfg.listen_http ? cfg.listen_http : "off");
+		    cfg.listen_http ? cfg.listen_http : "off", ns_agent_http_port(a));
 	ns_agent_run(a, &stop_flag);
 	log_info("agent", "shutting down node=%s", cfg.node_name);
 	ns_agent_close(a);
