@@ -299,7 +299,7 @@ static int check_fixture(const char *path, const char *name)
 static void test_startup_and_first_message(void)
 {
 	char *argv[] = {bin, "--key-file", keypath, "--listen-http", "127.0.0.1:0",
-			"--listen-scores", NULL, "--ttl", "1500ms", "--max-body", "64Ki",
+			"--listen-scores", NULL, "--ttl", "2500ms", "--max-body", "64Ki",
 			"--max-nodes", "6", NULL};
 	char scores[64], *log = NULL, *p;
 	size_t len;
@@ -337,9 +337,9 @@ static void test_filter_prioritize_match_fixtures(void)
 	struct resp r;
 
 	CHECK(http_port > 0);
-	/* node-f was published first; let it age past the 1.5 s TTL while the
+	/* node-f was published first; let it age past the 2.5 s TTL while the
 	 * others stay fresh. */
-	usleep(1600000);
+	usleep(2600000);
 	CHECK(publish_cluster());
 	CHECK_EQ_INT(metric("nodescore_extender_stale_nodes"), 1);
 	CHECK_EQ_INT(metric("nodescore_extender_table_nodes"), 5);
