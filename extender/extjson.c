@@ -26,11 +26,10 @@ struct pod_acc {
 };
 
 /* Bytes that end a run of plain string characters. */
-static const unsigned char str_stop[256] = {
-	[0 ... 0x1f] = 1,
-	['"'] = 1,
-	['\\'] = 1,
-};
+static int str_stop(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
 
 static int fail(struct rd *r, const char *msg)
 {
@@ -87,7 +86,7 @@ static int read_string(struct rd *r, const char **tok, size_t *toklen, int *esc)
 				break;
 			r->p += 8;
 		}
-		while (r->p < r->end && !str_stop[(unsigned char)*r->p])
+		while (r->p < r->end && !str_stop((unsigned char)*r->p))
 			r->p++;
 		if (r->p >= r->end)
 			return fail(r, "unterminated string");

@@ -9,6 +9,8 @@
 /* Mantissa digits kept exactly; the rest only decide rounding up. */
 #define QTY_MAX_DIGITS 19
 
+/* GCC/Clang 128-bit integers (every 64-bit target we build for): a 19-digit
+ * mantissa times 2^60 (Ei) is exact, no overflow dance. */
 typedef unsigned __int128 u128;
 
 static const u128 U128_MAX = ~(u128)0;
