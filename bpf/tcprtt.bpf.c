@@ -64,10 +64,18 @@ static __always_inline int on_probe(struct sock *sk)
 	return 0;
 }
 
-static __always_inline int on_retransmit(const struct sock *sk)
+/* Counts segments, not skbs: a retransmitted GSO skb carries several, and
+ * tcpi_total_retrans (the sock_diag path, ss) counts segments too. */
+static __always_inline int on_retransmit(const struct sock *sk, const struct sk_buff *skb)
 {
-	if (netns_ok(sk))
-		__sync_fetch_and_add(&retrans, 1);
+	const struct tcp_skb_cb *cb;
+	__u16 segs;
+
+	if (!netns_ok(sk))
+		return 0;
+	cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	__sync_fetch_and_add(&retrans, segs ? segs : 1);
 	return 0;
 }
 
@@ -84,15 +92,15 @@ int BPF_PROG(tcp_probe_raw, struct sock *sk)
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tcp_retransmit_btf, const struct sock *sk)
+int BPF_PROG(tcp_retransmit_btf, const struct sock *sk, const struct sk_buff *skb)
 {
-	return on_retransmit(sk);
+	return on_retransmit(sk, skb);
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(tcp_retransmit_raw, const struct sock *sk)
+int BPF_PROG(tcp_retransmit_raw, const struct sock *sk, const struct sk_buff *skb)
 {
-	return on_retransmit(sk);
+	return on_retransmit(sk, skb);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
