@@ -470,6 +470,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		r->post_ok = r->verb <= V_PRIORITIZE ? strcmp(method, MHD_HTTP_METHOD_POST) == 0
 						     : strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 							       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		/* Owned by MHD from here: completed() frees it on every path. */
+		*con_cls = r;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (r->verb <= V_PRIORITIZE && r->post_ok) {
@@ -483,7 +485,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 				 * up front, grow past that only as bytes arrive. */
 				ns_buf_reserve(&r->body->b, (size_t)(n < (16u << 20) ? n : (16u << 20)));
 		}
-		*con_cls = r;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
