@@ -629,10 +629,16 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 	}
 	if (cfg->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* MHD warns about a pool of one: leave the option out instead. */
+	struct MHD_OptionItem pool[] = {
+		{h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+		 (intptr_t)h->cfg.threads, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	/* The logger must come first or MHD prints early messages itself. */
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 				h, MHD_OPTION_SOCK_ADDR, &h->cfg.addr,
-				MHD_OPTION_THREAD_POOL_SIZE, h->cfg.threads,
+				MHD_OPTION_ARRAY, pool,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
 				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
