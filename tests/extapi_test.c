@@ -443,6 +443,31 @@ static void test_guard_page_prefixes(void)
 	ns_extjson_free(&a);
 }
 
+static void test_buf_json_and_growth(void)
+{
+	struct ns_buf b = {0};
+	char *p;
+	size_t len;
+
+	ns_buf_put_json_str(&b, "a\"b\\c\n\x01\x1f/\xc3\xa9", 11);
+	CHECK_EQ_STR(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\\u001f/\xc3\xa9\"");
+	b.len = 0;
+	for (int i = 0; i < 100000; i++)
+		ns_buf_put_u64(&b, (unsigned long long)i % 10);
+	CHECK_EQ_INT(b.len, 100000);
+	CHECK(b.cap > b.len && b.p[b.len] == '\0');
+	ns_buf_printf(&b, "%s=%d", "x", 18446);
+	CHECK_EQ_INT(b.len, 100007);
+	CHECK(memcmp(b.p + 100000, "x=18446", 7) == 0);
+	p = ns_buf_take(&b, &len);
+	CHECK_EQ_INT(len, 100007);
+	CHECK(b.p == NULL && b.len == 0);
+	free(p);
+	ns_buf_put_u64(&b, 18446744073709551615ull);
+	CHECK_EQ_STR(b.p, "18446744073709551615");
+	ns_buf_free(&b);
+}
+
 static void test_scale_5000(void)
 {
 	struct ns_buf body = {0}, out = {0};
@@ -528,6 +553,7 @@ int main(void)
 	RUN(test_rejects_bad_requests);
 	RUN(test_depth_limit);
 	RUN(test_guard_page_prefixes);
+	RUN(test_buf_json_and_growth);
 	RUN(test_scale_5000);
 	ns_table_free(table);
 	return CHECK_SUMMARY();
