@@ -3,9 +3,7 @@
  * open time and turns an interval's figures into the sample vector. */
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
@@ -27,10 +25,9 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	/* A fixture proc root means "read these files", so BPF would measure the wrong thing. */
-	if (opts && opts->proc_root && *opts->proc_root && !opts->no_bpf)
-		snprintf(why, sizeof(why), "proc_root_set");
-	else if (!opts || !opts->no_bpf) {
+	/* BPF sees the host whatever proc_root says (in a DaemonSet the host's
+	 * /proc is often mounted elsewhere); proc_root only feeds the fallback. */
+	if (!opts || !opts->no_bpf) {
 		uint64_t t0 = ns_mono_ns();
 
 		err = ns_disklat_bpf_open(&d->bpf, why, sizeof(why));
@@ -41,11 +38,10 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 			*out = d;
 			return 0;
 		}
-	}
-	if (d->bpf == NULL && (!opts || !opts->no_bpf) && strcmp(why, "proc_root_set") != 0)
 		log_warning("disklat", "bpf unavailable, falling back to diskstats reason=%s", why);
-	else
+	} else {
 		log_info("disklat", "bpf not used reason=%s", why);
+	}
 	err = ns_disklat_ds_open(opts ? opts->proc_root : NULL, &d->ds);
 	if (err) {
 		log_error("disklat", "no disk source works reason=%s diskstats_err=%d", why, err);

@@ -12,8 +12,10 @@
 struct ns_disklat;
 
 struct ns_disklat_opts {
-	int no_bpf;	       /* force the diskstats path */
-	const char *proc_root; /* "" or NULL for "/", else a fixture tree root */
+	int no_bpf; /* force the diskstats path */
+	/* Fallback only (BPF is still tried): "" or NULL reads /proc/diskstats,
+	 * else <proc_root>/proc/diskstats (a host /proc mount, a fixture tree). */
+	const char *proc_root;
 };
 
 /* One interval's figures. */

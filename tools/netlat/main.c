@@ -29,7 +29,7 @@ static struct ns_opt opts[] = {
      "BPF path: only sockets of this network namespace (default: all namespaces)", NULL, 0},
     {"disk", NS_OPT_BOOL, "0", "report block I/O latency instead of TCP RTT", NULL, 0},
     {"proc-root", NS_OPT_STRING, "",
-     "--disk: read <root>/proc/diskstats of a fixture tree (implies the diskstats path)", NULL, 0},
+     "--disk fallback: read <root>/proc/diskstats (host /proc mount or fixture tree)", NULL, 0},
     {"log-level", NS_OPT_STRING, "info", "error, warning, success or info", NULL, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
