@@ -6,7 +6,7 @@
 # target and a markdown table (also written to $BUILD/bench-extender.md).
 #
 # Usage: tools/bench/extender.sh BUILD
-# Environment: BENCH_SECONDS (per case, default 3), BENCH_HTTP_THREADS (2),
+# Environment: BENCH_SECONDS (per case, default 2), BENCH_HTTP_THREADS (2),
 # BENCH_INGEST_RATE (msg/s offered, 250000), BENCH_STRICT=1 (exit 1 on a MISS).
 set -u
 build=${1:-build}
@@ -76,7 +76,7 @@ kv() { echo "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 t0=$(date +%s)
 load=$(cut -d' ' -f1 /proc/loadavg)
 log INFO "generating request bodies (names 100/1000/5000, Node objects 1000/5000)"
-python3 tools/bench/gen-nodes.py "$dir" || { log ERROR "gen-nodes.py failed"; exit 1; }
+python3 "$(dirname "$0")/gen-nodes.py" "$dir" || { log ERROR "gen-nodes.py failed"; exit 1; }
 
 "$build/nodescore-extender" --listen-scores "tcp://127.0.0.1:$SP" --listen-http "127.0.0.1:$HP" \
 	--key-file "$dir/key" --publish-interval 2s --max-body 64Mi --http-threads "$threads" \
@@ -269,7 +269,7 @@ cat "$md"
 echo
 for t in "$t1" "$t2" "$t3" "$t4"; do [ "$t" = PASS ] || { [ "$strict" = 1 ] && bad=1; }; done
 if [ "$bad" -ne 0 ]; then
-	log ERROR "benchmark incomplete or a case failed (table above, logs: extender/pub in $dir before cleanup)"
+	log ERROR "benchmark incomplete or a case failed (see the table above; extender log tail below)"
 	tail -n 5 "$dir/extender.log" 2>/dev/null
 	exit 1
 fi
