@@ -8,67 +8,30 @@
 
 #include "nodescore/anomaly.h"
 #include "nodescore/iforest.h"
+#include "nodescore/rolling.h"
 
 #define NF_PER NS_ANOMALY_FEATS_PER_METRIC
 #define PSI_BINS 10
 #define FEAT_CLAMP 1e6
 
-/* ---- rolling window (sliding mean and variance, Welford form) ---- */
-
-struct win {
-	double *buf;
-	uint32_t cap, n, head;
-	double mean, m2;
-};
-
-static int win_init(struct win *w, uint32_t cap)
+/* Window statistics that are empty read as 0 here: a feature of a metric
+ * with no past is "no deviation". */
+static double rmean(const struct ns_roll *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->buf = calloc(cap, sizeof(*w->buf));
-	w->cap = cap;
-	return w->buf ? 0 : -ENOMEM;
+	return ns_roll_count(w) ? ns_roll_mean(w) : 0.0;
 }
 
-static void win_free(struct win *w)
+static double rstd(const struct ns_roll *w)
 {
-	free(w->buf);
-	w->buf = NULL;
-}
-
-static void win_push(struct win *w, double x)
-{
-	if (w->n < w->cap) {
-		double d = x - w->mean;
-		w->buf[(w->head + w->n) % w->cap] = x;
-		w->n++;
-		w->mean += d / w->n;
-		w->m2 += d * (x - w->mean);
-	} else {
-		double y = w->buf[w->head], old = w->mean;
-		w->buf[w->head] = x;
-		w->head = (w->head + 1) % w->cap;
-		w->mean += (x - y) / w->n;
-		w->m2 += (x - y) * (x - w->mean + y - old);
-	}
-	if (w->m2 < 0)
-		w->m2 = 0;
-}
-
-static double win_mean(const struct win *w)
-{
-	return w->mean;
-}
-
-static double win_std(const struct win *w)
-{
-	return w->n > 1 ? sqrt(w->m2 / w->n) : 0.0;
+	return ns_roll_count(w) > 1 ? ns_roll_std(w) : 0.0;
 }
 
 /* ---- per-metric feature state ---- */
 
 struct metric {
-	struct win s, m, l;
-	struct win absz; /* |z short| over the short window, for the rolling max */
+	struct ns_roll *s, *m, *l;
+	struct ns_roll *absz;	/* |z short| over the short window, for the rolling max */
+	struct ns_roll *season; /* the last `season` values, for the same-phase residual */
 	double prev, level, trend;
 	int have;
 };
@@ -76,18 +39,21 @@ struct metric {
 static int metric_init(struct metric *m, const struct ns_anomaly_config *c)
 {
 	memset(m, 0, sizeof(*m));
-	if (win_init(&m->s, c->win_short) || win_init(&m->m, c->win_mid) ||
-	    win_init(&m->l, c->win_long) || win_init(&m->absz, c->win_short))
+	if (ns_roll_new(c->win_short, &m->s) || ns_roll_new(c->win_mid, &m->m) ||
+	    ns_roll_new(c->win_long, &m->l) || ns_roll_new(c->win_short, &m->absz) ||
+	    (c->season && ns_roll_new(c->season, &m->season)))
 		return -ENOMEM;
 	return 0;
 }
 
 static void metric_free(struct metric *m)
 {
-	win_free(&m->s);
-	win_free(&m->m);
-	win_free(&m->l);
-	win_free(&m->absz);
+	ns_roll_free(m->s);
+	ns_roll_free(m->m);
+	ns_roll_free(m->l);
+	ns_roll_free(m->absz);
+	ns_roll_free(m->season);
+	memset(m, 0, sizeof(*m));
 }
 
 static float clampf(double v)
@@ -98,12 +64,13 @@ static float clampf(double v)
 }
 
 /* Features of x against the metric's past only; then x joins the past.
- * Denominators carry a share of the long-window spread so a quiet short
- * window does not turn noise into huge z-scores, and a tiny absolute floor
- * so a flat line stays finite. */
+ * Short and mid z-scores carry a share of the long-window spread in their
+ * denominator so a quiet short window does not turn noise into huge values;
+ * a tiny absolute floor keeps a flat line finite. */
 static void metric_step(struct metric *m, double x, float *out)
 {
-	double sl, floor_, zs, dz, mx = 0, pred;
+	double sl, floor_, zs, dz, pred;
+	const struct ns_roll_chunk *same;
 
 	if (!(x == x))
 		x = m->have ? m->prev : 0.0;
@@ -112,25 +79,29 @@ static void metric_step(struct metric *m, double x, float *out)
 		m->trend = 0;
 		m->have = 1;
 	}
-	sl = win_std(&m->l);
-	floor_ = 1e-9 * (1.0 + fabs(win_mean(&m->l))) + 1e-12;
+	sl = rstd(m->l);
+	floor_ = 1e-9 * (1.0 + fabs(rmean(m->l))) + 1e-12;
 	dz = sl + floor_;
-	zs = m->s.n ? (x - win_mean(&m->s)) / (win_std(&m->s) + 0.1 * sl + floor_) : 0;
-	out[0] = clampf(zs);
-	out[1] = clampf(m->m.n ? (x - win_mean(&m->m)) / (win_std(&m->m) + 0.1 * sl + floor_) : 0);
-	out[2] = clampf(m->l.n ? (x - win_mean(&m->l)) / dz : 0);
-	out[3] = clampf((x - m->prev) / dz);
+	zs = (x - rmean(m->s)) / (rstd(m->s) + 0.1 * sl + floor_);
+	out[NS_AF_Z_SHORT] = clampf(zs);
+	out[NS_AF_Z_MID] = clampf((x - rmean(m->m)) / (rstd(m->m) + 0.1 * sl + floor_));
+	out[NS_AF_Z_LONG] = clampf((x - rmean(m->l)) / dz);
+	out[NS_AF_DELTA] = clampf((x - m->prev) / dz);
 	pred = m->level + m->trend; /* Holt's linear one-step forecast */
-	out[4] = clampf((x - pred) / dz);
+	out[NS_AF_RESID] = clampf((x - pred) / dz);
+	out[NS_AF_VOL] = clampf(log((rstd(m->s) + 0.05 * sl + floor_) / dz));
+	same = m->season && ns_roll_count(m->season) >= m->season->cap
+		       ? ns_roll_at(m->season, m->season->cap - 1)
+		       : NULL;
+	out[NS_AF_SEASON] = clampf(same ? (x - same->mean) / dz : 0.0);
 
-	win_push(&m->s, x);
-	win_push(&m->m, x);
-	win_push(&m->l, x);
-	win_push(&m->absz, fabs(zs));
-	out[5] = clampf(m->l.n ? (win_mean(&m->s) - win_mean(&m->l)) / dz : 0);
-	for (uint32_t i = 0; i < m->absz.n; i++)
-		mx = m->absz.buf[i] > mx ? m->absz.buf[i] : mx;
-	out[6] = clampf(mx);
+	ns_roll_push(m->s, x);
+	ns_roll_push(m->m, x);
+	ns_roll_push(m->l, x);
+	ns_roll_push(m->absz, fabs(zs));
+	if (m->season)
+		ns_roll_push(m->season, x);
+	out[NS_AF_MAXZ] = clampf(ns_roll_max(m->absz));
 
 	{
 		double lv = 0.5 * x + 0.5 * (m->level + m->trend);
@@ -141,7 +112,9 @@ static void metric_step(struct metric *m, double x, float *out)
 }
 
 static const char *const feat_suffix[NF_PER] = {
-	"z_short", "z_mid", "z_long", "delta", "resid", "level", "maxz",
+	[NS_AF_Z_SHORT] = "z_short", [NS_AF_Z_MID] = "z_mid",	[NS_AF_Z_LONG] = "z_long",
+	[NS_AF_DELTA] = "delta",	 [NS_AF_RESID] = "resid",	[NS_AF_MAXZ] = "maxz",
+	[NS_AF_SEASON] = "season",	 [NS_AF_VOL] = "vol",
 };
 
 /* ---- detector ---- */
@@ -154,7 +127,6 @@ struct ns_anomaly {
 
 	/* feature rows, newest last */
 	float *rows;
-	uint8_t *over; /* row was over the threshold: kept out of training */
 	uint32_t rcap, rn, rhead;
 	float *train;  /* scratch: contiguous training rows */
 	double *scratch;
@@ -164,12 +136,12 @@ struct ns_anomaly {
 	uint32_t since_fit;
 	int own_fit;
 
-	struct win lik;	     /* raw scores: reference distribution */
-	double *shortbuf;    /* last lik_short raw scores */
-	uint32_t short_n, short_head;
+	struct ns_roll *sshort; /* last lik_short raw scores */
+	struct ns_roll *ref;	/* smoothed scores: the reference distribution */
 
-	uint32_t over_run, under_run, refr_left;
-	int flag;
+	uint32_t over_run, under_run;
+	uint64_t last_det; /* tick of the last output detection */
+	int flag, armed;
 
 	float edges[NS_ANOMALY_MAX_METRICS * NF_PER][PSI_BINS - 1];
 	double expect[NS_ANOMALY_MAX_METRICS * NF_PER][PSI_BINS];
@@ -184,22 +156,25 @@ void ns_anomaly_config_default(struct ns_anomaly_config *c, uint32_t n_metrics)
 {
 	memset(c, 0, sizeof(*c));
 	c->n_metrics = n_metrics;
-	/* 5 s samples: 1 min, 10 min, 2 h windows; refit daily on the last ~14 h. */
+	/* 5 s samples: 1 min, 10 min and 1 day windows, daily season; first fit
+	 * after 4 h, refit daily on the last ~14 h of ordinary samples. */
 	c->win_short = 12;
 	c->win_mid = 120;
-	c->win_long = 1440;
+	c->win_long = 17280;
+	c->season = 17280;
 	c->probation = 2880;
 	c->refit_every = 17280;
 	c->history = 10000;
 	c->n_trees = 100;
 	c->psi = 256;
 	c->seed = 42;
-	c->lik_short = 3;
+	c->lik_short = 1;
 	c->lik_long = 2880;
-	c->threshold = 0.999;
+	c->gate = 0.99;
+	c->threshold = 5.0;
 	c->enter_k = 2;
 	c->leave_m = 12;
-	c->refractory = 0;
+	c->rearm = 720;
 	c->challenger_margin = 0.005;
 }
 
@@ -227,8 +202,12 @@ int ns_anomaly_config_check(const struct ns_anomaly_config *c, char *err, size_t
 	if (c->lik_short < 1 || c->lik_long < 8 || c->lik_short > c->lik_long ||
 	    c->lik_long > 1000000)
 		CFG_BAD("likelihood windows must satisfy 1 <= short <= long, long >= 8");
-	if (!(c->threshold > 0 && c->threshold < 1))
-		CFG_BAD("threshold=%g outside (0, 1)", c->threshold);
+	if (!(c->gate > 0 && c->gate < 1))
+		CFG_BAD("gate=%g outside (0, 1)", c->gate);
+	if (!(c->threshold > 0 && c->threshold < 1e6))
+		CFG_BAD("threshold=%g outside (0, 1e6)", c->threshold);
+	if (c->season > 1000000)
+		CFG_BAD("season=%u above 1000000", c->season);
 	if (c->enter_k < 1 || c->leave_m < 1)
 		CFG_BAD("enter_k and leave_m must be >= 1");
 	if (!(c->challenger_margin >= 0 && c->challenger_margin <= 1))
@@ -242,12 +221,11 @@ void ns_anomaly_free(struct ns_anomaly *a)
 		return;
 	for (uint32_t i = 0; i < NS_ANOMALY_MAX_METRICS; i++)
 		metric_free(&a->met[i]);
-	win_free(&a->lik);
+	ns_roll_free(a->sshort);
+	ns_roll_free(a->ref);
 	free(a->rows);
-	free(a->over);
 	free(a->train);
 	free(a->scratch);
-	free(a->shortbuf);
 	ns_iforest_free(a->model);
 	free(a);
 }
@@ -285,14 +263,13 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 	if (c->refit_every > a->rcap)
 		a->rcap = c->refit_every;
 	a->rows = calloc((size_t)a->rcap * a->nf, sizeof(float));
-	a->over = calloc(a->rcap, 1);
 	a->train = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->scratch = calloc(a->rcap, sizeof(double));
-	a->shortbuf = calloc(c->lik_short, sizeof(double));
-	if (!a->rows || !a->over || !a->train || !a->scratch || !a->shortbuf ||
-	    win_init(&a->lik, c->lik_long))
+	if (!a->rows || !a->train || !a->scratch ||
+	    ns_roll_new(c->lik_short, &a->sshort) || ns_roll_new(c->lik_long, &a->ref))
 		goto nomem;
 	a->model_q99 = NAN;
+	a->armed = 1;
 	*out = a;
 	return 0;
 nomem:
@@ -428,31 +405,53 @@ static double alarm_rate(const struct ns_anomaly *a, const struct ns_iforest *m,
 	return n ? (double)hits / n : 0.0;
 }
 
+/* Anomaly likelihood of raw score s: the mean of the last lik_short raw
+ * scores against the last lik_long such means. The empirical tail (share of
+ * the reference at least as high) is used because forest scores are far
+ * from Gaussian: regular events (a daily batch job) sit in the reference and
+ * cap at 1 - k/n, while a score above everything seen keeps growing with its
+ * distance past the reference maximum, in units of the reference spread. */
+static double likelihood_of(struct ns_anomaly *a, double s)
+{
+	uint32_t n = ns_roll_count(a->ref), ge = 0;
+	double sm, mx = 0, sd, tail;
+
+	ns_roll_push(a->sshort, s);
+	sm = ns_roll_mean(a->sshort);
+	for (uint32_t k = 0; k < n; k++) {
+		const struct ns_roll_chunk *c = ns_roll_at(a->ref, k);
+		double v = c ? c->mean : 0;
+		ge += v >= sm;
+		mx = v > mx ? v : mx;
+	}
+	sd = rstd(a->ref);
+	ns_roll_push(a->ref, sm);
+	if (n < 8)
+		return 0;
+	if (ge)
+		tail = (double)ge / n;
+	else
+		tail = exp(-(sm - mx) / (sd + 1e-6)) / n;
+	return 1.0 - tail;
+}
+
 /* Rebuilds the likelihood reference from the stored rows under the new model,
  * so a refit does not mix two models' score scales. */
 static void rescore_reference(struct ns_anomaly *a)
 {
 	uint32_t n = a->rn < a->c.lik_long ? a->rn : a->c.lik_long;
 
-	a->lik.n = a->lik.head = 0;
-	a->lik.mean = a->lik.m2 = 0;
-	a->short_n = a->short_head = 0;
+	ns_roll_reset(a->sshort);
+	ns_roll_reset(a->ref);
 	for (uint32_t i = n; i-- > 0;) {
 		double s;
-		if (ns_iforest_score(a->model, row_back(a, i), a->nf, &s) == 0) {
-			win_push(&a->lik, s);
-			if (i < a->c.lik_short) {
-				a->shortbuf[a->short_head] = s;
-				a->short_head = (a->short_head + 1) % a->c.lik_short;
-				if (a->short_n < a->c.lik_short)
-					a->short_n++;
-			}
-		}
+		if (ns_iforest_score(a->model, row_back(a, i), a->nf, &s) == 0)
+			likelihood_of(a, s);
 	}
 }
 
-/* Trains a challenger on the newest `history` rows that were not over the
- * threshold and installs it unless it is worse (see anomaly.h). */
+/* Trains a challenger on the newest `history` rows and installs it unless
+ * it is worse (see anomaly.h). */
 static int refit(struct ns_anomaly *a)
 {
 	struct ns_iforest_params p = {.n_trees = a->c.n_trees, .psi = a->c.psi, .seed = a->c.seed};
@@ -464,14 +463,12 @@ static int refit(struct ns_anomaly *a)
 
 	for (uint32_t i = lim; i-- > 0;) {
 		uint32_t idx = (a->rhead + a->rcap - 1 - i) % a->rcap;
-		if (a->over[idx])
-			continue;
 		memcpy(a->train + (size_t)n * a->nf, a->rows + (size_t)idx * a->nf,
 		       a->nf * sizeof(float));
 		n++;
 	}
 	if (n < 16)
-		return 0; /* too few ordinary rows: keep the champion, try next time */
+		return 0; /* too few rows: keep the champion, try next time */
 	for (uint32_t f = 0; f < a->nf; f++)
 		names[f] = a->names[f];
 	p.seed += a->refits + a->rejected; /* fresh trees each refit, still reproducible */
@@ -531,7 +528,7 @@ int ns_anomaly_set_model(struct ns_anomaly *a, struct ns_iforest *f, char *err, 
 int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anomaly_result *r)
 {
 	float *row;
-	double s, sm = 0, sd, z, lik;
+	double s;
 	int over, err = 0;
 	uint32_t idx;
 
@@ -547,36 +544,25 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 	a->rhead = (a->rhead + 1) % a->rcap;
 	if (a->rn < a->rcap)
 		a->rn++;
-	a->over[idx] = 0;
 
 	if (a->model && ns_iforest_score(a->model, row, a->nf, &s) == 0) {
 		r->ready = 1;
 		r->score = s;
-		win_push(&a->lik, s);
-		a->shortbuf[a->short_head] = s;
-		a->short_head = (a->short_head + 1) % a->c.lik_short;
-		if (a->short_n < a->c.lik_short)
-			a->short_n++;
-		for (uint32_t i = 0; i < a->short_n; i++)
-			sm += a->shortbuf[i];
-		sm /= a->short_n;
-		sd = win_std(&a->lik);
-		/* The 1e-3 floor keeps a near-constant score history from turning
-		 * rounding noise into certainty. */
-		z = a->lik.n >= 8 ? (sm - win_mean(&a->lik)) / (sd > 1e-3 ? sd : 1e-3) : 0;
-		lik = 0.5 * erfc(-z / sqrt(2.0));
-		r->likelihood = lik;
-		over = lik >= a->c.threshold;
-		a->over[idx] = (uint8_t)over;
-
-		if (a->refr_left) {
-			a->refr_left--;
-			r->output = 0;
-		} else {
-			r->output = lik;
-			if (over)
-				a->refr_left = a->c.refractory;
+		r->likelihood = likelihood_of(a, s);
+		/* The forest decides whether the sample is unusual; how far off it
+		 * is comes from the feature that isolated it, because forest scores
+		 * saturate for every point outside the training range. */
+		if (r->likelihood >= a->c.gate) {
+			double es;
+			int top;
+			if (ns_iforest_explain(a->model, row, a->nf, &es, &top, NULL) == 0 &&
+			    top >= 0) {
+				r->top_feature = top;
+				r->top_metric = top / NF_PER;
+				r->severity = fabs((double)row[top]);
+			}
 		}
+		over = r->severity >= a->c.threshold;
 		if (over) {
 			a->under_run = 0;
 			a->over_run++;
@@ -591,13 +577,17 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 				a->flag = 0;
 		}
 		r->flag = a->flag;
-		if (over || a->flag) {
-			double es;
-			int top;
-			if (ns_iforest_explain(a->model, row, a->nf, &es, &top, NULL) == 0 &&
-			    top >= 0) {
-				r->top_feature = top;
-				r->top_metric = top / NF_PER;
+		/* One output detection per event: after one, stay silent until the
+		 * severity has been under threshold for leave_m ticks and at least
+		 * rearm ticks have passed. */
+		if (!a->armed && a->ticks - a->last_det >= a->c.rearm &&
+		    a->under_run >= a->c.leave_m)
+			a->armed = 1;
+		if (a->armed) {
+			r->output = r->severity / (r->severity + 10.0);
+			if (over) {
+				a->armed = 0;
+				a->last_det = a->ticks;
 			}
 		}
 		for (uint32_t f = 0; f < a->nf; f++)

@@ -132,15 +132,6 @@ static int read_series(const char *path, struct series *s, char *err, size_t err
 	return rc;
 }
 
-/* NAB sweeps the threshold over the scores it reads back from text, so map
- * the likelihood (which crowds near 1) to a log scale with 6 useful digits. */
-static double nab_scale(double lik)
-{
-	double v = log(1.0000000001 - lik) / log(1e-10);
-
-	return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-
 struct run_stats {
 	size_t files, rows, onsets;
 	uint64_t ns;
@@ -176,7 +167,7 @@ static int run_file(const struct ns_anomaly_config *cfg, const char *in, const c
 		log_error_errno("nab", "cannot create result path=%s", tmp);
 		goto out;
 	}
-	fprintf(fp, "timestamp,value,anomaly_score,raw_score,flag\n");
+	fprintf(fp, "timestamp,value,anomaly_score,raw_score,likelihood,severity,flag\n");
 	t0 = ns_mono_ns();
 	for (size_t i = 0; i < s.n; i++) {
 		struct ns_anomaly_result r;
@@ -187,8 +178,8 @@ static int run_file(const struct ns_anomaly_config *cfg, const char *in, const c
 			goto out;
 		}
 		st->onsets += (size_t)r.onset;
-		fprintf(fp, "%s,%.9g,%.6f,%.6f,%d\n", s.ts[i], (double)s.v[i],
-			r.ready ? nab_scale(r.output) : 0.0, r.score, r.flag);
+		fprintf(fp, "%s,%.9g,%.8f,%.6f,%.8f,%.4f,%d\n", s.ts[i], (double)s.v[i], r.output,
+			r.score, r.likelihood, r.severity, r.flag);
 	}
 	st->ns += ns_mono_ns() - t0;
 	st->rows += s.n;
@@ -273,7 +264,7 @@ static struct ns_opt opts[] = {
 	{"files", NS_OPT_STRING, "", "comma list of substrings of <corpus>/<name>.csv to run (default all)", NULL, 0},
 	{"win-short", NS_OPT_STRING, "12", "short rolling window, samples", NULL, 0},
 	{"win-mid", NS_OPT_STRING, "72", "mid rolling window, samples", NULL, 0},
-	{"win-long", NS_OPT_STRING, "576", "long rolling window, samples", NULL, 0},
+	{"win-long", NS_OPT_STRING, "20000", "long rolling window, samples", NULL, 0},
 	{"probation", NS_OPT_STRING, "150", "samples before the first fit", NULL, 0},
 	{"refit-every", NS_OPT_STRING, "288", "samples between refits (a day at 5 min)", NULL, 0},
 	{"history", NS_OPT_STRING, "2016", "training window, samples (a week at 5 min)", NULL, 0},
@@ -281,10 +272,12 @@ static struct ns_opt opts[] = {
 	{"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
 	{"lik-short", NS_OPT_STRING, "3", "raw scores averaged for the likelihood", NULL, 0},
 	{"lik-long", NS_OPT_STRING, "1000", "raw scores in the likelihood reference", NULL, 0},
-	{"threshold", NS_OPT_STRING, "0.9999", "likelihood that counts as over (flag and refractory)", NULL, 0},
+	{"season", NS_OPT_STRING, "288", "samples per season for the same-phase feature (a day at 5 min), 0 = none", NULL, 0},
+	{"gate", NS_OPT_STRING, "0.99", "forest likelihood at which a sample counts as unusual", NULL, 0},
+	{"threshold", NS_OPT_STRING, "5", "severity (std units) that counts as over: flag and one detection", NULL, 0},
 	{"enter-k", NS_OPT_STRING, "1", "consecutive overs to raise the flag", NULL, 0},
 	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
-	{"refractory", NS_OPT_STRING, "0", "ticks of zero output after an over", NULL, 0},
+	{"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL, 0},
 	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
@@ -343,11 +336,13 @@ int main(int argc, char **argv)
 	    u32_opt("lik-long", 8, 1000000, &cfg.lik_long) ||
 	    u32_opt("enter-k", 1, 100000, &cfg.enter_k) ||
 	    u32_opt("leave-m", 1, 100000, &cfg.leave_m) ||
-	    u32_opt("refractory", 0, 1000000, &cfg.refractory))
+	    u32_opt("season", 0, 1000000, &cfg.season) ||
+	    u32_opt("rearm", 0, 1000000, &cfg.rearm))
 		return 2;
 	if (ns_parse_u64(ns_opt_get(opts, NOPT, "seed"), 0, UINT64_MAX, &seed) < 0 ||
-	    ns_parse_double(ns_opt_get(opts, NOPT, "threshold"), 0, 1, &cfg.threshold) < 0) {
-		log_error("nab", "bad --seed or --threshold");
+	    ns_parse_double(ns_opt_get(opts, NOPT, "threshold"), 0, 1e6, &cfg.threshold) < 0 ||
+	    ns_parse_double(ns_opt_get(opts, NOPT, "gate"), 0, 1, &cfg.gate) < 0) {
+		log_error("nab", "bad --seed, --threshold or --gate");
 		return 2;
 	}
 	cfg.seed = seed;
