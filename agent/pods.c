@@ -411,8 +411,14 @@ int ns_pods_sample(struct ns_pods *p, struct ns_sample *s)
 		why = "pod directories";
 		goto fail;
 	}
-	if (!p->have_cache || names.hash != p->cache_hash ||
+	/* A new pod cgroup is created and then configured: keep reading for two
+	 * more ticks after a change so a default cpu.weight is not cached. */
+	if (p->have_cache && names.hash != p->cache_hash)
+		p->settle = 3;
+	if (!p->have_cache || p->settle > 0 ||
 	    now - p->cache_mono_ns >= p->rescan_ms * 1000000ull) {
+		if (p->settle > 0)
+			p->settle--;
 		err = walk_dir(p, &w, cpufd, ".", 0);
 		if (err) {
 			why = w.bad_file ? w.bad_file : "pod directories";

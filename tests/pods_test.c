@@ -295,6 +295,16 @@ static void test_rescan_cache(void)
 	CHECK(p.rescans == r + 1);
 	CHECK(s.v[NS_M_PODS] == 4.0f);
 	CHECK(s.v[NS_M_POD_MEM_LIM_MIB] == 513.0f);
+	/* the kubelet configures a new cgroup right after creating it: a weight
+	 * written a tick later is still picked up, then reads stop again */
+	fx_write("kubepods.slice/kubepods-pod99999999_0000_1111_2222_333333333333.slice/cpu.weight",
+		 "39\n");
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK(s.v[NS_M_POD_CPU_REQ_M] == 1976.0f + 988.0f);
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK(p.rescans == r + 3);
+	CHECK_EQ_INT(sample(&p, &s), 0);
+	CHECK(p.rescans == r + 3);
 	/* a file going bad is caught by the next full read */
 	fx_write(f, "garbage\n");
 	p.rescan_ms = 0;

@@ -42,6 +42,7 @@ struct ns_pods {
 	uint64_t rescan_ms; /* 0: read every pod every tick */
 	uint64_t cache_hash, cache_pods, cache_req_m, cache_lim_bytes, cache_mono_ns;
 	int have_cache;
+	int settle;	  /* full reads left after the pod set changed */
 	uint64_t rescans; /* full reads so far */
 	struct ns_src_health health;
 };
