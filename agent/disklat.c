@@ -30,7 +30,7 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 	if (!opts || !opts->no_bpf) {
 		uint64_t t0 = ns_mono_ns();
 
-		err = ns_disklat_bpf_open(&d->bpf, why, sizeof(why));
+		err = ns_disklat_bpf_open(opts && opts->raw_tp, &d->bpf, why, sizeof(why));
 		if (!err) {
 			log_info("disklat", "using bpf attach=%s load_ms=%.1f",
 				 ns_disklat_bpf_attach_kind(d->bpf),
@@ -56,6 +56,11 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 const char *ns_disklat_mode(const struct ns_disklat *d)
 {
 	return d && d->bpf ? "bpf" : "diskstats";
+}
+
+const char *ns_disklat_attach_kind(const struct ns_disklat *d)
+{
+	return d && d->bpf ? ns_disklat_bpf_attach_kind(d->bpf) : "none";
 }
 
 int ns_disklat_read(struct ns_disklat *d, struct ns_disklat_stats *st)

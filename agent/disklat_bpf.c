@@ -34,6 +34,17 @@ static const char *errname(int err)
 	return n ? n : "EUNKNOWN";
 }
 
+/* Reasons of every attempt, comma-separated: "load_tp_btf_EPERM,load_raw_tp_EPERM".
+ * EPERM does not stop the attempts: some kernels refuse one program type
+ * with EPERM even to root (fentry here) and accept another. */
+static void add_reason(char *why, size_t whylen, const char *what, const char *kind, int err)
+{
+	size_t n = strnlen(why, whylen);
+
+	if (n < whylen)
+		snprintf(why + n, whylen - n, "%s%s_%s_%s", n ? "," : "", what, kind, errname(err));
+}
+
 static const char *const kinds[] = {"tp_btf", "raw_tp"};
 
 static void set_kind(struct biolat_bpf *skel, bool btf)
@@ -44,14 +55,15 @@ static void set_kind(struct biolat_bpf *skel, bool btf)
 	bpf_program__set_autoload(skel->progs.block_rq_complete_raw, !btf);
 }
 
-int ns_disklat_bpf_open(struct ns_disklat_bpf **out, char *why, size_t whylen)
+int ns_disklat_bpf_open(int raw_tp_only, struct ns_disklat_bpf **out, char *why, size_t whylen)
 {
 	struct ns_disklat_bpf *b = NULL;
 	struct biolat_bpf *skel = NULL;
 	int err = 0;
 
 	*out = NULL;
-	snprintf(why, whylen, "unknown");
+	if (whylen)
+		why[0] = '\0';
 	ns_log_route_libbpf();
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		err = -ENOENT;
@@ -64,7 +76,7 @@ int ns_disklat_bpf_open(struct ns_disklat_bpf **out, char *why, size_t whylen)
 		snprintf(why, whylen, "out_of_memory");
 		goto cleanup;
 	}
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (size_t i = raw_tp_only ? 1 : 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		biolat_bpf__destroy(skel);
 		skel = biolat_bpf__open();
 		if (!skel) {
@@ -75,14 +87,12 @@ int ns_disklat_bpf_open(struct ns_disklat_bpf **out, char *why, size_t whylen)
 		set_kind(skel, i == 0);
 		err = biolat_bpf__load(skel);
 		if (err) {
-			snprintf(why, whylen, "load_%s_%s", kinds[i], errname(err));
-			if (err == -EPERM)
-				goto cleanup;
+			add_reason(why, whylen, "load", kinds[i], err);
 			continue;
 		}
 		err = biolat_bpf__attach(skel);
 		if (err) {
-			snprintf(why, whylen, "attach_%s_%s", kinds[i], errname(err));
+			add_reason(why, whylen, "attach", kinds[i], err);
 			continue;
 		}
 		b->kind = kinds[i];

@@ -10,9 +10,10 @@
 struct ns_disklat_bpf;
 struct ns_disklat_ds;
 
-/* Loads and attaches the biolat probe (tp_btf, else raw_tp). On failure
+/* Loads and attaches the biolat probe (tp_btf, else raw_tp; raw_tp only when
+ * raw_tp_only). On failure
  * returns -errno and a short reason in why. */
-int ns_disklat_bpf_open(struct ns_disklat_bpf **out, char *why, size_t whylen);
+int ns_disklat_bpf_open(int raw_tp_only, struct ns_disklat_bpf **out, char *why, size_t whylen);
 const char *ns_disklat_bpf_attach_kind(const struct ns_disklat_bpf *b);
 int ns_disklat_bpf_read(struct ns_disklat_bpf *b, struct ns_disklat_stats *st);
 void ns_disklat_bpf_close(struct ns_disklat_bpf *b);

@@ -58,6 +58,11 @@ const char *ns_netlat_mode(const struct ns_netlat *n)
 	return n && n->bpf ? "bpf" : "sock_diag";
 }
 
+const char *ns_netlat_attach_kind(const struct ns_netlat *n)
+{
+	return n && n->bpf ? ns_netlat_bpf_attach_kind(n->bpf) : "none";
+}
+
 int ns_netlat_read(struct ns_netlat *n, struct ns_netlat_stats *st)
 {
 	if (!n || !st)

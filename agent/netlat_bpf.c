@@ -37,6 +37,17 @@ static const char *errname(int err)
 	return n ? n : "EUNKNOWN";
 }
 
+/* Reasons of every attempt, comma-separated: "load_tp_btf_EPERM,load_raw_tp_EPERM".
+ * EPERM does not stop the attempts: some kernels refuse one program type
+ * with EPERM even to root (fentry here) and accept another. */
+static void add_reason(char *why, size_t whylen, const char *what, const char *kind, int err)
+{
+	size_t n = strnlen(why, whylen);
+
+	if (n < whylen)
+		snprintf(why + n, whylen - n, "%s%s_%s_%s", n ? "," : "", what, kind, errname(err));
+}
+
 static const char *const kinds[] = {"tp_btf", "raw_tp"};
 
 static void set_kind(struct tcprtt_bpf *skel, bool btf)
@@ -68,7 +79,8 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 	int err = 0;
 
 	*out = NULL;
-	snprintf(why, whylen, "unknown");
+	if (whylen)
+		why[0] = '\0';
 	ns_log_route_libbpf();
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		err = -ENOENT;
@@ -88,7 +100,7 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 		snprintf(why, whylen, "out_of_memory");
 		goto cleanup;
 	}
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (size_t i = o && o->raw_tp ? 1 : 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		tcprtt_bpf__destroy(skel);
 		skel = tcprtt_bpf__open();
 		if (!skel) {
@@ -100,15 +112,12 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 		set_kind(skel, i == 0);
 		err = tcprtt_bpf__load(skel);
 		if (err) {
-			snprintf(why, whylen, "load_%s_%s", kinds[i], errname(err));
-			/* Without permission the next kind fails the same way. */
-			if (err == -EPERM)
-				goto cleanup;
+			add_reason(why, whylen, "load", kinds[i], err);
 			continue;
 		}
 		err = tcprtt_bpf__attach(skel);
 		if (err) {
-			snprintf(why, whylen, "attach_%s_%s", kinds[i], errname(err));
+			add_reason(why, whylen, "attach", kinds[i], err);
 			continue;
 		}
 		b->kind = kinds[i];

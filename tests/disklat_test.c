@@ -299,9 +299,9 @@ static int backing_device_listed(const char *dir, char *name, size_t nlen)
 
 #define DIO_READS 64
 
-static void test_bpf_real_io(void)
+static void real_io(int raw_tp)
 {
-	struct ns_disklat_opts o = {0};
+	struct ns_disklat_opts o = {.raw_tp = raw_tp};
 	struct ns_disklat *d = NULL;
 	struct ns_disklat_stats st;
 	char path[] = "/var/tmp/nodescore-disklat-io.XXXXXX", dev[64];
@@ -316,6 +316,7 @@ static void test_bpf_real_io(void)
 		ns_disklat_close(d);
 		SKIP("BPF not permitted here (see the WARNING above for the reason)");
 	}
+	CHECK_EQ_STR(ns_disklat_attach_kind(d), raw_tp ? "raw_tp" : "tp_btf");
 	fd = mkstemp(path);
 	CHECK(fd >= 0);
 	CHECK(posix_memalign((void **)&blk, 4096, 1 << 20) == 0);
@@ -336,9 +337,9 @@ static void test_bpf_real_io(void)
 	for (int i = 0; i < DIO_READS; i++)
 		CHECK(pread(dfd, blk, 4096, (off_t)i * 8192) == 4096);
 	CHECK_EQ_INT(ns_disklat_read(d, &st), 0);
-	fprintf(stderr, "  bpf on %s: ios=%llu p50=%.0f p99=%.0f us iops=%.0f in %.3f s\n", dev,
-		(unsigned long long)st.ios, st.p50_us, st.p99_us, st.iops,
-		(double)(ns_mono_ns() - t0) / 1e9);
+	fprintf(stderr, "  bpf %s on %s: ios=%llu p50=%.0f p99=%.0f us iops=%.0f in %.3f s\n",
+		ns_disklat_attach_kind(d), dev, (unsigned long long)st.ios, st.p50_us, st.p99_us,
+		st.iops, (double)(ns_mono_ns() - t0) / 1e9);
 	close(dfd);
 	close(fd);
 	unlink(path);
@@ -348,6 +349,16 @@ static void test_bpf_real_io(void)
 	CHECK(isfinite(st.p50_us) && st.p50_us > 0 && st.p99_us >= st.p50_us);
 	CHECK(st.p99_us < 10e6);
 	ns_disklat_close(d);
+}
+
+static void test_bpf_real_io(void)
+{
+	real_io(0);
+}
+
+static void test_bpf_raw_tp_real_io(void)
+{
+	real_io(1);
 }
 
 /* Drops CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN from this process, as an agent
@@ -426,6 +437,7 @@ int main(void)
 	}
 	RUN(test_missing_file);
 	RUN(test_bpf_real_io);
+	RUN(test_bpf_raw_tp_real_io);
 	RUN(test_fallback_without_bpf_caps);
 	if (have_root) {
 		char p[128];

@@ -282,9 +282,9 @@ static int close_enough(double a, double b)
 	return fabs(a - b) <= 0.25 * b + 100;
 }
 
-static void run_path(int no_bpf, int family)
+static void run_path(int no_bpf, int raw_tp, int family)
 {
-	struct ns_netlat_opts o = {.no_bpf = no_bpf, .own_netns = 1};
+	struct ns_netlat_opts o = {.no_bpf = no_bpf, .own_netns = 1, .raw_tp = raw_tp};
 	struct ns_netlat *n = NULL;
 	struct ns_netlat_stats st, idle;
 	struct ns_sample s;
@@ -301,6 +301,7 @@ static void run_path(int no_bpf, int family)
 		SKIP("BPF not permitted here (see the WARNING above for the reason)");
 	}
 	CHECK_EQ_STR(ns_netlat_mode(n), no_bpf ? "sock_diag" : "bpf");
+	CHECK_EQ_STR(ns_netlat_attach_kind(n), no_bpf ? "none" : raw_tp ? "raw_tp" : "tp_btf");
 	CHECK_EQ_INT(ns_netlat_read(n, &st), 0); /* start a fresh interval */
 	err = traffic_run(&t, family);
 	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT) {
@@ -340,19 +341,24 @@ static void run_path(int no_bpf, int family)
 
 static void test_bpf_ipv4(void)
 {
-	run_path(0, AF_INET);
+	run_path(0, 0, AF_INET);
+}
+
+static void test_bpf_raw_tp_ipv4(void)
+{
+	run_path(0, 1, AF_INET);
 }
 static void test_bpf_ipv6(void)
 {
-	run_path(0, AF_INET6);
+	run_path(0, 0, AF_INET6);
 }
 static void test_sock_diag_ipv4(void)
 {
-	run_path(1, AF_INET);
+	run_path(1, 0, AF_INET);
 }
 static void test_sock_diag_ipv6(void)
 {
-	run_path(1, AF_INET6);
+	run_path(1, 0, AF_INET6);
 }
 
 /* Both paths read the same traffic at the same moment and must agree. */
@@ -485,6 +491,7 @@ int main(void)
 	RUN(test_null_safe);
 	RUN(test_bpf_ipv4);
 	RUN(test_bpf_ipv6);
+	RUN(test_bpf_raw_tp_ipv4);
 	RUN(test_sock_diag_ipv4);
 	RUN(test_sock_diag_ipv6);
 	RUN(test_paths_agree);

@@ -13,6 +13,7 @@ struct ns_disklat;
 
 struct ns_disklat_opts {
 	int no_bpf; /* force the diskstats path */
+	int raw_tp; /* BPF path: skip tp_btf, attach the raw_tp programs only */
 	/* Fallback only (BPF is still tried): "" or NULL reads /proc/diskstats,
 	 * else <proc_root>/proc/diskstats (a host /proc mount, a fixture tree). */
 	const char *proc_root;
@@ -32,6 +33,9 @@ int ns_disklat_open(const struct ns_disklat_opts *opts, struct ns_disklat **out)
 
 /* "bpf" or "diskstats". */
 const char *ns_disklat_mode(const struct ns_disklat *d);
+
+/* BPF program type attached: "tp_btf" or "raw_tp"; "none" on diskstats. */
+const char *ns_disklat_attach_kind(const struct ns_disklat *d);
 
 /* Reads and resets the interval. Returns 0 or -errno (-EAGAIN: counters went
  * backwards, e.g. a disk was removed; the next interval is valid again). */

@@ -18,6 +18,7 @@ struct ns_netlat_opts {
 	 * pods have their own namespaces). sock_diag always sees only the
 	 * caller's namespace. */
 	int own_netns;
+	int raw_tp; /* BPF path: skip tp_btf, attach the raw_tp programs only */
 };
 
 /* One interval's figures. */
@@ -35,6 +36,9 @@ int ns_netlat_open(const struct ns_netlat_opts *opts, struct ns_netlat **out);
 
 /* "bpf" or "sock_diag". */
 const char *ns_netlat_mode(const struct ns_netlat *n);
+
+/* BPF program type attached: "tp_btf" or "raw_tp"; "none" on sock_diag. */
+const char *ns_netlat_attach_kind(const struct ns_netlat *n);
 
 /* Reads and resets the interval. BPF: sockets that received a segment in the
  * interval, each counted once at its latest srtt. sock_diag: every

@@ -27,6 +27,7 @@ static struct ns_opt opts[] = {
     {"no-bpf", NS_OPT_BOOL, "0", "use the fallback (sock_diag or /proc/diskstats)", NULL, 0},
     {"own-netns", NS_OPT_BOOL, "0",
      "BPF path: only sockets of this network namespace (default: all namespaces)", NULL, 0},
+    {"raw-tp", NS_OPT_BOOL, "0", "BPF path: attach raw_tp programs, skip tp_btf", NULL, 0},
     {"disk", NS_OPT_BOOL, "0", "report block I/O latency instead of TCP RTT", NULL, 0},
     {"proc-root", NS_OPT_STRING, "",
      "--disk fallback: read <root>/proc/diskstats (host /proc mount or fixture tree)", NULL, 0},
@@ -48,9 +49,9 @@ static void nap(uint64_t ms)
 	}
 }
 
-static int run_net(int no_bpf, int own, uint64_t iv_ms, uint64_t count)
+static int run_net(int no_bpf, int own, int raw, uint64_t iv_ms, uint64_t count)
 {
-	struct ns_netlat_opts o = {.no_bpf = no_bpf, .own_netns = own};
+	struct ns_netlat_opts o = {.no_bpf = no_bpf, .own_netns = own, .raw_tp = raw};
 	struct ns_netlat *n;
 	struct ns_netlat_stats st;
 	int err;
@@ -77,9 +78,9 @@ static int run_net(int no_bpf, int own, uint64_t iv_ms, uint64_t count)
 	return 0;
 }
 
-static int run_disk(int no_bpf, const char *root, uint64_t iv_ms, uint64_t count)
+static int run_disk(int no_bpf, int raw, const char *root, uint64_t iv_ms, uint64_t count)
 {
-	struct ns_disklat_opts o = {.no_bpf = no_bpf, .proc_root = root};
+	struct ns_disklat_opts o = {.no_bpf = no_bpf, .raw_tp = raw, .proc_root = root};
 	struct ns_disklat *d;
 	struct ns_disklat_stats st;
 	int err;
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
 {
 	char err[256];
 	uint64_t iv_ms, count;
-	int no_bpf, own, disk, rc;
+	int no_bpf, own, disk, raw, rc;
 	struct sigaction sa = {.sa_handler = on_signal};
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-netlat",
@@ -142,16 +143,17 @@ int main(int argc, char **argv)
 	}
 	if (ns_parse_bool(ns_opt_get(opts, NOPTS, "no-bpf"), &no_bpf) < 0 ||
 	    ns_parse_bool(ns_opt_get(opts, NOPTS, "own-netns"), &own) < 0 ||
-	    ns_parse_bool(ns_opt_get(opts, NOPTS, "disk"), &disk) < 0) {
+	    ns_parse_bool(ns_opt_get(opts, NOPTS, "disk"), &disk) < 0 ||
+	    ns_parse_bool(ns_opt_get(opts, NOPTS, "raw-tp"), &raw) < 0) {
 		log_error("netlat", "bad boolean option");
 		return 2;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (disk)
-		rc = run_disk(no_bpf, ns_opt_get(opts, NOPTS, "proc-root"), iv_ms, count);
+		rc = run_disk(no_bpf, raw, ns_opt_get(opts, NOPTS, "proc-root"), iv_ms, count);
 	else
-		rc = run_net(no_bpf, own, iv_ms, count);
+		rc = run_net(no_bpf, own, raw, iv_ms, count);
 	if (rc) {
 		log_error("netlat", "no source available err=%d", rc);
 		return 1;
