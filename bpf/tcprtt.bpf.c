@@ -15,7 +15,6 @@ const volatile __u32 filter_netns = 0;
 __u32 gen;		      /* written by user space: selects hist[gen & 1] */
 __u64 hist[2][LATHIST_SLOTS]; /* sockets by srtt slot (us) */
 __u64 retrans;		      /* retransmitted segments since load */
-__u64 events;		      /* tcp_probe hits that were counted */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -47,7 +46,6 @@ static __always_inline int on_probe(struct sock *sk)
 	slot = lathist_slot(srtt);
 	g = *(volatile __u32 *)&gen;
 	h = hist[g & 1];
-	__sync_fetch_and_add(&events, 1);
 	st = bpf_map_lookup_elem(&socks, &key);
 	if (st && st->gen == g) {
 		if (st->slot != slot) {
