@@ -463,6 +463,9 @@ static int refit(struct ns_anomaly *a)
 
 	for (uint32_t i = lim; i-- > 0;) {
 		uint32_t idx = (a->rhead + a->rcap - 1 - i) % a->rcap;
+		/* Rows from before the mid window filled describe the warm-up, not the node. */
+		if (a->ticks - i <= a->c.win_mid)
+			continue;
 		memcpy(a->train + (size_t)n * a->nf, a->rows + (size_t)idx * a->nf,
 		       a->nf * sizeof(float));
 		n++;
