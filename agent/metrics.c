@@ -82,6 +82,23 @@ static const char *const metric_help[NS_METRIC_COUNT] = {
     [NS_M_DISK_IOPS] = "Block requests completed per second.",
 };
 
+static void histogram(struct out *o, const char *name, const char *help, const char *node,
+		      const struct ns_agent_hist *h)
+{
+	uint64_t cum = 0;
+
+	gauge_head(o, name, "histogram", help);
+	for (int b = 0; b < NS_AGENT_LOOP_BUCKETS; b++) {
+		cum += h->bucket[b];
+		put(o, "%s_bucket{node=\"%s\",le=\"%g\"} %llu\n", name, node,
+		    ns_agent_loop_bounds[b], (unsigned long long)cum);
+	}
+	cum += h->bucket[NS_AGENT_LOOP_BUCKETS];
+	put(o, "%s_bucket{node=\"%s\",le=\"+Inf\"} %llu\n", name, node, (unsigned long long)cum);
+	put(o, "%s_sum{node=\"%s\"} %.9f\n", name, node, h->sum_s);
+	put(o, "%s_count{node=\"%s\"} %llu\n", name, node, (unsigned long long)h->count);
+}
+
 int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 {
 	struct out o = {buf, cap, 0, 0};
@@ -98,8 +115,6 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	};
 	static const enum ns_src_state states[] = {NS_SRC_STATE_UNKNOWN, NS_SRC_STATE_OK,
 						   NS_SRC_STATE_FAILING, NS_SRC_STATE_UNAVAILABLE};
-	uint64_t cum = 0;
-
 	if (cap == 0)
 		return -ENOSPC;
 	buf[0] = '\0';
@@ -192,21 +207,12 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	simple(&o, "nodescore_agent_start_time_seconds", "gauge", "Agent start, unix seconds.",
 	       node, (double)s->start_ms / 1000.0);
 
-	gauge_head(&o, "nodescore_agent_loop_duration_seconds", "histogram",
-		   "Time of one sampling loop iteration (sample, score, publish).");
-	for (int b = 0; b < NS_AGENT_LOOP_BUCKETS; b++) {
-		cum += s->loop_bucket[b];
-		put(&o,
-		    "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"%g\"} %llu\n",
-		    node, ns_agent_loop_bounds[b], (unsigned long long)cum);
-	}
-	cum += s->loop_bucket[NS_AGENT_LOOP_BUCKETS];
-	put(&o, "nodescore_agent_loop_duration_seconds_bucket{node=\"%s\",le=\"+Inf\"} %llu\n",
-	    node, (unsigned long long)cum);
-	put(&o, "nodescore_agent_loop_duration_seconds_sum{node=\"%s\"} %.9f\n", node,
-	    s->loop_sum_s);
-	put(&o, "nodescore_agent_loop_duration_seconds_count{node=\"%s\"} %llu\n", node,
-	    (unsigned long long)s->loop_count);
+	histogram(&o, "nodescore_agent_loop_duration_seconds",
+		  "Wall time of one sampling loop iteration (sample, score, publish).", node,
+		  &s->loop_wall);
+	histogram(&o, "nodescore_agent_loop_cpu_seconds",
+		  "CPU time of the loop thread in one iteration (excludes preemption).", node,
+		  &s->loop_cpu);
 	if (o.overflow)
 		return -ENOSPC;
 	return (int)o.len;

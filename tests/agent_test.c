@@ -75,7 +75,9 @@ static void test_tick_and_snapshot(void)
 	CHECK(!(s.score.flags & NS_FLAG_DEGRADED));
 	/* headroom 0.5*0.8 + 0.5*0.3 = 0.55 -> 1000*(0.7*0.55 + 0.3) = 685 */
 	CHECK_EQ_INT(s.score.score, 685);
-	CHECK_EQ_INT(s.loop_count, 2);
+	CHECK_EQ_INT(s.loop_wall.count, 2);
+	CHECK_EQ_INT(s.loop_cpu.count, 2);
+	CHECK(s.loop_cpu.sum_s > 0 && s.loop_cpu.sum_s <= s.loop_wall.sum_s + 1e-3);
 	CHECK_EQ_STR(s.pods_layout, "v2-systemd");
 	/* a broken source flags the next snapshot degraded */
 	fx_write("proc/meminfo", "garbage\n");
@@ -112,6 +114,7 @@ static void test_metrics_render(void)
 			  "\"sock_diag\"} 1\n"));
 	CHECK(strstr(buf, "nodescore_agent_loop_duration_seconds_count{node=\"unit-node\"} 1\n"));
 	CHECK(strstr(buf, "le=\"+Inf\"} 1\n"));
+	CHECK(strstr(buf, "nodescore_agent_loop_cpu_seconds_count{node=\"unit-node\"} 1\n"));
 	/* too small a buffer is an error, never an overflow */
 	CHECK_EQ_INT(ns_agent_metrics(&s, buf, 100), -ENOSPC);
 	CHECK(strlen(buf) < 100);
@@ -161,7 +164,7 @@ static void test_model_seam(void)
 	CHECK_EQ_INT(s.score.flags, NS_FLAG_ANOMALY);
 	CHECK_EQ_INT(s.score.score, 235);
 	CHECK_EQ_INT(s.score.free_millicores, 400); /* (1 - 0.6) * 1 CPU */
-	CHECK_EQ_INT(s.score.free_mib, 1024); /* (1 - 0.9) * 10240 */
+	CHECK_EQ_INT(s.score.free_mib, 1024);	    /* (1 - 0.9) * 10240 */
 	CHECK_EQ_STR(s.top_feature, "psi_io_some");
 	CHECK(ns_agent_metrics(&s, buf, sizeof(buf)) > 0);
 	CHECK(strstr(

@@ -48,6 +48,12 @@ extern const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT];
 #define NS_AGENT_LOOP_BUCKETS 10
 extern const double ns_agent_loop_bounds[NS_AGENT_LOOP_BUCKETS];
 
+struct ns_agent_hist {
+	uint64_t bucket[NS_AGENT_LOOP_BUCKETS + 1]; /* last is +Inf */
+	uint64_t count;
+	double sum_s;
+};
+
 struct ns_agent_snapshot {
 	char node[NS_WIRE_NAME_MAX + 1];
 	uint64_t start_ms;
@@ -67,9 +73,8 @@ struct ns_agent_snapshot {
 	uint32_t seq;
 	uint64_t history_appends, history_errors;
 	int history_enabled;
-	uint64_t loop_bucket[NS_AGENT_LOOP_BUCKETS + 1]; /* last is +Inf */
-	uint64_t loop_count;
-	double loop_sum_s;
+	struct ns_agent_hist loop_wall; /* wall time per iteration */
+	struct ns_agent_hist loop_cpu;	/* the loop thread's CPU time per iteration */
 };
 
 struct ns_agent;
