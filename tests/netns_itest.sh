@@ -3,7 +3,8 @@
 # Network latency under real queueing delay: two network namespaces joined by
 # a veth pair, request/response and bulk TCP flows, a tbf qdisc that builds a
 # queue. nodescore-netlat inside ns1 (BPF with --own-netns, then sock_diag)
-# must see the RTT rise and agree within 25 % with `ss -ti` on the same sockets.
+# must see the RTT rise and agree within 25 % with `ss -ti` on the same sockets
+# (tp_btf and raw_tp programs), and count retransmits like ss.
 # Usage: sh tests/netns_itest.sh BUILD_DIR   (root)
 . tests/lib.sh
 BUILD=${1:-build}
@@ -198,6 +199,8 @@ if [ "$BPF" -eq 1 ]; then
 	# --own-netns counts exactly our NRR + 1 client sockets; without it ns2's
 	# server sockets (and the host's) are counted too.
 	check bpf_own_netns_filter sh -c "awk '{ if (\$3 != $((NRR + 1))) exit 1 }' $NS_TMP/bpf.pairs"
+	run_reader bpfraw --own-netns --raw-tp
+	check bpf_raw_tp_rtt_rise_matches_ss check_pairs bpfraw
 	run_reader bpfall
 	check bpf_all_netns sh -c "awk '{ if (\$3 < $((2 * (NRR + 1)))) exit 1 }' $NS_TMP/bpfall.pairs"
 else
