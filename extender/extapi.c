@@ -123,39 +123,68 @@ static void put_error(struct ns_buf *out, const char *err)
 	ns_buf_putc(out, '}');
 }
 
-static void put_permille(struct ns_buf *b, unsigned v)
+/* Reasons are formatted on the stack and appended once: a failed node per
+ * few candidates is normal, and a dozen small appends each added up. */
+struct line {
+	char s[160];
+	size_t n;
+};
+
+static void ln_str(struct line *l, const char *str)
 {
-	char s[8] = {(char)('0' + v / 1000), '.', (char)('0' + v / 100 % 10),
-		     (char)('0' + v / 10 % 10), (char)('0' + v % 10)};
-	ns_buf_put(b, s, 5);
+	size_t k = strlen(str);
+
+	memcpy(l->s + l->n, str, k);
+	l->n += k;
+}
+
+static void ln_u64(struct line *l, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(l->s + l->n, tmp + i, sizeof(tmp) - i);
+	l->n += sizeof(tmp) - i;
 }
 
 static void put_reason(struct ns_buf *b, const struct ns_extapi_view *v, int64_t cpu_m,
 		       int64_t mem_mib)
 {
-	ns_buf_puts(b, "\"nodescore: ");
+	struct line l = {.n = 0};
+	unsigned a = v->d.anomaly;
+
+	ln_str(&l, "\"nodescore: ");
 	switch (v->fail) {
 	case FAIL_ANOMALY:
-		ns_buf_puts(b, "node flagged anomalous (anomaly score ");
-		put_permille(b, v->d.anomaly);
-		ns_buf_putc(b, ')');
+		ln_str(&l, "node flagged anomalous (anomaly score ");
+		ln_u64(&l, a / 1000);
+		ln_str(&l, ".");
+		l.s[l.n++] = (char)('0' + a / 100 % 10);
+		l.s[l.n++] = (char)('0' + a / 10 % 10);
+		l.s[l.n++] = (char)('0' + a % 10);
+		ln_str(&l, ")");
 		break;
 	case FAIL_CPU:
-		ns_buf_puts(b, "forecast CPU headroom ");
-		ns_buf_put_u64(b, v->d.free_millicores);
-		ns_buf_puts(b, "m < pod request ");
-		ns_buf_put_u64(b, (unsigned long long)cpu_m);
-		ns_buf_putc(b, 'm');
+		ln_str(&l, "forecast CPU headroom ");
+		ln_u64(&l, v->d.free_millicores);
+		ln_str(&l, "m < pod request ");
+		ln_u64(&l, (uint64_t)cpu_m);
+		ln_str(&l, "m");
 		break;
 	default:
-		ns_buf_puts(b, "forecast memory headroom ");
-		ns_buf_put_u64(b, v->d.free_mib);
-		ns_buf_puts(b, "Mi < pod request ");
-		ns_buf_put_u64(b, (unsigned long long)mem_mib);
-		ns_buf_puts(b, "Mi");
+		ln_str(&l, "forecast memory headroom ");
+		ln_u64(&l, v->d.free_mib);
+		ln_str(&l, "Mi < pod request ");
+		ln_u64(&l, (uint64_t)mem_mib);
+		ln_str(&l, "Mi");
 		break;
 	}
-	ns_buf_putc(b, '"');
+	ln_str(&l, "\"");
+	ns_buf_put(b, l.s, l.n);
 }
 
 int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
@@ -164,7 +193,8 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 {
 	struct ns_ext_args *a = &c->args;
 	int64_t mem_mib;
-	size_t passed = 0, k;
+	size_t passed = 0, k, need;
+	char *p;
 	int rc, objects;
 
 	out->len = 0;
@@ -204,21 +234,33 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 	}
 
 	objects = a->mode == NS_EXT_OBJECTS;
-	/* Size the reply once: passing nodes echo their request bytes. */
-	ns_buf_reserve(out, objects ? len + 256 : len / 2 + 256);
+	/* Passing nodes echo their request bytes: size that part exactly and
+	 * write it with plain stores; reasons go through ns_buf_put. */
+	need = 64;
+	for (size_t i = 0; i < a->n; i++)
+		if (c->v[i].fail == FAIL_NONE)
+			need += (objects ? a->nodes[i].obj_len : a->nodes[i].name_tok_len) + 1;
 	ns_buf_puts(out, objects ? "{\"Nodes\":{\"metadata\":{},\"items\":[" : "{\"Nodes\":null,\"NodeNames\":[");
+	if (ns_buf_reserve(out, need) < 0)
+		return 500;
+	p = out->p + out->len;
 	k = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct ns_ext_node *nd = &a->nodes[i];
 		if (c->v[i].fail != FAIL_NONE)
 			continue;
 		if (k++)
-			ns_buf_putc(out, ',');
-		if (objects)
-			ns_buf_put(out, nd->obj, nd->obj_len);
-		else
-			ns_buf_put(out, nd->name_tok, nd->name_tok_len);
+			*p++ = ',';
+		if (objects) {
+			memcpy(p, nd->obj, nd->obj_len);
+			p += nd->obj_len;
+		} else {
+			memcpy(p, nd->name_tok, nd->name_tok_len);
+			p += nd->name_tok_len;
+		}
 	}
+	*p = '\0';
+	out->len = (size_t)(p - out->p);
 	ns_buf_puts(out, objects ? "]},\"NodeNames\":null,\"FailedNodes\":{" : "],\"FailedNodes\":{");
 	k = 0;
 	for (size_t i = 0; i < a->n; i++) {

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "nodescore/extjson.h"
 #include "nodescore/quantity.h"
 
@@ -65,6 +69,43 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Advances r->p to the first '"', '\\' or control byte, or to the end.
+ * Strings are most of a 20 MB Node list: 16 bytes at a time with SSE2,
+ * else 8 with word tricks, then byte by byte. */
+static void scan_plain(struct rd *r)
+{
+#if defined(__SSE2__)
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	/* Unsigned c < 0x20 as a signed compare after flipping the top bit. */
+	const __m128i flip = _mm_set1_epi8((char)0x80), lim = _mm_set1_epi8((char)(0x20 ^ 0x80));
+
+	while (r->end - r->p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)r->p);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+					 _mm_cmplt_epi8(_mm_xor_si128(x, flip), lim));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		if (bits) {
+			r->p += __builtin_ctz(bits);
+			return;
+		}
+		r->p += 16;
+	}
+#endif
+	while (r->end - r->p >= 8) {
+		uint64_t x, q, b;
+		memcpy(&x, r->p, 8);
+		q = x ^ 0x2222222222222222ull;
+		b = x ^ 0x5c5c5c5c5c5c5c5cull;
+		if ((((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b) |
+		     ((x - 0x2020202020202020ull) & ~x)) &
+		    0x8080808080808080ull)
+			break;
+		r->p += 8;
+	}
+	while (r->p < r->end && !str_stop((unsigned char)*r->p))
+		r->p++;
+}
+
 /* At '"': validates a string, returns its token span and whether it has escapes. */
 static int read_string(struct rd *r, const char **tok, size_t *toklen, int *esc)
 {
@@ -73,21 +114,7 @@ static int read_string(struct rd *r, const char **tok, size_t *toklen, int *esc)
 	*esc = 0;
 	r->p++;
 	for (;;) {
-		/* Eight bytes at a time until a word holds '"', '\\' or a control
-		 * byte: strings are most of a 20 MB Node list. */
-		while (r->end - r->p >= 8) {
-			uint64_t x, q, b;
-			memcpy(&x, r->p, 8);
-			q = x ^ 0x2222222222222222ull;
-			b = x ^ 0x5c5c5c5c5c5c5c5cull;
-			if ((((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b) |
-			     ((x - 0x2020202020202020ull) & ~x)) &
-			    0x8080808080808080ull)
-				break;
-			r->p += 8;
-		}
-		while (r->p < r->end && !str_stop((unsigned char)*r->p))
-			r->p++;
+		scan_plain(r);
 		if (r->p >= r->end)
 			return fail(r, "unterminated string");
 		if (*r->p == '"')
