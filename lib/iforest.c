@@ -437,8 +437,8 @@ static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_
 		if (sz[i] < 1)
 			BAD("tree=%u node=%u has size 0", t, i);
 		if (feat == -1) {
-			if (l != 0 || r != 0)
-				BAD("tree=%u leaf=%u has children", t, i);
+			if (l != 0 || r != 0 || get_u32(pt + 4 * (size_t)i) != 0)
+				BAD("tree=%u leaf=%u has children or a threshold", t, i);
 			nd[i] = (struct node){
 				.thr = (float)((double)depth[i] + c_of((double)sz[i])),
 				.feat = -1};
