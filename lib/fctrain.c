@@ -49,7 +49,7 @@ static int set_num(BoosterHandle b, const char *k, double v, char *err, size_t e
 	return set_param(b, k, s, err, errlen);
 }
 
-int ns_fctrain_fit(const float *X, const float *y, size_t n, size_t nfeat,
+int ns_fctrain_fit(const float *X, const float *y, const float *w, size_t n, size_t nfeat,
 		   const struct ns_fctrain_params *p, char **json, size_t *len, char *err,
 		   size_t errlen)
 {
@@ -68,6 +68,7 @@ int ns_fctrain_fit(const float *X, const float *y, size_t n, size_t nfeat,
 	}
 	if (XGDMatrixCreateFromMat(X, (bst_ulong)n, (bst_ulong)nfeat, NAN, &dm) != 0 ||
 	    XGDMatrixSetFloatInfo(dm, "label", y, (bst_ulong)n) != 0 ||
+	    (w && XGDMatrixSetFloatInfo(dm, "weight", w, (bst_ulong)n) != 0) ||
 	    XGBoosterCreate(&dm, 1, &b) != 0) {
 		ERR("xgboost: %s", XGBGetLastError());
 		goto out;

@@ -79,7 +79,7 @@ static int build_fixture(void)
 	p.max_depth = 5;
 	p.eta = 0.15;
 	/* First 70 % of rows train. */
-	return ns_fctrain_fit(X, Y, NROW * 7 / 10, NF, &p, &JSON, &JSON_LEN, err, sizeof(err));
+	return ns_fctrain_fit(X, Y, NULL, NROW * 7 / 10, NF, &p, &JSON, &JSON_LEN, err, sizeof(err));
 }
 
 static struct ns_forecast *model_from_json(float offset, int relative)

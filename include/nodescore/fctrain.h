@@ -30,10 +30,10 @@ void ns_fctrain_defaults(struct ns_fctrain_params *p);
 
 /* Trains one single-output regressor on the row-major matrix X (n rows of
  * nfeat floats, NaN = missing) and labels y; rows with a NaN label must be
- * filtered by the caller. *json receives XGBoost's JSON model (malloc'd,
+ * filtered by the caller; w holds optional row weights (NULL: all 1). *json receives XGBoost's JSON model (malloc'd,
  * *len bytes, not NUL-terminated). Returns 0, -EINVAL, -ENOMEM, -ECANCELED,
  * or -EIO with XGBoost's message in err. */
-int ns_fctrain_fit(const float *X, const float *y, size_t n, size_t nfeat,
+int ns_fctrain_fit(const float *X, const float *y, const float *w, size_t n, size_t nfeat,
 		   const struct ns_fctrain_params *p, char **json, size_t *len, char *err,
 		   size_t errlen);
 

@@ -38,8 +38,48 @@ static int cmp_float(const void *a, const void *b)
 
 /* Rows usable for target t: training rows with a label; calib selects the
  * calibration tail (1), the rest (0) or all (-1). */
+/* Row weights 1 / (persistence MAE of the row's series on target t over its
+ * training rows), floored at 0.5 pp and normalised to mean 1: the loss then
+ * tracks the per-series scaled error (MASE) instead of being dominated by
+ * the most volatile series. */
+static float *scale_weights(const struct rows *r, size_t t)
+{
+	float *w = malloc((r->n ? r->n : 1) * sizeof(float));
+	double tot = 0;
+	size_t i = 0, cnt = 0;
+
+	if (!w)
+		return NULL;
+	while (i < r->n) {
+		size_t j = i, k = 0;
+		double s = 0;
+
+		while (j < r->n && r->sid[j] == r->sid[i]) {
+			float y = r->Y[j * r->ntarget + t], p = r->B[(j * r->ntarget + t) * BASE_N];
+
+			if (!r->test[j] && !isnan(y) && !isnan(p)) {
+				s += fabs(y - p);
+				k++;
+			}
+			j++;
+		}
+		for (size_t q = i; q < j; q++)
+			w[q] = (float)(1.0 / fmax(k ? s / (double)k : 0.0, 0.005));
+		i = j;
+	}
+	for (i = 0; i < r->n; i++)
+		if (!r->test[i]) {
+			tot += w[i];
+			cnt++;
+		}
+	for (i = 0; i < r->n && tot > 0; i++)
+		w[i] = (float)(w[i] * (double)cnt / tot);
+	return w;
+}
+
 static size_t gather(const struct rows *r, size_t t, const uint8_t *calib, int which,
-		     const struct ns_forecast *rel, float **X, float **y, size_t *cap)
+		     const struct ns_forecast *rel, const float *wsrc, float **X, float **y,
+		     float **w, size_t *cap)
 {
 	size_t n = 0;
 
@@ -56,15 +96,20 @@ static size_t gather(const struct rows *r, size_t t, const uint8_t *calib, int w
 			size_t nc = *cap ? *cap * 2 : 4096;
 			float *nx = realloc(*X, nc * r->nfeat * sizeof(float));
 			float *ny = nx ? realloc(*y, nc * sizeof(float)) : NULL;
+			float *nw;
 
 			if (nx)
 				*X = nx;
-			if (!nx || !ny)
+			if (ny)
+				*y = ny;
+			nw = ny ? realloc(*w, nc * sizeof(float)) : NULL;
+			if (!nx || !ny || !nw)
 				return (size_t)-1;
-			*y = ny;
+			*w = nw;
 			*cap = nc;
 		}
 		memcpy(*X + n * r->nfeat, r->X + i * r->nfeat, r->nfeat * sizeof(float));
+		(*w)[n] = wsrc ? wsrc[i] : 1.0f;
 		(*y)[n++] = lab;
 	}
 	return n;
@@ -105,8 +150,9 @@ int train_forecast_main(int argc, char **argv)
 		{ "depth", NS_OPT_STRING, "6", "max tree depth", NULL, 0 },
 		{ "eta", NS_OPT_STRING, "0.08", "learning rate", NULL, 0 },
 		{ "objective", NS_OPT_STRING, "reg:squarederror", "reg:squarederror|reg:pseudohubererror|reg:absoluteerror", NULL, 0 },
-		{ "peak-quantile", NS_OPT_STRING, "0.6", "peak bias correction: shift peak forecasts by this quantile of residuals on a held-back tail of the training split (0 = off)", NULL, 0 },
+		{ "peak-quantile", NS_OPT_STRING, "0.8", "peak bias correction: shift peak forecasts by this quantile of residuals on a held-back tail of the training split (0 = off)", NULL, 0 },
 		{ "relative", NS_OPT_BOOL, "1", "learn the change from the current level (target - current value) rather than the level", NULL, 0 },
+		{ "scale-weights", NS_OPT_BOOL, "1", "weight rows by 1 / their series' persistence error, so the loss follows per-series scaled error (MASE)", NULL, 0 },
 		{ "nthread", NS_OPT_STRING, "1", "XGBoost threads", NULL, 0 },
 		{ "version", NS_OPT_STRING, "", "bundle version string (default fc-<UTC date-time>)", NULL, 0 },
 		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
@@ -121,12 +167,12 @@ int train_forecast_main(int argc, char **argv)
 	enum train_fmt fmt;
 	cJSON *meta = NULL, *prov, *tj, *pj;
 	uint8_t *calib = NULL, *bin = NULL;
-	float *X = NULL, *y = NULL;
+	float *X = NULL, *y = NULL, *W = NULL, *wts = NULL;
 	size_t cap = 0, binlen = 0;
 	uint64_t u, ms, t_start = ns_mono_ns();
 	double d, q;
 	char err[512], version[64], created[32];
-	int argi = 0, rc = 1, relative;
+	int argi = 0, rc = 1, relative, scaled;
 	const struct ns_forecast *relp;
 
 	switch (ns_opt_parse(o, no, "nodescore-train forecast",
@@ -195,8 +241,9 @@ int train_forecast_main(int argc, char **argv)
 	}
 	p.nthread = (unsigned)u;
 	p.objective = ns_opt_get(o, no, "objective");
-	if (ns_parse_bool(ns_opt_get(o, no, "relative"), &relative)) {
-		log_error("train", "bad --relative");
+	if (ns_parse_bool(ns_opt_get(o, no, "relative"), &relative) ||
+	    ns_parse_bool(ns_opt_get(o, no, "scale-weights"), &scaled)) {
+		log_error("train", "bad --relative or --scale-weights");
 		return 2;
 	}
 	{
@@ -262,6 +309,12 @@ int train_forecast_main(int argc, char **argv)
 		cJSON *e;
 
 		ns_forecast_target_name(&r.tgt[t], name, sizeof(name));
+		free(wts);
+		wts = scaled ? scale_weights(&r, t) : NULL;
+		if (scaled && !wts) {
+			log_error("train", "out of memory");
+			goto out;
+		}
 		if (r.tgt[t].stat == NS_FC_PEAK && q > 0) {
 			/* Fit on the head of the training split, measure residuals on its
 			 * tail: an out-of-sample shift against peak under-prediction. */
@@ -269,9 +322,9 @@ int train_forecast_main(int argc, char **argv)
 			float *res;
 			size_t nc = 0;
 
-			n = gather(&r, t, calib, 0, relp, &X, &y, &cap);
+			n = gather(&r, t, calib, 0, relp, wts, &X, &y, &W, &cap);
 			if (n == (size_t)-1 || n < 50 ||
-			    ns_fctrain_fit(X, y, n, r.nfeat, &p, &json, &jlen, err, sizeof(err)) ||
+			    ns_fctrain_fit(X, y, W, n, r.nfeat, &p, &json, &jlen, err, sizeof(err)) ||
 			    ns_forecast_new(ns_forecast_feat_config(fc), &tmp) ||
 			    ns_forecast_add_xgb_json(tmp, &r.tgt[t], json, jlen, 0, relative, err, sizeof(err))) {
 				log_error("train", "calibration fit failed target=%s: %s", name,
@@ -283,7 +336,7 @@ int train_forecast_main(int argc, char **argv)
 			free(json);
 			json = NULL;
 			fp.done += p.ntrees;
-			n = gather(&r, t, calib, 1, NULL, &X, &y, &cap);
+			n = gather(&r, t, calib, 1, NULL, wts, &X, &y, &W, &cap);
 			res = malloc((n ? n : 1) * sizeof(float));
 			for (size_t i = 0; res && i < n; i++)
 				res[nc++] = y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
@@ -294,12 +347,12 @@ int train_forecast_main(int argc, char **argv)
 			free(res);
 			ns_forecast_free(tmp);
 		}
-		n = gather(&r, t, calib, -1, relp, &X, &y, &cap);
+		n = gather(&r, t, calib, -1, relp, wts, &X, &y, &W, &cap);
 		if (n == (size_t)-1 || n < 50) {
 			log_error("train", "too few labelled rows target=%s rows=%zu", name, n);
 			goto out;
 		}
-		if (ns_fctrain_fit(X, y, n, r.nfeat, &p, &json, &jlen, err, sizeof(err)) ||
+		if (ns_fctrain_fit(X, y, W, n, r.nfeat, &p, &json, &jlen, err, sizeof(err)) ||
 		    ns_forecast_add_xgb_json(fc, &r.tgt[t], json, jlen, offset, relative, err,
 					     sizeof(err))) {
 			log_error("train", "fit failed target=%s: %s", name,
@@ -346,6 +399,7 @@ int train_forecast_main(int argc, char **argv)
 	cJSON_AddStringToObject(pj, "objective", p.objective);
 	cJSON_AddNumberToObject(pj, "peak_quantile", q);
 	cJSON_AddBoolToObject(pj, "relative", relative);
+	cJSON_AddBoolToObject(pj, "scale_weights", scaled);
 	cJSON_AddNumberToObject(pj, "seconds", round((double)(ns_mono_ns() - t_start) / 1e9));
 	cJSON_AddStringToObject(pj, "xgboost", "libxgboost C API, tree_method=hist");
 	if (ns_forecast_save(fc, &bin, &binlen)) {
@@ -368,6 +422,8 @@ int train_forecast_main(int argc, char **argv)
 out:
 	free(X);
 	free(y);
+	free(W);
+	free(wts);
 	free(calib);
 	free(bin);
 	ns_forecast_free(fc);
