@@ -59,7 +59,7 @@ struct hist {
 #define POOL_MAX 64
 /* Large buffers (20 MB full-object bodies) are worth keeping too, up to a
  * total: re-faulting 5,000 pages per request cost more than the parse. */
-#define POOL_KEEP_BYTES (256u << 20)
+#define POOL_KEEP_BYTES (128u << 20)
 /* Per-connection MHD memory: its read buffer lives here. 32 kB (the
  * default) meant a recv and a callback per 16 kB of a 20 MB body; MHD
  * clears the pool between requests, so 1 MB cost a 1 MB memset each. */
