@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
@@ -20,6 +22,10 @@
 /* nanomsg closes a connection that sends a larger frame: garbage cannot
  * make us buffer megabytes. Real messages are at most NS_WIRE_MAX_LEN. */
 #define SUB_RCVMAXSIZE 4096
+/* Niceness of the receive thread: a fleet publishing in step arrives as a
+ * burst, and the scheduler's requests should not queue behind it on a
+ * small control-plane node. The table still gets its CPU share. */
+#define SUB_NICE 5
 /* Inbound queue: a second of 10,000 nodes at ~110 B with room for bursts. */
 #define SUB_RCVBUF (4 << 20)
 
@@ -40,6 +46,9 @@ static void *sub_loop(void *arg)
 	uint8_t buf[NS_WIRE_MAX_LEN + 1];
 	struct pollfd pfd = {.fd = s->rcvfd, .events = POLLIN};
 
+	/* Per-thread on Linux; failure only loses the preference. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), SUB_NICE) < 0)
+		log_warning_errno("subscriber", "cannot lower receive thread priority");
 	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
 		int rc = poll(&pfd, 1, SUB_POLL_MS);
 		if (rc < 0 && errno != EINTR) {
