@@ -27,7 +27,7 @@ LOG=$NS_TMP/extender.log
 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
 	--publish-interval 1s 2>"$LOG" &
 NS_PIDS="$NS_PIDS $!"
-wait_for 5 grep -q "SUCCESS extender: listening" "$LOG"
+wait_for 20 grep -q "SUCCESS extender: listening" "$LOG"
 HP=$(sed -n 's/.*http=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG" | head -n 1)
 check extender_started test -n "$HP"
 U=http://127.0.0.1:$HP
@@ -36,7 +36,7 @@ U=http://127.0.0.1:$HP
 NS_PIDS="$NS_PIDS $!"
 nodes() { curl -sf "$U/metrics" | awk '$1 == "nodescore_extender_table_nodes" { print $2 }'; }
 has20() { [ "$(nodes)" = 20 ]; }
-check table_filled wait_for 10 has20
+check table_filled wait_for 20 has20
 
 check gen_nodes python3 tools/bench/gen-nodes.py "$NS_TMP" --prefix lg- --names 20 --nodes 3
 check gen_nodes_valid python3 -c "
