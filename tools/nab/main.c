@@ -275,7 +275,7 @@ static struct ns_opt opts[] = {
 	{"season", NS_OPT_STRING, "288", "samples per season for the same-phase feature (a day at 5 min), 0 = none", NULL, 0},
 	{"gate", NS_OPT_STRING, "0.99", "forest likelihood at which a sample counts as unusual", NULL, 0},
 	{"threshold", NS_OPT_STRING, "5", "severity (std units) that counts as over: flag and one detection", NULL, 0},
-	{"enter-k", NS_OPT_STRING, "1", "consecutive overs to raise the flag", NULL, 0},
+	{"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
 	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
 	{"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL, 0},
 	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
