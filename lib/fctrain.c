@@ -84,6 +84,16 @@ int ns_fctrain_fit(const float *X, const float *y, const float *w, size_t n, siz
 	    set_num(b, "nthread", p->nthread ? p->nthread : 1, err, errlen) ||
 	    set_num(b, "seed", p->seed, err, errlen) || set_param(b, "verbosity", "0", err, errlen))
 		goto out;
+	{
+		/* Start from the label mean, not XGBoost's 0.5: relative targets
+		 * are centred near 0 and would spend trees undoing the offset. */
+		double m = 0;
+
+		for (size_t i = 0; i < n; i++)
+			m += y[i];
+		if (set_num(b, "base_score", m / (double)n, err, errlen))
+			goto out;
+	}
 	if (strcmp(p->objective, "reg:pseudohubererror") == 0 &&
 	    set_num(b, "huber_slope", p->huber_slope, err, errlen))
 		goto out;

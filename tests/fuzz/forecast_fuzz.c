@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <string.h>
+#include <zlib.h>
+
 #include "nodescore/forecast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,6 +27,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ns_forecast_load(data, size, &fc, err, sizeof(err)) == 0) {
 		ns_forecast_predict(fc, x, ns_forecast_nfeat(fc), out, NS_FC_MAX_MODELS);
 		ns_forecast_free(fc);
+	}
+	/* Again with the CRC trailer repaired, so mutations reach the
+	 * structural checks instead of stopping at the checksum. */
+	if (size >= 8 && size <= (1u << 20)) {
+		uint8_t *c = malloc(size);
+		uint32_t crc;
+
+		if (c) {
+			memcpy(c, data, size);
+			crc = (uint32_t)crc32(0L, c, (uInt)(size - 4));
+			c[size - 4] = (uint8_t)crc;
+			c[size - 3] = (uint8_t)(crc >> 8);
+			c[size - 2] = (uint8_t)(crc >> 16);
+			c[size - 1] = (uint8_t)(crc >> 24);
+			fc = NULL;
+			if (ns_forecast_load(c, size, &fc, err, sizeof(err)) == 0) {
+				ns_forecast_predict(fc, x, ns_forecast_nfeat(fc), out, NS_FC_MAX_MODELS);
+				ns_forecast_free(fc);
+			}
+			free(c);
+		}
 	}
 	fc = NULL;
 	if (ns_forecast_new(&cfg, &fc) == 0) {

@@ -315,6 +315,12 @@ int train_forecast_main(int argc, char **argv)
 			log_error("train", "out of memory");
 			goto out;
 		}
+		n = gather(&r, t, calib, -1, relp, wts, &X, &y, &W, &cap);
+		if (n != (size_t)-1 && n < 50) {
+			log_warning("train", "skipping target without data target=%s rows=%zu", name, n);
+			fp.done += p.ntrees * ((r.tgt[t].stat == NS_FC_PEAK && q > 0) ? 2.0 : 1.0);
+			continue;
+		}
 		if (r.tgt[t].stat == NS_FC_PEAK && q > 0) {
 			/* Fit on the head of the training split, measure residuals on its
 			 * tail: an out-of-sample shift against peak under-prediction. */
@@ -374,6 +380,10 @@ int train_forecast_main(int argc, char **argv)
 		cJSON_AddNumberToObject(e, "train_mae_pp", round(1e4 * mae) / 100.0);
 		cJSON_AddNumberToObject(e, "peak_offset_pp", round(1e4 * offset) / 100.0);
 		cJSON_AddItemToArray(tj, e);
+	}
+	if (!train_stop && ns_forecast_ntargets(fc) == 0) {
+		log_error("train", "no target could be trained (no CPU or memory data?)");
+		goto out;
 	}
 	if (train_stop) {
 		log_warning("train", "interrupted, nothing written out=%s", ns_opt_get(o, no, "out"));
