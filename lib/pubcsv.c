@@ -81,18 +81,41 @@ static int parse_u32(const char *p, size_t n, uint32_t max, uint32_t *out)
 static int set_field(struct ns_msg *m, enum col c, uint32_t v)
 {
 	switch (c) {
-	case COL_SCORE: m->score = (uint16_t)v; break;
-	case COL_FLAGS: m->flags = (uint8_t)v; break;
-	case COL_ANOMALY: m->anomaly = (uint16_t)v; break;
-	case COL_CPU_NOW: m->cpu_now = (uint16_t)v; break;
-	case COL_MEM_NOW: m->mem_now = (uint16_t)v; break;
-	case COL_CPU_PEAK_FC: m->cpu_peak_fc = (uint16_t)v; break;
-	case COL_MEM_PEAK_FC: m->mem_peak_fc = (uint16_t)v; break;
-	case COL_FREE_MILLICORES: m->free_millicores = v; break;
-	case COL_FREE_MIB: m->free_mib = v; break;
-	case COL_PODS: m->pods = (uint16_t)v; break;
-	case COL_RTT_P99_US: m->rtt_p99_us = v; break;
-	default: return -EINVAL;
+	case COL_SCORE:
+		m->score = (uint16_t)v;
+		break;
+	case COL_FLAGS:
+		m->flags = (uint8_t)v;
+		break;
+	case COL_ANOMALY:
+		m->anomaly = (uint16_t)v;
+		break;
+	case COL_CPU_NOW:
+		m->cpu_now = (uint16_t)v;
+		break;
+	case COL_MEM_NOW:
+		m->mem_now = (uint16_t)v;
+		break;
+	case COL_CPU_PEAK_FC:
+		m->cpu_peak_fc = (uint16_t)v;
+		break;
+	case COL_MEM_PEAK_FC:
+		m->mem_peak_fc = (uint16_t)v;
+		break;
+	case COL_FREE_MILLICORES:
+		m->free_millicores = v;
+		break;
+	case COL_FREE_MIB:
+		m->free_mib = v;
+		break;
+	case COL_PODS:
+		m->pods = (uint16_t)v;
+		break;
+	case COL_RTT_P99_US:
+		m->rtt_p99_us = v;
+		break;
+	default:
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -222,7 +245,8 @@ int ns_pubcsv_parse(const char *buf, size_t len, struct ns_msg **rows, size_t *n
 			ll--;
 		if (lineno == 1) {
 			if (ll != sizeof(header) - 1 || memcmp(p, header, ll) != 0) {
-				snprintf(err, errlen, "line 1: header must be exactly '%s'", header);
+				snprintf(err, errlen, "line 1: header must be exactly '%s'",
+					 header);
 				rc = -EINVAL;
 				goto fail;
 			}
@@ -279,8 +303,7 @@ fail:
 	return rc;
 }
 
-int ns_pubcsv_load(const char *path, struct ns_msg **rows, size_t *nrows, char *err,
-		   size_t errlen)
+int ns_pubcsv_load(const char *path, struct ns_msg **rows, size_t *nrows, char *err, size_t errlen)
 {
 	char why[200];
 	struct stat sb;

@@ -103,9 +103,10 @@ static void test_rejections_name_the_line(void)
 	CHECK(fails_with(HDR "Node-A,1,0,0,0,0,0,0,0,0,0,0\n", "line 2: node: 'Node-A'"));
 	CHECK(fails_with(HDR ",1,0,0,0,0,0,0,0,0,0,0\n", "line 2: node: ''"));
 	CHECK(fails_with(HDR "\"a\",1,0,0,0,0,0,0,0,0,0,0\n", "node: '\"a\"'"));
-	CHECK(fails_with(HDR "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1,0,0,0,0,"
-			     "0,0,0,0,0,0\n",
-			 "line 2: node: 'aaaaaaaaaaaaaaaaaaaaaaaa...'"));
+	CHECK(fails_with(
+	    HDR "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,1,0,0,0,0,"
+		"0,0,0,0,0,0\n",
+	    "line 2: node: 'aaaaaaaaaaaaaaaaaaaaaaaa...'"));
 	CHECK(fails_with(HDR "a,1,0,0,0,0,0,0,0,0,0,0\n\nb,1,0,0,0,0,0,0,0,0,0,0\n",
 			 "line 3: empty line"));
 	CHECK(fails_with(HDR "a,1,0,0,0,0,0,0,0,0,0,0\n\n", "line 3: empty line"));
@@ -130,16 +131,16 @@ static void test_nul_byte(void)
 static void test_no_overread(void)
 {
 	static const char *const inputs[] = {
-		HDR "a,1,0,0,0,0,0,0,0,0,0,0",
-		HDR "a,1,0,0,0,0,0,0,0,0,0,",
-		HDR "a,1,0,0,0,0,0,0,0,0,0,12345678901",
-		HDR "a,1,0,0,0,0,0,0,0,0,0,0\r",
-		NS_PUBCSV_HEADER,
-		"node,sc",
+	    HDR "a,1,0,0,0,0,0,0,0,0,0,0",
+	    HDR "a,1,0,0,0,0,0,0,0,0,0,",
+	    HDR "a,1,0,0,0,0,0,0,0,0,0,12345678901",
+	    HDR "a,1,0,0,0,0,0,0,0,0,0,0\r",
+	    NS_PUBCSV_HEADER,
+	    "node,sc",
 	};
 	long pg = sysconf(_SC_PAGESIZE);
-	char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
+	char *map =
+	    mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	CHECK(map != MAP_FAILED);
 	CHECK(mprotect(map + pg, (size_t)pg, PROT_NONE) == 0);
@@ -217,8 +218,7 @@ static void test_load(void)
 	struct ns_msg *rows;
 	size_t n;
 
-	CHECK_EQ_INT(ns_pubcsv_load(tmp_path("missing.csv"), &rows, &n, err, sizeof(err)),
-		     -ENOENT);
+	CHECK_EQ_INT(ns_pubcsv_load(tmp_path("missing.csv"), &rows, &n, err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, "cannot open") && strstr(err, "missing.csv"));
 	CHECK_EQ_INT(ns_pubcsv_load(tmpdir, &rows, &n, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "not a regular file"));
@@ -278,8 +278,7 @@ static int find_pub(void)
 	if (!slash)
 		return -1;
 	*slash = '\0';
-	snprintf(pub_bin, sizeof(pub_bin), "%.*s/nodescore-pub", (int)(sizeof(pub_bin) - 20),
-		 self);
+	snprintf(pub_bin, sizeof(pub_bin), "%.*s/nodescore-pub", (int)(sizeof(pub_bin) - 20), self);
 	return access(pub_bin, X_OK);
 }
 
@@ -421,21 +420,23 @@ static void test_pub_replay(void)
 	snprintf(keyf, sizeof(keyf), "%s", tmp_path("key"));
 	snprintf(csv, sizeof(csv), "%s", tmp_path("replay.csv"));
 	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-replay.log"));
-	CHECK(write_file(csv, HDR "r0,900,0,100,200,300,250,350,12000,40000,10,400\n"
-				  "r1,100,1,990,970,500,990,520,160,31000,80,9000\n"
-				  "r2,500,2,300,500,500,550,550,7200,29000,45,800\n",
+	CHECK(write_file(csv,
+			 HDR "r0,900,0,100,200,300,250,350,12000,40000,10,400\n"
+			     "r1,100,1,990,970,500,990,520,160,31000,80,9000\n"
+			     "r2,500,2,300,500,500,550,550,7200,29000,45,800\n",
 			 0600) == 0);
 	sub = bind_sub(ep, sizeof(ep));
 	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--replay", csv,
-			"--rounds", "4", "--interval", "100ms", NULL};
+	char *args[] = {
+	    pub_bin, "--connect-wait", "1s", "--connect",  ep,	    "--key-file", keyf, "--replay",
+	    csv,     "--rounds",       "4",  "--interval", "100ms", NULL};
 	pid = spawn_pub(args, logf);
 	CHECK(pid > 0);
 	collect(sub, pid, seen, 3, "r", &total, &bad, &nonce, &status);
 	nn_close(sub);
 	CHECK_EQ_INT(status, 0);
 	CHECK_EQ_INT(bad, 0);
-	/* The 300 ms connect settle means no round is lost on loopback. */
+	/* The connect wait means no round is lost on loopback. */
 	CHECK_EQ_INT(total, 12);
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ_INT(seen[i].count, 4);
@@ -468,9 +469,17 @@ static void test_pub_walk_skewed(void)
 	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-walk.log"));
 	sub = bind_sub(ep, sizeof(ep));
 	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--nodes", "50",
-			"--prefix", "w-", "--rounds", "3", "--interval", "50ms",
-			"--clock-offset", "-60000", "--node-cpu", "4000", "--seed", "7", NULL};
+	char *args[] = {pub_bin,  "--connect-wait",
+			"1s",	  "--connect",
+			ep,	  "--key-file",
+			keyf,	  "--nodes",
+			"50",	  "--prefix",
+			"w-",	  "--rounds",
+			"3",	  "--interval",
+			"50ms",	  "--clock-offset",
+			"-60000", "--node-cpu",
+			"4000",	  "--seed",
+			"7",	  NULL};
 	pid = spawn_pub(args, logf);
 	CHECK(pid > 0);
 	collect(sub, pid, seen, 50, "w-", &total, &bad, &nonce, &status);
@@ -553,8 +562,9 @@ static void test_pub_spread(void)
 	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-spread.log"));
 	sub = bind_sub(ep, sizeof(ep));
 	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--nodes", "64",
-			"--rounds", "1", "--interval", "400ms", "--spread", NULL};
+	char *args[] = {pub_bin, "--connect-wait", "1s", "--connect", ep,  "--key-file",
+			keyf,	 "--nodes",	   "64", "--rounds",  "1", "--interval",
+			"400ms", "--spread",	   NULL};
 	pid = spawn_pub(args, logf);
 	CHECK(pid > 0);
 	for (int i = 0; i < 40 && got < 64; i++) {
@@ -588,8 +598,9 @@ static void test_pub_rate(void)
 	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-rate.log"));
 	sub = bind_sub(ep, sizeof(ep));
 	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--nodes", "100",
-			"--rounds", "10", "--interval", "1h", "--rate", "2000", NULL};
+	char *args[] = {pub_bin, "--connect-wait", "1s",   "--connect", ep,   "--key-file",
+			keyf,	 "--nodes",	   "100",  "--rounds",	"10", "--interval",
+			"1h",	 "--rate",	   "2000", NULL};
 	pid = spawn_pub(args, logf);
 	CHECK(pid > 0);
 	for (int i = 0; i < 40 && got < 1000; i++) {
@@ -623,8 +634,8 @@ static void test_pub_sigterm(void)
 	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-term.log"));
 	sub = bind_sub(ep, sizeof(ep));
 	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect", ep, "--key-file", keyf, "--nodes", "10",
-			"--interval", "1h", NULL};
+	char *args[] = {pub_bin, "--connect-wait", "1s", "--connect",  ep,   "--key-file",
+			keyf,	 "--nodes",	   "10", "--interval", "1h", NULL};
 	pid = spawn_pub(args, logf);
 	CHECK(pid > 0);
 	{

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Replay CSV for nodescore-pub: one score message per row, strictly parsed.
  *
- *   node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,free_mib,pods,rtt_p99_us
+ *   node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,
+ *     free_mib,pods,rtt_p99_us   (one line in the file)
  *   node-0,731,0,120,455,600,701,650,12345,65432,37,1500
  *
  * Every field is an unsigned decimal without sign, spaces or quotes; names
@@ -17,7 +18,7 @@
 #include "nodescore/wire.h"
 
 #define NS_PUBCSV_HEADER                                                                           \
-	"node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,"       \
+	"node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,"        \
 	"free_mib,pods,rtt_p99_us"
 #define NS_PUBCSV_MAX_ROWS 100000u
 #define NS_PUBCSV_MAX_BYTES (16u << 20)
@@ -32,7 +33,6 @@ int ns_pubcsv_parse(const char *buf, size_t len, struct ns_msg **rows, size_t *n
 
 /* Reads path (at most NS_PUBCSV_MAX_BYTES) and parses it as above; err also
  * names the file. Returns 0 or -errno. */
-int ns_pubcsv_load(const char *path, struct ns_msg **rows, size_t *nrows, char *err,
-		   size_t errlen);
+int ns_pubcsv_load(const char *path, struct ns_msg **rows, size_t *nrows, char *err, size_t errlen);
 
 #endif

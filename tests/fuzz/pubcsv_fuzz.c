@@ -21,12 +21,11 @@ static size_t write_csv(const struct ns_msg *r, size_t n, char *out, size_t cap)
 	size_t len = (size_t)snprintf(out, cap, "%s\n", NS_PUBCSV_HEADER);
 
 	for (size_t i = 0; i < n && len < cap; i++)
-		len += (size_t)snprintf(out + len, cap - len,
-					"%s,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u\n", r[i].name,
-					r[i].score, r[i].flags, r[i].anomaly, r[i].cpu_now,
-					r[i].mem_now, r[i].cpu_peak_fc, r[i].mem_peak_fc,
-					r[i].free_millicores, r[i].free_mib, r[i].pods,
-					r[i].rtt_p99_us);
+		len += (size_t)snprintf(
+		    out + len, cap - len, "%s,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u\n", r[i].name,
+		    r[i].score, r[i].flags, r[i].anomaly, r[i].cpu_now, r[i].mem_now,
+		    r[i].cpu_peak_fc, r[i].mem_peak_fc, r[i].free_millicores, r[i].free_mib,
+		    r[i].pods, r[i].rtt_p99_us);
 	return len;
 }
 

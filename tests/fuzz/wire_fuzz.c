@@ -92,7 +92,8 @@ static void round_trip(const uint8_t *d, size_t size)
 		out.cpu_now == m.cpu_now && out.mem_now == m.mem_now &&
 		out.cpu_peak_fc == m.cpu_peak_fc && out.mem_peak_fc == m.mem_peak_fc &&
 		out.free_millicores == m.free_millicores && out.free_mib == m.free_mib &&
-		out.pods == m.pods && out.rtt_p99_us == m.rtt_p99_us && strcmp(out.name, m.name) == 0);
+		out.pods == m.pods && out.rtt_p99_us == m.rtt_p99_us &&
+		strcmp(out.name, m.name) == 0);
 	/* Any other key fails the MAC. */
 	{
 		uint8_t other[32];

@@ -18,12 +18,16 @@
 #define MAX_FILE (256u << 20)
 #define MAX_ITERS 100000u
 
-#define OPT(name, kind, def, help) {name, kind, def, help, NULL, 0}
+#define OPT(name, kind, def, help)                                                                 \
+	{                                                                                          \
+		name, kind, def, help, NULL, 0                                                     \
+	}
 
 static struct ns_opt opts[] = {
 	OPT("file", NS_OPT_STRING, NULL, "JSON file to parse (at most 256 MiB)."),
 	OPT("duration", NS_OPT_STRING, "1s", "Parse repeatedly for about this long."),
-	OPT("min-iters", NS_OPT_STRING, "5", "Parse at least this many times, even past --duration."),
+	OPT("min-iters", NS_OPT_STRING, "5",
+		"Parse at least this many times, even past --duration."),
 	OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -103,7 +107,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!file || !*file || !(buf = slurp(file, &len))) {
-		log_error(COMP, "cannot read --file path=%s (missing, not regular, or over 256 MiB)",
+		log_error(COMP,
+			  "cannot read --file path=%s (missing, not regular, or over 256 MiB)",
 			  file ? file : "");
 		return 2;
 	}
@@ -131,8 +136,7 @@ int main(int argc, char **argv)
 	printf("cjsonfloor file=%s bytes=%zu iters=%zu mean_us=%.1f p50_us=%.1f p99_us=%.1f "
 	       "mb_per_s=%.1f\n",
 	       file, len, n, (double)sum / (double)n / 1e3, (double)pct(lat, n, 50) / 1e3,
-	       (double)pct(lat, n, 99) / 1e3,
-	       (double)len / ((double)pct(lat, n, 50) / 1e9) / 1e6);
+	       (double)pct(lat, n, 99) / 1e3, (double)len / ((double)pct(lat, n, 50) / 1e9) / 1e6);
 	free(lat);
 	free(buf);
 	return 0;

@@ -45,8 +45,7 @@ int lg_connect(struct lg_conn *c, const char *host, const char *port, int timeou
 	return 0;
 }
 
-int lg_send(struct lg_conn *c, const char *head, size_t head_len, const char *body,
-	    size_t body_len)
+int lg_send(struct lg_conn *c, const char *head, size_t head_len, const char *body, size_t body_len)
 {
 	struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
 	struct iovec *v = iov;

@@ -17,8 +17,8 @@ struct lg_conn {
 struct lg_response {
 	int status;
 	size_t body_len;
-	int close;   /* server asked to close the connection */
-	char *save;  /* when non-NULL on entry: receives up to save_cap body bytes */
+	int close;  /* server asked to close the connection */
+	char *save; /* when non-NULL on entry: receives up to save_cap body bytes */
 	size_t save_cap, saved;
 };
 

@@ -20,16 +20,21 @@
 #define MAX_BODY (256u << 20)
 #define MAX_SAMPLES_PER_CLIENT (20u * 1000u * 1000u)
 
-#define OPT(name, kind, def, help) {name, kind, def, help, NULL, 0}
+#define OPT(name, kind, def, help)                                                                 \
+	{                                                                                          \
+		name, kind, def, help, NULL, 0                                                     \
+	}
 
 static struct ns_opt opts[] = {
-	OPT("url", NS_OPT_STRING, NULL, "Target, http://HOST:PORT/PATH (numeric host, [::1] for IPv6)."),
+	OPT("url", NS_OPT_STRING, NULL,
+		"Target, http://HOST:PORT/PATH (numeric host, [::1] for IPv6)."),
 	OPT("body", NS_OPT_STRING, "", "File sent as the POST body; empty: GET without a body."),
 	OPT("content-type", NS_OPT_STRING, "application/json", "Content-Type of the body."),
 	OPT("clients", NS_OPT_STRING, "1", "Concurrent keep-alive connections, one thread each."),
 	OPT("duration", NS_OPT_STRING, "3s", "How long to send (after the warm-up)."),
 	OPT("warmup", NS_OPT_STRING, "300ms", "Requests in this first period are not counted."),
-	OPT("requests", NS_OPT_STRING, "0", "Stop after this many counted requests in total, 0 = no cap."),
+	OPT("requests", NS_OPT_STRING, "0",
+		"Stop after this many counted requests in total, 0 = no cap."),
 	OPT("timeout", NS_OPT_STRING, "10s", "Per-request socket timeout; a timeout is an error."),
 	OPT("expect-status", NS_OPT_STRING, "200", "Any other status counts as an error."),
 	OPT("save-response", NS_OPT_STRING, "", "Write the first response body to this file."),
@@ -222,7 +227,8 @@ static void *client_main(void *arg)
 				break;
 			c->bytes += r.body_len;
 			if (cfg.max_requests &&
-			    __atomic_add_fetch(&counted_total, 1, __ATOMIC_RELAXED) >= cfg.max_requests)
+			    __atomic_add_fetch(&counted_total, 1, __ATOMIC_RELAXED) >=
+				cfg.max_requests)
 				stop = 1;
 		}
 		if (r.close) {
@@ -276,12 +282,15 @@ static int parse_config(void)
 	    cfg.duration_ms == 0 || cfg.duration_ms > 3600000 ||
 	    ns_parse_duration_ms(ns_opt_get(opts, NOPTS, "warmup"), &cfg.warmup_ms) < 0 ||
 	    cfg.warmup_ms > 600000 ||
-	    ns_parse_u64(ns_opt_get(opts, NOPTS, "requests"), 0, UINT32_MAX, &cfg.max_requests) < 0 ||
+	    ns_parse_u64(ns_opt_get(opts, NOPTS, "requests"), 0, UINT32_MAX, &cfg.max_requests) <
+		0 ||
 	    ns_parse_duration_ms(ns_opt_get(opts, NOPTS, "timeout"), &cfg.timeout_ms) < 0 ||
 	    cfg.timeout_ms == 0 || cfg.timeout_ms > 600000 ||
-	    ns_parse_u64(ns_opt_get(opts, NOPTS, "expect-status"), 100, 599, &cfg.expect_status) < 0) {
-		log_error(COMP, "invalid --clients (1..%d), --duration (1ms..1h), --warmup, "
-				"--requests, --timeout or --expect-status (100..599)",
+	    ns_parse_u64(ns_opt_get(opts, NOPTS, "expect-status"), 100, 599, &cfg.expect_status) <
+		0) {
+		log_error(COMP,
+			  "invalid --clients (1..%d), --duration (1ms..1h), --warmup, "
+			  "--requests, --timeout or --expect-status (100..599)",
 			  MAX_CLIENTS);
 		return -EINVAL;
 	}
@@ -317,11 +326,12 @@ int main(int argc, char **argv)
 	char err[256];
 	double secs;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-loadgen",
-			     "Closed-loop HTTP/1.1 load generator: N keep-alive clients send the "
-			     "same request back to back; prints req/s and exact latency percentiles "
-			     "as one key=value line on stdout.",
-			     argc, argv, NULL, err, sizeof(err))) {
+	switch (
+	    ns_opt_parse(opts, NOPTS, "nodescore-loadgen",
+			 "Closed-loop HTTP/1.1 load generator: N keep-alive clients send the "
+			 "same request back to back; prints req/s and exact latency percentiles "
+			 "as one key=value line on stdout.",
+			 argc, argv, NULL, err, sizeof(err))) {
 	case NS_OPT_HELP:
 		return 0;
 	case NS_OPT_ERROR:

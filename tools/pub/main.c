@@ -21,8 +21,6 @@
 
 #define COMP "pub"
 #define MAX_ENDPOINTS 16
-/* A new PUB connection is not seen by the SUB for a few hundred ms. */
-#define CONNECT_SETTLE_MS 300
 /* nanomsg has no working linger: give the last round time to leave. */
 #define DRAIN_MS 200
 
@@ -35,11 +33,14 @@ static void on_signal(int sig)
 }
 
 /* value and from are filled by ns_opt_parse. */
-#define OPT(name, kind, def, help) {name, kind, def, help, NULL, 0}
+#define OPT(name, kind, def, help)                                                                 \
+	{                                                                                          \
+		name, kind, def, help, NULL, 0                                                     \
+	}
 
 static struct ns_opt opts[] = {
 	OPT("connect", NS_OPT_STRING, "tcp://127.0.0.1:5555",
-	 "Comma-separated nanomsg endpoints to connect to (every extender replica)."),
+		"Comma-separated nanomsg endpoints to connect to (every extender replica)."),
 	OPT("key-file", NS_OPT_STRING, NULL, "HMAC key file (mode 0600, 32..256 bytes)."),
 	OPT("nodes", NS_OPT_STRING, "100", "Number of fake nodes (random walk mode)."),
 	OPT("prefix", NS_OPT_STRING, "node-", "Node name prefix; names are prefix + index."),
@@ -49,18 +50,21 @@ static struct ns_opt opts[] = {
 	OPT("rounds", NS_OPT_STRING, "0", "Rounds to send, 0 = until SIGINT/SIGTERM."),
 	OPT("seed", NS_OPT_STRING, "0", "Random walk seed, 0 = random."),
 	OPT("replay", NS_OPT_STRING, "",
-	 "CSV file to publish every round instead of the random walk (header: " NS_PUBCSV_HEADER
-	 ")."),
+		"CSV file to publish every round instead of the random walk "
+		"(header: " NS_PUBCSV_HEADER ")."),
 	OPT("rate", NS_OPT_STRING, "0",
-	 "Messages per second cap; when set, rounds follow each other as fast as this allows "
-	 "(--interval ignored). 0 = off."),
+		"Messages per second cap; when set, rounds follow each other as fast as "
+		"this allows (--interval ignored). 0 = off."),
 	OPT("clock-offset", NS_OPT_STRING, "0",
-	 "Milliseconds added to every timestamp, may be negative (skew tests)."),
+		"Milliseconds added to every timestamp, may be negative (skew tests)."),
 	OPT("spread", NS_OPT_BOOL, "0",
-	    "Spread each round's messages evenly over --interval, as unsynchronised agents "
-	    "would, instead of one burst per round."),
+		"Spread each round's messages evenly over --interval, as unsynchronised agents "
+		"would, instead of one burst per round."),
+	OPT("connect-wait", NS_OPT_STRING, "300ms",
+		"Pause between connecting and the first round: a new PUB connection is not seen "
+		"by the subscriber for a few hundred ms."),
 	OPT("sndbuf", NS_OPT_STRING, "16Mi",
-	 "Send buffer per connection; PUB drops what does not fit, so hold a whole round."),
+		"Send buffer per connection; PUB drops what does not fit, so hold a whole round."),
 	OPT("log-every", NS_OPT_STRING, "10", "Log one INFO line every N rounds (0 = never)."),
 	OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
 };
@@ -68,6 +72,7 @@ static struct ns_opt opts[] = {
 
 struct config {
 	uint64_t nodes, node_cpu, node_mem, interval_ms, rounds, seed, rate, sndbuf, log_every;
+	uint64_t connect_wait_ms;
 	int64_t clock_offset_ms;
 	int spread;
 	const char *prefix, *connect, *replay, *key_file;
@@ -80,8 +85,7 @@ static const char *get(const char *name)
 
 static int bad(const char *flag, const char *want)
 {
-	log_error(COMP, "invalid --%s value=%s (want %s)", flag, get(flag) ? get(flag) : "",
-		  want);
+	log_error(COMP, "invalid --%s value=%s (want %s)", flag, get(flag) ? get(flag) : "", want);
 	return -EINVAL;
 }
 
@@ -114,6 +118,9 @@ static int parse_config(struct config *c)
 	if (ns_parse_size(get("sndbuf"), &c->sndbuf) < 0 || c->sndbuf < 4096 ||
 	    c->sndbuf > (1u << 30))
 		return bad("sndbuf", "a size 4K..1Gi");
+	if (ns_parse_duration_ms(get("connect-wait"), &c->connect_wait_ms) < 0 ||
+	    c->connect_wait_ms > 60000)
+		return bad("connect-wait", "a duration 0..60s, e.g. 300ms");
 	if (ns_parse_u64(get("log-every"), 0, UINT64_MAX, &c->log_every) < 0)
 		return bad("log-every", "a round count");
 	s = get("clock-offset");
@@ -216,7 +223,8 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 	uint32_t nonce = random_u32();
 	uint8_t buf[NS_WIRE_MAX_LEN];
 
-	log_info(COMP, "publishing nodes=%zu mode=%s interval_ms=%" PRIu64 " rate=%" PRIu64
+	log_info(COMP,
+		 "publishing nodes=%zu mode=%s interval_ms=%" PRIu64 " rate=%" PRIu64
 		 " rounds=%" PRIu64 " nonce=%08x clock_offset_ms=%" PRId64,
 		 n, walk ? "walk" : "replay", c->interval_ms, c->rate, c->rounds, nonce,
 		 c->clock_offset_ms);
@@ -235,7 +243,8 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			m->ts_ms = timestamp(c->clock_offset_ms);
 			len = ns_wire_encode(m, key->bytes, key->len, buf, sizeof(buf));
 			if (len < 0) {
-				/* Only a bad replay row could get here; the parser refuses those. */
+				/* Only a bad replay row could get here; the parser refuses those.
+				 */
 				failed++;
 				continue;
 			}
@@ -264,8 +273,10 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			uint64_t now = ns_mono_ns();
 			double secs = (double)(now - log_t) / 1e9;
 
-			log_info(COMP, "progress rounds=%" PRIu64 " sent=%" PRIu64 " dropped=%" PRIu64
-				 " msg_per_s=%.0f", round, sent, dropped,
+			log_info(COMP,
+				 "progress rounds=%" PRIu64 " sent=%" PRIu64 " dropped=%" PRIu64
+				 " msg_per_s=%.0f",
+				 round, sent, dropped,
 				 secs > 0 ? (double)(sent - log_sent) / secs : 0.0);
 			log_sent = sent;
 			log_t = now;
@@ -286,7 +297,8 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 
 		if (!stop)
 			sleep_until(ns_mono_ns() + DRAIN_MS * 1000000ull);
-		log_success(COMP, "stopped rounds=%" PRIu64 " sent=%" PRIu64 " dropped=%" PRIu64
+		log_success(COMP,
+			    "stopped rounds=%" PRIu64 " sent=%" PRIu64 " dropped=%" PRIu64
 			    " invalid=%" PRIu64 " seconds=%.1f msg_per_s=%.0f",
 			    round, sent, dropped, failed, secs,
 			    secs > 0 ? (double)sent / secs : 0.0);
@@ -351,7 +363,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sleep_until(ns_mono_ns() + CONNECT_SETTLE_MS * 1000000ull);
+	sleep_until(ns_mono_ns() + c.connect_wait_ms * 1000000u);
 	rc = run(&c, &key, msgs, n, walk, sock);
 out:
 	if (sock >= 0)

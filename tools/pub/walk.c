@@ -9,7 +9,7 @@ struct node {
 	double cpu, mem;	   /* utilisation 0..1 now */
 	double cpu_base, mem_base; /* where the walk reverts to */
 	double pods, rtt_us;
-	int anomaly_left;	   /* rounds left in the current anomaly episode */
+	int anomaly_left; /* rounds left in the current anomaly episode */
 };
 
 struct pub_walk {
