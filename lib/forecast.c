@@ -34,11 +34,10 @@ struct fc_model {
 	uint16_t anchor[2]; /* relative models: feature added back, and its fallback */
 	uint32_t ntrees, nnodes;
 	uint32_t *tree_off; /* ntrees + 1 node offsets */
-	/* In memory, leaves loop to themselves (threshold +inf on a padding
-	 * feature of -inf) so every tree walks a fixed number of steps with no
-	 * branch; their values live in leafval. */
+	/* In memory, leaves loop to themselves (a padding feature that is NaN,
+	 * default direction left = self) so every tree walks a fixed number of
+	 * steps with no branch; a leaf keeps its value in v. */
 	struct fc_node *nodes;
-	float *leafval;
 	uint8_t *depth; /* per tree */
 };
 
@@ -99,7 +98,6 @@ static void model_clear(struct fc_model *m)
 {
 	free(m->tree_off);
 	free(m->nodes);
-	free(m->leafval);
 	free(m->depth);
 	memset(m, 0, sizeof(*m));
 }
@@ -110,10 +108,9 @@ static int finish_model(struct fc_model *m, size_t nfeat)
 {
 	uint8_t *nd;
 
-	m->leafval = malloc((size_t)m->nnodes * sizeof(float));
 	m->depth = malloc(m->ntrees);
 	nd = malloc(NS_FC_MAX_TREE_NODES);
-	if (!m->leafval || !m->depth || !nd) {
+	if (!m->depth || !nd) {
 		free(nd);
 		return -ENOMEM;
 	}
@@ -126,15 +123,12 @@ static int finish_model(struct fc_model *m, size_t nfeat)
 			struct fc_node *n = &m->nodes[base + k];
 
 			if (n->feat & FC_LEAF) {
-				m->leafval[base + k] = n->v;
-				n->v = INFINITY;
-				n->feat = (uint16_t)(FC_LEAF | nfeat);
+				n->feat = (uint16_t)(FC_LEAF | FC_DLEFT | nfeat);
 				n->left = (uint16_t)k;
 				if (nd[k] > maxd)
 					maxd = nd[k];
 				continue;
 			}
-			m->leafval[base + k] = 0;
 			if (nd[k] >= 64) {
 				free(nd);
 				return -EINVAL;
@@ -493,7 +487,7 @@ int ns_forecast_save(const struct ns_forecast *fc, uint8_t **buf, size_t *len)
 			const struct fc_node *n = &m->nodes[k];
 
 			if (n->feat & FC_LEAF) {
-				put_f32(&w, m->leafval[k]);
+				put_f32(&w, n->v);
 				put_u32(&w, FC_LEAF);
 			} else {
 				put_f32(&w, n->v);
@@ -778,7 +772,7 @@ static inline uint32_t step(const struct fc_node *n, uint32_t k, const float *xp
 	return (uint32_t)nd.left + right;
 }
 
-/* xp: features padded with -inf at index nfeat. */
+/* xp: features padded with NaN at index nfeat. */
 static float walk(const struct fc_model *m, const float *xp)
 {
 	const uint32_t *off = m->tree_off;
@@ -801,15 +795,14 @@ static float walk(const struct fc_model *m, const float *xp)
 			k2 = step(n2, k2, xp);
 			k3 = step(n3, k3, xp);
 		}
-		sum += m->leafval[off[t] + k0] + m->leafval[off[t + 1] + k1] +
-		       m->leafval[off[t + 2] + k2] + m->leafval[off[t + 3] + k3];
+		sum += n0[k0].v + n1[k1].v + n2[k2].v + n3[k3].v;
 	}
 	for (; t < m->ntrees; t++) {
 		uint32_t k = 0;
 
 		for (unsigned i = 0; i < m->depth[t]; i++)
 			k = step(m->nodes + off[t], k, xp);
-		sum += m->leafval[off[t] + k];
+		sum += m->nodes[off[t] + k].v;
 	}
 	return sum;
 }
@@ -847,7 +840,7 @@ float ns_forecast_predict_one(const struct ns_forecast *fc, size_t i, const floa
 	float xp[NS_FEAT_MAX + 1];
 
 	memcpy(xp, x, fc->nfeat * sizeof(float));
-	xp[fc->nfeat] = -INFINITY;
+	xp[fc->nfeat] = NAN;
 	return fc->m[i].base + walk(&fc->m[i], xp) + fc->m[i].offset + anchor_of(&fc->m[i], x);
 }
 
@@ -859,7 +852,7 @@ int ns_forecast_predict(const struct ns_forecast *fc, const float *x, size_t nfe
 	if (!x || !out || nfeat < fc->nfeat || nout < fc->nmodels)
 		return -EINVAL;
 	memcpy(xp, x, fc->nfeat * sizeof(float));
-	xp[fc->nfeat] = -INFINITY;
+	xp[fc->nfeat] = NAN;
 	for (size_t i = 0; i < fc->nmodels; i++) {
 		const struct fc_model *m = &fc->m[i];
 
