@@ -159,8 +159,9 @@ fuzz: deps $(FUZZERS)
 
 coverage: deps
 	$(Q)rm -rf build-cov
-	$(Q)$(MAKE) --no-print-directory BUILD=build-cov CFLAGS="-O0 -g --coverage" \
-		LDFLAGS="--coverage" check || true
+	$(Q)$(MAKE) --no-print-directory -k BUILD=build-cov CFLAGS="-O0 -g --coverage" \
+		LDFLAGS="--coverage" all tests || true
+	$(Q)./tests/run.sh build-cov/tests $(T) || true
 	$(Q)./tools/coverage-report.sh build-cov
 
 # --- bench, demo, eval ---
