@@ -32,6 +32,8 @@ struct fc_model {
 	float base;   /* XGBoost base_score (identity link: the margin start) */
 	float offset; /* bias correction */
 	uint16_t anchor[2]; /* relative models: feature added back, and its fallback */
+	uint16_t flat_feat; /* flat guard: when x[flat_feat] < flat_thr, forecast */
+	float flat_thr;	    /* anchor + offset (persistence) instead of the trees */
 	uint32_t ntrees, nnodes;
 	uint32_t *tree_off; /* ntrees + 1 node offsets */
 	/* In memory, leaves loop to themselves (a padding feature that is NaN,
@@ -400,6 +402,7 @@ int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *
 	}
 	m.nnodes = total;
 	m.anchor[0] = m.anchor[1] = FC_NO_ANCHOR;
+	m.flat_feat = FC_NO_ANCHOR;
 	if (relative)
 		anchors_for(fc, t->metric, m.anchor);
 	rc = finish_model(&m, fc->nfeat);
@@ -479,6 +482,8 @@ int ns_forecast_save(const struct ns_forecast *fc, uint8_t **buf, size_t *len)
 		put_f32(&w, m->base);
 		put_f32(&w, m->offset);
 		put_u32(&w, (uint32_t)m->anchor[0] | (uint32_t)m->anchor[1] << 16);
+		put_u32(&w, m->flat_feat);
+		put_f32(&w, m->flat_thr);
 		put_u32(&w, m->ntrees);
 		put_u32(&w, m->nnodes);
 		for (uint32_t t = 0; t < m->ntrees; t++)
@@ -533,13 +538,19 @@ static int get_f32(struct rbuf *r, float *f)
 static int load_model(struct rbuf *r, struct ns_forecast *fc, struct fc_model *m, uint32_t *budget,
 		      char *err, size_t errlen)
 {
-	uint32_t tag, h, anc;
+	uint32_t tag, h, anc, flat;
 
 	if (get_u32(r, &tag) || get_u32(r, &h) || get_f32(r, &m->base) || get_f32(r, &m->offset) ||
-	    get_u32(r, &anc) || get_u32(r, &m->ntrees) || get_u32(r, &m->nnodes)) {
+	    get_u32(r, &anc) || get_u32(r, &flat) || get_f32(r, &m->flat_thr) ||
+	    get_u32(r, &m->ntrees) || get_u32(r, &m->nnodes)) {
 		ERR("truncated or non-finite model header");
 		return -EINVAL;
 	}
+	if ((flat != FC_NO_ANCHOR && flat >= fc->nfeat) || m->flat_thr < 0) {
+		ERR("bad flat guard (feature %u, threshold %g)", flat, (double)m->flat_thr);
+		return -EINVAL;
+	}
+	m->flat_feat = (uint16_t)flat;
 	m->anchor[0] = (uint16_t)(anc & 0xffff);
 	m->anchor[1] = (uint16_t)(anc >> 16);
 	for (int a = 0; a < 2; a++)
@@ -835,13 +846,49 @@ int ns_forecast_is_relative(const struct ns_forecast *fc, size_t i)
 	return fc->m[i].anchor[0] != FC_NO_ANCHOR;
 }
 
+static float predict_model(const struct fc_model *m, const float *xp)
+{
+	/* Flat recent history: persistence (plus the peak offset) beats any
+	 * learned drift there; the threshold was chosen on training data. */
+	if (m->flat_feat != FC_NO_ANCHOR && xp[m->flat_feat] < m->flat_thr)
+		return anchor_of(m, xp) + m->offset;
+	return m->base + walk(m, xp) + m->offset + anchor_of(m, xp);
+}
+
+int ns_forecast_set_flat_guard(struct ns_forecast *fc, size_t i, float thr)
+{
+	uint16_t a[2];
+	struct fc_model *m;
+
+	if (i >= fc->nmodels || !(thr >= 0) || !isfinite(thr))
+		return -EINVAL;
+	m = &fc->m[i];
+	if (thr == 0) {
+		m->flat_feat = FC_NO_ANCHOR;
+		m->flat_thr = 0;
+		return 0;
+	}
+	if (!(fc->cfg.metric_mask & (1u << m->t.metric)))
+		return -EINVAL;
+	anchors_for(fc, m->t.metric, a);
+	/* <metric>_std_1h: cur, then mean/std/max per window. */
+	m->flat_feat = (uint16_t)(a[0] + 1 + 3 * NS_FEAT_W_1H + 1);
+	m->flat_thr = thr;
+	return 0;
+}
+
+float ns_forecast_flat_guard(const struct ns_forecast *fc, size_t i)
+{
+	return fc->m[i].flat_feat == FC_NO_ANCHOR ? 0.0f : fc->m[i].flat_thr;
+}
+
 float ns_forecast_predict_one(const struct ns_forecast *fc, size_t i, const float *x)
 {
 	float xp[NS_FEAT_MAX + 1];
 
 	memcpy(xp, x, fc->nfeat * sizeof(float));
 	xp[fc->nfeat] = NAN;
-	return fc->m[i].base + walk(&fc->m[i], xp) + fc->m[i].offset + anchor_of(&fc->m[i], x);
+	return predict_model(&fc->m[i], xp);
 }
 
 int ns_forecast_predict(const struct ns_forecast *fc, const float *x, size_t nfeat, float *out,
@@ -853,11 +900,8 @@ int ns_forecast_predict(const struct ns_forecast *fc, const float *x, size_t nfe
 		return -EINVAL;
 	memcpy(xp, x, fc->nfeat * sizeof(float));
 	xp[fc->nfeat] = NAN;
-	for (size_t i = 0; i < fc->nmodels; i++) {
-		const struct fc_model *m = &fc->m[i];
-
-		out[i] = m->base + walk(m, xp) + m->offset + anchor_of(m, x);
-	}
+	for (size_t i = 0; i < fc->nmodels; i++)
+		out[i] = predict_model(&fc->m[i], xp);
 	return 0;
 }
 

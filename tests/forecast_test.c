@@ -157,6 +157,12 @@ static void test_walker_equals_xgboost(void)
 		CHECK(ns_forecast_anchor(fr, 0, X + r * NF) == CUR[r]);
 		CHECK(ns_forecast_anchor_for(fr, NS_M_CPU_UTIL, X + r * NF) == CUR[r]);
 		CHECK(fabs(ns_forecast_predict_one(fr, 0, X + r * NF) - (ref[r] + CUR[r])) < 1e-5);
+		/* Flat guard: below the threshold the forecast is the anchor. */
+		CHECK_EQ_INT(ns_forecast_set_flat_guard(fr, 0, 10.0f), 0);
+		CHECK(ns_forecast_predict_one(fr, 0, X + r * NF) == CUR[r]);
+		CHECK_EQ_INT(ns_forecast_set_flat_guard(fr, 0, -1.0f), -EINVAL);
+		CHECK_EQ_INT(ns_forecast_set_flat_guard(fr, 0, 0.0f), 0);
+		CHECK(fabs(ns_forecast_predict_one(fr, 0, X + r * NF) - (ref[r] + CUR[r])) < 1e-5);
 		ns_forecast_free(fr);
 	}
 	ns_forecast_free(fc);
@@ -171,8 +177,10 @@ static void test_save_load_round_trip(void)
 	char err[256];
 
 	CHECK(fc);
+	CHECK_EQ_INT(ns_forecast_set_flat_guard(fc, 0, 0.01f), 0);
 	CHECK_EQ_INT(ns_forecast_save(fc, &buf, &len), 0);
 	CHECK_EQ_INT(ns_forecast_load(buf, len, &back, err, sizeof(err)), 0);
+	CHECK(ns_forecast_flat_guard(back, 0) == 0.01f);
 	CHECK_EQ_INT(ns_forecast_ntargets(back), 1);
 	CHECK_EQ_INT(ns_forecast_ntrees(back), 60);
 	CHECK_EQ_INT(ns_forecast_find(back, NS_M_CPU_UTIL, NS_FC_MEAN, 3600), 0);
@@ -275,8 +283,8 @@ static void test_corrupt_rejected(void)
 	CHECK(loads(c, len) < 0);
 	{
 		/* Root of the first tree: point its children backwards. Layout:
-		 * 24 header + 28 model header + 4 * ntrees counts. */
-		size_t node0 = 24 + 28 + 4 * 60;
+		 * 24 header + 36 model header + 4 * ntrees counts. */
+		size_t node0 = 24 + 36 + 4 * 60;
 
 		memcpy(c, buf, len);
 		CHECK((c[node0 + 5] & 0x80) == 0); /* root is a split */

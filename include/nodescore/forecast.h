@@ -76,6 +76,13 @@ int ns_forecast_load(const void *buf, size_t len, struct ns_forecast **out, char
  * verified). Returns 0 or a negative errno with a reason in err. */
 int ns_forecast_load_bundle(const char *dir, struct ns_forecast **out, char *err, size_t errlen);
 
+/* Flat guard of model i: when the metric's std over the last hour
+ * (<metric>_std_1h) is below thr, the model forecasts anchor + offset
+ * (persistence) instead of walking its trees. thr 0 disables. Returns 0 or
+ * -EINVAL (bad index or threshold, metric not featured). */
+int ns_forecast_set_flat_guard(struct ns_forecast *fc, size_t i, float thr);
+float ns_forecast_flat_guard(const struct ns_forecast *fc, size_t i);
+
 /* Model set description. */
 const struct ns_feat_config *ns_forecast_feat_config(const struct ns_forecast *fc);
 size_t ns_forecast_nfeat(const struct ns_forecast *fc);

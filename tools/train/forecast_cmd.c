@@ -77,6 +77,45 @@ static float *scale_weights(const struct rows *r, size_t t)
 	return w;
 }
 
+/* Flat-guard threshold (on <metric>_std_1h) minimising the per-series mean
+ * of MAE / persistence MAE over the calibration rows; 0 = no guard. */
+static float pick_flat_guard(const struct rows *r, size_t t, const uint8_t *calib,
+			     struct ns_forecast *tmp, float offset)
+{
+	static const float cand[] = { 0, 0.001f, 0.002f, 0.005f, 0.01f, 0.02f };
+	enum { NC = sizeof(cand) / sizeof(cand[0]) };
+	double ratio[NC] = { 0 }, em[NC] = { 0 }, ep = 0;
+	size_t nser = 0, best = 0;
+
+	for (size_t i = 0; i <= r->n; i++) {
+		if (i == r->n || (i > 0 && r->sid[i] != r->sid[i - 1])) {
+			if (ep > 1e-9) {
+				for (size_t c = 0; c < NC; c++)
+					ratio[c] += em[c] / ep;
+				nser++;
+			}
+			memset(em, 0, sizeof(em));
+			ep = 0;
+			if (i == r->n)
+				break;
+		}
+		float y = r->Y[i * r->ntarget + t], pp = r->B[(i * r->ntarget + t) * BASE_N];
+
+		if (r->test[i] || !calib[i] || isnan(y) || isnan(pp))
+			continue;
+		ep += fabs(pp - y);
+		for (size_t c = 0; c < NC; c++) {
+			ns_forecast_set_flat_guard(tmp, 0, cand[c]);
+			em[c] += fabs(ns_forecast_predict_one(tmp, 0, r->X + i * r->nfeat) + offset - y);
+		}
+	}
+	for (size_t c = 1; c < NC && nser; c++)
+		if (ratio[c] < ratio[best])
+			best = c;
+	ns_forecast_set_flat_guard(tmp, 0, 0);
+	return cand[best];
+}
+
 static size_t gather(const struct rows *r, size_t t, const uint8_t *calib, int which,
 		     const struct ns_forecast *rel, const float *wsrc, float **X, float **y,
 		     float **w, size_t *cap)
@@ -153,6 +192,7 @@ int train_forecast_main(int argc, char **argv)
 		{ "peak-quantile", NS_OPT_STRING, "0.8", "peak bias correction: shift peak forecasts by this quantile of residuals on a held-back tail of the training split (0 = off)", NULL, 0 },
 		{ "relative", NS_OPT_BOOL, "1", "learn the change from the current level (target - current value) rather than the level", NULL, 0 },
 		{ "scale-weights", NS_OPT_BOOL, "1", "weight rows by 1 / their series' persistence error, so the loss follows per-series scaled error (MASE)", NULL, 0 },
+		{ "flat-guard", NS_OPT_BOOL, "1", "learn, on the training tail, a threshold on the last hour's std below which persistence is forecast", NULL, 0 },
 		{ "nthread", NS_OPT_STRING, "1", "XGBoost threads", NULL, 0 },
 		{ "version", NS_OPT_STRING, "", "bundle version string (default fc-<UTC date-time>)", NULL, 0 },
 		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
@@ -172,7 +212,7 @@ int train_forecast_main(int argc, char **argv)
 	uint64_t u, ms, t_start = ns_mono_ns();
 	double d, q;
 	char err[512], version[64], created[32];
-	int argi = 0, rc = 1, relative, scaled;
+	int argi = 0, rc = 1, relative, scaled, flat;
 	const struct ns_forecast *relp;
 
 	switch (ns_opt_parse(o, no, "nodescore-train forecast",
@@ -242,8 +282,9 @@ int train_forecast_main(int argc, char **argv)
 	p.nthread = (unsigned)u;
 	p.objective = ns_opt_get(o, no, "objective");
 	if (ns_parse_bool(ns_opt_get(o, no, "relative"), &relative) ||
-	    ns_parse_bool(ns_opt_get(o, no, "scale-weights"), &scaled)) {
-		log_error("train", "bad --relative or --scale-weights");
+	    ns_parse_bool(ns_opt_get(o, no, "scale-weights"), &scaled) ||
+	    ns_parse_bool(ns_opt_get(o, no, "flat-guard"), &flat)) {
+		log_error("train", "bad --relative, --scale-weights or --flat-guard");
 		return 2;
 	}
 	{
@@ -296,7 +337,7 @@ int train_forecast_main(int argc, char **argv)
 	memset(&fp, 0, sizeof(fp));
 	fp.total = 0;
 	for (size_t t = 0; t < r.ntarget; t++)
-		fp.total += p.ntrees * ((r.tgt[t].stat == NS_FC_PEAK && q > 0) ? 2.0 : 1.0);
+		fp.total += p.ntrees * (((r.tgt[t].stat == NS_FC_PEAK && q > 0) || flat) ? 2.0 : 1.0);
 	progress_start(&fp.pg, "train", "boosting");
 	p.progress = on_round;
 	p.progress_arg = &fp;
@@ -304,7 +345,7 @@ int train_forecast_main(int argc, char **argv)
 	for (size_t t = 0; t < r.ntarget && !train_stop; t++) {
 		char name[48], *json = NULL;
 		size_t n, jlen = 0;
-		float offset = 0;
+		float offset = 0, guard = 0;
 		double mae = 0;
 		cJSON *e;
 
@@ -318,12 +359,13 @@ int train_forecast_main(int argc, char **argv)
 		n = gather(&r, t, calib, -1, relp, wts, &X, &y, &W, &cap);
 		if (n != (size_t)-1 && n < 50) {
 			log_warning("train", "skipping target without data target=%s rows=%zu", name, n);
-			fp.done += p.ntrees * ((r.tgt[t].stat == NS_FC_PEAK && q > 0) ? 2.0 : 1.0);
+			fp.done += p.ntrees * (((r.tgt[t].stat == NS_FC_PEAK && q > 0) || flat) ? 2.0 : 1.0);
 			continue;
 		}
-		if (r.tgt[t].stat == NS_FC_PEAK && q > 0) {
-			/* Fit on the head of the training split, measure residuals on its
-			 * tail: an out-of-sample shift against peak under-prediction. */
+		if ((r.tgt[t].stat == NS_FC_PEAK && q > 0) || flat) {
+			/* Fit on the head of the training split, look at its tail: an
+			 * out-of-sample peak shift against under-prediction, and the
+			 * flat-guard threshold with the best per-series scaled error. */
 			struct ns_forecast *tmp = NULL;
 			float *res;
 			size_t nc = 0;
@@ -342,15 +384,34 @@ int train_forecast_main(int argc, char **argv)
 			free(json);
 			json = NULL;
 			fp.done += p.ntrees;
-			n = gather(&r, t, calib, 1, NULL, wts, &X, &y, &W, &cap);
-			res = malloc((n ? n : 1) * sizeof(float));
-			for (size_t i = 0; res && i < n; i++)
-				res[nc++] = y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
-			if (res && nc > 20) {
-				qsort(res, nc, sizeof(float), cmp_float);
-				offset = res[(size_t)(q * (double)(nc - 1))];
+			if (r.tgt[t].stat == NS_FC_PEAK && q > 0) {
+				n = gather(&r, t, calib, 1, NULL, wts, &X, &y, &W, &cap);
+				res = malloc((n ? n : 1) * sizeof(float));
+				for (size_t i = 0; res && i < n; i++)
+					res[nc++] = y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
+				if (res && nc > 20) {
+					qsort(res, nc, sizeof(float), cmp_float);
+					offset = res[(size_t)(q * (double)(nc - 1))];
+				}
+				free(res);
 			}
-			free(res);
+			if (flat)
+				guard = pick_flat_guard(&r, t, calib, tmp, offset);
+			if (flat && guard > 0 && r.tgt[t].stat == NS_FC_PEAK && q > 0) {
+				/* Re-learn the peak shift with the guard in place:
+				 * persistence under-predicts peaks on its own. */
+				ns_forecast_set_flat_guard(tmp, 0, guard);
+				n = gather(&r, t, calib, 1, NULL, wts, &X, &y, &W, &cap);
+				res = malloc((n ? n : 1) * sizeof(float));
+				nc = 0;
+				for (size_t i = 0; res && i < n; i++)
+					res[nc++] = y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
+				if (res && nc > 20) {
+					qsort(res, nc, sizeof(float), cmp_float);
+					offset = res[(size_t)(q * (double)(nc - 1))];
+				}
+				free(res);
+			}
 			ns_forecast_free(tmp);
 		}
 		n = gather(&r, t, calib, -1, relp, wts, &X, &y, &W, &cap);
@@ -368,17 +429,22 @@ int train_forecast_main(int argc, char **argv)
 		}
 		free(json);
 		fp.done += p.ntrees;
+		ns_forecast_set_flat_guard(fc, ns_forecast_ntargets(fc) - 1, guard);
 		for (size_t i = 0; i < n; i++)
-			mae += fabs(ns_forecast_predict_one(fc, t, X + i * r.nfeat) -
-				    ns_forecast_anchor(fc, t, X + i * r.nfeat) - y[i]);
+			mae += fabs(ns_forecast_predict_one(fc, ns_forecast_ntargets(fc) - 1,
+						    X + i * r.nfeat) -
+				    ns_forecast_anchor(fc, ns_forecast_ntargets(fc) - 1, X + i * r.nfeat) -
+				    y[i]);
 		mae /= (double)n;
-		log_info("train", "target done target=%s rows=%zu train_mae_pp=%.2f offset_pp=%.2f",
-			 name, n, 100.0 * mae, 100.0 * offset);
+		log_info("train",
+			 "target done target=%s rows=%zu train_mae_pp=%.2f offset_pp=%.2f flat_guard_pp=%.2f",
+			 name, n, 100.0 * mae, 100.0 * offset, 100.0 * guard);
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", name);
 		cJSON_AddNumberToObject(e, "rows", (double)n);
 		cJSON_AddNumberToObject(e, "train_mae_pp", round(1e4 * mae) / 100.0);
 		cJSON_AddNumberToObject(e, "peak_offset_pp", round(1e4 * offset) / 100.0);
+		cJSON_AddNumberToObject(e, "flat_guard_pp", round(1e4 * guard) / 100.0);
 		cJSON_AddItemToArray(tj, e);
 	}
 	if (!train_stop && ns_forecast_ntargets(fc) == 0) {
@@ -410,6 +476,7 @@ int train_forecast_main(int argc, char **argv)
 	cJSON_AddNumberToObject(pj, "peak_quantile", q);
 	cJSON_AddBoolToObject(pj, "relative", relative);
 	cJSON_AddBoolToObject(pj, "scale_weights", scaled);
+	cJSON_AddBoolToObject(pj, "flat_guard", flat);
 	cJSON_AddNumberToObject(pj, "seconds", round((double)(ns_mono_ns() - t_start) / 1e9));
 	cJSON_AddStringToObject(pj, "xgboost", "libxgboost C API, tree_method=hist");
 	if (ns_forecast_save(fc, &bin, &binlen)) {
