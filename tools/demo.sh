@@ -53,7 +53,7 @@ echo "INFO demo: extender http://127.0.0.1:$HTTP/ (status page), agent http://12
 echo "INFO demo: waiting for 51 nodes (50 replayed + this machine: $node)"
 i=0
 while :; do
-	n=$(curl -s "http://127.0.0.1:$HTTP/metrics" | awk '/^nodescore_extender_nodes /{print $2}')
+	n=$(curl -s "http://127.0.0.1:$HTTP/metrics" | awk '/^nodescore_extender_table_nodes /{print $2}')
 	[ "${n:-0}" -ge 51 ] 2>/dev/null && break
 	i=$((i + 1))
 	if [ $i -gt 150 ]; then
