@@ -33,7 +33,7 @@ int ns_log_set_level(const char *name)
 void ns_log_vwrite(enum ns_log_level lvl, const char *component, int errnum, const char *fmt,
 		   va_list ap)
 {
-	char line[1024];
+	char line[8192]; /* libbpf verifier logs are long */
 	int n, m;
 
 	n = snprintf(line, sizeof(line), "%s %s: ", level_names[lvl], component);
