@@ -270,7 +270,7 @@ static struct ns_opt opts[] = {
 	{"history", NS_OPT_STRING, "2016", "training window, samples (a week at 5 min)", NULL, 0},
 	{"trees", NS_OPT_STRING, "100", "trees per forest", NULL, 0},
 	{"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
-	{"lik-short", NS_OPT_STRING, "3", "raw scores averaged for the likelihood", NULL, 0},
+	{"lik-short", NS_OPT_STRING, "6", "raw scores averaged for the likelihood", NULL, 0},
 	{"lik-long", NS_OPT_STRING, "1000", "raw scores in the likelihood reference", NULL, 0},
 	{"season", NS_OPT_STRING, "288", "samples per season for the same-phase feature (a day at 5 min), 0 = none", NULL, 0},
 	{"gate", NS_OPT_STRING, "0.99", "forest likelihood at which a sample counts as unusual", NULL, 0},
