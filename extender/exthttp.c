@@ -101,9 +101,16 @@ static struct pbuf *pbuf_get(struct ns_exthttp *h)
 	struct pbuf *pb;
 
 	pthread_mutex_lock(&h->pool_mu);
-	pb = h->pool;
+	/* Take the largest pooled buffer: over the byte budget, pbuf_put keeps
+	 * empty shells, and a LIFO pop of those after a burst of big requests
+	 * made every later request regrow 20 MB (memmove + page faults). */
+	struct pbuf **best = NULL;
+	for (struct pbuf **pp = &h->pool; *pp; pp = &(*pp)->next)
+		if (!best || (*pp)->b.cap > (*best)->b.cap)
+			best = pp;
+	pb = best ? *best : NULL;
 	if (pb) {
-		h->pool = pb->next;
+		*best = pb->next;
 		h->pool_n--;
 		h->pool_bytes -= pb->b.cap;
 	}
