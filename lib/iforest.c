@@ -14,15 +14,15 @@
 
 #include "nodescore/iforest.h"
 
-/* Scoring walks only this: 16 bytes, children of a node are adjacent in
- * memory (right == left + 1 for trained trees, not assumed for loaded ones).
- * A leaf has feat -1 and keeps its whole path-length contribution,
- * depth + c(size), in thr so scoring adds one number per tree. */
+/* Scoring walks only this: 12 bytes, and the right child is always
+ * left + 1 (the loader enforces it), so a step is a compare and an add with
+ * no unpredictable branch. A leaf has feat -1 and keeps its whole
+ * path-length contribution, depth + c(size), in thr so scoring adds one
+ * number per tree. */
 struct node {
 	float thr;
 	int32_t feat;
 	uint32_t left;
-	uint32_t right;
 };
 
 struct ns_iforest {
@@ -134,10 +134,10 @@ static void build(struct builder *b, uint32_t id, uint32_t lo, uint32_t hi, uint
 		}
 	}
 	b->nodes[id] = (struct node){
-		.thr = thr, .feat = (int32_t)feat, .left = b->n, .right = b->n + 1};
+		.thr = thr, .feat = (int32_t)feat, .left = b->n};
 	b->n += 2;
 	build(b, b->nodes[id].left, lo, mid, depth + 1);
-	build(b, b->nodes[id].right, mid, hi, depth + 1);
+	build(b, b->nodes[id].left + 1, mid, hi, depth + 1);
 }
 
 static void set_names(struct ns_iforest *f, const char *const *names)
@@ -229,7 +229,7 @@ static double mean_path(const struct ns_iforest *f, const float *x)
 		uint32_t i = 0;
 
 		while (nd[i].feat >= 0)
-			i = x[nd[i].feat] < nd[i].thr ? nd[i].left : nd[i].right;
+			i = nd[i].left + (uint32_t)!(x[nd[i].feat] < nd[i].thr);
 		h += nd[i].thr;
 	}
 	return h / f->nt;
@@ -280,7 +280,7 @@ int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_feat
 		uint32_t i = 0;
 
 		while (nd[i].feat >= 0) {
-			uint32_t c = x[nd[i].feat] < nd[i].thr ? nd[i].left : nd[i].right;
+			uint32_t c = nd[i].left + (uint32_t)!(x[nd[i].feat] < nd[i].thr);
 			acc[nd[i].feat] += log2((double)sz[i] / (double)sz[c]);
 			i = c;
 		}
@@ -395,7 +395,7 @@ int ns_iforest_serialize(const struct ns_iforest *f, uint8_t **buf, size_t *len)
 		for (uint32_t i = 0; i < nn; i++)
 			p = put_u32(p, nd[i].left);
 		for (uint32_t i = 0; i < nn; i++)
-			p = put_u32(p, nd[i].right);
+			p = put_u32(p, nd[i].feat < 0 ? 0u : nd[i].left + 1);
 		for (uint32_t i = 0; i < nn; i++)
 			p = put_u32(p, sz[i]);
 	}
@@ -449,7 +449,7 @@ static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_
 		if (!isfinite(thr))
 			BAD("tree=%u node=%u threshold is not finite", t, i);
 		/* Children after their parent: no cycles, and depth known in one pass. */
-		if (l <= i || r <= i || l >= nn || r >= nn || l == r)
+		if (l <= i || l >= nn || r != l + 1 || r >= nn)
 			BAD("tree=%u node=%u child index left=%u right=%u out of range (nodes=%u)",
 			    t, i, l, r, nn);
 		if (seen[l] || seen[r])
@@ -458,7 +458,7 @@ static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_
 		if ((uint64_t)sz[l] + sz[r] != sz[i])
 			BAD("tree=%u node=%u size=%u != children %u+%u", t, i, sz[i], sz[l], sz[r]);
 		depth[l] = depth[r] = depth[i] + 1;
-		nd[i] = (struct node){.thr = thr, .feat = feat, .left = l, .right = r};
+		nd[i] = (struct node){.thr = thr, .feat = feat, .left = l};
 	}
 	for (uint32_t i = 1; i < nn; i++)
 		if (!seen[i])
