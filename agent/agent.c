@@ -57,6 +57,7 @@ struct ns_agent {
 	struct ns_ring *ring; /* NULL: history off */
 	ns_agent_model_fn model;
 	void *model_ctx;
+	struct ns_models *models; /* for the snapshot; NULL without models */
 	uint64_t next_publish_ns, next_history_ns;
 	uint32_t nonce, seq;
 	uint8_t last_sent_flags;
@@ -301,6 +302,13 @@ void ns_agent_set_model(struct ns_agent *a, ns_agent_model_fn fn, void *ctx)
 {
 	a->model = fn;
 	a->model_ctx = ctx;
+	a->models = NULL;
+}
+
+void ns_agent_set_models(struct ns_agent *a, struct ns_models *m)
+{
+	ns_agent_set_model(a, m ? ns_models_tick : NULL, m);
+	a->models = m;
 }
 
 uint16_t ns_agent_http_port(const struct ns_agent *a)
@@ -458,6 +466,9 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	a->snap.seq = a->seq;
 	a->snap.history_appends = a->history_appends;
 	a->snap.history_errors = a->history_errors;
+	a->snap.models_enabled = a->models != NULL;
+	if (a->models)
+		ns_models_stats(a->models, &a->snap.models);
 	a->snap.ticks++;
 	a->snap.last_tick_mono_ns = now_ns > t0 ? now_ns : t0;
 	record_loop(&a->snap.loop_wall, (double)(ns_mono_ns() - t0) / 1e9);

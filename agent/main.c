@@ -2,17 +2,22 @@
 /* nodescore-agent: options, node name, key, signals; the work is in libagent. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nodescore/agent.h"
 #include "nodescore/key.h"
 #include "nodescore/log.h"
+#include "nodescore/models.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
 #include "nodescore/score.h"
@@ -53,6 +58,26 @@ static struct ns_opt opts[] = {
      "Write the history ring as CSV to FILE ('-' for stdout) and exit", NULL, 0},
     {"weights", NS_OPT_STRING, NS_SCORE_WEIGHTS_DEFAULT,
      "Score weights headroom,Q,anomaly (normalised to sum 1)", NULL, 0},
+    {"forecast-model", NS_OPT_STRING, "",
+     "Forecast bundle directory (default: " NS_MODELS_SHARE_DIR "/" NS_MODELS_FORECAST_DEFAULT
+     ", else ./models/" NS_MODELS_FORECAST_DEFAULT "; none disables)",
+     NULL, 0},
+    {"forecast-horizon", NS_OPT_STRING, "1h",
+     "Horizon of the forecast cpu/memory peaks used in the score (must be in the bundle)", NULL,
+     0},
+    {"anomaly-model", NS_OPT_STRING, "",
+     "Initial isolation forest (.nsif) until the detector's own fit (default: " NS_MODELS_SHARE_DIR
+     "/" NS_MODELS_ANOMALY_DEFAULT ", else ./models/" NS_MODELS_ANOMALY_DEFAULT "; none disables)",
+     NULL, 0},
+    {"anomaly-metrics", NS_OPT_STRING, "",
+     "Comma-separated metrics for the anomaly detector (default: those of --anomaly-model, else "
+     NS_MODELS_ANOMALY_METRICS_WIDE ")",
+     NULL, 0},
+    {"anomaly-step", NS_OPT_STRING, "5s",
+     "Anomaly detector sample period (mean of the ticks in it; its windows are in these steps)",
+     NULL, 0},
+    {"model-reload-interval", NS_OPT_STRING, "30s",
+     "Check the model files for changes this often (0 disables hot reload)", NULL, 0},
     {"no-bpf", NS_OPT_BOOL, "0", "Force the non-BPF fallbacks (sock_diag, /proc/diskstats)", NULL,
      0},
     {"once", NS_OPT_BOOL, "0",
@@ -119,11 +144,63 @@ static int node_name(char *out, size_t cap)
 	return 0;
 }
 
+/* fsync of the directory makes the rename itself durable. */
+static void sync_dir_of(const char *path)
+{
+	char buf[PATH_MAX];
+	int fd;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return;
+	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* FILE.tmp.XXXXXX, fsync, rename: a failed or interrupted export leaves the
+ * old FILE (or none), never a partial CSV. */
+static int export_to_file(struct ns_ring *r, const char *file)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int fd, err;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", file) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	/* mkstemp creates 0600; a CSV export is not secret. */
+	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	err = ns_ring_export_csv(r, f);
+	/* A full disk shows up only at flush/close: check it, or the CSV is cut silently. */
+	if (!err && fflush(f) != 0)
+		err = -errno;
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, file) < 0)
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	sync_dir_of(file);
+	return 0;
+}
+
 static int export_history(const char *file, const char *state_dir)
 {
 	char path[4096];
 	struct ns_ring *r = NULL;
-	FILE *f = stdout;
 	int err;
 
 	if (snprintf(path, sizeof(path), "%s/history.ring", state_dir) >= (int)sizeof(path)) {
@@ -137,21 +214,12 @@ static int export_history(const char *file, const char *state_dir)
 			  strerror(-err));
 		return 1;
 	}
-	if (strcmp(file, "-") != 0) {
-		f = fopen(file, "w");
-		if (!f) {
-			log_error_errno("agent", "cannot write path=%s", file);
-			ns_ring_close(r);
-			return 1;
-		}
-	}
-	err = ns_ring_export_csv(r, f);
-	/* A full disk shows up only at flush/close: check it, or the CSV is cut silently. */
-	if (f == stdout) {
-		if (fflush(f) != 0 && !err)
+	if (strcmp(file, "-") == 0) {
+		err = ns_ring_export_csv(r, stdout);
+		if (fflush(stdout) != 0 && !err)
 			err = -errno;
-	} else if (fclose(f) != 0 && !err) {
-		err = -errno;
+	} else {
+		err = export_to_file(r, file);
 	}
 	ns_ring_close(r);
 	if (err) {
@@ -160,6 +228,32 @@ static int export_history(const char *file, const char *state_dir)
 		return 1;
 	}
 	log_success("agent", "history exported path=%s", file);
+	return 0;
+}
+
+static int models_config(struct ns_models_config *m)
+{
+	uint64_t h;
+
+	ns_models_config_default(m);
+	m->forecast_path = get("forecast-model");
+	m->anomaly_path = get("anomaly-model");
+	m->anomaly_metrics = get("anomaly-metrics");
+	if (ns_parse_duration_ms(get("forecast-horizon"), &h) || h % 1000 || h < 1000 ||
+	    h > 7 * 86400000ull) {
+		log_error("agent", "bad --forecast-horizon value=\"%s\" (whole seconds, 1s..7d)",
+			  get("forecast-horizon"));
+		return -EINVAL;
+	}
+	m->horizon_s = (uint32_t)(h / 1000);
+	if (duration("anomaly-step", 1000, 3600000, &m->anomaly_step_ms))
+		return -EINVAL;
+	if (ns_parse_duration_ms(get("model-reload-interval"), &m->reload_ms) ||
+	    (m->reload_ms && (m->reload_ms < 1000 || m->reload_ms > 86400000))) {
+		log_error("agent", "bad --model-reload-interval value=\"%s\" (0, or 1s..1d)",
+			  get("model-reload-interval"));
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -187,6 +281,12 @@ static void print_once(const struct ns_agent_snapshot *s)
 	print_value("cpu_peak_fc", s->score.cpu_peak);
 	print_value("mem_peak_fc", s->score.mem_peak);
 	printf("free_millicores=%u\nfree_mib=%u\n", s->score.free_millicores, s->score.free_mib);
+	if (s->models_enabled) {
+		printf("model_forecast=%s\nmodel_anomaly=%s\n",
+		       s->models.forecast.loaded ? s->models.forecast.version : "none",
+		       s->models.anomaly.loaded ? s->models.anomaly.version : "none");
+		printf("top_feature=%s\n", s->top_feature);
+	}
 	printf("flag_anomaly=%d\nflag_degraded=%d\nflag_model_fallback=%d\n",
 	       !!(s->score.flags & NS_FLAG_ANOMALY), !!(s->score.flags & NS_FLAG_DEGRADED),
 	       !!(s->score.flags & NS_FLAG_MODEL_FALLBACK));
@@ -197,6 +297,8 @@ int main(int argc, char **argv)
 {
 	struct ns_agent_config cfg;
 	struct ns_agent *a = NULL;
+	struct ns_models_config mcfg;
+	struct ns_models *models = NULL;
 	struct sigaction sa;
 	char err[256], cgroot[4096];
 	uint64_t cap;
@@ -247,9 +349,11 @@ int main(int argc, char **argv)
 			  get("history-interval"));
 		return 2;
 	}
-	if (ns_parse_u64(get("history-capacity"), 16, 100000000, &cap)) {
-		log_error("agent", "bad --history-capacity value=\"%s\" (16..100000000 records)",
-			  get("history-capacity"));
+	/* The ring refuses more than NS_RING_MAX_CAPACITY (file size, slot
+	 * bitmap): say so here rather than fail later with a bare EINVAL. */
+	if (ns_parse_u64(get("history-capacity"), 16, NS_RING_MAX_CAPACITY, &cap)) {
+		log_error("agent", "bad --history-capacity value=\"%s\" (16..%u records)",
+			  get("history-capacity"), NS_RING_MAX_CAPACITY);
 		return 2;
 	}
 	cfg.history_capacity = (uint32_t)cap;
@@ -265,6 +369,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.no_bpf = no_bpf;
+	if (models_config(&mcfg))
+		return 2;
 	if (get("export-history"))
 		return export_history(get("export-history"), get("state-dir"));
 	if (node_name(cfg.node_name, sizeof(cfg.node_name)))
@@ -296,6 +402,14 @@ int main(int argc, char **argv)
 		log_error("agent", "%s", err);
 		return 2;
 	}
+	/* Only a bad flag or no memory stops here: model files never do. */
+	rc = ns_models_open(&mcfg, &models, err, sizeof(err));
+	if (rc) {
+		log_error("agent", "%s", err);
+		ns_agent_close(a);
+		return 2;
+	}
+	ns_agent_set_models(a, models);
 	if (once) {
 		struct ns_agent_snapshot s;
 		struct timespec ts = {(time_t)(cfg.interval_ms / 1000),
@@ -308,6 +422,7 @@ int main(int argc, char **argv)
 		ns_agent_snapshot(a, &s);
 		print_once(&s);
 		ns_agent_close(a);
+		ns_models_free(models);
 		return 0;
 	}
 	log_success("agent",
@@ -319,5 +434,6 @@ int main(int argc, char **argv)
 	ns_agent_run(a, &stop_flag);
 	log_info("agent", "shutting down node=%s", cfg.node_name);
 	ns_agent_close(a);
+	ns_models_free(models);
 	return 0;
 }

@@ -99,6 +99,88 @@ static void histogram(struct out *o, const char *name, const char *help, const c
 	put(o, "%s_count{node=\"%s\"} %llu\n", name, node, (unsigned long long)h->count);
 }
 
+/* Label values come from model files (manifest version) and feature names:
+ * keep to a safe charset so a hostile manifest cannot break the exposition. */
+static void label(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+
+	for (; src && *src && n + 1 < cap; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		dst[n++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '_';
+	}
+	dst[n] = '\0';
+}
+
+static void models(struct out *o, const char *node, const struct ns_models_stats *m)
+{
+	const struct {
+		const char *name;
+		const struct ns_models_model_stats *st;
+	} mods[] = {{"forecast", &m->forecast}, {"anomaly", &m->anomaly}};
+	char v[80];
+
+	gauge_head(o, "nodescore_agent_model_loaded", "gauge",
+		   "1 when the model is loaded and used (version from the bundle manifest).");
+	for (size_t i = 0; i < 2; i++) {
+		label(v, sizeof(v), mods[i].st->loaded ? mods[i].st->version : "");
+		put(o, "nodescore_agent_model_loaded{node=\"%s\",model=\"%s\",version=\"%s\"} %d\n",
+		    node, mods[i].name, v, mods[i].st->loaded);
+	}
+	gauge_head(o, "nodescore_agent_model_reloads_total", "counter",
+		   "Changed model files validated and swapped in.");
+	for (size_t i = 0; i < 2; i++)
+		put(o, "nodescore_agent_model_reloads_total{node=\"%s\",model=\"%s\"} %llu\n", node,
+		    mods[i].name, (unsigned long long)mods[i].st->reloads);
+	gauge_head(o, "nodescore_agent_model_reload_rejected_total", "counter",
+		   "Changed model files refused (the previous model stays).");
+	for (size_t i = 0; i < 2; i++)
+		put(o, "nodescore_agent_model_reload_rejected_total{node=\"%s\",model=\"%s\"} %llu\n",
+		    node, mods[i].name, (unsigned long long)mods[i].st->rejected);
+
+	gauge_head(o, "nodescore_agent_forecast_peak", "gauge",
+		   "Forecaster output: peak utilisation 0..1 over the horizon (NaN without one).");
+	put(o, "nodescore_agent_forecast_peak{node=\"%s\",resource=\"cpu\",horizon_seconds=\"%u\"}",
+	    node, m->horizon_s);
+	put_value(o, m->cpu_peak_fc);
+	put(o, "nodescore_agent_forecast_peak{node=\"%s\",resource=\"mem\",horizon_seconds=\"%u\"}",
+	    node, m->horizon_s);
+	put_value(o, m->mem_peak_fc);
+	simple(o, "nodescore_agent_forecast_predictions_total", "counter",
+	       "Forecaster runs (one per feature step).", node, (double)m->predicts);
+	simple(o, "nodescore_agent_forecast_predict_seconds", "gauge",
+	       "Wall time of the last forecaster run.", node, m->predict_s);
+	simple(o, "nodescore_agent_forecast_predict_max_seconds", "gauge",
+	       "Wall time of the slowest forecaster run since start.", node, m->predict_max_s);
+
+	simple(o, "nodescore_agent_anomaly_raw_score", "gauge",
+	       "Isolation forest score (0,1] of the last detector step (NaN before a model).", node,
+	       m->anomaly_raw);
+	simple(o, "nodescore_agent_anomaly_severity", "gauge",
+	       "Std units of the feature that isolated the last step, 0 when ordinary.", node,
+	       m->severity);
+	simple(o, "nodescore_agent_anomaly_flag", "gauge",
+	       "Detector flag after hysteresis (same as nodescore_agent_flag{flag=anomaly}).", node,
+	       m->anomaly_flag);
+	simple(o, "nodescore_agent_anomaly_updates_total", "counter",
+	       "Detector steps (mean of the ticks of one --anomaly-step).", node,
+	       (double)m->anomaly_updates);
+	simple(o, "nodescore_agent_anomaly_refits_total", "counter",
+	       "On-node refits whose challenger was kept.", node, (double)m->refits);
+	simple(o, "nodescore_agent_anomaly_refits_rejected_total", "counter",
+	       "On-node refits whose challenger was worse and discarded.", node,
+	       (double)m->refits_rejected);
+	label(v, sizeof(v), m->drift_feature);
+	gauge_head(o, "nodescore_agent_anomaly_drift_psi", "gauge",
+		   "Largest feature population stability index since the last fit (NaN before).");
+	put(o, "nodescore_agent_anomaly_drift_psi{node=\"%s\",feature=\"%s\"}", node, v);
+	put_value(o, m->drift_psi);
+	simple(o, "nodescore_agent_anomaly_drift_shifted", "gauge",
+	       "1 when the drift PSI is above 0.25 (an early refit would be warranted).", node,
+	       m->drift_psi > 0.25 ? 1 : 0);
+}
+
 int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 {
 	struct out o = {buf, cap, 0, 0};
@@ -150,11 +232,15 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 		put(&o, "nodescore_agent_flag{node=\"%s\",flag=\"%s\"} %d\n", node, flags[i].name,
 		    (s->score.flags & flags[i].bit) ? 1 : 0);
 	if (s->top_feature[0]) {
+		label(name, sizeof(name), s->top_feature);
 		gauge_head(&o, "nodescore_agent_anomaly_top_feature", "gauge",
 			   "Feature contributing most to the anomaly score.");
 		put(&o, "nodescore_agent_anomaly_top_feature{node=\"%s\",feature=\"%s\"} 1\n", node,
-		    s->top_feature);
+		    name);
 	}
+
+	if (s->models_enabled)
+		models(&o, node, &s->models);
 
 	gauge_head(&o, "nodescore_agent_source_healthy", "gauge",
 		   "1 when the source's last sample succeeded (unavailable counts as healthy).");

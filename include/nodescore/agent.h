@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "nodescore/key.h"
+#include "nodescore/models.h"
 #include "nodescore/sample.h"
 #include "nodescore/score.h"
 #include "nodescore/source.h"
@@ -75,6 +76,8 @@ struct ns_agent_snapshot {
 	int history_enabled;
 	struct ns_agent_hist loop_wall; /* wall time per iteration */
 	struct ns_agent_hist loop_cpu;	/* the loop thread's CPU time per iteration */
+	int models_enabled;		/* ns_agent_set_models was called */
+	struct ns_models_stats models;
 };
 
 struct ns_agent;
@@ -94,6 +97,11 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
  * ns_agent_run. */
 typedef void (*ns_agent_model_fn)(void *ctx, const struct ns_sample *s, struct ns_score_input *in);
 void ns_agent_set_model(struct ns_agent *a, ns_agent_model_fn fn, void *ctx);
+
+/* Plugs the on-node models in through the seam above (ns_models_tick) and
+ * copies their stats into the snapshot every tick for /metrics. m stays
+ * owned by the caller and must outlive the agent's loop. */
+void ns_agent_set_models(struct ns_agent *a, struct ns_models *m);
 
 /* One iteration: sample, score, accumulate history, publish when due.
  * now_mono_ns is the tick's deadline clock. */

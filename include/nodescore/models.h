@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* On-node models in the agent: the forecaster (feature pipeline + tree
+ * walker) and the streaming anomaly detector, fed at their own steps from
+ * the agent's ticks, with hot reload of their files and counters for
+ * /metrics. A missing or bad model is never fatal: its score inputs stay
+ * NaN and the score falls back to the heuristic. */
+#ifndef NODESCORE_MODELS_H
+#define NODESCORE_MODELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nodescore/sample.h"
+#include "nodescore/score.h"
+
+/* Installed by `make install` (PREFIX=/usr/local); the source-tree copy is
+ * tried next so the agent finds its models when run from a checkout. */
+#define NS_MODELS_SHARE_DIR "/usr/local/share/nodescore/models"
+#define NS_MODELS_FORECAST_DEFAULT "forecast-default"
+#define NS_MODELS_ANOMALY_DEFAULT "iforest-default.nsif"
+/* Anomaly metrics when no model file says which (names from lib/sample.c). */
+#define NS_MODELS_ANOMALY_METRICS_WIDE                                                             \
+	"cpu_util,mem_util,psi_cpu_some,psi_mem_some,psi_io_some,rtt_p99_us,disk_p99_us"
+
+struct ns_models_config {
+	/* Bundle directory / .nsif file; NULL or "" = the defaults above (first
+	 * that exists), "none" = disabled (fallback, one INFO line). */
+	const char *forecast_path;
+	const char *anomaly_path;
+	/* Comma-separated ns_metric names; NULL or "" = the metrics the
+	 * anomaly model file was trained on, else NS_MODELS_ANOMALY_METRICS_WIDE. */
+	const char *anomaly_metrics;
+	uint32_t horizon_s;	  /* forecast horizon of the peaks used in the score */
+	uint64_t anomaly_step_ms; /* detector sample period (mean of the ticks in it) */
+	uint64_t reload_ms;	  /* stat the model files this often; 0 = never */
+};
+
+void ns_models_config_default(struct ns_models_config *c);
+
+struct ns_models_model_stats {
+	int loaded;
+	char path[256];	   /* resolved path, "" when none */
+	char version[64];  /* bundle manifest "version", "nsif-1", or "own-fit" */
+	uint64_t reloads;  /* changed files swapped in */
+	uint64_t rejected; /* changed files refused (old model kept) */
+};
+
+struct ns_models_stats {
+	struct ns_models_model_stats forecast, anomaly;
+	/* Forecaster */
+	uint32_t horizon_s;
+	double cpu_peak_fc, mem_peak_fc; /* last forecast at the horizon, 0..1, NaN when none */
+	uint64_t predicts;
+	double predict_s, predict_max_s; /* wall time of the last / slowest predict */
+	/* Anomaly detector */
+	int anomaly_ready;
+	double anomaly_score; /* 0..1 as given to the score */
+	double anomaly_raw;   /* forest score (0, 1] */
+	double severity;      /* std units of the isolating feature, 0 when ordinary */
+	int anomaly_flag;
+	char top_feature[64]; /* "" when none */
+	uint32_t refits, refits_rejected;
+	double drift_psi;       /* largest PSI since the last fit, NaN before one */
+	char drift_feature[64]; /* its feature, "" before the first fit */
+	uint64_t anomaly_updates;
+};
+
+struct ns_models;
+
+/* Loads what it can (one WARNING per model that is missing or bad) and
+ * never fails because of a model file. Returns 0, -EINVAL with a reason in
+ * err for a bad configuration (unknown metric name, zero step), or -ENOMEM. */
+int ns_models_open(const struct ns_models_config *c, struct ns_models **out, char *err,
+		   size_t errlen);
+
+/* NULL-safe. */
+void ns_models_free(struct ns_models *m);
+
+/* One agent tick (ns_agent_model_fn signature, ctx = struct ns_models *):
+ * accumulates s, runs the detector and the forecaster on their step
+ * boundaries (sample time s->ts_ms), checks the files every reload_ms, and
+ * sets in->anomaly, anomaly_flag, top_feature, cpu_peak_fc, mem_peak_fc from
+ * the latest results (NaN when a model is absent). */
+void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input *in);
+
+/* Stats the model files now and swaps in any that changed and validate.
+ * Returns the number of models swapped in. */
+int ns_models_reload(struct ns_models *m);
+
+void ns_models_stats(const struct ns_models *m, struct ns_models_stats *out);
+
+#endif
