@@ -497,6 +497,10 @@ int train_forecast_main(int argc, char **argv)
 		    ns_forecast_ntrees(fc), binlen, d);
 	rc = 0;
 out:
+	if (rc && train_stop && rc != 130) {
+		log_warning("train", "interrupted, nothing written out=%s", ns_opt_get(o, no, "out"));
+		rc = 130;
+	}
 	free(X);
 	free(y);
 	free(W);
