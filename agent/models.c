@@ -54,6 +54,7 @@ struct ns_models {
 	struct ns_anomaly *det;
 	int an_metric[NS_ANOMALY_MAX_METRICS];
 	uint32_t an_n;
+	int an_explicit; /* --anomaly-metrics given: never follow a model's metrics */
 	int an_primed;
 	uint64_t an_next_ms;
 	struct ns_history_acc an_acc;
@@ -429,6 +430,39 @@ static void an_step(struct ns_models *m, const struct ns_sample *s)
 	    ((s->ts_ms - m->an_next_ms) / m->cfg.anomaly_step_ms + 1) * m->cfg.anomaly_step_ms;
 }
 
+/* A detector that has never had a model and whose metrics were not given
+ * explicitly follows the first file that appears (a ConfigMap mounted
+ * late): rebuilt over that file's metrics. The old one is kept on failure. */
+static int an_adopt(struct ns_models *m, struct ns_iforest *f, char *err, size_t errlen)
+{
+	struct ns_anomaly *old = m->det;
+	int idx[NS_ANOMALY_MAX_METRICS], old_idx[NS_ANOMALY_MAX_METRICS];
+	uint32_t n, old_n = m->an_n;
+	int rc;
+
+	if (m->an_explicit || ns_anomaly_model(old) || model_metrics(f, idx, &n))
+		return -EINVAL;
+	memcpy(old_idx, m->an_metric, sizeof(old_idx));
+	memcpy(m->an_metric, idx, sizeof(idx));
+	m->an_n = n;
+	rc = an_new(m);
+	if (!rc)
+		rc = ns_anomaly_set_model(m->det, f, err, errlen);
+	if (rc) {
+		if (m->det != old)
+			ns_anomaly_free(m->det);
+		m->det = old;
+		memcpy(m->an_metric, old_idx, sizeof(old_idx));
+		m->an_n = old_n;
+		return rc;
+	}
+	ns_anomaly_free(old);
+	m->an_primed = 0;
+	ns_history_reset(&m->an_acc);
+	log_info("models", "anomaly detector rebuilt over the model's metrics=%u", n);
+	return 0;
+}
+
 /* Loads the .nsif and gives it to the detector. 0 or -errno, reason in err. */
 static int an_load(struct ns_models *m, char *err, size_t errlen)
 {
@@ -438,6 +472,8 @@ static int an_load(struct ns_models *m, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	rc = ns_anomaly_set_model(m->det, f, err, errlen);
+	if (rc && an_adopt(m, f, err, errlen) == 0)
+		rc = 0;
 	if (rc) {
 		ns_iforest_free(f);
 		return rc;
@@ -490,6 +526,7 @@ static int open_anomaly(struct ns_models *m, char *err, size_t errlen)
 		snprintf(why, sizeof(why), "disabled (--anomaly-model none)");
 	}
 	if (m->cfg.anomaly_metrics && *m->cfg.anomaly_metrics) {
+		m->an_explicit = 1;
 		rc = parse_metrics(m->cfg.anomaly_metrics, m->an_metric, &m->an_n, err, errlen);
 		if (rc) {
 			ns_iforest_free(f);
