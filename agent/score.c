@@ -135,11 +135,13 @@ void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_in
 	headroom = clamp01(0.5 * (1 - out->cpu_peak) + 0.5 * (1 - out->mem_peak) - pressure);
 	out->headroom = headroom;
 
+	/* A missing part with weight 0 changes nothing in the score, so it does
+	 * not make the score a fallback (e.g. --weights 0.5,0,0.5 without a Q-table). */
 	if (have(in->q_value))
 		q = clamp01(in->q_value);
 	else {
 		q = headroom;
-		fallback = 1;
+		fallback |= w->q > 0;
 	}
 	out->q_value = q;
 
@@ -150,7 +152,7 @@ void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_in
 		out->top_feature = in->top_feature;
 	} else {
 		anomaly = 0;
-		fallback = 1;
+		fallback |= w->a > 0;
 	}
 	out->anomaly = anomaly;
 

@@ -109,6 +109,19 @@ static void test_models_present(void)
 	in.q_value = NAN;
 	ns_score_compute(&W, &in, &o);
 	CHECK_EQ_INT(o.flags, NS_FLAG_ANOMALY | NS_FLAG_MODEL_FALLBACK);
+	/* ... unless its weight is 0: it then changes nothing in the score. */
+	{
+		struct ns_score_weights w0 = {0.5, 0, 0.5};
+
+		ns_score_compute(&w0, &in, &o);
+		CHECK_EQ_INT(o.flags, NS_FLAG_ANOMALY);
+		in.anomaly = NAN;
+		w0 = (struct ns_score_weights){0.5, 0.5, 0};
+		in.q_value = 0.6;
+		ns_score_compute(&w0, &in, &o);
+		CHECK_EQ_INT(o.flags, 0);
+		in.anomaly = 0.8;
+	}
 	/* A forecast below the present is not believed. */
 	in = base();
 	in.cpu_peak_fc = 0.05;
