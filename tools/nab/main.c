@@ -268,7 +268,7 @@ static struct ns_opt opts[] = {
 	{"probation", NS_OPT_STRING, "150", "samples before the first fit", NULL, 0},
 	{"refit-every", NS_OPT_STRING, "288", "samples between refits (a day at 5 min)", NULL, 0},
 	{"history", NS_OPT_STRING, "2016", "training window, samples (a week at 5 min)", NULL, 0},
-	{"trees", NS_OPT_STRING, "100", "trees per forest", NULL, 0},
+	{"trees", NS_OPT_STRING, "200", "trees per forest (the agent default is 100)", NULL, 0},
 	{"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
 	{"lik-short", NS_OPT_STRING, "6", "raw scores averaged for the likelihood", NULL, 0},
 	{"lik-long", NS_OPT_STRING, "1000", "raw scores in the likelihood reference", NULL, 0},
