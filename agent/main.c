@@ -410,6 +410,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ns_agent_set_models(a, models);
+	if (cfg.state_dir) {
+		char hp[PATH_MAX];
+
+		/* A restart should not cost the forecaster its 24 h of windows. */
+		if (snprintf(hp, sizeof(hp), "%s/history.ring", cfg.state_dir) < (int)sizeof(hp) &&
+		    (rc = ns_models_warm_from_ring(models, hp, ns_now_ms())) < 0)
+			log_warning("agent", "cannot warm the forecaster from history path=%s "
+				    "error=\"%s\"",
+				    hp, strerror(-rc));
+	}
 	if (once) {
 		struct ns_agent_snapshot s;
 		struct timespec ts = {(time_t)(cfg.interval_ms / 1000),

@@ -17,6 +17,7 @@
 #include "nodescore/log.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
+#include "nodescore/ring.h"
 
 #define PATH_CAP 256
 
@@ -249,7 +250,8 @@ static int fc_install(struct ns_models *m, struct ns_forecast *fc, int cpu, int 
 	return 0;
 }
 
-static void fc_step(struct ns_models *m, const struct ns_sample *s)
+/* predict = 0 while replaying history: the forecast is made once at the end. */
+static void fc_step(struct ns_models *m, const struct ns_sample *s, int predict)
 {
 	uint64_t step = ns_forecast_feat_config(m->fc)->step_ms;
 	struct ns_sample mean;
@@ -260,22 +262,66 @@ static void fc_step(struct ns_models *m, const struct ns_sample *s)
 		if (isnan(s->v[NS_M_CPU_UTIL]) || isnan(s->v[NS_M_MEM_UTIL]))
 			return;
 		ns_feat_push(m->feat, s);
-		fc_predict(m);
+		if (predict)
+			fc_predict(m);
 		m->fc_primed = 1;
 		m->fc_next_ms = s->ts_ms + step;
 		ns_history_reset(&m->fc_acc);
 		return;
 	}
-	ns_history_add(&m->fc_acc, s);
-	if (s->ts_ms < m->fc_next_ms)
-		return;
-	if (ns_history_mean(&m->fc_acc, m->fc_next_ms, &mean) == 0) {
-		ns_feat_push(m->feat, &mean);
-		fc_predict(m);
+	/* A sample at or past the boundary opens the next step: close this one
+	 * first, with only its own samples. */
+	if (s->ts_ms >= m->fc_next_ms) {
+		if (ns_history_mean(&m->fc_acc, m->fc_next_ms, &mean) == 0) {
+			ns_feat_push(m->feat, &mean);
+			if (predict)
+				fc_predict(m);
+		}
+		ns_history_reset(&m->fc_acc);
+		/* After a stall, skip to the next grid point: the pipeline sees a gap. */
+		m->fc_next_ms += ((s->ts_ms - m->fc_next_ms) / step + 1) * step;
 	}
-	ns_history_reset(&m->fc_acc);
-	/* After a stall, skip to the next grid point: the pipeline sees a gap. */
-	m->fc_next_ms += ((s->ts_ms - m->fc_next_ms) / step + 1) * step;
+	ns_history_add(&m->fc_acc, s);
+}
+
+struct warm {
+	struct ns_models *m;
+	uint64_t from_ms;
+	uint64_t n;
+};
+
+static int warm_one(const struct ns_sample *s, void *arg)
+{
+	struct warm *w = arg;
+
+	if (s->ts_ms >= w->from_ms) {
+		fc_step(w->m, s, 0);
+		w->n++;
+	}
+	return 0;
+}
+
+int ns_models_warm_from_ring(struct ns_models *m, const char *path, uint64_t now_ms)
+{
+	struct ns_ring *r = NULL;
+	/* 25 h: the longest window (24 h) and lag (23 h) plus a margin. */
+	struct warm w = {m, now_ms > 90000000u ? now_ms - 90000000u : 0, 0};
+	int rc;
+
+	if (!m->fc)
+		return 0;
+	rc = ns_ring_open_readonly(path, &r);
+	if (rc)
+		return rc;
+	rc = ns_ring_foreach(r, warm_one, &w);
+	ns_ring_close(r);
+	if (rc)
+		return rc;
+	if (m->fc_primed)
+		fc_predict(m);
+	log_info("models", "forecast pipeline warmed from history records=%llu path=%s",
+		 (unsigned long long)w.n, path);
+	return (int)(w.n > INT32_MAX ? INT32_MAX : w.n);
 }
 
 /* --- anomaly detector --- */
@@ -420,14 +466,14 @@ static void an_step(struct ns_models *m, const struct ns_sample *s)
 		ns_history_reset(&m->an_acc);
 		return;
 	}
+	if (s->ts_ms >= m->an_next_ms) {
+		if (ns_history_mean(&m->an_acc, m->an_next_ms, &mean) == 0)
+			an_step_one(m, &mean);
+		ns_history_reset(&m->an_acc);
+		m->an_next_ms += ((s->ts_ms - m->an_next_ms) / m->cfg.anomaly_step_ms + 1) *
+				 m->cfg.anomaly_step_ms;
+	}
 	ns_history_add(&m->an_acc, s);
-	if (s->ts_ms < m->an_next_ms)
-		return;
-	if (ns_history_mean(&m->an_acc, m->an_next_ms, &mean) == 0)
-		an_step_one(m, &mean);
-	ns_history_reset(&m->an_acc);
-	m->an_next_ms +=
-	    ((s->ts_ms - m->an_next_ms) / m->cfg.anomaly_step_ms + 1) * m->cfg.anomaly_step_ms;
 }
 
 /* A detector that has never had a model and whose metrics were not given
@@ -692,7 +738,7 @@ void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input 
 		}
 	}
 	if (m->fc)
-		fc_step(m, s);
+		fc_step(m, s, 1);
 	if (m->det)
 		an_step(m, s);
 

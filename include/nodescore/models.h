@@ -83,6 +83,12 @@ void ns_models_free(struct ns_models *m);
  * the latest results (NaN when a model is absent). */
 void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input *in);
 
+/* Replays the last 25 h of the history ring at path (read-only, safe while
+ * the agent appends) into the forecast pipeline, so its 24 h windows and lags
+ * are filled at start, and predicts once. Call before the first tick.
+ * Returns the records used, or -errno (the agent then just starts cold). */
+int ns_models_warm_from_ring(struct ns_models *m, const char *path, uint64_t now_ms);
+
 /* Stats the model files now and swaps in any that changed and validate.
  * Returns the number of models swapped in. */
 int ns_models_reload(struct ns_models *m);
