@@ -81,6 +81,10 @@ bad cfg_interval_junk "bad --interval" --interval fast
 bad cfg_weights "bad --weights" --weights 0.5,0.5
 bad cfg_weights_range "bad --weights" --weights 2,0,0
 bad cfg_history_cap "bad --history-capacity" --history-capacity 3
+bad cfg_history_cap_max "bad --history-capacity.*16..67108864" --history-capacity 67108865
+bad cfg_forecast_horizon "bad --forecast-horizon" --forecast-horizon 1500ms
+bad cfg_model_reload "bad --model-reload-interval" --model-reload-interval 10ms
+bad cfg_anomaly_metrics "unknown metric in --anomaly-metrics" --anomaly-metrics cpu_util,nope
 bad cfg_pods_rescan "bad --pods-rescan" --pods-rescan soon
 bad cfg_log_level "bad --log-level" --log-level debug
 bad cfg_unknown_flag "unknown option --frobnicate" --frobnicate
@@ -172,6 +176,12 @@ check history_export_while_running wait_for 10 hist_ok
 check history_csv_values awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 	{ n++; if ($c["mem_util"] < 0.6999 || $c["mem_util"] > 0.7001 || $c["pods"] != 3) bad = 1 }
 	END { exit !(n >= 2 && !bad) }' "$NS_TMP/h.csv"
+check history_export_no_temp_left sh -c '! ls "$1".tmp.* >/dev/null 2>&1 && [ "$(stat -c %a "$1")" = 644 ]' _ "$NS_TMP/h.csv"
+# A failed export (rename onto a directory) leaves neither a partial file nor a temp file.
+mkdir -p "$NS_TMP/isdir"
+"$AGENT" --export-history "$NS_TMP/isdir" --state-dir "$NS_TMP/state" 2>"$NS_TMP/exp2.err"; rc=$?
+check history_export_failure_atomic sh -c '[ "$1" -eq 1 ] && grep -q "^ERROR agent: history export failed" "$2" &&
+	! ls "$3".tmp.* >/dev/null 2>&1 && [ -d "$3" ]' _ $rc "$NS_TMP/exp2.err" "$NS_TMP/isdir"
 "$AGENT" --export-history - --state-dir "$NS_TMP/nostate" >/dev/null 2>"$NS_TMP/exp.err"; rc=$?
 check history_export_missing_is_error sh -c '[ "$1" -ne 0 ] && grep -q "^ERROR agent: cannot open history" "$2"' _ $rc "$NS_TMP/exp.err"
 "$AGENT" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name $NODE --key-file "$KEY" \
