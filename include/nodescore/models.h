@@ -15,7 +15,9 @@
 
 /* Installed by `make install` (PREFIX=/usr/local); the source-tree copy is
  * tried next so the agent finds its models when run from a checkout. */
+#ifndef NS_MODELS_SHARE_DIR
 #define NS_MODELS_SHARE_DIR "/usr/local/share/nodescore/models"
+#endif
 #define NS_MODELS_FORECAST_DEFAULT "forecast-default"
 #define NS_MODELS_ANOMALY_DEFAULT "iforest-default.nsif"
 /* Anomaly metrics when no model file says which (names from lib/sample.c). */
