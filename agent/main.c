@@ -63,15 +63,14 @@ static struct ns_opt opts[] = {
      ", else ./models/" NS_MODELS_FORECAST_DEFAULT "; none disables)",
      NULL, 0},
     {"forecast-horizon", NS_OPT_STRING, "1h",
-     "Horizon of the forecast cpu/memory peaks used in the score (must be in the bundle)", NULL,
-     0},
+     "Horizon of the forecast cpu/memory peaks used in the score (must be in the bundle)", NULL, 0},
     {"anomaly-model", NS_OPT_STRING, "",
      "Initial isolation forest (.nsif) until the detector's own fit (default: " NS_MODELS_SHARE_DIR
      "/" NS_MODELS_ANOMALY_DEFAULT ", else ./models/" NS_MODELS_ANOMALY_DEFAULT "; none disables)",
      NULL, 0},
     {"anomaly-metrics", NS_OPT_STRING, "",
-     "Comma-separated metrics for the anomaly detector (default: those of --anomaly-model, else "
-     NS_MODELS_ANOMALY_METRICS_WIDE ")",
+     "Comma-separated metrics for the anomaly detector (default: those of --anomaly-model, "
+     "else " NS_MODELS_ANOMALY_METRICS_WIDE ")",
      NULL, 0},
     {"anomaly-step", NS_OPT_STRING, "5s",
      "Anomaly detector sample period (mean of the ticks in it; its windows are in these steps)",
@@ -416,7 +415,8 @@ int main(int argc, char **argv)
 		/* A restart should not cost the forecaster its 24 h of windows. */
 		if (snprintf(hp, sizeof(hp), "%s/history.ring", cfg.state_dir) < (int)sizeof(hp) &&
 		    (rc = ns_models_warm_from_ring(models, hp, ns_now_ms())) < 0)
-			log_warning("agent", "cannot warm the forecaster from history path=%s "
+			log_warning("agent",
+				    "cannot warm the forecaster from history path=%s "
 				    "error=\"%s\"",
 				    hp, strerror(-rc));
 	}

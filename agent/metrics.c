@@ -136,7 +136,8 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 	gauge_head(o, "nodescore_agent_model_reload_rejected_total", "counter",
 		   "Changed model files refused (the previous model stays).");
 	for (size_t i = 0; i < 2; i++)
-		put(o, "nodescore_agent_model_reload_rejected_total{node=\"%s\",model=\"%s\"} %llu\n",
+		put(o,
+		    "nodescore_agent_model_reload_rejected_total{node=\"%s\",model=\"%s\"} %llu\n",
 		    node, mods[i].name, (unsigned long long)mods[i].st->rejected);
 
 	gauge_head(o, "nodescore_agent_forecast_peak", "gauge",

@@ -41,7 +41,7 @@ struct ns_models {
 	struct sig fc_sig[2];	/* manifest.json, forecast.nsf */
 	struct ns_forecast *fc;
 	struct ns_feat *feat;
-	int fc_cpu, fc_mem;		/* model indices of the peaks at the horizon */
+	int fc_cpu, fc_mem; /* model indices of the peaks at the horizon */
 	int x_cpu_cur, x_cpu_1h, x_mem_cur, x_mem_1h; /* anchors: forecast only with one */
 	int fc_primed;
 	uint64_t fc_next_ms;
@@ -106,8 +106,8 @@ static void fc_sigs(const struct ns_models *m, struct sig out[2])
 
 /* Explicit path, "none", or the first default that exists (else the
  * installed one, watched until it appears). */
-static int resolve(const char *given, const char *name, int dir, char *out, size_t cap,
-		   char *err, size_t errlen)
+static int resolve(const char *given, const char *name, int dir, char *out, size_t cap, char *err,
+		   size_t errlen)
 {
 	const char *cands[2] = {NS_MODELS_SHARE_DIR, "models"};
 	char p[PATH_CAP + 32];
@@ -126,7 +126,8 @@ static int resolve(const char *given, const char *name, int dir, char *out, size
 	for (int i = 0; i < 2; i++) {
 		struct stat st;
 
-		snprintf(p, sizeof(p), "%s/%s%s", cands[i], name, dir ? "/" NS_BUNDLE_MANIFEST : "");
+		snprintf(p, sizeof(p), "%s/%s%s", cands[i], name,
+			 dir ? "/" NS_BUNDLE_MANIFEST : "");
 		if (stat(p, &st) == 0) {
 			snprintf(out, cap, "%s/%s", cands[i], name);
 			return 0;
@@ -221,7 +222,8 @@ static int fc_install(struct ns_models *m, struct ns_forecast *fc, int cpu, int 
 		if (ns_feat_count(feat) != ns_forecast_nfeat(fc) ||
 		    ns_feat_index(feat, "cpu_util_cur") < 0 ||
 		    ns_feat_index(feat, "mem_util_cur") < 0) {
-			snprintf(err, errlen, "bundle features do not match the pipeline (%zu vs %zu)",
+			snprintf(err, errlen,
+				 "bundle features do not match the pipeline (%zu vs %zu)",
 				 ns_forecast_nfeat(fc), ns_feat_count(feat));
 			ns_feat_free(feat);
 			ns_forecast_free(fc);
@@ -545,14 +547,16 @@ static void open_forecast(struct ns_models *m)
 	fc_sigs(m, m->fc_sig);
 	if (fc_load(m, &fc, &cpu, &mem, version, sizeof(version), err, sizeof(err)) ||
 	    fc_install(m, fc, cpu, mem, err, sizeof(err))) {
-		log_warning("models",
-			    "no forecaster, heuristic fallback (model-fallback) path=%s reason=\"%s\"",
-			    m->fc_path, err);
+		log_warning(
+		    "models",
+		    "no forecaster, heuristic fallback (model-fallback) path=%s reason=\"%s\"",
+		    m->fc_path, err);
 		return;
 	}
 	m->st.forecast.loaded = 1;
 	snprintf(m->st.forecast.version, sizeof(m->st.forecast.version), "%s", version);
-	log_info("models", "forecaster loaded path=%s version=%s targets=%zu trees=%zu step_ms=%u "
+	log_info("models",
+		 "forecaster loaded path=%s version=%s targets=%zu trees=%zu step_ms=%u "
 		 "horizon_s=%u",
 		 m->fc_path, version, ns_forecast_ntargets(fc), ns_forecast_ntrees(fc),
 		 ns_forecast_feat_config(fc)->step_ms, m->cfg.horizon_s);
@@ -600,8 +604,8 @@ static int open_anomaly(struct ns_models *m, char *err, size_t errlen)
 		snprintf(m->st.anomaly.version, sizeof(m->st.anomaly.version), "nsif-%u",
 			 NS_IFOREST_VERSION);
 		m->st.anomaly.loaded = 1;
-		log_info("models", "anomaly model loaded path=%s metrics=%u step_ms=%llu", m->an_path,
-			 m->an_n, (unsigned long long)m->cfg.anomaly_step_ms);
+		log_info("models", "anomaly model loaded path=%s metrics=%u step_ms=%llu",
+			 m->an_path, m->an_n, (unsigned long long)m->cfg.anomaly_step_ms);
 	} else if (m->an_path[0]) {
 		log_warning("models",
 			    "no anomaly model, fallback until the detector's own first fit "
@@ -687,7 +691,8 @@ static int reload_forecast(struct ns_models *m)
 	    fc_install(m, fc, cpu, mem, err, sizeof(err))) {
 		m->st.forecast.rejected++;
 		log_error("models", "forecast bundle rejected, %s path=%s reason=\"%s\"",
-			  m->fc ? "keeping the loaded one" : "still no forecaster", m->fc_path, err);
+			  m->fc ? "keeping the loaded one" : "still no forecaster", m->fc_path,
+			  err);
 		return 0;
 	}
 	m->st.forecast.reloads++;
@@ -710,7 +715,8 @@ static int reload_anomaly(struct ns_models *m)
 	m->an_sig = now;
 	if (an_load(m, err, sizeof(err))) {
 		m->st.anomaly.rejected++;
-		log_error("models", "anomaly model rejected, keeping the current one path=%s "
+		log_error("models",
+			  "anomaly model rejected, keeping the current one path=%s "
 			  "reason=\"%s\"",
 			  m->an_path, err);
 		return 0;

@@ -260,8 +260,7 @@ static void test_anomaly_step_averages_ticks(void)
 
 static void test_reload_bad_bundle_keeps_old(void)
 {
-	char dir[] = "/tmp/ns-models-test.XXXXXX", b[600], nsf[700], an[600], an2[600],
-	     link[600];
+	char dir[] = "/tmp/ns-models-test.XXXXXX", b[600], nsf[700], an[600], an2[600], link[600];
 	struct ns_models *m = NULL;
 	struct ns_score_input in;
 	struct ns_models_stats st;
@@ -489,7 +488,8 @@ static void test_tick_cost(void)
 			worst_quiet = dt;
 		}
 	}
-	fprintf(stderr, "  tick mean %.2f us, worst non-forecast tick %.1f us, worst forecast "
+	fprintf(stderr,
+		"  tick mean %.2f us, worst non-forecast tick %.1f us, worst forecast "
 		"tick %.1f us\n",
 		(double)sum / n / 1e3, (double)worst_quiet / 1e3, (double)worst_step / 1e3);
 	/* Generous: the machine is shared; the agent's loop budget is 1 ms. */

@@ -62,7 +62,7 @@ struct ns_models_stats {
 	int anomaly_flag;
 	char top_feature[64]; /* "" when none */
 	uint32_t refits, refits_rejected;
-	double drift_psi;       /* largest PSI since the last fit, NaN before one */
+	double drift_psi;	/* largest PSI since the last fit, NaN before one */
 	char drift_feature[64]; /* its feature, "" before the first fit */
 	uint64_t anomaly_updates;
 };
