@@ -568,21 +568,23 @@ static int open_anomaly(struct ns_models *m, char *err, size_t errlen)
 	char why[256] = "";
 	int rc, have_file = 0;
 
-	if (m->an_path[0]) {
-		m->an_sig = sig_of(m->an_path);
-		rc = ns_iforest_load(m->an_path, &f, why, sizeof(why));
-		have_file = rc == 0;
-	} else {
-		snprintf(why, sizeof(why), "disabled (--anomaly-model none)");
-	}
+	/* A bad flag is an error even when the detector is off. */
 	if (m->cfg.anomaly_metrics && *m->cfg.anomaly_metrics) {
 		m->an_explicit = 1;
 		rc = parse_metrics(m->cfg.anomaly_metrics, m->an_metric, &m->an_n, err, errlen);
-		if (rc) {
-			ns_iforest_free(f);
+		if (rc)
 			return rc;
-		}
-	} else if (!have_file || model_metrics(f, m->an_metric, &m->an_n) != 0) {
+	}
+	if (!m->an_path[0]) {
+		log_info("models", "anomaly detector disabled (--anomaly-model none)");
+		return 0;
+	}
+	m->an_sig = sig_of(m->an_path);
+	rc = ns_iforest_load(m->an_path, &f, why, sizeof(why));
+	have_file = rc == 0;
+	/* Given metrics win (set_model then refuses a model over others);
+	 * otherwise the model's, else the wide default list. */
+	if (!m->an_explicit && (!have_file || model_metrics(f, m->an_metric, &m->an_n) != 0)) {
 		if (have_file)
 			snprintf(why, sizeof(why), "feature names are not <metric>.<feature>");
 		parse_metrics(NS_MODELS_ANOMALY_METRICS_WIDE, m->an_metric, &m->an_n, err, errlen);
@@ -606,13 +608,11 @@ static int open_anomaly(struct ns_models *m, char *err, size_t errlen)
 		m->st.anomaly.loaded = 1;
 		log_info("models", "anomaly model loaded path=%s metrics=%u step_ms=%llu",
 			 m->an_path, m->an_n, (unsigned long long)m->cfg.anomaly_step_ms);
-	} else if (m->an_path[0]) {
+	} else {
 		log_warning("models",
 			    "no anomaly model, fallback until the detector's own first fit "
 			    "(model-fallback) path=%s reason=\"%s\"",
 			    m->an_path, why);
-	} else {
-		log_info("models", "anomaly model file %s; own fit after probation", why);
 	}
 	return 0;
 }
