@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The agent's on-node models: forecaster and anomaly detector fed at their
  * own steps, hot reload of their files, stats for /metrics. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -152,7 +153,11 @@ static int fc_load(const struct ns_models *m, struct ns_forecast **fc, int *cpu,
 	if (rc)
 		return rc;
 	v = ns_bundle_get(b, "version");
-	snprintf(version, vlen, "%s", v ? v : "unknown");
+	snprintf(version, vlen, "%s", v && *v ? v : "unknown");
+	/* It goes into log lines and a metric label: keep it to a safe charset. */
+	for (char *c = version; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._-+:", *c))
+			*c = '_';
 	ns_bundle_close(b);
 	rc = ns_forecast_load_bundle(m->fc_path, fc, err, errlen);
 	if (rc)
