@@ -21,6 +21,7 @@
 #include "nodescore/ring.h"
 
 #define PATH_CAP 256
+#define DRIFT_MIN_ROWS 100
 
 /* What identifies a file's content without reading it: a ConfigMap update
  * swaps a symlink (new inode), an editor rewrites in place (new mtime/size). */
@@ -61,6 +62,7 @@ struct ns_models {
 	uint64_t an_next_ms;
 	struct ns_history_acc an_acc;
 	int an_err_logged;
+	uint64_t an_since_fit; /* scored rows since the detector's last fit */
 };
 
 void ns_models_config_default(struct ns_models_config *c)
@@ -444,7 +446,17 @@ static void an_step_one(struct ns_models *m, const struct ns_sample *s)
 			 ns_anomaly_refits(m->det), ns_anomaly_rejected(m->det));
 	m->st.refits = ns_anomaly_refits(m->det);
 	m->st.refits_rejected = ns_anomaly_rejected(m->det);
-	m->st.drift_psi = ns_anomaly_drift_psi(m->det, &worst);
+	if (r.refit)
+		m->an_since_fit = 0;
+	else if (r.ready)
+		m->an_since_fit++;
+	/* Drift needs the training distribution of a fit made here (a model
+	 * file brings none: the PSI would be against empty bins) and enough
+	 * rows since for 10 bins to mean something. */
+	m->st.drift_psi =
+	    m->st.refits + m->st.refits_rejected > 0 && m->an_since_fit >= DRIFT_MIN_ROWS
+		? ns_anomaly_drift_psi(m->det, &worst)
+		: NAN;
 	m->st.drift_feature[0] = '\0';
 	if (worst >= 0)
 		snprintf(m->st.drift_feature, sizeof(m->st.drift_feature), "%s",
