@@ -241,6 +241,43 @@ static void test_anomaly_calm_then_spike(void)
 	ns_models_free(m);
 }
 
+/* Past probation the detector fits on the node's own history: counted, the
+ * model reported as own-fit, drift measured against that fit (NaN before)
+ * and high after the node's level moves. */
+static void test_anomaly_own_fit_and_drift(void)
+{
+	struct ns_models *m = NULL;
+	struct ns_score_input in;
+	struct ns_models_stats st;
+	uint64_t ts = T0_MS;
+	double calm_psi;
+
+	CHECK_EQ_INT(open_models("none", IF_FILE, 0, &m), 0);
+	rng_state = 5;
+	for (int i = 0; i < 2870; i++, ts += 5000)
+		tick(m, ts, 0.30 + 0.02 * gauss(), 0.50 + 0.01 * gauss(), &in);
+	ns_models_stats(m, &st);
+	CHECK_EQ_INT(st.refits, 0);
+	CHECK(isnan(st.drift_psi));
+	CHECK_EQ_STR(st.anomaly.version, "nsif-1");
+	for (int i = 0; i < 400; i++, ts += 5000) /* probation (2,880) passes */
+		tick(m, ts, 0.30 + 0.02 * gauss(), 0.50 + 0.01 * gauss(), &in);
+	ns_models_stats(m, &st);
+	CHECK_EQ_INT(st.refits, 1);
+	CHECK_EQ_STR(st.anomaly.version, "own-fit");
+	CHECK(st.anomaly.loaded);
+	calm_psi = st.drift_psi;
+	CHECK(!isnan(calm_psi));
+	for (int i = 0; i < 600; i++, ts += 5000)
+		tick(m, ts, 0.60 + 0.05 * gauss(), 0.80 + 0.03 * gauss(), &in);
+	ns_models_stats(m, &st);
+	fprintf(stderr, "  drift psi calm %.3f, after the shift %.3f (%s)\n", calm_psi,
+		st.drift_psi, st.drift_feature);
+	CHECK(st.drift_psi > 0.25 && st.drift_psi > 3 * calm_psi);
+	CHECK(st.drift_feature[0] != '\0');
+	ns_models_free(m);
+}
+
 /* Ticks faster than the step are averaged: 1 s ticks, 5 s step -> one
  * detector update per 5 ticks. */
 static void test_anomaly_step_averages_ticks(void)
@@ -503,6 +540,7 @@ int main(void)
 	RUN(test_forecast_follows_level_shift);
 	RUN(test_anomaly_calm_then_spike);
 	RUN(test_anomaly_step_averages_ticks);
+	RUN(test_anomaly_own_fit_and_drift);
 	RUN(test_reload_bad_bundle_keeps_old);
 	RUN(test_missing_horizon_is_fallback);
 	RUN(test_missing_models_fallback_then_appear);
