@@ -30,6 +30,9 @@ static void test_weights(void)
 
 	CHECK_EQ_INT(ns_score_parse_weights("0.3,0.4,0.3", &w), 0);
 	CHECK(fabs(w.f - 0.3) < 1e-12 && fabs(w.q - 0.4) < 1e-12 && fabs(w.a - 0.3) < 1e-12);
+	/* The shipped default: the Q weight folded into headroom (no Q-table). */
+	CHECK_EQ_INT(ns_score_parse_weights(NS_SCORE_WEIGHTS_DEFAULT, &w), 0);
+	CHECK(fabs(w.f - 0.7) < 1e-12 && w.q == 0 && fabs(w.a - 0.3) < 1e-12);
 	CHECK_EQ_INT(ns_score_parse_weights("1,1,1", &w), 0);
 	CHECK(fabs(w.f - 1.0 / 3) < 1e-12);
 	CHECK_EQ_INT(ns_score_parse_weights("1,0,0", &w), 0);
@@ -197,7 +200,8 @@ static void test_monotonic(void)
 
 int main(void)
 {
-	ns_score_parse_weights(NS_SCORE_WEIGHTS_DEFAULT, &W);
+	/* DESIGN.md weights with a Q term, so every part of the formula is exercised. */
+	ns_score_parse_weights("0.3,0.4,0.3", &W);
 	RUN(test_weights);
 	RUN(test_heuristic_by_hand);
 	RUN(test_pressure_penalty);

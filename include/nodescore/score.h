@@ -15,7 +15,10 @@ struct ns_score_weights {
 	double a; /* 1 - anomaly */
 };
 
-#define NS_SCORE_WEIGHTS_DEFAULT "0.3,0.4,0.3"
+/* DESIGN.md's 0.3/0.4/0.3 with no Q-table shipped: Q falls back to headroom,
+ * so 0.3h + 0.4h + 0.3(1-a) == 0.7h + 0.3(1-a). Folding the Q weight into
+ * headroom gives the same score without a permanent model-fallback flag. */
+#define NS_SCORE_WEIGHTS_DEFAULT "0.7,0,0.3"
 
 struct ns_score_input {
 	/* Measurements (NaN when not measured). */
