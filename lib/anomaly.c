@@ -176,6 +176,8 @@ void ns_anomaly_config_default(struct ns_anomaly_config *c, uint32_t n_metrics)
 	c->leave_m = 12;
 	c->rearm = 720;
 	c->challenger_margin = 0.005;
+	c->tail_window = 2016;
+	c->tail_q = 0.98;
 }
 
 #define CFG_BAD(...)                                                                               \
@@ -212,6 +214,8 @@ int ns_anomaly_config_check(const struct ns_anomaly_config *c, char *err, size_t
 		CFG_BAD("enter_k and leave_m must be >= 1");
 	if (!(c->challenger_margin >= 0 && c->challenger_margin <= 1))
 		CFG_BAD("challenger_margin outside 0..1");
+	if (c->tail_window > 1000000 || (c->tail_window && !(c->tail_q > 0 && c->tail_q < 1)))
+		CFG_BAD("tail_window above 1000000 or tail_q outside (0, 1)");
 	return 0;
 }
 
@@ -262,6 +266,8 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 		a->rcap = c->lik_long;
 	if (c->refit_every > a->rcap)
 		a->rcap = c->refit_every;
+	if (c->tail_window >= a->rcap)
+		a->rcap = c->tail_window + 1;
 	a->rows = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->train = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->scratch = calloc(a->rcap, sizeof(double));
@@ -285,6 +291,13 @@ size_t ns_anomaly_n_features(const struct ns_anomaly *a)
 const char *ns_anomaly_feature_name(const struct ns_anomaly *a, size_t i)
 {
 	return i < a->nf ? a->names[i] : NULL;
+}
+
+static float *row_back(const struct ns_anomaly *a, uint32_t i);
+
+const float *ns_anomaly_last_row(const struct ns_anomaly *a)
+{
+	return a->rn ? row_back(a, 0) : NULL;
 }
 
 uint64_t ns_anomaly_ticks(const struct ns_anomaly *a)
@@ -435,6 +448,42 @@ static double likelihood_of(struct ns_anomaly *a, double s)
 	return 1.0 - tail;
 }
 
+#define TAIL_MIN_ROWS 50
+
+/* Severity of the newest row, whose top feature is f: |value of f| in std
+ * units, capped at threshold * the largest ratio of a feature's |value| to
+ * the tail_q quantile of its |value| over the previous tail_window rows. A
+ * sample is then over only if some feature also leaves its own recent tail,
+ * so a spiky, heavy-tailed series does not cross the threshold on every
+ * ordinary spike (scratch is clobbered). */
+static double severity_of(struct ns_anomaly *a, uint32_t f)
+{
+	const float *row = row_back(a, 0);
+	double v = fabs((double)row[f]), ratio = 0;
+	uint32_t w = a->rn - 1;
+
+	if (!a->c.tail_window)
+		return v;
+	if (w > a->c.tail_window)
+		w = a->c.tail_window;
+	if (w < TAIL_MIN_ROWS)
+		return v;
+	for (uint32_t k = 0; k < a->nf; k++) {
+		double pos = a->c.tail_q * (double)(w - 1), q;
+		uint32_t lo = (uint32_t)pos;
+
+		for (uint32_t i = 0; i < w; i++)
+			a->scratch[i] = fabs((double)row_back(a, i + 1)[k]);
+		qsort(a->scratch, w, sizeof(double), cmp_double);
+		q = a->scratch[lo];
+		if (lo + 1 < w)
+			q += (pos - lo) * (a->scratch[lo + 1] - q);
+		q = fabs((double)row[k]) / (q > 1e-6 ? q : 1e-6);
+		ratio = q > ratio ? q : ratio;
+	}
+	return fmin(v, a->c.threshold * ratio);
+}
+
 /* Rebuilds the likelihood reference from the stored rows under the new model,
  * so a refit does not mix two models' score scales. */
 static void rescore_reference(struct ns_anomaly *a)
@@ -562,7 +611,7 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 			    top >= 0) {
 				r->top_feature = top;
 				r->top_metric = top / NF_PER;
-				r->severity = fabs((double)row[top]);
+				r->severity = severity_of(a, (uint32_t)top);
 			}
 		}
 		over = r->severity >= a->c.threshold;

@@ -45,6 +45,13 @@ struct ns_anomaly_config {
 	uint32_t leave_m;     /* consecutive unders to clear it (and to re-arm the output) */
 	uint32_t rearm;	      /* at least this many ticks between two output detections */
 	double challenger_margin; /* see ns_anomaly_update: allowed extra alarm rate */
+	/* Tail cap of the severity: |top feature| is scaled by threshold / q, q the
+	 * tail_q quantile of that feature's |value| over the last tail_window rows,
+	 * when that is smaller: a feature whose recent tail already reaches the
+	 * threshold (heavy-tailed, spiky series) must beat its own tail.
+	 * 0 = off (the pre-2026-11 severity). */
+	uint32_t tail_window;
+	double tail_q;
 };
 
 /* Defaults for n_metrics metrics sampled every 5 s on a node. */
@@ -71,7 +78,8 @@ struct ns_anomaly_result {
 	double score;	   /* raw isolation forest score (0, 1] */
 	double likelihood; /* 1 - tail probability of the (smoothed) score against the
 			    * reference; above the reference maximum it keeps growing */
-	double severity;   /* |value| of the top feature (std units) when likelihood >= gate, else 0 */
+	double severity;   /* |value| of the top feature (std units, capped by its recent
+			    * tail, see tail_window) when likelihood >= gate, else 0 */
 	double output;	   /* severity / (severity + 10) while armed, 0 after a detection until
 			    * re-armed: one detection per event (what NAB scores) */
 	int flag;	   /* hysteresis state: 1 while anomalous */
@@ -103,6 +111,10 @@ const char *ns_anomaly_feature_name(const struct ns_anomaly *a, size_t i);
  * the shipped model sees the same features as the agent. 0 or -EINVAL/-ENOMEM. */
 int ns_anomaly_features_series(const struct ns_anomaly_config *c, const float *values,
 			       size_t rows, float *x_out);
+
+/* Feature row of the newest sample (ns_anomaly_n_features() values), NULL
+ * before the first update; valid until the next update. For tools/nab. */
+const float *ns_anomaly_last_row(const struct ns_anomaly *a);
 
 /* Metrics for /metrics. */
 uint64_t ns_anomaly_ticks(const struct ns_anomaly *a);

@@ -169,7 +169,10 @@ static int run_file(const struct ns_anomaly_config *cfg, const char *in, const c
 		log_error_errno("nab", "cannot create result path=%s", tmp);
 		goto out;
 	}
-	fprintf(fp, "timestamp,value,anomaly_score,raw_score,likelihood,severity,flag\n");
+	fprintf(fp, "timestamp,value,anomaly_score,raw_score,likelihood,severity,flag");
+	for (size_t f = 0; f < ns_anomaly_n_features(a); f++)
+		fprintf(fp, ",%s", ns_anomaly_feature_name(a, f));
+	fputc('\n', fp);
 	t0 = ns_mono_ns();
 	for (size_t i = 0; i < s.n; i++) {
 		struct ns_anomaly_result r;
@@ -180,8 +183,14 @@ static int run_file(const struct ns_anomaly_config *cfg, const char *in, const c
 			goto out;
 		}
 		st->onsets += (size_t)r.onset;
-		fprintf(fp, "%s,%.9g,%.8f,%.6f,%.8f,%.4f,%d\n", s.ts[i], (double)s.v[i], r.output,
+		fprintf(fp, "%s,%.9g,%.8f,%.6f,%.8f,%.4f,%d", s.ts[i], (double)s.v[i], r.output,
 			r.score, r.likelihood, r.severity, r.flag);
+		{
+			const float *row = ns_anomaly_last_row(a);
+			for (size_t f = 0; row && f < ns_anomaly_n_features(a); f++)
+				fprintf(fp, ",%.4g", (double)row[f]);
+		}
+		fputc('\n', fp);
 	}
 	st->ns += ns_mono_ns() - t0;
 	st->rows += s.n;
@@ -280,6 +289,8 @@ static struct ns_opt opts[] = {
 	{"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
 	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
 	{"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL, 0},
+	{"tail-window", NS_OPT_STRING, "2016", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
+	{"tail-q", NS_OPT_STRING, "0.98", "quantile of that tail (agent default)", NULL, 0},
 	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
@@ -339,12 +350,14 @@ int main(int argc, char **argv)
 	    u32_opt("enter-k", 1, 100000, &cfg.enter_k) ||
 	    u32_opt("leave-m", 1, 100000, &cfg.leave_m) ||
 	    u32_opt("season", 0, 1000000, &cfg.season) ||
-	    u32_opt("rearm", 0, 1000000, &cfg.rearm))
+	    u32_opt("rearm", 0, 1000000, &cfg.rearm) ||
+	    u32_opt("tail-window", 0, 1000000, &cfg.tail_window))
 		return 2;
 	if (ns_parse_u64(ns_opt_get(opts, NOPT, "seed"), 0, UINT64_MAX, &seed) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "threshold"), 0, 1e6, &cfg.threshold) < 0 ||
-	    ns_parse_double(ns_opt_get(opts, NOPT, "gate"), 0, 1, &cfg.gate) < 0) {
-		log_error("nab", "bad --seed, --threshold or --gate");
+	    ns_parse_double(ns_opt_get(opts, NOPT, "gate"), 0, 1, &cfg.gate) < 0 ||
+	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-q"), 0, 1, &cfg.tail_q) < 0) {
+		log_error("nab", "bad --seed, --threshold, --gate or --tail-q");
 		return 2;
 	}
 	cfg.seed = seed;
