@@ -2,6 +2,7 @@
 /* nodescore-agent: options, node name, key, signals; the work is in libagent. */
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -441,6 +442,10 @@ int main(int argc, char **argv)
 		    cfg.node_name, (unsigned long long)cfg.interval_ms, cfg.publish,
 		    (unsigned long long)cfg.publish_interval_ms,
 		    cfg.listen_http ? cfg.listen_http : "off", ns_agent_http_port(a));
+	/* Loading BPF objects parses the kernel's BTF (several MiB) and the
+	 * models parse JSON; libbpf and cJSON free it all, but glibc keeps the
+	 * pages. Hand them back once, before the steady state. */
+	malloc_trim(0);
 	ns_agent_run(a, &stop_flag);
 	log_info("agent", "shutting down node=%s", cfg.node_name);
 	ns_agent_close(a);
