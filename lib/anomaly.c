@@ -456,6 +456,36 @@ static double likelihood_of(struct ns_anomaly *a, double s)
  * sample is then over only if some feature also leaves its own recent tail,
  * so a spiky, heavy-tailed series does not cross the threshold on every
  * ordinary spike (scratch is clobbered). */
+/* k-th smallest of v[0..n-1] (Wirth's selection, linear on average); on
+ * return v[0..k-1] <= v[k] <= v[k+1..n-1]. */
+static double select_kth(double *v, uint32_t n, uint32_t k)
+{
+	int64_t l = 0, m = (int64_t)n - 1, kk = k;
+
+	while (l < m) {
+		double x = v[kk];
+		int64_t i = l, j = m;
+		do {
+			while (v[i] < x)
+				i++;
+			while (x < v[j])
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				j--;
+			}
+		} while (i <= j);
+		if (j < kk)
+			l = i;
+		if (kk < i)
+			m = j;
+	}
+	return v[kk];
+}
+
 static double severity_of(struct ns_anomaly *a, uint32_t f)
 {
 	const float *row = row_back(a, 0);
@@ -474,10 +504,13 @@ static double severity_of(struct ns_anomaly *a, uint32_t f)
 
 		for (uint32_t i = 0; i < w; i++)
 			a->scratch[i] = fabs((double)row_back(a, i + 1)[k]);
-		qsort(a->scratch, w, sizeof(double), cmp_double);
-		q = a->scratch[lo];
-		if (lo + 1 < w)
-			q += (pos - lo) * (a->scratch[lo + 1] - q);
+		q = select_kth(a->scratch, w, lo);
+		if (lo + 1 < w) {
+			double hi = a->scratch[lo + 1];
+			for (uint32_t i = lo + 2; i < w; i++)
+				hi = a->scratch[i] < hi ? a->scratch[i] : hi;
+			q += (pos - lo) * (hi - q);
+		}
 		q = fabs((double)row[k]) / (q > 1e-6 ? q : 1e-6);
 		ratio = q > ratio ? q : ratio;
 	}

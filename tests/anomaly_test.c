@@ -145,6 +145,59 @@ static void test_stationary_noise_not_flagged(void)
 	ns_anomaly_free(a);
 }
 
+/* Spikes of a spiky series (5 % of samples, 6..10 std): the tail cap
+ * (tail_window) scales the severity of a sample down to threshold * how far
+ * its most extreme feature lies beyond that feature's recent 98th
+ * percentile, so ordinary spikes score lower (never higher) and raise the
+ * flag no more often, while a real level step is still flagged at once. */
+static void spiky_onsets(uint32_t tail_window, int *onsets_out, int *step_delay, double *sev_sum)
+{
+	struct ns_anomaly_config c;
+	struct ns_anomaly *a = NULL;
+	int onsets = 0;
+
+	small_config(&c, 1);
+	c.enter_k = 1;
+	c.tail_window = tail_window;
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	rng_state = 6;
+	*onsets_out = 0;
+	*step_delay = -1;
+	*sev_sum = 0;
+	for (int t = 0; t < 8000; t++) {
+		struct ns_anomaly_result r;
+		float v = (float)(0.30 + 0.02 * gauss());
+		if (fabs(gauss()) > 1.96) /* 5 % of samples: spikes of 6..10 std */
+			v += (float)(0.02 * (6.0 + 4.0 * (0.5 + 0.5 * erf(gauss() / M_SQRT2))));
+		if (t >= 7500)
+			v += 0.6f; /* a level step of 30 std */
+		CHECK_EQ_INT(ns_anomaly_update(a, &v, &r), 0);
+		if (r.onset && t >= 1000 && t < 7500)
+			onsets++;
+		if (t >= 1000 && t < 7500)
+			*sev_sum += r.severity;
+		if (r.onset && t >= 7500 && *step_delay < 0)
+			*step_delay = t - 7500;
+	}
+	ns_anomaly_free(a);
+	*onsets_out = onsets;
+}
+
+static void test_tail_cap_quiets_ordinary_spikes(void)
+{
+	int d_off = -1, d_on = -1, off = 0, on = 0;
+	double s_off = 0, s_on = 0;
+
+	spiky_onsets(0, &off, &d_off, &s_off);
+	spiky_onsets(2016, &on, &d_on, &s_on);
+	fprintf(stderr, "  spiky series: onsets off=%d on=%d, severity sum off=%.1f on=%.1f, "
+		"step delay off=%d on=%d\n", off, on, s_off, s_on, d_off, d_on);
+	CHECK(on <= off);
+	CHECK(s_on < 0.95 * s_off);
+	CHECK(d_off >= 0 && d_off <= 10);
+	CHECK(d_on >= 0 && d_on <= 10);
+}
+
 static void test_drift_psi_rises_on_shift(void)
 {
 	struct ns_anomaly_config c;
@@ -240,6 +293,7 @@ int main(void)
 	RUN(test_hysteresis_enter_leave_counts);
 	RUN(test_step_flagged_within_bounded_delay);
 	RUN(test_stationary_noise_not_flagged);
+	RUN(test_tail_cap_quiets_ordinary_spikes);
 	RUN(test_drift_psi_rises_on_shift);
 	RUN(test_config_and_model_handover);
 	return CHECK_SUMMARY();
