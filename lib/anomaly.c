@@ -176,7 +176,7 @@ void ns_anomaly_config_default(struct ns_anomaly_config *c, uint32_t n_metrics)
 	c->leave_m = 12;
 	c->rearm = 720;
 	c->challenger_margin = 0.005;
-	c->tail_window = 2016;
+	c->tail_window = 8000;
 	c->tail_q = 0.98;
 }
 
@@ -450,12 +450,6 @@ static double likelihood_of(struct ns_anomaly *a, double s)
 
 #define TAIL_MIN_ROWS 50
 
-/* Severity of the newest row, whose top feature is f: |value of f| in std
- * units, capped at threshold * the largest ratio of a feature's |value| to
- * the tail_q quantile of its |value| over the previous tail_window rows. A
- * sample is then over only if some feature also leaves its own recent tail,
- * so a spiky, heavy-tailed series does not cross the threshold on every
- * ordinary spike (scratch is clobbered). */
 /* k-th smallest of v[0..n-1] (Wirth's selection, linear on average); on
  * return v[0..k-1] <= v[k] <= v[k+1..n-1]. */
 static double select_kth(double *v, uint32_t n, uint32_t k)
@@ -486,10 +480,37 @@ static double select_kth(double *v, uint32_t n, uint32_t k)
 	return v[kk];
 }
 
+/* tail_q quantile of |feature k| over the w rows before the newest (scratch
+ * is clobbered). */
+static double tail_quantile(struct ns_anomaly *a, uint32_t k, uint32_t w)
+{
+	double pos = a->c.tail_q * (double)(w - 1), q;
+	uint32_t lo = (uint32_t)pos;
+
+	for (uint32_t i = 0; i < w; i++)
+		a->scratch[i] = fabs((double)row_back(a, i + 1)[k]);
+	q = select_kth(a->scratch, w, lo);
+	if (lo + 1 < w) {
+		double hi = a->scratch[lo + 1];
+		for (uint32_t i = lo + 2; i < w; i++)
+			hi = a->scratch[i] < hi ? a->scratch[i] : hi;
+		q += (pos - lo) * (hi - q);
+	}
+	return q > 1e-6 ? q : 1e-6;
+}
+
+/* Severity of the newest row, whose top feature is f: |value of f| in std
+ * units, capped at threshold * the largest ratio of a feature's |value| to
+ * the tail_q quantile of its |value| over the previous tail_window rows. A
+ * sample is then over only if some feature also leaves its own recent tail,
+ * so a spiky, heavy-tailed series does not cross the threshold on every
+ * ordinary spike (scratch is clobbered).
+ * Cost: up to n_features linear selections over tail_window rows, on gated
+ * samples only (~1 %). */
 static double severity_of(struct ns_anomaly *a, uint32_t f)
 {
 	const float *row = row_back(a, 0);
-	double v = fabs((double)row[f]), ratio = 0;
+	double v = fabs((double)row[f]), need, ratio = 0;
 	uint32_t w = a->rn - 1;
 
 	if (!a->c.tail_window)
@@ -498,21 +519,13 @@ static double severity_of(struct ns_anomaly *a, uint32_t f)
 		w = a->c.tail_window;
 	if (w < TAIL_MIN_ROWS)
 		return v;
-	for (uint32_t k = 0; k < a->nf; k++) {
-		double pos = a->c.tail_q * (double)(w - 1), q;
-		uint32_t lo = (uint32_t)pos;
-
-		for (uint32_t i = 0; i < w; i++)
-			a->scratch[i] = fabs((double)row_back(a, i + 1)[k]);
-		q = select_kth(a->scratch, w, lo);
-		if (lo + 1 < w) {
-			double hi = a->scratch[lo + 1];
-			for (uint32_t i = lo + 2; i < w; i++)
-				hi = a->scratch[i] < hi ? a->scratch[i] : hi;
-			q += (pos - lo) * (hi - q);
-		}
-		q = fabs((double)row[k]) / (q > 1e-6 ? q : 1e-6);
-		ratio = q > ratio ? q : ratio;
+	/* The cap binds only if every feature's ratio is below v / threshold:
+	 * the top feature first, stop as soon as one reaches it. */
+	need = v / a->c.threshold;
+	for (uint32_t n = 0; n < a->nf && ratio < need; n++) {
+		uint32_t k = n == 0 ? f : (n <= f ? n - 1 : n);
+		double r = fabs((double)row[k]) / tail_quantile(a, k, w);
+		ratio = r > ratio ? r : ratio;
 	}
 	return fmin(v, a->c.threshold * ratio);
 }

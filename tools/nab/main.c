@@ -289,7 +289,7 @@ static struct ns_opt opts[] = {
 	{"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
 	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
 	{"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL, 0},
-	{"tail-window", NS_OPT_STRING, "2016", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
+	{"tail-window", NS_OPT_STRING, "8000", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
 	{"tail-q", NS_OPT_STRING, "0.98", "quantile of that tail (agent default)", NULL, 0},
 	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
 };
