@@ -26,25 +26,6 @@ struct ns_disklat_bpf {
 	uint64_t last_ns;
 };
 
-/* "EPERM" rather than "Operation not permitted": the reason is a log value. */
-static const char *errname(int err)
-{
-	const char *n = strerrorname_np(-err);
-
-	return n ? n : "EUNKNOWN";
-}
-
-/* Reasons of every attempt, comma-separated: "load_tp_btf_EPERM,load_raw_tp_EPERM".
- * EPERM does not stop the attempts: some kernels refuse one program type
- * with EPERM even to root (fentry here) and accept another. */
-static void add_reason(char *why, size_t whylen, const char *what, const char *kind, int err)
-{
-	size_t n = strnlen(why, whylen);
-
-	if (n < whylen)
-		snprintf(why + n, whylen - n, "%s%s_%s_%s", n ? "," : "", what, kind, errname(err));
-}
-
 static const char *const kinds[] = {"tp_btf", "raw_tp"};
 
 static void set_kind(struct biolat_bpf *skel, bool btf)
@@ -81,18 +62,18 @@ int ns_disklat_bpf_open(int raw_tp_only, struct ns_disklat_bpf **out, char *why,
 		skel = biolat_bpf__open();
 		if (!skel) {
 			err = -errno;
-			snprintf(why, whylen, "open_%s", errname(err));
+			snprintf(why, whylen, "open_%s", ns_bpf_errname(err));
 			goto cleanup;
 		}
 		set_kind(skel, i == 0);
 		err = biolat_bpf__load(skel);
 		if (err) {
-			add_reason(why, whylen, "load", kinds[i], err);
+			ns_bpf_add_reason(why, whylen, "load", kinds[i], err);
 			continue;
 		}
 		err = biolat_bpf__attach(skel);
 		if (err) {
-			add_reason(why, whylen, "attach", kinds[i], err);
+			ns_bpf_add_reason(why, whylen, "attach", kinds[i], err);
 			continue;
 		}
 		b->kind = kinds[i];
@@ -119,16 +100,9 @@ const char *ns_disklat_bpf_attach_kind(const struct ns_disklat_bpf *b)
 int ns_disklat_bpf_read(struct ns_disklat_bpf *b, struct ns_disklat_stats *st)
 {
 	struct biolat_bpf__bss *bss = b->skel->bss;
-	__u64 *h;
 	uint64_t snap[LATHIST_SLOTS], now, c;
 
-	h = bss->hist[b->gen & 1];
-	b->gen++;
-	__atomic_store_n(&bss->gen, b->gen, __ATOMIC_RELEASE);
-	/* Copy out once: the quantiles must see one consistent snapshot. */
-	for (size_t i = 0; i < LATHIST_SLOTS; i++)
-		snap[i] = __atomic_load_n(&h[i], __ATOMIC_RELAXED);
-	memset(h, 0, LATHIST_SLOTS * sizeof(*h));
+	ns_lathist_swap(&bss->hist[0][0], LATHIST_SLOTS, &bss->gen, &b->gen, snap);
 	now = ns_mono_ns();
 	st->interval_s = (double)(now - b->last_ns) / 1e9;
 	b->last_ns = now;

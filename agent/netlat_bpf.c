@@ -29,25 +29,6 @@ struct ns_netlat_bpf {
 
 /* tp_btf needs kernel BTF and BPF trampolines for tracepoints (5.5+); raw_tp
  * works on older kernels. fentry/kprobes are not used: tcp_probe covers it. */
-/* "EPERM" rather than "Operation not permitted": the reason is a log value. */
-static const char *errname(int err)
-{
-	const char *n = strerrorname_np(-err);
-
-	return n ? n : "EUNKNOWN";
-}
-
-/* Reasons of every attempt, comma-separated: "load_tp_btf_EPERM,load_raw_tp_EPERM".
- * EPERM does not stop the attempts: some kernels refuse one program type
- * with EPERM even to root (fentry here) and accept another. */
-static void add_reason(char *why, size_t whylen, const char *what, const char *kind, int err)
-{
-	size_t n = strnlen(why, whylen);
-
-	if (n < whylen)
-		snprintf(why + n, whylen - n, "%s%s_%s_%s", n ? "," : "", what, kind, errname(err));
-}
-
 static const char *const kinds[] = {"tp_btf", "raw_tp"};
 
 static void set_kind(struct tcprtt_bpf *skel, bool btf)
@@ -90,7 +71,7 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 	if (o && o->own_netns) {
 		err = netns_inode(&ino);
 		if (err) {
-			snprintf(why, whylen, "netns_inode_%s", errname(err));
+			snprintf(why, whylen, "netns_inode_%s", ns_bpf_errname(err));
 			goto cleanup;
 		}
 	}
@@ -105,19 +86,19 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 		skel = tcprtt_bpf__open();
 		if (!skel) {
 			err = -errno;
-			snprintf(why, whylen, "open_%s", errname(err));
+			snprintf(why, whylen, "open_%s", ns_bpf_errname(err));
 			goto cleanup;
 		}
 		skel->rodata->filter_netns = ino;
 		set_kind(skel, i == 0);
 		err = tcprtt_bpf__load(skel);
 		if (err) {
-			add_reason(why, whylen, "load", kinds[i], err);
+			ns_bpf_add_reason(why, whylen, "load", kinds[i], err);
 			continue;
 		}
 		err = tcprtt_bpf__attach(skel);
 		if (err) {
-			add_reason(why, whylen, "attach", kinds[i], err);
+			ns_bpf_add_reason(why, whylen, "attach", kinds[i], err);
 			continue;
 		}
 		b->kind = kinds[i];
@@ -145,23 +126,12 @@ const char *ns_netlat_bpf_attach_kind(const struct ns_netlat_bpf *b)
 int ns_netlat_bpf_read(struct ns_netlat_bpf *b, struct ns_netlat_stats *st)
 {
 	struct tcprtt_bpf__bss *bss = b->skel->bss;
-	__u64 *h;
-	uint64_t snap[LATHIST_SLOTS], now, r;
-	uint64_t total = 0;
+	uint64_t snap[LATHIST_SLOTS], now, r, total;
 
-	/* Switch BPF to the other buffer first, then read the one it left. */
-	h = bss->hist[b->gen & 1];
-	b->gen++;
-	__atomic_store_n(&bss->gen, b->gen, __ATOMIC_RELEASE);
-	/* Copy out once: the quantiles must see one consistent snapshot. */
-	for (size_t i = 0; i < LATHIST_SLOTS; i++)
-		snap[i] = __atomic_load_n(&h[i], __ATOMIC_RELAXED);
-	memset(h, 0, LATHIST_SLOTS * sizeof(*h));
+	total = ns_lathist_swap(&bss->hist[0][0], LATHIST_SLOTS, &bss->gen, &b->gen, snap);
 	now = ns_mono_ns();
 	st->interval_s = (double)(now - b->last_ns) / 1e9;
 	b->last_ns = now;
-	for (size_t i = 0; i < LATHIST_SLOTS; i++)
-		total += snap[i];
 	st->nsocks = total;
 	st->p50_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.50);
 	st->p99_us = ns_lathist_quantile(snap, LATHIST_SLOTS, 0.99);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Quantiles over the shared latency histogram layout and over value arrays. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../bpf/lathist.h"
 #include "nodescore/lathist.h"
@@ -90,4 +92,39 @@ double ns_lat_quantile_u32(const uint32_t *sorted, size_t n, double q)
 	if (i + 1 >= n)
 		return sorted[n - 1];
 	return (double)sorted[i] + frac * ((double)sorted[i + 1] - (double)sorted[i]);
+}
+
+uint64_t ns_lathist_swap(__u64 *hist2, size_t nslots, uint32_t *gen_word, uint32_t *gen,
+			 uint64_t *snap)
+{
+	/* Switch BPF to the other buffer first, then read the one it left. */
+	__u64 *h = hist2 + (*gen & 1) * nslots;
+	uint64_t total = 0;
+
+	(*gen)++;
+	__atomic_store_n(gen_word, *gen, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < nslots; i++) {
+		snap[i] = __atomic_load_n(&h[i], __ATOMIC_RELAXED);
+		total += snap[i];
+	}
+	memset(h, 0, nslots * sizeof(*h));
+	return total;
+}
+
+const char *ns_bpf_errname(int err)
+{
+	const char *n = strerrorname_np(-err);
+
+	return n ? n : "EUNKNOWN";
+}
+
+/* EPERM does not stop the attempts: some kernels refuse one program type
+ * with EPERM even to root (fentry here) and accept another. */
+void ns_bpf_add_reason(char *why, size_t whylen, const char *what, const char *kind, int err)
+{
+	size_t n = strnlen(why, whylen);
+
+	if (n < whylen)
+		snprintf(why + n, whylen - n, "%s%s_%s_%s", n ? "," : "", what, kind,
+			 ns_bpf_errname(err));
 }

@@ -7,12 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
 /* Lower bound and width (microseconds) of histogram slot. */
 void ns_lathist_bounds(uint32_t slot, double *lo, double *width);
 
 /* q-quantile (0..1) of a histogram of nslots counts, interpolated linearly
  * inside the slot. Returns NaN when the histogram is empty. */
 double ns_lathist_quantile(const uint64_t *slots, size_t nslots, double q);
+
+/* Double-buffered BPF histogram read: hist2 holds two halves of nslots
+ * counters, BPF writes hist2[gen & 1]. Flips *gen (published to BPF through
+ * gen_word), copies the half BPF left into snap, zeroes it, and returns the
+ * total count. Copying once gives the quantiles one consistent snapshot. */
+uint64_t ns_lathist_swap(__u64 *hist2, size_t nslots, uint32_t *gen_word, uint32_t *gen,
+			 uint64_t *snap);
+
+/* Loader helpers shared by the BPF sources. "EPERM" rather than
+ * "Operation not permitted": the reason is a log value. */
+const char *ns_bpf_errname(int err);
+
+/* Appends "<what>_<kind>_<ERRNAME>" to the comma-separated reasons in why,
+ * e.g. "load_tp_btf_EPERM,load_raw_tp_EPERM". */
+void ns_bpf_add_reason(char *why, size_t whylen, const char *what, const char *kind, int err);
 
 /* Sorts n values ascending, for ns_lat_quantile_u32. */
 void ns_lat_sort_u32(uint32_t *v, size_t n);
