@@ -122,6 +122,21 @@ const char *ns_opt_get(const struct ns_opt *opts, size_t n, const char *name)
 	return NULL;
 }
 
+int ns_opt_u32(const struct ns_opt *opts, size_t n, const char *name, uint32_t min, uint32_t max,
+	       uint32_t *out, char *err, size_t errlen)
+{
+	const char *v = ns_opt_get(opts, n, name);
+	uint64_t u;
+
+	if (ns_parse_u64(v, min, max, &u) < 0) {
+		snprintf(err, errlen, "bad value option=--%s value=%s range=%u..%u", name,
+			 v ? v : "(unset)", min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)u;
+	return 0;
+}
+
 int ns_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;

@@ -73,6 +73,22 @@ static void test_errors(void)
 	CHECK(strstr(err, "unexpected argument"));
 }
 
+static void test_u32_option(void)
+{
+	struct ns_opt o[NOPTS];
+	char err[128];
+	char *a[] = {"t", "--ttl", "70000", NULL};
+	uint32_t v = 7;
+
+	CHECK_EQ_INT(parse(o, 3, a, err), NS_OPT_RUN);
+	CHECK_EQ_INT(ns_opt_u32(o, NOPTS, "ttl", 1, 65535, &v, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_STR(err, "bad value option=--ttl value=70000 range=1..65535");
+	CHECK_EQ_INT(v, 7);
+	CHECK_EQ_INT(ns_opt_u32(o, NOPTS, "ttl", 1, 70000, &v, err, sizeof(err)), 0);
+	CHECK_EQ_INT(v, 70000);
+	CHECK_EQ_INT(ns_opt_u32(o, NOPTS, "listen-http", 1, 9, &v, err, sizeof(err)), -EINVAL);
+}
+
 static void test_help(void)
 {
 	struct ns_opt o[NOPTS];
@@ -165,6 +181,7 @@ int main(void)
 {
 	RUN(test_defaults_env_flags);
 	RUN(test_errors);
+	RUN(test_u32_option);
 	RUN(test_help);
 	RUN(test_parsers);
 	RUN(test_log_format);

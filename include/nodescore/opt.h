@@ -39,6 +39,11 @@ enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
 /* Value of an option by name (NULL when unset or unknown). */
 const char *ns_opt_get(const struct ns_opt *opts, size_t n, const char *name);
 
+/* The value of option name as an integer in min..max. Returns 0, or -EINVAL
+ * with "bad value option=--name value=... range=min..max" in err. */
+int ns_opt_u32(const struct ns_opt *opts, size_t n, const char *name, uint32_t min, uint32_t max,
+	       uint32_t *out, char *err, size_t errlen);
+
 /* Typed parsers: 0 on success, -EINVAL with a reason in err otherwise.
  * Durations accept ms, s, m, h, d suffixes ("2s", "500ms", "30d"); a bare
  * number is seconds. Sizes accept K, M, G, Ki, Mi, Gi suffixes. */

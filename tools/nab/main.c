@@ -295,18 +295,14 @@ static struct ns_opt opts[] = {
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 
-static int u32_opt(const char *name, uint64_t min, uint64_t max, uint32_t *out)
+static int u32_opt(const char *name, uint32_t min, uint32_t max, uint32_t *out)
 {
-	uint64_t v;
+	char err[256];
+	int rc = ns_opt_u32(opts, NOPT, name, min, max, out, err, sizeof(err));
 
-	if (ns_parse_u64(ns_opt_get(opts, NOPT, name), min, max, &v) < 0) {
-		log_error("nab", "bad value option=--%s value=%s range=%llu..%llu", name,
-			  ns_opt_get(opts, NOPT, name), (unsigned long long)min,
-			  (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	return 0;
+	if (rc < 0)
+		log_error("nab", "%s", err);
+	return rc;
 }
 
 int main(int argc, char **argv)
