@@ -177,8 +177,11 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 		   "Largest feature population stability index since the last fit (NaN before).");
 	put(o, "nodescore_agent_anomaly_drift_psi{node=\"%s\",feature=\"%s\"}", node, v);
 	put_value(o, m->drift_psi);
+	simple(o, "nodescore_agent_anomaly_early_refits_total", "counter",
+	       "Challenger fits asked for early because drift PSI was above 0.25.", node,
+	       (double)m->early_refits);
 	simple(o, "nodescore_agent_anomaly_drift_shifted", "gauge",
-	       "1 when the drift PSI is above 0.25 (an early refit would be warranted).", node,
+	       "1 when the drift PSI is above 0.25 (an early refit is asked for, at most hourly).", node,
 	       m->drift_psi > 0.25 ? 1 : 0);
 }
 

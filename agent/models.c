@@ -22,6 +22,11 @@
 
 #define PATH_CAP 256
 #define DRIFT_MIN_ROWS 100
+/* Drift above this PSI (the usual "significant shift" bound) asks for an
+ * early challenger fit, at most once per DRIFT_REFIT_MIN_ROWS detector steps
+ * (1 h at 5 s) so a noisy PSI cannot turn into a refit storm. */
+#define DRIFT_REFIT_PSI 0.25
+#define DRIFT_REFIT_MIN_ROWS 720
 
 /* What identifies a file's content without reading it: a ConfigMap update
  * swaps a symlink (new inode), an editor rewrites in place (new mtime/size). */
@@ -463,6 +468,12 @@ static void an_step_one(struct ns_models *m, const struct ns_sample *s)
 			 ns_anomaly_feature_name(m->det, (size_t)worst));
 	else
 		m->st.drift_psi = NAN;
+	if (m->st.drift_psi > DRIFT_REFIT_PSI && m->an_since_fit >= DRIFT_REFIT_MIN_ROWS) {
+		ns_anomaly_request_refit(m->det);
+		m->st.early_refits++;
+		log_info("models", "drift high, early anomaly refit psi=%.3f feature=%s",
+			 m->st.drift_psi, m->st.drift_feature);
+	}
 	m->st.anomaly.loaded = ns_anomaly_model(m->det) != NULL;
 	if (m->st.refits > 0)
 		snprintf(m->st.anomaly.version, sizeof(m->st.anomaly.version), "own-fit");

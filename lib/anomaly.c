@@ -134,6 +134,7 @@ struct ns_anomaly {
 	struct ns_iforest *model;
 	double model_q99; /* 99th percentile of the model's scores on its training rows, NaN unknown */
 	uint32_t since_fit;
+	int refit_requested;
 	int own_fit;
 
 	struct ns_roll *sshort; /* last lik_short raw scores */
@@ -303,6 +304,11 @@ const float *ns_anomaly_last_row(const struct ns_anomaly *a)
 uint64_t ns_anomaly_ticks(const struct ns_anomaly *a)
 {
 	return a->ticks;
+}
+
+void ns_anomaly_request_refit(struct ns_anomaly *a)
+{
+	a->refit_requested = 1;
 }
 
 uint32_t ns_anomaly_refits(const struct ns_anomaly *a)
@@ -695,9 +701,10 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 
 	a->since_fit++;
 	if ((!a->own_fit && a->ticks >= a->c.probation) ||
-	    (a->own_fit && a->since_fit >= a->c.refit_every)) {
+	    (a->own_fit && (a->since_fit >= a->c.refit_every || a->refit_requested))) {
 		err = refit(a);
 		a->since_fit = 0;
+		a->refit_requested = 0;
 		r->refit = 1;
 	}
 	return err;

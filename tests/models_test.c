@@ -275,6 +275,12 @@ static void test_anomaly_own_fit_and_drift(void)
 		st.drift_psi, st.drift_feature);
 	CHECK(st.drift_psi > 0.25 && st.drift_psi > 3 * calm_psi);
 	CHECK(st.drift_feature[0] != '\0');
+	/* High drift asked for one early challenger fit (at most one per 720
+	 * steps), which champion/challenger then judged. */
+	fprintf(stderr, "  early refits %u, refits %u, rejected %u\n", st.early_refits, st.refits,
+		st.refits_rejected);
+	CHECK_EQ_INT(st.early_refits, 1);
+	CHECK_EQ_INT(st.refits + st.refits_rejected, 2);
 	ns_models_free(m);
 }
 

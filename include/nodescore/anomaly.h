@@ -120,6 +120,11 @@ const float *ns_anomaly_last_row(const struct ns_anomaly *a);
 uint64_t ns_anomaly_ticks(const struct ns_anomaly *a);
 uint32_t ns_anomaly_refits(const struct ns_anomaly *a);    /* challengers accepted */
 uint32_t ns_anomaly_rejected(const struct ns_anomaly *a);  /* challengers discarded */
+
+/* Asks for a challenger fit on the next update instead of waiting for the
+ * schedule (e.g. when drift is high). Champion/challenger still decides.
+ * Ignored before the detector's own first fit (probation decides that). */
+void ns_anomaly_request_refit(struct ns_anomaly *a);
 /* Population stability index of each feature's values since the last fit
  * against the model's training rows (10 quantile bins); returns the largest
  * and its feature index in *worst (-1 before the first fit). */

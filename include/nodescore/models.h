@@ -62,6 +62,7 @@ struct ns_models_stats {
 	int anomaly_flag;
 	char top_feature[64]; /* "" when none */
 	uint32_t refits, refits_rejected;
+	uint32_t early_refits; /* challenger fits asked for by high drift */
 	double drift_psi;	/* largest PSI since the last fit, NaN before one */
 	char drift_feature[64]; /* its feature, "" before the first fit */
 	uint64_t anomaly_updates;
