@@ -101,6 +101,14 @@ $(BUILD)/%.o: %.c | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The models directory is compiled in from PREFIX: rebuild what uses it when
+# PREFIX changes (make install PREFIX=/usr after a plain make).
+$(BUILD)/.prefix: FORCE
+	$(Q)mkdir -p $(@D); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(BUILD)/agent/models.o $(BUILD)/agent/main.o: $(BUILD)/.prefix
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/libnodescore.a: $(LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
