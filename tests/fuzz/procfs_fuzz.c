@@ -36,6 +36,15 @@ static void put(const char *rel, const uint8_t *data, size_t len)
 	close(fd);
 }
 
+static void remove_root(void)
+{
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		return;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -45,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!root[0]) {
 		snprintf(root, sizeof(root), "/tmp/ns-procfs-fuzz-%d", (int)getpid());
 		mkdir(root, 0700);
+		atexit(remove_root);
 		snprintf(d, sizeof(d), "%s/proc", root);
 		mkdir(d, 0700);
 		snprintf(d, sizeof(d), "%s/proc/pressure", root);
