@@ -3,7 +3,7 @@
 # Network latency under real queueing delay: two network namespaces joined by
 # a veth pair, request/response and bulk TCP flows, a tbf qdisc that builds a
 # queue. nodescore-netlat inside ns1 (BPF with --own-netns, then sock_diag)
-# must see the RTT rise and agree within 25 % with `ss -ti` on the same sockets
+# and the agent itself (sock_diag) must see the RTT rise and agree within 25 % with `ss -ti` on the same sockets
 # (tp_btf and raw_tp programs), and count retransmits like ss.
 # Usage: sh tests/netns_itest.sh BUILD_DIR   (root)
 . tests/lib.sh
@@ -229,5 +229,17 @@ fi
 run_reader diag --no-bpf
 check sock_diag_rtt_rise_matches_ss check_pairs diag
 check sock_diag_sockets sh -c "awk '{ if (\$3 != $((NRR + 1))) exit 1 }' $NS_TMP/diag.pairs"
+
+# The agent itself inside ns1 (sock_diag path: it sees exactly ns1's sockets,
+# as ss does) must report the same rise. ss is read the moment it finishes.
+agent_check() {
+	a=$(ip netns exec "$NS1" "$BUILD/nodescore-agent" --once --no-bpf --interval 1s \
+		--node-name netns-test --state-dir "$NS_TMP/agent-state" --forecast-model none \
+		--anomaly-model none 2>"$NS_TMP/agent.log" | sed -n 's/^rtt_p50_us=//p')
+	s=$(ss_p50)
+	echo "  agent: rtt_p50_us=$a ss p50_us=$s" >&2
+	awk -v p="$a" -v b="$base" 'BEGIN { exit !(p > 20000 && p > 10 * b) }' && within_25 "$a" "$s"
+}
+check agent_rtt_rise_matches_ss agent_check
 
 finish
