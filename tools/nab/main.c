@@ -139,9 +139,15 @@ struct run_stats {
 	uint64_t ns;
 };
 
-static int run_file(const struct ns_anomaly_config *cfg, const char *in, const char *out_path,
+/* NAB's own probationary period (nab/util.py getProbationPeriod): floor(frac *
+ * rows), at most frac * 5000; the scorer leaves those rows unscored. One rule
+ * for every file: only the file's length is used, never its values or labels. */
+static double prob_frac;
+
+static int run_file(const struct ns_anomaly_config *cfg0, const char *in, const char *out_path,
 		    struct run_stats *st)
 {
+	struct ns_anomaly_config cfgv = *cfg0, *cfg = &cfgv;
 	struct ns_anomaly *a = NULL;
 	struct series s;
 	char err[512], tmp[PATH_CAP];
@@ -153,6 +159,13 @@ static int run_file(const struct ns_anomaly_config *cfg, const char *in, const c
 	if (rc) {
 		log_error("nab", "cannot read series reason=\"%s\"", err);
 		return rc;
+	}
+	if (prob_frac > 0) {
+		double p = floor(prob_frac * (double)s.n), cap = prob_frac * 5000.0;
+
+		if (p > cap)
+			p = cap;
+		cfg->probation = p < 16 ? 16 : (uint32_t)p;
 	}
 	rc = ns_anomaly_new(cfg, &a);
 	if (rc) {
@@ -277,6 +290,7 @@ static struct ns_opt opts[] = {
 	{"win-mid", NS_OPT_STRING, "72", "mid rolling window, samples", NULL, 0},
 	{"win-long", NS_OPT_STRING, "20000", "long rolling window, samples", NULL, 0},
 	{"probation", NS_OPT_STRING, "150", "samples before the first fit", NULL, 0},
+	{"probation-frac", NS_OPT_STRING, "0", "if > 0, probation = floor(frac * rows), at most frac * 5000 (NAB's rule; 0.15 = NAB's own), replaces --probation", NULL, 0},
 	{"refit-every", NS_OPT_STRING, "288", "samples between refits (a day at 5 min)", NULL, 0},
 	{"history", NS_OPT_STRING, "2016", "training window, samples (a week at 5 min)", NULL, 0},
 	{"trees", NS_OPT_STRING, "200", "trees per forest (the agent default is 100)", NULL, 0},
@@ -284,7 +298,7 @@ static struct ns_opt opts[] = {
 	{"lik-short", NS_OPT_STRING, "6", "raw scores averaged for the likelihood", NULL, 0},
 	{"lik-long", NS_OPT_STRING, "1000", "raw scores in the likelihood reference", NULL, 0},
 	{"season", NS_OPT_STRING, "288", "samples per season for the same-phase feature (a day at 5 min), 0 = none", NULL, 0},
-	{"gate", NS_OPT_STRING, "0.99", "forest likelihood at which a sample counts as unusual", NULL, 0},
+	{"gate", NS_OPT_STRING, "0.98", "forest likelihood at which a sample counts as unusual (the agent default is 0.99)", NULL, 0},
 	{"threshold", NS_OPT_STRING, "5", "severity (std units) that counts as over: flag and one detection", NULL, 0},
 	{"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
 	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
@@ -352,8 +366,9 @@ int main(int argc, char **argv)
 	if (ns_parse_u64(ns_opt_get(opts, NOPT, "seed"), 0, UINT64_MAX, &seed) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "threshold"), 0, 1e6, &cfg.threshold) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "gate"), 0, 1, &cfg.gate) < 0 ||
-	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-q"), 0, 1, &cfg.tail_q) < 0) {
-		log_error("nab", "bad --seed, --threshold, --gate or --tail-q");
+	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-q"), 0, 1, &cfg.tail_q) < 0 ||
+	    ns_parse_double(ns_opt_get(opts, NOPT, "probation-frac"), 0, 1, &prob_frac) < 0) {
+		log_error("nab", "bad --seed, --threshold, --gate, --tail-q or --probation-frac");
 		return 2;
 	}
 	cfg.seed = seed;
