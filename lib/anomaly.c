@@ -177,8 +177,9 @@ void ns_anomaly_config_default(struct ns_anomaly_config *c, uint32_t n_metrics)
 	c->leave_m = 12;
 	c->rearm = 720;
 	c->challenger_margin = 0.005;
-	c->tail_window = 8000;
+	c->tail_window = 12000;
 	c->tail_q = 0.98;
+	c->tail_margin = 1.25;
 }
 
 #define CFG_BAD(...)                                                                               \
@@ -217,6 +218,8 @@ int ns_anomaly_config_check(const struct ns_anomaly_config *c, char *err, size_t
 		CFG_BAD("challenger_margin outside 0..1");
 	if (c->tail_window > 1000000 || (c->tail_window && !(c->tail_q > 0 && c->tail_q < 1)))
 		CFG_BAD("tail_window above 1000000 or tail_q outside (0, 1)");
+	if (!(c->tail_margin >= 1 && c->tail_margin <= 100))
+		CFG_BAD("tail_margin=%g outside 1..100", c->tail_margin);
 	return 0;
 }
 
@@ -525,15 +528,16 @@ static double severity_of(struct ns_anomaly *a, uint32_t f)
 		w = a->c.tail_window;
 	if (w < TAIL_MIN_ROWS)
 		return v;
-	/* The cap binds only if every feature's ratio is below v / threshold:
-	 * the top feature first, stop as soon as one reaches it. */
-	need = v / a->c.threshold;
+	/* The cap binds only if every feature's ratio is below
+	 * v * margin / threshold: the top feature first, stop as soon as one
+	 * reaches it. */
+	need = v * a->c.tail_margin / a->c.threshold;
 	for (uint32_t n = 0; n < a->nf && ratio < need; n++) {
 		uint32_t k = n == 0 ? f : (n <= f ? n - 1 : n);
 		double r = fabs((double)row[k]) / tail_quantile(a, k, w);
 		ratio = r > ratio ? r : ratio;
 	}
-	return fmin(v, a->c.threshold * ratio);
+	return fmin(v, a->c.threshold * ratio / a->c.tail_margin);
 }
 
 /* Rebuilds the likelihood reference from the stored rows under the new model,

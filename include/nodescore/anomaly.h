@@ -52,6 +52,9 @@ struct ns_anomaly_config {
 	 * 0 = off (the pre-2026-11 severity). */
 	uint32_t tail_window;
 	double tail_q;
+	/* ...and a feature counts as out of its tail only at tail_margin times
+	 * that quantile (>= 1; 1.25 by default, 1 = the plain quantile) */
+	double tail_margin;
 };
 
 /* Defaults for n_metrics metrics sampled every 5 s on a node. */

@@ -303,8 +303,9 @@ static struct ns_opt opts[] = {
 	{"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
 	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
 	{"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL, 0},
-	{"tail-window", NS_OPT_STRING, "8000", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
+	{"tail-window", NS_OPT_STRING, "12000", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
 	{"tail-q", NS_OPT_STRING, "0.98", "quantile of that tail (agent default)", NULL, 0},
+	{"tail-margin", NS_OPT_STRING, "1.25", "a feature is out of its tail only beyond this multiple of its tail quantile (agent default)", NULL, 0},
 	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
@@ -367,8 +368,9 @@ int main(int argc, char **argv)
 	    ns_parse_double(ns_opt_get(opts, NOPT, "threshold"), 0, 1e6, &cfg.threshold) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "gate"), 0, 1, &cfg.gate) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-q"), 0, 1, &cfg.tail_q) < 0 ||
+	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-margin"), 1, 100, &cfg.tail_margin) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "probation-frac"), 0, 1, &prob_frac) < 0) {
-		log_error("nab", "bad --seed, --threshold, --gate, --tail-q or --probation-frac");
+		log_error("nab", "bad --seed, --threshold, --gate, --tail-q, --tail-margin or --probation-frac");
 		return 2;
 	}
 	cfg.seed = seed;
