@@ -119,6 +119,13 @@ static const char *const feat_suffix[NF_PER] = {
 
 /* ---- detector ---- */
 
+/* Rows of slack around "one season ago": daily jobs drift by minutes
+ * (+-10 minutes: 2 rows at 5 min, 120 at 5 s). */
+static uint32_t season_slack(uint32_t season)
+{
+	return season / 144 ? season / 144 : 1;
+}
+
 struct ns_anomaly {
 	struct ns_anomaly_config c;
 	uint32_t nf;
@@ -180,6 +187,7 @@ void ns_anomaly_config_default(struct ns_anomaly_config *c, uint32_t n_metrics)
 	c->tail_window = 12000;
 	c->tail_q = 0.98;
 	c->tail_margin = 1.25;
+	c->tail_season = 1;
 }
 
 #define CFG_BAD(...)                                                                               \
@@ -220,6 +228,8 @@ int ns_anomaly_config_check(const struct ns_anomaly_config *c, char *err, size_t
 		CFG_BAD("tail_window above 1000000 or tail_q outside (0, 1)");
 	if (!(c->tail_margin >= 1 && c->tail_margin <= 100))
 		CFG_BAD("tail_margin=%g outside 1..100", c->tail_margin);
+	if (c->tail_season > 7)
+		CFG_BAD("tail_season=%u above 7", c->tail_season);
 	return 0;
 }
 
@@ -272,6 +282,9 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 		a->rcap = c->refit_every;
 	if (c->tail_window >= a->rcap)
 		a->rcap = c->tail_window + 1;
+	if (c->tail_window && c->tail_season && c->season &&
+	    c->tail_season * c->season + season_slack(c->season) >= a->rcap)
+		a->rcap = c->tail_season * c->season + season_slack(c->season) + 1;
 	a->rows = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->train = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->scratch = calloc(a->rcap, sizeof(double));
@@ -508,6 +521,27 @@ static double tail_quantile(struct ns_anomaly *a, uint32_t k, uint32_t w)
 	return q > 1e-6 ? q : 1e-6;
 }
 
+/* Largest |feature k| within +-season_slack rows of the same phase in each
+ * of the last tail_season seasons (those already stored; 0 when none or
+ * when off): what happened at this time on recent days, to the same degree,
+ * is not news today. */
+static double season_max(const struct ns_anomaly *a, uint32_t k)
+{
+	uint32_t sl = season_slack(a->c.season);
+	double mx = 0;
+
+	for (uint32_t d = 1; d <= a->c.tail_season; d++) {
+		uint32_t at = d * a->c.season;
+		if (!a->c.season || a->rn <= at + sl)
+			break;
+		for (uint32_t b = at - sl; b <= at + sl; b++) {
+			double v = fabs((double)row_back(a, b)[k]);
+			mx = v > mx ? v : mx;
+		}
+	}
+	return mx;
+}
+
 /* Severity of the newest row, whose top feature is f: |value of f| in std
  * units, capped at threshold * the largest ratio of a feature's |value| to
  * the tail_q quantile of its |value| over the previous tail_window rows. A
@@ -534,7 +568,8 @@ static double severity_of(struct ns_anomaly *a, uint32_t f)
 	need = v * a->c.tail_margin / a->c.threshold;
 	for (uint32_t n = 0; n < a->nf && ratio < need; n++) {
 		uint32_t k = n == 0 ? f : (n <= f ? n - 1 : n);
-		double r = fabs((double)row[k]) / tail_quantile(a, k, w);
+		double q = tail_quantile(a, k, w), sm = season_max(a, k);
+		double r = fabs((double)row[k]) / (sm > q ? sm : q);
 		ratio = r > ratio ? r : ratio;
 	}
 	return fmin(v, a->c.threshold * ratio / a->c.tail_margin);

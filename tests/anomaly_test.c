@@ -198,6 +198,57 @@ static void test_tail_cap_quiets_ordinary_spikes(void)
 	CHECK(d_on >= 0 && d_on <= 10);
 }
 
+/* A daily job (3 samples of +10 std at the same phase, +-1 sample of
+ * jitter) on a noisy series with season = 288: the seasonal tail
+ * (tail_season) flags it on fewer days (some feature of a noisy repeat can
+ * still pass 1.25 times its past values), while a spike of the same size at
+ * a new phase is still flagged at once. */
+static void daily_job(uint32_t tail_season, int *job_onsets, int *novel_delay)
+{
+	struct ns_anomaly_config c;
+	struct ns_anomaly *a = NULL;
+
+	small_config(&c, 1);
+	c.season = 288;
+	c.enter_k = 1;
+	c.tail_season = tail_season;
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	rng_state = 9;
+	*job_onsets = 0;
+	*novel_delay = -1;
+	for (int t = 0; t < 12 * 288; t++) {
+		struct ns_anomaly_result r;
+		int day = t / 288, ph = t % 288, job = 100 + (day % 3) - 1;
+		float v = (float)(0.30 + 0.02 * gauss());
+		if (ph >= job && ph < job + 3)
+			v += 0.2f;
+		if (day == 11 && ph >= 200 && ph < 203)
+			v += 0.2f; /* the same spike at a phase never seen before */
+		CHECK_EQ_INT(ns_anomaly_update(a, &v, &r), 0);
+		if (r.onset && day >= 3 && ph >= 95 && ph < 115)
+			(*job_onsets)++;
+		if (r.onset && day == 11 && ph >= 200 && ph < 210 && *novel_delay < 0)
+			*novel_delay = ph - 200;
+	}
+	ns_anomaly_free(a);
+}
+
+static void test_seasonal_tail_quiets_daily_job(void)
+{
+	int off = 0, on1 = 0, on3 = 0, d_off = -1, d_on1 = -1, d_on3 = -1;
+
+	daily_job(0, &off, &d_off);
+	daily_job(1, &on1, &d_on1);
+	daily_job(3, &on3, &d_on3);
+	fprintf(stderr, "  daily job onsets on days 3-11: seasonal tail off=%d, 1 day=%d, "
+		"3 days=%d; novel spike delay %d / %d / %d\n", off, on1, on3, d_off, d_on1, d_on3);
+	CHECK(off >= 6);
+	CHECK(on1 * 3 <= off * 2); /* at least a third of the repeats gone */
+	CHECK(on3 <= on1);
+	CHECK(d_on1 >= 0 && d_on1 <= 2);
+	CHECK(d_on3 >= 0 && d_on3 <= 2);
+}
+
 static void test_drift_psi_rises_on_shift(void)
 {
 	struct ns_anomaly_config c;
@@ -294,6 +345,7 @@ int main(void)
 	RUN(test_step_flagged_within_bounded_delay);
 	RUN(test_stationary_noise_not_flagged);
 	RUN(test_tail_cap_quiets_ordinary_spikes);
+	RUN(test_seasonal_tail_quiets_daily_job);
 	RUN(test_drift_psi_rises_on_shift);
 	RUN(test_config_and_model_handover);
 	return CHECK_SUMMARY();

@@ -55,6 +55,12 @@ struct ns_anomaly_config {
 	/* ...and a feature counts as out of its tail only at tail_margin times
 	 * that quantile (>= 1; 1.25 by default, 1 = the plain quantile) */
 	double tail_margin;
+	/* A feature's tail is also at least its largest |value| within +-10
+	 * minutes of the same phase on each of the last tail_season seasons
+	 * (daily jobs are not news); 0 = off, at most 7. Each season kept costs
+	 * season rows of feature memory (1.1 MB for 2 metrics at 5 s), so the
+	 * agent default is 1. */
+	uint32_t tail_season;
 };
 
 /* Defaults for n_metrics metrics sampled every 5 s on a node. */

@@ -306,6 +306,7 @@ static struct ns_opt opts[] = {
 	{"tail-window", NS_OPT_STRING, "12000", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
 	{"tail-q", NS_OPT_STRING, "0.98", "quantile of that tail (agent default)", NULL, 0},
 	{"tail-margin", NS_OPT_STRING, "1.25", "a feature is out of its tail only beyond this multiple of its tail quantile (agent default)", NULL, 0},
+	{"tail-season", NS_OPT_STRING, "3", "past seasons whose same-phase values (+-10 minutes) also bound a feature's tail, 0 = off (the agent default is 1)", NULL, 0},
 	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
@@ -362,7 +363,8 @@ int main(int argc, char **argv)
 	    u32_opt("leave-m", 1, 100000, &cfg.leave_m) ||
 	    u32_opt("season", 0, 1000000, &cfg.season) ||
 	    u32_opt("rearm", 0, 1000000, &cfg.rearm) ||
-	    u32_opt("tail-window", 0, 1000000, &cfg.tail_window))
+	    u32_opt("tail-window", 0, 1000000, &cfg.tail_window) ||
+	    u32_opt("tail-season", 0, 7, &cfg.tail_season))
 		return 2;
 	if (ns_parse_u64(ns_opt_get(opts, NOPT, "seed"), 0, UINT64_MAX, &seed) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "threshold"), 0, 1e6, &cfg.threshold) < 0 ||
