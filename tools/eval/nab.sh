@@ -88,8 +88,9 @@ ss=$(get "$theirs" single_us) sb=$(get "$theirs" batch1000_us_per_sample)
 	echo "NAB parameters differ from the agent's defaults (ns_anomaly_config_default, 5 s samples) where"
 	echo "the sampling differs or NAB scores differently: windows 12/72/20000 and season 288 (agent"
 	echo "12/120/17280, season 17280), probation 150 (2880), refit every 288 on 2016 rows (17280 on 10000),"
-	echo "200 trees (100), lik-short 6 (1), lik-long 1000 (2880), output re-arm 75 (720), gate 0.98 (0.99). Same:"
-	echo "threshold 5, enter_k 2, leave_m 12, tail cap 12000 rows at q 0.98 with margin 1.25, psi 256."
+	echo "200 trees (100), lik-short 6 (1), lik-long 1000 (2880), output re-arm 75 (720), gate 0.98 (0.99),"
+	echo "seasonal tail over 3 seasons (1). Same: threshold 5, enter_k 2, leave_m 12, tail cap 12000 rows"
+	echo "at q 0.98 with margin 1.25, psi 256."
 	echo
 	echo "| seed | standard | reward_low_FP_rate | reward_low_FN_rate |"
 	echo "|---|---|---|---|"
