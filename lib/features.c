@@ -57,6 +57,17 @@ static uint32_t div_round(uint64_t a, uint64_t b)
 	return q < 1 ? 1u : (uint32_t)q;
 }
 
+/* Level-free features after the deltas: the forecaster learns the change
+ * from the current value, and differences and z-scores against the current
+ * value carry that change directly, where trees over raw levels need many
+ * splits per level to express it. */
+static const char *const rel_name[] = {
+	"dm_1h", "dm_6h", "dm_24h", "dlag_23h", "dmax_1h", "z_1h", "z_24h", "vr_1h",
+};
+
+/* Keeps z-scores and the volatility ratio finite on flat series (0.5 pp). */
+#define FEAT_STD_FLOOR 0.005
+
 static void build_names(struct ns_feat *f)
 {
 	static const char *const glob[NS_FEAT_GLOBAL] = { "tod_sin", "tod_cos", "dow_sin",
@@ -78,6 +89,8 @@ static void build_names(struct ns_feat *f)
 			snprintf(f->names[k++], FEAT_NAME_LEN, "%s_lag_%s", mn, lag_name[l]);
 		snprintf(f->names[k++], FEAT_NAME_LEN, "%s_d_5m", mn);
 		snprintf(f->names[k++], FEAT_NAME_LEN, "%s_d_1h", mn);
+		for (size_t r = 0; r < sizeof(rel_name) / sizeof(rel_name[0]); r++)
+			snprintf(f->names[k++], FEAT_NAME_LEN, "%s_%s", mn, rel_name[r]);
 	}
 	f->nfeat = k;
 }
@@ -274,6 +287,7 @@ int ns_feat_get(const struct ns_feat *f, float *out, size_t n)
 		const struct feat_metric *fm = &f->m[j];
 		float cur = f->cur[fm->metric], lag[NS_FEAT_NLAG];
 		const struct ns_roll *bw = &fm->win[NS_FEAT_W_24H];
+		size_t k0 = k;
 
 		out[k++] = cur;
 		for (size_t w = 0; w < NS_FEAT_NWIN; w++) {
@@ -287,6 +301,22 @@ int ns_feat_get(const struct ns_feat *f, float *out, size_t n)
 		}
 		out[k++] = cur - lag[0];
 		out[k++] = cur - lag[2];
+		{
+			/* This metric's block: cur, then mean/std/max per window. */
+			const float *b = out + k0 + 1;
+			double m1h = b[3 * NS_FEAT_W_1H], s1h = b[3 * NS_FEAT_W_1H + 1];
+			double x1h = b[3 * NS_FEAT_W_1H + 2], m24 = b[3 * NS_FEAT_W_24H];
+			double s24 = b[3 * NS_FEAT_W_24H + 1];
+
+			out[k++] = (float)(m1h - cur);
+			out[k++] = (float)(b[3 * NS_FEAT_W_6H] - cur);
+			out[k++] = (float)(m24 - cur);
+			out[k++] = lag[NS_FEAT_NLAG - 1] - cur;
+			out[k++] = (float)(x1h - cur);
+			out[k++] = (float)((cur - m1h) / (s1h + FEAT_STD_FLOOR));
+			out[k++] = (float)((cur - m24) / (s24 + FEAT_STD_FLOOR));
+			out[k++] = (float)(s1h / (s24 + FEAT_STD_FLOOR));
+		}
 	}
 	return 0;
 }

@@ -69,7 +69,7 @@ static int compare_metric(const float *out, size_t base, const float *g, int64_t
 	int64_t blast = (s + 1) / (int64_t)B - 1;
 	size_t k = base;
 	struct acc a;
-	double lag[8];
+	double lag[8], mean[5], sd[5], mx[5];
 
 	if (!close_rel(out[k], g[s]))
 		return (int)k;
@@ -85,11 +85,14 @@ static int compare_metric(const float *out, size_t base, const float *g, int64_t
 			acc_range(g, (blast - c + 1) * (int64_t)B, blast * (int64_t)B + (int64_t)B - 1,
 				  &a);
 		}
-		if (!close_rel(out[k++], a.n ? a.s / a.n : NAN))
+		mean[w] = a.n ? a.s / a.n : NAN;
+		sd[w] = a.n ? sqrt(a.ss / a.n) : NAN;
+		mx[w] = a.n ? a.mx : NAN;
+		if (!close_rel(out[k++], mean[w]))
 			return (int)k - 1;
-		if (!close_rel(out[k++], a.n ? sqrt(a.ss / a.n) : NAN))
+		if (!close_rel(out[k++], sd[w]))
 			return (int)k - 1;
-		if (!close_rel(out[k++], a.n ? a.mx : NAN))
+		if (!close_rel(out[k++], mx[w]))
 			return (int)k - 1;
 	}
 	for (int l = 0; l < 8; l++) {
@@ -108,6 +111,24 @@ static int compare_metric(const float *out, size_t base, const float *g, int64_t
 		return (int)k - 1;
 	if (!close_rel(out[k++], g[s] - lag[2]))
 		return (int)k - 1;
+	{
+		const double rel[8] = {
+			mean[2] - g[s],
+			mean[3] - g[s],
+			mean[4] - g[s],
+			lag[7] - g[s],
+			mx[2] - g[s],
+			(g[s] - mean[2]) / (sd[2] + 0.005),
+			(g[s] - mean[4]) / (sd[4] + 0.005),
+			sd[2] / (sd[4] + 0.005),
+		};
+
+		/* Differences of nearly equal values: compare on the inputs' scale. */
+		for (int r = 0; r < 8; r++, k++)
+			if (isnan(rel[r]) ? !isnan(out[k])
+					  : fabs(out[k] - rel[r]) > 1e-4 * fmax(fabs(rel[r]), 1.0))
+				return (int)k;
+	}
 	return -1;
 }
 
@@ -192,7 +213,8 @@ static void test_names_and_time(void)
 	CHECK_EQ_STR(ns_feat_name(f, 5), "cpu_util_mean_1m");
 	CHECK_EQ_INT(ns_feat_index(f, "mem_util_max_24h"),
 		     NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC + 15);
-	CHECK_EQ_INT(ns_feat_index(f, "mem_util_d_1h"), 2 * NS_FEAT_PER_METRIC + 3);
+	CHECK_EQ_INT(ns_feat_index(f, "mem_util_d_1h"), NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC + 25);
+	CHECK_EQ_INT(ns_feat_index(f, "mem_util_vr_1h"), NS_FEAT_GLOBAL + 2 * NS_FEAT_PER_METRIC - 1);
 	CHECK(ns_feat_name(f, ns_feat_count(f)) == NULL);
 	/* 2024-01-01 was a Monday; 06:00 UTC is a quarter of the day. */
 	ns_sample_init(&s, 1704088800000ull);

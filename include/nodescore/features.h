@@ -13,11 +13,15 @@
 /*
  * Feature vector layout (names from ns_feat_name):
  *   tod_sin, tod_cos, dow_sin, dow_cos          time of the latest sample (UTC)
- *   then for each metric m in the mask, in ns_metric order, 26 features:
+ *   then for each metric m in the mask, in ns_metric order, 34 features:
  *   <m>_cur                                     latest value
  *   <m>_{mean,std,max}_{1m,5m,1h,6h,24h}        window statistics
  *   <m>_lag_{5m,15m,1h,2h,4h,20h,22h,23h}       mean of the bucket that long ago
  *   <m>_d_5m, <m>_d_1h                          cur - lag_5m, cur - lag_1h
+ *   <m>_dm_{1h,6h,24h}                          window mean - cur
+ *   <m>_dlag_23h, <m>_dmax_1h                   lag_23h - cur, max_1h - cur
+ *   <m>_z_1h, <m>_z_24h                         (cur - mean) / (std + 0.005)
+ *   <m>_vr_1h                                   std_1h / (std_24h + 0.005)
  *
  * Time model: samples sit on a grid of step_ms starting at the first sample.
  * A sample on an already used grid step is dropped; missing steps (gaps) and
@@ -48,7 +52,7 @@ enum ns_feat_window {
 };
 
 #define NS_FEAT_GLOBAL 4   /* tod_sin, tod_cos, dow_sin, dow_cos */
-#define NS_FEAT_PER_METRIC 26
+#define NS_FEAT_PER_METRIC 34
 #define NS_FEAT_NLAG 8
 #define NS_FEAT_MAX (NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC * NS_METRIC_COUNT)
 
