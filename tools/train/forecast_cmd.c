@@ -81,8 +81,9 @@ static float *scale_weights(const struct rows *r, size_t t, double floor)
  * hessian mass than the default 5 to fit those few heavily weighted rows
  * (Bitbrains CPU mean 1/2/4 h MASE 0.920/0.868/0.850 -> 0.911/0.841/0.811);
  * L2 5 on the CPU mean leaves then keeps those small leaves from chasing
- * single rows (-> 0.887/0.830/0.820). Memory keeps 0.5 pp and 5: the same change made every memory cell worse
- * (Bitbrains 1 h 0.688 -> 0.711). Peak residuals are dominated by spikes,
+ * single rows (-> 0.887/0.830/0.820). Memory keeps 0.5 pp and 5: the same
+ * change made every memory cell worse (Bitbrains 1 h 0.688 -> 0.711).
+ * Peak residuals are dominated by spikes,
  * so peak models default to pseudo-Huber; its slope is 5 pp because at
  * 2 pp the bounded gradients underfit the large level changes of Alibaba
  * machines (CPU peak 4 h MASE 0.28 -> 0.86). */
