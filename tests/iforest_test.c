@@ -12,31 +12,11 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "rng.h"
 #include "nodescore/iforest.h"
 
 #define NF 3
 #define NROWS 1000
-
-static uint64_t rng_state = 12345;
-
-/* Standard normal by Box-Muller on a splitmix64 stream: deterministic data. */
-static double gauss(void)
-{
-	uint64_t z;
-	double u1, u2;
-
-	z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	u1 = ((double)(z >> 11) + 1.0) * 0x1.0p-53;
-	z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	u2 = (double)(z >> 11) * 0x1.0p-53;
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
 
 static float data[NROWS * NF];
 static const char *const names[NF] = {"cpu", "mem", "rtt"};

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rng.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
@@ -23,22 +24,6 @@
 #define IF_FILE "models/iforest-default.nsif"
 /* 2026-11-23 00:00 UTC: sample time, simulated; nothing here sleeps. */
 #define T0_MS 1795392000000ull
-
-static uint64_t rng_state;
-
-static double gauss(void)
-{
-	double u[2];
-
-	for (int i = 0; i < 2; i++) {
-		uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		z ^= z >> 31;
-		u[i] = ((double)(z >> 11) + 1.0) * 0x1.0p-53;
-	}
-	return sqrt(-2.0 * log(u[0])) * cos(2.0 * M_PI * u[1]);
-}
 
 static void node_sample(struct ns_sample *s, uint64_t ts, double cpu, double mem)
 {
