@@ -56,12 +56,12 @@ int cli_parse_horizons(const char *s, uint32_t *h, size_t *nh, char *err, size_t
 	return 0;
 }
 
-uint32_t cli_default_step_ms(enum train_fmt f)
+uint32_t cli_default_step_ms(enum ns_series_fmt f)
 {
-	return f == TRAIN_FMT_AGENT ? 60000u : 300000u;
+	return f == NS_SERIES_FMT_AGENT ? 60000u : 300000u;
 }
 
-int cli_load_data(int argc, char **argv, enum train_fmt fmt, struct series_set *set,
+int cli_load_data(int argc, char **argv, enum ns_series_fmt fmt, struct ns_series_set *set,
 		  cJSON *provenance)
 {
 	char err[512];
@@ -71,8 +71,8 @@ int cli_load_data(int argc, char **argv, enum train_fmt fmt, struct series_set *
 		uint64_t rows = set->rows_read;
 		int rc;
 
-		log_info("train", "reading data path=%s format=%s", argv[i], train_format_name(fmt));
-		rc = train_series_load(argv[i], fmt, set, err, sizeof(err));
+		log_info("train", "reading data path=%s format=%s", argv[i], ns_series_format_name(fmt));
+		rc = ns_series_load(argv[i], fmt, set, &train_stop, err, sizeof(err));
 		if (rc) {
 			log_error("train", "cannot read training data: %s", err);
 			return rc;
@@ -83,7 +83,7 @@ int cli_load_data(int argc, char **argv, enum train_fmt fmt, struct series_set *
 			cJSON *e = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(e, "path", argv[i]);
-			cJSON_AddStringToObject(e, "format", train_format_name(fmt));
+			cJSON_AddStringToObject(e, "format", ns_series_format_name(fmt));
 			cJSON_AddNumberToObject(e, "series", (double)(set->n - before));
 			cJSON_AddNumberToObject(e, "samples", (double)(set->rows_read - rows));
 			cJSON_AddItemToArray(provenance, e);

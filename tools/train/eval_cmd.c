@@ -135,11 +135,11 @@ int train_eval_main(int argc, char **argv)
 		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
 	};
 	const size_t no = sizeof(o) / sizeof(o[0]);
-	struct series_set set = { 0 };
+	struct ns_series_set set = { 0 };
 	struct rows_spec spec = { 0 };
 	struct rows r = { 0 };
 	struct ns_forecast *fc = NULL;
-	enum train_fmt fmt;
+	enum ns_series_fmt fmt;
 	float *ours = NULL;
 	uint64_t ms, u;
 	char err[512];
@@ -166,7 +166,7 @@ int train_eval_main(int argc, char **argv)
 		log_error("eval", "need BUNDLE and DATA (see --help)");
 		return 2;
 	}
-	if (train_parse_format(ns_opt_get(o, no, "format"), &fmt)) {
+	if (ns_series_parse_format(ns_opt_get(o, no, "format"), &fmt)) {
 		log_error("eval", "bad --format");
 		return 2;
 	}
@@ -305,6 +305,6 @@ out:
 	free(ours);
 	ns_forecast_free(fc);
 	train_rows_free(&r);
-	train_series_free(&set);
+	ns_series_free(&set);
 	return rc;
 }

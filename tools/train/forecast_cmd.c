@@ -243,13 +243,13 @@ int train_forecast_main(int argc, char **argv)
 		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
 	};
 	const size_t no = sizeof(o) / sizeof(o[0]);
-	struct series_set set = { 0 };
+	struct ns_series_set set = { 0 };
 	struct rows_spec spec = { .mask = NS_FEAT_MASK_FORECAST };
 	struct rows r = { 0 };
 	struct ns_fctrain_params p;
 	struct ns_forecast *fc = NULL;
 	struct fit_progress fp;
-	enum train_fmt fmt;
+	enum ns_series_fmt fmt;
 	cJSON *meta = NULL, *prov, *tj, *pj;
 	uint8_t *calib = NULL, *bin = NULL;
 	float *X = NULL, *y = NULL, *W = NULL, *wts = NULL;
@@ -281,7 +281,7 @@ int train_forecast_main(int argc, char **argv)
 		return 2;
 	}
 	ns_fctrain_defaults(&p);
-	if (train_parse_format(ns_opt_get(o, no, "format"), &fmt)) {
+	if (ns_series_parse_format(ns_opt_get(o, no, "format"), &fmt)) {
 		log_error("train", "bad --format '%s' (auto|agent|bitbrains|alibaba|nab)",
 			  ns_opt_get(o, no, "format"));
 		return 2;
@@ -518,9 +518,9 @@ int train_forecast_main(int argc, char **argv)
 	{
 		cJSON *mets = cJSON_AddArrayToObject(pj, "metrics");
 
-		for (int k = 0; k < TRAIN_NRES; k++)
+		for (int k = 0; k < NS_SERIES_NRES; k++)
 			cJSON_AddItemToArray(mets,
-					     cJSON_CreateString(ns_metric_names[train_res_metric[k]]));
+					     cJSON_CreateString(ns_metric_names[ns_series_res_metric[k]]));
 	}
 	pj = cJSON_AddObjectToObject(meta, "training");
 	cJSON_AddNumberToObject(pj, "train_frac", spec.train_frac);
@@ -568,6 +568,6 @@ out:
 	ns_forecast_free(fc);
 	cJSON_Delete(meta);
 	train_rows_free(&r);
-	train_series_free(&set);
+	ns_series_free(&set);
 	return rc;
 }

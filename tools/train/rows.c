@@ -108,7 +108,7 @@ static void window_stats(const float *v, size_t n, int64_t a, int64_t b, float *
 	*max = (float)m;
 }
 
-int train_rows_build(const struct series_set *set, const struct rows_spec *spec, struct rows *r,
+int train_rows_build(const struct ns_series_set *set, const struct rows_spec *spec, struct rows *r,
 		     char *err, size_t errlen)
 {
 	struct ns_feat_config cfg = { .step_ms = set->step_ms, .metric_mask = spec->mask };
@@ -147,11 +147,11 @@ int train_rows_build(const struct series_set *set, const struct rows_spec *spec,
 		}
 		hmax = hs[h] > hmax ? hs[h] : hmax;
 	}
-	for (int res = 0; res < TRAIN_NRES; res++)
+	for (int res = 0; res < NS_SERIES_NRES; res++)
 		for (int st = 0; st < 2; st++)
 			for (size_t h = 0; h < spec->nh; h++)
 				r->tgt[r->ntarget++] = (struct ns_fc_target){
-					.metric = train_res_metric[res],
+					.metric = ns_series_res_metric[res],
 					.stat = (uint8_t)st,
 					.horizon_s = spec->horizons_s[h],
 				};
@@ -175,9 +175,9 @@ int train_rows_build(const struct series_set *set, const struct rows_spec *spec,
 	}
 	progress_start(&pg, "train", "building feature rows");
 	for (size_t si = 0; si < set->n && !train_stop; si++) {
-		const struct series *s = &set->s[si];
+		const struct ns_series *s = &set->s[si];
 		size_t split = (size_t)((double)s->n * spec->train_frac);
-		float last[TRAIN_NRES] = { NAN, NAN }, ewma[TRAIN_NRES][4];
+		float last[NS_SERIES_NRES] = { NAN, NAN }, ewma[NS_SERIES_NRES][4];
 		double alpha[4], sum = 0, sum2 = 0;
 		size_t cnt = 0;
 
@@ -197,7 +197,7 @@ int train_rows_build(const struct series_set *set, const struct rows_spec *spec,
 		for (size_t h = 0; h < spec->nh; h++) {
 			/* EWMA half-life of half the horizon. */
 			alpha[h] = 1.0 - pow(0.5, 2.0 / hs[h]);
-			for (int k = 0; k < TRAIN_NRES; k++)
+			for (int k = 0; k < NS_SERIES_NRES; k++)
 				ewma[k][h] = NAN;
 		}
 		ns_feat_reset(f);
@@ -207,10 +207,10 @@ int train_rows_build(const struct series_set *set, const struct rows_spec *spec,
 			size_t row;
 
 			ns_sample_init(&smp, s->t0_ms + (uint64_t)i * set->step_ms);
-			for (int k = 0; k < TRAIN_NRES; k++) {
+			for (int k = 0; k < NS_SERIES_NRES; k++) {
 				float x = s->v[k][i];
 
-				smp.v[train_res_metric[k]] = x;
+				smp.v[ns_series_res_metric[k]] = x;
 				if (isnan(x))
 					continue;
 				last[k] = x;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "nodescore/forecast.h"
+#include "nodescore/series.h"
 
 /* Subcommands (argv[0] is the subcommand name). */
 int train_iforest_main(int argc, char **argv);
@@ -20,49 +21,7 @@ int train_eval_main(int argc, char **argv);
 extern volatile sig_atomic_t train_stop;
 void train_install_signals(void);
 
-/* --- series.c: strict, bounded readers into gridded series --- */
-
-enum train_fmt {
-	TRAIN_FMT_AUTO = 0,
-	TRAIN_FMT_AGENT,     /* nodescore-agent --export-history: timestamp_ms,<metric names> */
-	TRAIN_FMT_BITBRAINS, /* GWA-T-12 per-VM files (.csv or .csv.gz), ';'-separated */
-	TRAIN_FMT_ALIBABA,   /* cluster-trace-v2018 machine_usage.csv, many machines per file */
-	TRAIN_FMT_NAB,	     /* NAB timestamp,value (CPU percent) */
-};
-
-#define TRAIN_NRES 2 /* resources forecast: cpu, mem */
-#define TRAIN_MAX_SERIES 100000u
-#define TRAIN_MAX_CELLS (4u << 20)  /* grid points per series */
-#define TRAIN_MAX_LINE 4096
-#define TRAIN_MAX_FILE_BYTES (2ull << 30)
-
-extern const uint8_t train_res_metric[TRAIN_NRES]; /* NS_M_CPU_UTIL, NS_M_MEM_UTIL */
-
-struct series {
-	char id[64];
-	uint64_t t0_ms;	    /* time of grid point 0 */
-	size_t n, cap;	    /* grid points, allocated */
-	float *v[TRAIN_NRES]; /* utilisation 0..1 per grid point, NaN = no data */
-	uint32_t *cnt;	    /* scratch: samples per cell while reading */
-};
-
-struct series_set {
-	uint32_t step_ms;
-	struct series *s;
-	size_t n, cap;
-	uint64_t rows_read;
-};
-
-int train_parse_format(const char *s, enum train_fmt *out);
-const char *train_format_name(enum train_fmt f);
-
-/* Reads path (a file, or a directory whose *.csv / *.csv.gz files are read
- * in name order) in format fmt (AUTO sniffs the first line) into set, on a
- * grid of set->step_ms (cell mean, NaN where no sample). Returns 0, or
- * -EINVAL with "file:line: reason" in err, or -ECANCELED on a signal. */
-int train_series_load(const char *path, enum train_fmt fmt, struct series_set *set, char *err,
-		      size_t errlen);
-void train_series_free(struct series_set *set);
+/* Series readers: nodescore/series.h (lib/series.c). */
 
 /* --- rows.c: feature rows, targets and baselines --- */
 
@@ -98,7 +57,7 @@ struct rows {
 
 /* Target list order: for res in cpu, mem; for stat in mean, peak; for each
  * horizon. */
-int train_rows_build(const struct series_set *set, const struct rows_spec *spec, struct rows *r,
+int train_rows_build(const struct ns_series_set *set, const struct rows_spec *spec, struct rows *r,
 		     char *err, size_t errlen);
 void train_rows_free(struct rows *r);
 

@@ -11,11 +11,11 @@
 int cli_parse_horizons(const char *s, uint32_t *h, size_t *nh, char *err, size_t errlen);
 
 /* Grid step when --step is not given: 60 s for agent exports, else 300 s. */
-uint32_t cli_default_step_ms(enum train_fmt f);
+uint32_t cli_default_step_ms(enum ns_series_fmt f);
 
 /* Loads every DATA path; appends {path, format, series, samples} to
  * provenance (a JSON array) when not NULL. Logs the error itself. */
-int cli_load_data(int argc, char **argv, enum train_fmt fmt, struct series_set *set,
+int cli_load_data(int argc, char **argv, enum ns_series_fmt fmt, struct ns_series_set *set,
 		  cJSON *provenance);
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Training CSV readers (agent export, Bitbrains, Alibaba machine_usage, NAB)
- * into series on a fixed time grid; strict and bounded, errors name the
- * file and line. */
+/* Trace readers (agent export, Bitbrains, Alibaba machine_usage, NAB) into
+ * series on a fixed time grid; strict and bounded, errors name the file and
+ * line. Used by nodescore-train and nodescore-sim. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,27 +15,27 @@
 #include <zlib.h>
 
 #include "nodescore/sample.h"
-#include "train.h"
+#include "nodescore/series.h"
 
-const uint8_t train_res_metric[TRAIN_NRES] = { NS_M_CPU_UTIL, NS_M_MEM_UTIL };
+const uint8_t ns_series_res_metric[NS_SERIES_NRES] = { NS_M_CPU_UTIL, NS_M_MEM_UTIL };
 
 static const char *const fmt_names[] = {
-	[TRAIN_FMT_AUTO] = "auto",	     [TRAIN_FMT_AGENT] = "agent",
-	[TRAIN_FMT_BITBRAINS] = "bitbrains", [TRAIN_FMT_ALIBABA] = "alibaba",
-	[TRAIN_FMT_NAB] = "nab",
+	[NS_SERIES_FMT_AUTO] = "auto",	     [NS_SERIES_FMT_AGENT] = "agent",
+	[NS_SERIES_FMT_BITBRAINS] = "bitbrains", [NS_SERIES_FMT_ALIBABA] = "alibaba",
+	[NS_SERIES_FMT_NAB] = "nab",
 };
 
-int train_parse_format(const char *s, enum train_fmt *out)
+int ns_series_parse_format(const char *s, enum ns_series_fmt *out)
 {
 	for (size_t i = 0; i < sizeof(fmt_names) / sizeof(*fmt_names); i++)
 		if (strcmp(s, fmt_names[i]) == 0) {
-			*out = (enum train_fmt)i;
+			*out = (enum ns_series_fmt)i;
 			return 0;
 		}
 	return -EINVAL;
 }
 
-const char *train_format_name(enum train_fmt f)
+const char *ns_series_format_name(enum ns_series_fmt f)
 {
 	return fmt_names[f];
 }
@@ -50,7 +50,7 @@ struct reader {
 	gzFile gz;
 	const char *path;
 	unsigned long line;
-	char buf[TRAIN_MAX_LINE];
+	char buf[NS_SERIES_MAX_LINE];
 	uint64_t bytes;
 };
 
@@ -72,12 +72,12 @@ static int next_line(struct reader *r, char *err, size_t errlen)
 	r->line++;
 	l = strlen(r->buf);
 	r->bytes += l;
-	if (r->bytes > TRAIN_MAX_FILE_BYTES) {
-		ERR("%s: larger than %llu bytes", r->path, (unsigned long long)TRAIN_MAX_FILE_BYTES);
+	if (r->bytes > NS_SERIES_MAX_FILE_BYTES) {
+		ERR("%s: larger than %llu bytes", r->path, (unsigned long long)NS_SERIES_MAX_FILE_BYTES);
 		return -1;
 	}
 	if (l == sizeof(r->buf) - 1 && r->buf[l - 1] != '\n') {
-		ERR("%s:%lu: line longer than %d bytes", r->path, r->line, TRAIN_MAX_LINE - 1);
+		ERR("%s:%lu: line longer than %d bytes", r->path, r->line, NS_SERIES_MAX_LINE - 1);
 		return -1;
 	}
 	while (l > 0 && (r->buf[l - 1] == '\n' || r->buf[l - 1] == '\r'))
@@ -124,9 +124,9 @@ static int num(const char *s, int allow_empty, double *out)
 	return (end == s || *end || errno == ERANGE || !isfinite(*out)) ? -1 : 0;
 }
 
-static struct series *series_get(struct series_set *set, const char *id, char *err, size_t errlen)
+static struct ns_series *series_get(struct ns_series_set *set, const char *id, char *err, size_t errlen)
 {
-	struct series *s;
+	struct ns_series *s;
 
 	/* Rows of one series come together in every supported format. */
 	if (set->n && strcmp(set->s[set->n - 1].id, id) == 0)
@@ -134,13 +134,13 @@ static struct series *series_get(struct series_set *set, const char *id, char *e
 	for (size_t i = 0; i < set->n; i++)
 		if (strcmp(set->s[i].id, id) == 0)
 			return &set->s[i];
-	if (set->n >= TRAIN_MAX_SERIES) {
-		ERR("more than %u series", TRAIN_MAX_SERIES);
+	if (set->n >= NS_SERIES_MAX_SERIES) {
+		ERR("more than %u series", NS_SERIES_MAX_SERIES);
 		return NULL;
 	}
 	if (set->n == set->cap) {
 		size_t nc = set->cap ? set->cap * 2 : 64;
-		struct series *ns = realloc(set->s, nc * sizeof(*ns));
+		struct ns_series *ns = realloc(set->s, nc * sizeof(*ns));
 
 		if (!ns) {
 			ERR("out of memory");
@@ -156,7 +156,7 @@ static struct series *series_get(struct series_set *set, const char *id, char *e
 }
 
 /* Adds one observation at unix ms t to s (mean per grid cell). */
-static int series_add(struct series_set *set, struct series *s, uint64_t t, const double *v,
+static int series_add(struct ns_series_set *set, struct ns_series *s, uint64_t t, const double *v,
 		      struct reader *r, char *err, size_t errlen)
 {
 	uint64_t cell;
@@ -168,8 +168,8 @@ static int series_add(struct series_set *set, struct series *s, uint64_t t, cons
 		return -EINVAL;
 	}
 	cell = (t - s->t0_ms) / set->step_ms;
-	if (cell >= TRAIN_MAX_CELLS) {
-		ERR("%s:%lu: series spans more than %u steps", r->path, r->line, TRAIN_MAX_CELLS);
+	if (cell >= NS_SERIES_MAX_CELLS) {
+		ERR("%s:%lu: series spans more than %u steps", r->path, r->line, NS_SERIES_MAX_CELLS);
 		return -EINVAL;
 	}
 	if (cell >= s->n) {
@@ -187,7 +187,7 @@ static int series_add(struct series_set *set, struct series *s, uint64_t t, cons
 				return -ENOMEM;
 			}
 			s->cnt = nc;
-			for (int k = 0; k < TRAIN_NRES; k++) {
+			for (int k = 0; k < NS_SERIES_NRES; k++) {
 				float *nv = realloc(s->v[k], cap * sizeof(float));
 
 				if (!nv) {
@@ -200,14 +200,14 @@ static int series_add(struct series_set *set, struct series *s, uint64_t t, cons
 		}
 		for (size_t i = s->n; i < nn; i++) {
 			s->cnt[i] = 0;
-			for (int k = 0; k < TRAIN_NRES; k++)
+			for (int k = 0; k < NS_SERIES_NRES; k++)
 				s->v[k][i] = NAN;
 		}
 		s->n = nn;
 	}
 	/* Running mean per cell; a NaN observation leaves the cell alone. */
 	s->cnt[cell]++;
-	for (int k = 0; k < TRAIN_NRES; k++) {
+	for (int k = 0; k < NS_SERIES_NRES; k++) {
 		float *c = &s->v[k][cell];
 
 		if (isnan(v[k]))
@@ -230,13 +230,13 @@ static int check_util(double x, double max_pct, struct reader *r, const char *wh
 	return -EINVAL;
 }
 
-static int read_agent(struct reader *r, struct series_set *set, const char *id, char *err,
+static int read_agent(struct reader *r, struct ns_series_set *set, const char *id, char *err,
 		      size_t errlen)
 {
 	char *f[NS_METRIC_COUNT + 2];
-	int col[TRAIN_NRES] = { -1, -1 }, rc;
+	int col[NS_SERIES_NRES] = { -1, -1 }, rc;
 	size_t nf;
-	struct series *s;
+	struct ns_series *s;
 
 	if ((rc = next_line(r, err, errlen)) <= 0) {
 		if (rc == 0)
@@ -255,8 +255,8 @@ static int read_agent(struct reader *r, struct series_set *set, const char *id, 
 			ERR("%s:1: unknown metric column '%s'", r->path, f[i]);
 			return -EINVAL;
 		}
-		for (int k = 0; k < TRAIN_NRES; k++)
-			if (m == train_res_metric[k])
+		for (int k = 0; k < NS_SERIES_NRES; k++)
+			if (m == ns_series_res_metric[k])
 				col[k] = (int)i;
 	}
 	if (col[0] < 0 && col[1] < 0) {
@@ -267,14 +267,14 @@ static int read_agent(struct reader *r, struct series_set *set, const char *id, 
 	if (!s)
 		return -EINVAL;
 	while ((rc = next_line(r, err, errlen)) > 0) {
-		double t, v[TRAIN_NRES];
+		double t, v[NS_SERIES_NRES];
 		size_t n = split(r->buf, ',', f, NS_METRIC_COUNT + 2);
 
 		if (n != nf || num(f[0], 0, &t) || t < 0 || t > 1e15) {
 			ERR("%s:%lu: expected %zu fields and a timestamp_ms", r->path, r->line, nf);
 			return -EINVAL;
 		}
-		for (int k = 0; k < TRAIN_NRES; k++) {
+		for (int k = 0; k < NS_SERIES_NRES; k++) {
 			v[k] = NAN;
 			if (col[k] >= 0 && num(f[col[k]], 1, &v[k])) {
 				ERR("%s:%lu: bad number '%s'", r->path, r->line, f[col[k]]);
@@ -294,11 +294,11 @@ static int read_agent(struct reader *r, struct series_set *set, const char *id, 
  * 1372629804;	2;	5851.9989;	87.7799835;	1.5;	8218624.0;	1034592.8;	160.86;	21.73;	0.26;	1.46
  * (the "ms" timestamp is in seconds)
  */
-static int read_bitbrains(struct reader *r, struct series_set *set, const char *id, char *err,
+static int read_bitbrains(struct reader *r, struct ns_series_set *set, const char *id, char *err,
 			  size_t errlen)
 {
 	char *f[12];
-	struct series *s;
+	struct ns_series *s;
 	int rc;
 
 	if ((rc = next_line(r, err, errlen)) <= 0 || strncmp(r->buf, "Timestamp", 9) != 0) {
@@ -310,7 +310,7 @@ static int read_bitbrains(struct reader *r, struct series_set *set, const char *
 	if (!s)
 		return -EINVAL;
 	while ((rc = next_line(r, err, errlen)) > 0) {
-		double t, cpu, cap, use, v[TRAIN_NRES];
+		double t, cpu, cap, use, v[NS_SERIES_NRES];
 
 		if (split(r->buf, ';', f, 12) != 11 || num(f[0], 0, &t) || num(f[4], 0, &cpu) ||
 		    num(f[5], 0, &cap) || num(f[6], 0, &use) || t < 0 || t > 1e11) {
@@ -333,14 +333,14 @@ static int read_bitbrains(struct reader *r, struct series_set *set, const char *
 
 /* m_1932,386640,41,92,,,43.04,33.08,5
  * machine_id,time_stamp(s),cpu_util_percent,mem_util_percent,mem_gps,mkpi,net_in,net_out,disk_io */
-static int read_alibaba(struct reader *r, struct series_set *set, char *err, size_t errlen)
+static int read_alibaba(struct reader *r, struct ns_series_set *set, char *err, size_t errlen)
 {
 	char *f[10];
 	int rc;
 
 	while ((rc = next_line(r, err, errlen)) > 0) {
-		double t, v[TRAIN_NRES];
-		struct series *s;
+		double t, v[NS_SERIES_NRES];
+		struct ns_series *s;
 
 		if (split(r->buf, ',', f, 10) != 9 || f[0][0] == '\0' || strlen(f[0]) >= 64 ||
 		    num(f[1], 0, &t) || t < 0 || t > 1e10 || num(f[2], 1, &v[0]) ||
@@ -362,10 +362,10 @@ static int read_alibaba(struct reader *r, struct series_set *set, char *err, siz
 }
 
 /* 2014-02-14 14:30:00,0.132  (value = CPU percent) */
-static int read_nab(struct reader *r, struct series_set *set, const char *id, char *err,
+static int read_nab(struct reader *r, struct ns_series_set *set, const char *id, char *err,
 		    size_t errlen)
 {
-	struct series *s;
+	struct ns_series *s;
 	char *f[3];
 	int rc;
 
@@ -379,7 +379,7 @@ static int read_nab(struct reader *r, struct series_set *set, const char *id, ch
 		return -EINVAL;
 	while ((rc = next_line(r, err, errlen)) > 0) {
 		struct tm tm = { 0 };
-		double v[TRAIN_NRES] = { NAN, NAN };
+		double v[NS_SERIES_NRES] = { NAN, NAN };
 		const char *e;
 		time_t t;
 
@@ -398,20 +398,20 @@ static int read_nab(struct reader *r, struct series_set *set, const char *id, ch
 	return rc < 0 ? -EINVAL : 0;
 }
 
-static enum train_fmt sniff(const char *line)
+static enum ns_series_fmt sniff(const char *line)
 {
 	if (strncmp(line, "timestamp_ms,", 13) == 0)
-		return TRAIN_FMT_AGENT;
+		return NS_SERIES_FMT_AGENT;
 	if (strncmp(line, "Timestamp [ms]", 14) == 0)
-		return TRAIN_FMT_BITBRAINS;
+		return NS_SERIES_FMT_BITBRAINS;
 	if (strncmp(line, "timestamp,value", 15) == 0)
-		return TRAIN_FMT_NAB;
+		return NS_SERIES_FMT_NAB;
 	if (line[0] == 'm' && line[1] == '_' && isdigit((unsigned char)line[2]))
-		return TRAIN_FMT_ALIBABA;
-	return TRAIN_FMT_AUTO;
+		return NS_SERIES_FMT_ALIBABA;
+	return NS_SERIES_FMT_AUTO;
 }
 
-static int load_file(const char *path, enum train_fmt fmt, struct series_set *set, char *err,
+static int load_file(const char *path, enum ns_series_fmt fmt, struct ns_series_set *set, char *err,
 		     size_t errlen)
 {
 	struct reader r = { .path = path };
@@ -429,29 +429,29 @@ static int load_file(const char *path, enum train_fmt fmt, struct series_set *se
 		return -EINVAL;
 	}
 	gzbuffer(r.gz, 1u << 16);
-	if (fmt == TRAIN_FMT_AUTO) {
+	if (fmt == NS_SERIES_FMT_AUTO) {
 		char first[64] = "";
 
 		if (gzgets(r.gz, first, sizeof(first)))
 			fmt = sniff(first);
 		gzrewind(r.gz);
-		if (fmt == TRAIN_FMT_AUTO) {
+		if (fmt == NS_SERIES_FMT_AUTO) {
 			ERR("%s:1: unknown format (use --format)", path);
 			gzclose(r.gz);
 			return -EINVAL;
 		}
 	}
 	switch (fmt) {
-	case TRAIN_FMT_AGENT:
+	case NS_SERIES_FMT_AGENT:
 		rc = read_agent(&r, set, id, err, errlen);
 		break;
-	case TRAIN_FMT_BITBRAINS:
+	case NS_SERIES_FMT_BITBRAINS:
 		rc = read_bitbrains(&r, set, id, err, errlen);
 		break;
-	case TRAIN_FMT_ALIBABA:
+	case NS_SERIES_FMT_ALIBABA:
 		rc = read_alibaba(&r, set, err, errlen);
 		break;
-	case TRAIN_FMT_NAB:
+	case NS_SERIES_FMT_NAB:
 		rc = read_nab(&r, set, id, err, errlen);
 		break;
 	default:
@@ -470,8 +470,8 @@ static int cmp_str(const void *a, const void *b)
 	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
 }
 
-int train_series_load(const char *path, enum train_fmt fmt, struct series_set *set, char *err,
-		      size_t errlen)
+int ns_series_load(const char *path, enum ns_series_fmt fmt, struct ns_series_set *set,
+		   const volatile sig_atomic_t *cancel, char *err, size_t errlen)
 {
 	struct stat st;
 	char **names = NULL, full[4096];
@@ -507,7 +507,7 @@ int train_series_load(const char *path, enum train_fmt fmt, struct series_set *s
 			}
 			names = nn;
 		}
-		if (n >= TRAIN_MAX_SERIES || !(names[n] = strdup(e->d_name))) {
+		if (n >= NS_SERIES_MAX_SERIES || !(names[n] = strdup(e->d_name))) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -520,11 +520,11 @@ int train_series_load(const char *path, enum train_fmt fmt, struct series_set *s
 	}
 	if (rc == 0)
 		qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; rc == 0 && i < n && !train_stop; i++) {
+	for (size_t i = 0; rc == 0 && i < n && !(cancel && *cancel); i++) {
 		snprintf(full, sizeof(full), "%s/%s", path, names[i]);
 		rc = load_file(full, fmt, set, err, errlen);
 	}
-	if (rc == 0 && train_stop) {
+	if (rc == 0 && cancel && *cancel) {
 		ERR("interrupted");
 		rc = -ECANCELED;
 	}
@@ -534,10 +534,10 @@ int train_series_load(const char *path, enum train_fmt fmt, struct series_set *s
 	return rc;
 }
 
-void train_series_free(struct series_set *set)
+void ns_series_free(struct ns_series_set *set)
 {
 	for (size_t i = 0; i < set->n; i++) {
-		for (int k = 0; k < TRAIN_NRES; k++)
+		for (int k = 0; k < NS_SERIES_NRES; k++)
 			free(set->s[i].v[k]);
 		free(set->s[i].cnt);
 	}
