@@ -44,8 +44,15 @@ static struct ns_opt opts[] = {
      "Comma-separated extender endpoints to connect to (nanomsg PUB)", NULL, 0},
     {"publish-interval", NS_OPT_STRING, "2s",
      "Publish period (also immediately when the anomaly or degraded flag changes)", NULL, 0},
-    {"key-file", NS_OPT_STRING, "/etc/nodescore/key", "Shared HMAC key file (mode 0600/0400)", NULL,
-     0},
+    {"key-file", NS_OPT_STRING, "/etc/nodescore/key",
+     "Master HMAC key file (mode 0600/0400); this node's key is derived from it. Prefer "
+     "--node-key-file, so a node never holds the key of every node",
+     NULL, 0},
+    {"node-key-file", NS_OPT_STRING, NULL,
+     "This node's own key (nodescore-extender --derive-key NODE), used instead of --key-file",
+     NULL, 0},
+    {"shared-key", NS_OPT_BOOL, "0",
+     "Compatibility: sign with --key-file itself, for extenders run with --shared-key", NULL, 0},
     {"node-name", NS_OPT_STRING, NULL,
      "Node name in messages (default: env NODE_NAME, else the hostname)", NULL, 0},
     {"listen-http", NS_OPT_STRING, "127.0.0.1:9464",
@@ -293,6 +300,37 @@ static void print_once(const struct ns_agent_snapshot *s)
 	fflush(stdout);
 }
 
+/* The signing key: --node-key-file as is, else this node's key derived
+ * from the master --key-file (or the master itself with --shared-key). */
+static int load_key(struct ns_key *key, const char *node)
+{
+	struct ns_key master;
+	char err[256];
+	int shared;
+
+	if (ns_parse_bool(get("shared-key"), &shared)) {
+		log_error("agent", "bad --shared-key value (true/false)");
+		return -EINVAL;
+	}
+	if (get("node-key-file") && *get("node-key-file")) {
+		if (ns_key_load(get("node-key-file"), key, err, sizeof(err))) {
+			log_error("agent", "%s", err);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (ns_key_load(get("key-file"), &master, err, sizeof(err))) {
+		log_error("agent", "%s", err);
+		return -EINVAL;
+	}
+	if (shared)
+		*key = master;
+	else
+		ns_key_derive_node(&master, node, strlen(node), key);
+	ns_key_wipe(&master);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ns_agent_config cfg;
@@ -376,6 +414,9 @@ int main(int argc, char **argv)
 	if (node_name(cfg.node_name, sizeof(cfg.node_name)))
 		return 2;
 
+	/* --once checks the key too: it is how an operator tests a deployment. */
+	if (load_key(&cfg.key, cfg.node_name))
+		return 2;
 	if (!once) {
 		cfg.publish = get("publish");
 		cfg.listen_http = get("listen-http");
@@ -383,10 +424,6 @@ int main(int argc, char **argv)
 			cfg.listen_http = NULL;
 		if (cfg.history_interval_ms)
 			cfg.state_dir = get("state-dir");
-		if (ns_key_load(get("key-file"), &cfg.key, err, sizeof(err))) {
-			log_error("agent", "%s", err);
-			return 2;
-		}
 	}
 
 	memset(&sa, 0, sizeof(sa));

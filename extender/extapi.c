@@ -48,6 +48,50 @@ int ns_normalize_parse(const char *s, enum ns_normalize *out)
 	return 0;
 }
 
+/* Replies echo request bytes (names, Node objects): bytes that are not
+ * UTF-8 would make the reply invalid JSON, so such a request is refused.
+ * Eight ASCII bytes at a time: 20 MB of Node objects are nearly all ASCII. */
+static int utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)str, *end = p + n;
+
+	while (p < end) {
+		uint64_t w;
+		unsigned c = *p, need;
+		uint32_t cp, min;
+		if ((size_t)(end - p) >= 8) {
+			memcpy(&w, p, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				p += 8;
+				continue;
+			}
+		}
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		if ((size_t)(end - p) <= need)
+			return 0;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += need + 1;
+	}
+	return 1;
+}
+
 /* Parses the request and looks every candidate up once. Returns 0 or an
  * HTTP status with the error already in c->args.err. */
 static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct ns_extapi_cfg *cfg,
@@ -62,6 +106,15 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		return 500;
 	if (rc < 0)
 		return 400;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ns_ext_node *nd = &a->nodes[i];
+		if (!utf8_valid(nd->name_tok, nd->name_tok_len) || !utf8_valid(nd->name, nd->name_len) ||
+		    (a->mode == NS_EXT_OBJECTS && !utf8_valid(nd->obj, nd->obj_len))) {
+			snprintf(a->err, sizeof(a->err), "node %zu: name or object is not valid UTF-8",
+				 i);
+			return 400;
+		}
+	}
 	if (a->n > c->vcap) {
 		size_t cap = a->n < 256 ? 256 : a->n;
 		struct ns_extapi_view *v = realloc(c->v, cap * sizeof(*v));

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -37,12 +40,14 @@ enum code {
 	C_400,
 	C_404,
 	C_405,
+	C_413,
 	C_500,
+	C_503,
 	C_COUNT,
 };
 
 static const unsigned code_values[C_COUNT] = {
-	[C_200] = 200, [C_400] = 400, [C_404] = 404, [C_405] = 405, [C_500] = 500,
+	[C_200] = 200, [C_400] = 400, [C_404] = 404, [C_405] = 405, [C_413] = 413, [C_500] = 500, [C_503] = 503,
 };
 
 /* Latency buckets in microseconds; the scheduler's budget is milliseconds. */
@@ -66,6 +71,16 @@ struct hist {
 #define HTTP_CONN_MEMORY (128u << 10)
 /* Bounds MHD's memory (x HTTP_CONN_MEMORY); the scheduler uses a handful. */
 #define HTTP_MAX_CONNECTIONS 1024
+/* How often the deadline watchdog looks at the open connections. */
+#define WATCHDOG_MS 200
+
+/* One per open connection, for the request deadline: a client sending a
+ * byte a second keeps MHD's idle timeout from ever firing. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	uint64_t deadline_ns; /* 0: answering, no deadline */
+};
 
 struct pbuf {
 	struct ns_buf b;
@@ -84,17 +99,47 @@ struct ns_exthttp {
 	_Atomic uint64_t requests[V_COUNT][C_COUNT];
 	struct hist lat[2]; /* filter, prioritize */
 	_Atomic uint64_t fail_open, failed_anomaly, failed_cpu, failed_mem, unknown, stale;
-	_Atomic uint64_t body_too_large;
+	_Atomic uint64_t body_too_large, over_budget, deadline_closed, bad_header;
 	_Atomic uint64_t bad_logged_s;
+	/* Bytes reserved by bodies being received or held, across connections:
+	 * the per-request limit alone let 24 parallel 60 MB bodies take 1.4 GB. */
+	_Atomic uint64_t inflight;
+	pthread_mutex_t conn_mu;
+	struct conn *conns;
+	pthread_t watchdog;
+	int watchdog_started;
+	atomic_int stopping;
 };
 
 struct req {
 	enum verb verb;
 	int post_ok;	/* the method fits the route */
 	int too_big;
+	int over_budget;
+	int close;	   /* answer with Connection: close */
+	uint64_t reserved; /* bytes of h->inflight this request holds */
 	uint64_t t0;
 	struct pbuf *body;
 };
+
+static int budget_take(struct ns_exthttp *h, struct req *r, uint64_t n)
+{
+	uint64_t cur = atomic_load(&h->inflight);
+
+	do {
+		if (cur + n > h->cfg.body_budget)
+			return -1;
+	} while (!atomic_compare_exchange_weak(&h->inflight, &cur, cur + n));
+	r->reserved += n;
+	return 0;
+}
+
+static void budget_release(struct ns_exthttp *h, struct req *r)
+{
+	if (r->reserved)
+		atomic_fetch_sub(&h->inflight, r->reserved);
+	r->reserved = 0;
+}
 
 static struct pbuf *pbuf_get(struct ns_exthttp *h)
 {
@@ -138,7 +183,8 @@ static void pbuf_put(void *cls)
 	if (pb->b.oom)
 		ns_buf_free(&pb->b);
 	pthread_mutex_lock(&h->pool_mu);
-	if (h->pool_bytes + pb->b.cap > POOL_KEEP_BYTES)
+	if (h->pool_bytes + pb->b.cap > POOL_KEEP_BYTES ||
+	    h->pool_bytes + pb->b.cap > h->cfg.body_budget)
 		ns_buf_free(&pb->b);
 	if (h->pool_n < POOL_MAX) {
 		pb->next = h->pool;
@@ -183,6 +229,21 @@ static enum code code_index(unsigned status)
 	return C_500;
 }
 
+/* The request is complete: its deadline no longer applies while the reply
+ * goes out (MHD's idle timeout bounds a slow reader). */
+static void conn_answering(struct ns_exthttp *h, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *c = ci ? ci->socket_context : NULL;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->conn_mu);
+	c->deadline_ns = 0;
+	pthread_mutex_unlock(&h->conn_mu);
+}
+
 /* Queues pb as the reply (ownership passes to MHD, back to the pool after
  * sending). pb may be NULL (out of memory): an empty 500 goes out. */
 static enum MHD_Result reply(struct MHD_Connection *conn, struct ns_exthttp *h, struct req *r,
@@ -208,6 +269,10 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct ns_exthttp *h, 
 	if (pb && !pb->b.len)
 		pbuf_put(pb);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	/* The body may be unread: the connection cannot carry another request. */
+	if (status == 413 || status == 503 || r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	conn_answering(h, conn);
 	if (status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					r->verb <= V_PRIORITIZE ? "POST" : "GET");
@@ -322,6 +387,22 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		    "Requests refused because the body exceeded --max-body.");
 	ns_buf_printf(b, "nodescore_extender_body_too_large_total %llu\n",
 		      (unsigned long long)atomic_load(&h->body_too_large));
+	metric_head(b, "nodescore_extender_body_budget_exceeded_total", "counter",
+		    "Requests refused with 503 because bodies in flight would exceed --body-budget.");
+	ns_buf_printf(b, "nodescore_extender_body_budget_exceeded_total %llu\n",
+		      (unsigned long long)atomic_load(&h->over_budget));
+	metric_head(b, "nodescore_extender_body_inflight_bytes", "gauge",
+		    "Request body bytes reserved across connections now.");
+	ns_buf_printf(b, "nodescore_extender_body_inflight_bytes %llu\n",
+		      (unsigned long long)atomic_load(&h->inflight));
+	metric_head(b, "nodescore_extender_request_deadline_closed_total", "counter",
+		    "Connections closed because a request was not received within --request-timeout.");
+	ns_buf_printf(b, "nodescore_extender_request_deadline_closed_total %llu\n",
+		      (unsigned long long)atomic_load(&h->deadline_closed));
+	metric_head(b, "nodescore_extender_bad_header_total", "counter",
+		    "Requests refused with 400 for repeated or conflicting Content-Length headers.");
+	ns_buf_printf(b, "nodescore_extender_bad_header_total %llu\n",
+		      (unsigned long long)atomic_load(&h->bad_header));
 }
 
 static int by_score_desc(const void *a, const void *b)
@@ -381,6 +462,43 @@ static void render_status(struct ns_exthttp *h, struct ns_buf *b)
 	free(e);
 }
 
+/* 413 for a body over --max-body, 503 while the bodies of other requests
+ * hold the --body-budget; the reply has the verb's error shape. Queued at
+ * the first call when Content-Length already says so: MHD then answers and
+ * closes without reading the body, so the client is told at once. */
+static enum MHD_Result refuse_body(struct MHD_Connection *conn, struct ns_exthttp *h,
+				   struct req *r, struct pbuf *out)
+{
+	char msg[128];
+	unsigned status;
+
+	if (r->too_big) {
+		atomic_fetch_add_explicit(&h->body_too_large, 1, memory_order_relaxed);
+		snprintf(msg, sizeof(msg), "request body larger than --max-body (%zu bytes)",
+			 h->cfg.max_body);
+		status = 413;
+	} else {
+		atomic_fetch_add_explicit(&h->over_budget, 1, memory_order_relaxed);
+		snprintf(msg, sizeof(msg),
+			 "request bodies in flight exceed --body-budget (%zu bytes), retry",
+			 h->cfg.body_budget);
+		status = 503;
+	}
+	ns_buf_puts(&out->b, r->verb == V_FILTER
+				     ? "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},"
+				       "\"FailedAndUnresolvableNodes\":{},\"Error\":"
+				     : "{\"Error\":");
+	ns_buf_put_json_str(&out->b, msg, strlen(msg));
+	ns_buf_putc(&out->b, '}');
+	if (log_allowed(h))
+		log_info("http", "request refused verb=%s status=%u error=\"%s\"",
+			 verb_names[r->verb], status, msg);
+	pbuf_put(r->body);
+	r->body = NULL;
+	budget_release(h, r);
+	return reply(conn, h, r, status, "application/json", out);
+}
+
 static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp *h,
 				  struct req *r)
 {
@@ -394,22 +512,8 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 
 	if (!c || !out || (r->body && r->body->b.oom))
 		return reply(conn, h, r, 500, "application/json", NULL);
-	if (r->too_big) {
-		char msg[96];
-		atomic_fetch_add_explicit(&h->body_too_large, 1, memory_order_relaxed);
-		snprintf(msg, sizeof(msg), "request body larger than --max-body (%zu bytes)",
-			 h->cfg.max_body);
-		ns_buf_puts(&out->b, r->verb == V_FILTER
-					     ? "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},"
-					       "\"FailedAndUnresolvableNodes\":{},\"Error\":"
-					     : "{\"Error\":");
-		ns_buf_put_json_str(&out->b, msg, strlen(msg));
-		ns_buf_putc(&out->b, '}');
-		if (log_allowed(h))
-			log_info("http", "bad request verb=%s status=400 error=\"%s\"",
-				 verb_names[r->verb], msg);
-		return reply(conn, h, r, 400, "application/json", out);
-	}
+	if (r->too_big || r->over_budget)
+		return refuse_body(conn, h, r, out);
 	if (r->verb == V_FILTER)
 		status = ns_extapi_filter(c, h->cfg.table, &h->cfg.api, now, body, blen, &out->b, &st);
 	else
@@ -439,6 +543,7 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 	 * out so a 20 MB body does not live for the whole send. */
 	pbuf_put(r->body);
 	r->body = NULL;
+	budget_release(h, r);
 	observe(&h->lat[r->verb], ns_mono_ns() - r->t0);
 	return reply(conn, h, r, (unsigned)status, "application/json", out);
 }
@@ -456,6 +561,28 @@ static enum verb route(const char *url)
 	if (strcmp(url, "/") == 0)
 		return V_STATUS;
 	return V_OTHER;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	unsigned *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
+/* How many Content-Length headers the request has; *first is the first. */
+static unsigned count_content_length(struct MHD_Connection *conn, const char **first)
+{
+	unsigned n = 0;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &n);
+	*first = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return n;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -479,18 +606,35 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 							       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		/* Owned by MHD from here: completed() frees it on every path. */
 		*con_cls = r;
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (count_content_length(conn, &cl) > 1) {
+			/* Two lengths are a smuggling attempt or a broken proxy:
+			 * which one a front end used is unknowable. */
+			atomic_fetch_add_explicit(&h->bad_header, 1, memory_order_relaxed);
+			r->close = 1;
+			out = pbuf_get(h);
+			if (!out)
+				return MHD_NO;
+			ns_buf_puts(&out->b, "repeated Content-Length header\n");
+			return reply(conn, h, r, 400, "text/plain; charset=utf-8", out);
+		}
 		if (r->verb <= V_PRIORITIZE && r->post_ok) {
-			uint64_t n;
+			uint64_t n = 0;
 			if (cl && (ns_parse_u64(cl, 0, UINT64_MAX, &n) < 0 || n > h->cfg.max_body))
 				r->too_big = 1;
+			else if (cl && budget_take(h, r, n) < 0)
+				r->over_budget = 1;
 			else if (!(r->body = pbuf_get(h)))
 				return MHD_NO;
 			else if (cl && n)
 				/* A claimed length is not data: reserve at most 16 MiB
 				 * up front, grow past that only as bytes arrive. */
 				ns_buf_reserve(&r->body->b, (size_t)(n < (16u << 20) ? n : (16u << 20)));
+			if (r->too_big || r->over_budget) {
+				out = pbuf_get(h);
+				if (!out)
+					return MHD_NO;
+				return refuse_body(conn, h, r, out);
+			}
 		}
 		return MHD_YES;
 	}
@@ -498,13 +642,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		/* Bodies of other routes and oversized bodies are read and dropped:
 		 * answering mid-upload would leave the client writing into a
 		 * closed socket. */
-		if (r->body && !r->too_big) {
-			if (r->body->b.len + *upload_data_size > h->cfg.max_body) {
+		if (r->body && !r->too_big && !r->over_budget) {
+			size_t len = r->body->b.len + *upload_data_size;
+			/* Chunked bodies (no Content-Length) reserve as they grow. */
+			if (len > h->cfg.max_body)
 				r->too_big = 1;
+			else if (len > r->reserved && budget_take(h, r, len - r->reserved) < 0)
+				r->over_budget = 1;
+			else
+				ns_buf_put(&r->body->b, upload_data, *upload_data_size);
+			if (r->too_big || r->over_budget) {
 				pbuf_put(r->body);
 				r->body = NULL;
-			} else {
-				ns_buf_put(&r->body->b, upload_data, *upload_data_size);
+				budget_release(h, r);
 			}
 		}
 		*upload_data_size = 0;
@@ -541,16 +691,95 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
+	struct ns_exthttp *h = cls;
 	struct req *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
 
-	(void)cls;
-	(void)conn;
 	(void)toe;
 	if (!r)
 		return;
 	pbuf_put(r->body);
+	budget_release(h, r);
 	free(r);
 	*con_cls = NULL;
+	/* The next request on a keep-alive connection gets its own deadline. */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci ? ci->socket_context : NULL;
+	if (c) {
+		pthread_mutex_lock(&h->conn_mu);
+		c->deadline_ns = ns_mono_ns() + h->cfg.request_timeout_ms * 1000000ull;
+		pthread_mutex_unlock(&h->conn_mu);
+	}
+}
+
+/* Tracks connections for the watchdog; MHD calls this before it closes
+ * the socket, so the watchdog never touches a reused descriptor. */
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct ns_exthttp *h = cls;
+	struct conn *c = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return; /* untracked: MHD's idle timeout still applies */
+		c->fd = ci ? ci->connect_fd : -1;
+		c->deadline_ns = ns_mono_ns() + h->cfg.request_timeout_ms * 1000000ull;
+		pthread_mutex_lock(&h->conn_mu);
+		c->next = h->conns;
+		if (h->conns)
+			h->conns->prev = c;
+		h->conns = c;
+		pthread_mutex_unlock(&h->conn_mu);
+		*socket_context = c;
+		return;
+	}
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->conn_mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&h->conn_mu);
+	free(c);
+	*socket_context = NULL;
+}
+
+/* Shuts down connections whose request (headers and body) is not complete
+ * within --request-timeout of the connection opening or the previous reply.
+ * shutdown() only wakes MHD's poll with an error; MHD closes and frees. */
+static void *watchdog(void *arg)
+{
+	struct ns_exthttp *h = arg;
+	struct timespec ts = {0, WATCHDOG_MS * 1000000L};
+
+	while (!atomic_load(&h->stopping)) {
+		uint64_t now, n = 0;
+		nanosleep(&ts, NULL);
+		now = ns_mono_ns();
+		pthread_mutex_lock(&h->conn_mu);
+		for (struct conn *c = h->conns; c; c = c->next)
+			if (c->deadline_ns && now > c->deadline_ns && c->fd >= 0) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->deadline_ns = 0;
+				n++;
+			}
+		pthread_mutex_unlock(&h->conn_mu);
+		if (n) {
+			atomic_fetch_add_explicit(&h->deadline_closed, n, memory_order_relaxed);
+			if (log_allowed(h))
+				log_info("http", "closed connections past the request deadline count=%llu",
+					 (unsigned long long)n);
+		}
+	}
+	return NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -626,6 +855,13 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 	}
 	h->cfg = *cfg;
 	pthread_mutex_init(&h->pool_mu, NULL);
+	pthread_mutex_init(&h->conn_mu, NULL);
+	if (!h->cfg.body_budget)
+		h->cfg.body_budget = h->cfg.max_body;
+	if (!h->cfg.request_timeout_ms)
+		h->cfg.request_timeout_ms = 10000;
+	if (!h->cfg.per_ip_limit)
+		h->cfg.per_ip_limit = 64;
 	if (h->cfg.threads < 1)
 		h->cfg.threads = 1;
 	e = pthread_key_create(&h->ctx_key, ctx_destroy);
@@ -647,7 +883,10 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 				h, MHD_OPTION_SOCK_ADDR, &h->cfg.addr,
 				MHD_OPTION_ARRAY, pool,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)((h->cfg.request_timeout_ms + 999) / 1000),
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip_limit,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
@@ -658,6 +897,15 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 		snprintf(err, errlen, "cannot start HTTP server: %s", strerror(e));
 		return -e;
 	}
+	e = pthread_create(&h->watchdog, NULL, watchdog, h);
+	if (e) {
+		MHD_stop_daemon(h->d);
+		pthread_key_delete(h->ctx_key);
+		free(h);
+		snprintf(err, errlen, "pthread_create: %s", strerror(e));
+		return -e;
+	}
+	h->watchdog_started = 1;
 	*out = h;
 	return 0;
 }
@@ -673,6 +921,9 @@ void ns_exthttp_stop(struct ns_exthttp *h)
 {
 	if (!h)
 		return;
+	atomic_store(&h->stopping, 1);
+	if (h->watchdog_started)
+		pthread_join(h->watchdog, NULL);
 	MHD_stop_daemon(h->d);
 	pthread_key_delete(h->ctx_key);
 	while (h->pool) {
@@ -682,5 +933,6 @@ void ns_exthttp_stop(struct ns_exthttp *h)
 		free(pb);
 	}
 	pthread_mutex_destroy(&h->pool_mu);
+	pthread_mutex_destroy(&h->conn_mu);
 	free(h);
 }

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
 #include "nodescore/table.h"
+#include "nodescore/wire.h"
 
 static volatile sig_atomic_t stop;
 
@@ -31,13 +33,32 @@ static struct ns_opt opts[] = {
 	 "HTTP address for the scheduler, metrics and status page (host:port, [v6]:port; port 0 "
 	 "picks one)",
 	 NULL, 0},
-	{"key-file", NS_OPT_STRING, NULL, "shared HMAC key file, mode 0600 (required)", NULL, 0},
+	{"key-file", NS_OPT_STRING, NULL,
+	 "master HMAC key file, mode 0600 (required); each node's key is derived from it", NULL, 0},
+	{"shared-key", NS_OPT_BOOL, "0",
+	 "compatibility: verify with the master key itself, as agents before per-node keys signed",
+	 NULL, 0},
+	{"derive-key", NS_OPT_STRING, NULL,
+	 "write the per-node key of NODE (HKDF-SHA256 of --key-file) to stdout and exit", NULL, 0},
 	{"publish-interval", NS_OPT_STRING, "2s", "agents' publish interval; the TTL defaults to 3x",
 	 NULL, 0},
 	{"ttl", NS_OPT_STRING, NULL, "age after which a node is stale (default 3 x publish-interval)",
 	 NULL, 0},
-	{"skew", NS_OPT_STRING, "30s", "accepted clock difference for message timestamps", NULL, 0},
-	{"max-body", NS_OPT_STRING, "64Mi", "largest accepted request body", NULL, 0},
+	{"skew", NS_OPT_STRING, "30s", "accepted age of message timestamps (sender clock behind)",
+	 NULL, 0},
+	{"future-skew", NS_OPT_STRING, "2s",
+	 "accepted lead of message timestamps (sender clock ahead); bounds a restart lock-out",
+	 NULL, 0},
+	{"max-body", NS_OPT_STRING, "32Mi",
+	 "largest accepted request body (5,000 full Node objects are about 19 MB); larger gets 413",
+	 NULL, 0},
+	{"body-budget", NS_OPT_STRING, "96Mi",
+	 "request body bytes held at once across all connections; past it 503", NULL, 0},
+	{"request-timeout", NS_OPT_STRING, "10s",
+	 "a request's headers and body must arrive within this, else the connection is closed",
+	 NULL, 0},
+	{"max-conns-per-ip", NS_OPT_STRING, "64", "open HTTP connections per source address", NULL,
+	 0},
 	{"normalize", NS_OPT_STRING, "linear", "prioritize scores over the candidates: linear|rank",
 	 NULL, 0},
 	{"max-nodes", NS_OPT_STRING, "10000", "score table capacity in nodes", NULL, 0},
@@ -72,6 +93,35 @@ static void addr_str(const struct sockaddr_storage *ss, uint16_t port, char *out
 	}
 }
 
+/* Raw key bytes to stdout, for a per-node Secret: refuses a terminal. */
+static int derive_key(struct ns_key *master, const char *node)
+{
+	struct ns_key nk;
+	size_t len = strlen(node);
+	int ok;
+
+	if (!ns_wire_name_valid(node, len)) {
+		ns_key_wipe(master);
+		log_error("extender", "invalid --derive-key node=\"%.80s\" (a DNS-1123 subdomain of "
+				      "1..63 characters)", node);
+		return 2;
+	}
+	if (isatty(STDOUT_FILENO)) {
+		ns_key_wipe(master);
+		log_error("extender", "--derive-key writes raw key bytes: redirect stdout to a file");
+		return 2;
+	}
+	ns_key_derive_node(master, node, len, &nk);
+	ns_key_wipe(master);
+	ok = fwrite(nk.bytes, 1, nk.len, stdout) == nk.len && fflush(stdout) == 0;
+	ns_key_wipe(&nk);
+	if (!ok) {
+		log_error_errno("extender", "cannot write the derived key");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ns_exthttp_cfg hc;
@@ -80,10 +130,10 @@ int main(int argc, char **argv)
 	struct ns_table *table = NULL;
 	struct ns_key key;
 	struct sigaction sa;
-	uint64_t interval, ttl, skew, max_body, max_nodes, threads, evict;
+	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes, threads, evict;
 	const char *scores;
 	char err[256], httpaddr[80];
-	int rc = 1;
+	int rc = 1, shared = 0;
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-extender",
 			     "Central kube-scheduler extender: keeps the latest signed score of every "
@@ -114,9 +164,21 @@ int main(int argc, char **argv)
 		return bad("ttl", "expected a positive duration, e.g. 6s");
 	if (ns_parse_duration_ms(opt("skew"), &skew) < 0 || skew > 86400000)
 		return bad("skew", "expected a duration up to 1d, e.g. 30s");
+	if (ns_parse_duration_ms(opt("future-skew"), &future) < 0 || future > skew)
+		return bad("future-skew", "expected a duration up to --skew, e.g. 2s");
+	if (ns_parse_bool(opt("shared-key"), &shared) < 0)
+		return bad("shared-key", "expected true or false");
 	if (ns_parse_size(opt("max-body"), &max_body) < 0 || max_body < 1024 ||
 	    max_body > (1ull << 32))
-		return bad("max-body", "expected a size from 1Ki to 4Gi, e.g. 64Mi");
+		return bad("max-body", "expected a size from 1Ki to 4Gi, e.g. 32Mi");
+	if (ns_parse_size(opt("body-budget"), &budget) < 0 || budget < max_body ||
+	    budget > (1ull << 36))
+		return bad("body-budget", "expected a size from --max-body to 64Gi, e.g. 96Mi");
+	if (ns_parse_duration_ms(opt("request-timeout"), &req_timeout) < 0 || req_timeout < 100 ||
+	    req_timeout > 3600000)
+		return bad("request-timeout", "expected a duration from 100ms to 1h, e.g. 10s");
+	if (ns_parse_u64(opt("max-conns-per-ip"), 1, 1024, &per_ip) < 0)
+		return bad("max-conns-per-ip", "expected 1..1024");
 	if (ns_normalize_parse(opt("normalize"), &hc.api.norm) < 0)
 		return bad("normalize", "expected linear or rank");
 	if (ns_parse_u64(opt("max-nodes"), 1, 1000000, &max_nodes) < 0)
@@ -127,6 +189,8 @@ int main(int argc, char **argv)
 		log_error("extender", "%s", err);
 		return 2;
 	}
+	if (opt("derive-key"))
+		return derive_key(&key, opt("derive-key"));
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -149,12 +213,20 @@ int main(int argc, char **argv)
 	if (evict < 10 * ttl)
 		evict = 10 * ttl;
 	ns_table_set_eviction(table, evict);
+	ns_table_set_future_skew(table, future);
+	ns_table_set_shared_keys(table, shared);
+	if (shared)
+		log_warning("extender", "--shared-key: every agent holding the master key can sign "
+					"for any node");
 	if (ns_extsub_start(scores, table, &key, skew, &sub, err, sizeof(err)) < 0) {
 		log_error("extender", "%s", err);
 		goto out;
 	}
 	hc.threads = (unsigned)threads;
 	hc.max_body = (size_t)max_body;
+	hc.body_budget = (size_t)budget;
+	hc.request_timeout_ms = req_timeout;
+	hc.per_ip_limit = (unsigned)per_ip;
 	hc.api.ttl_ms = ttl;
 	hc.table = table;
 	if (ns_exthttp_start(&hc, &http, err, sizeof(err)) < 0) {
@@ -164,9 +236,9 @@ int main(int argc, char **argv)
 	addr_str(&hc.addr, ns_exthttp_port(http), httpaddr, sizeof(httpaddr));
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
-		    "normalize=%s http_threads=%llu",
+		    "future_skew_ms=%llu normalize=%s http_threads=%llu",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
-		    (unsigned long long)skew, opt("normalize"), (unsigned long long)threads);
+		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"), (unsigned long long)threads);
 
 	/* Signals interrupt poll(); the timeout only bounds a missed wakeup. */
 	while (!stop)

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sodium.h>
+
+#include "nodescore/key.h"
 #include "nodescore/replay.h"
 #include "nodescore/table.h"
 
@@ -44,6 +47,8 @@ struct tab {
 	_Atomic uint64_t *idx;
 	struct entry *entries;
 	struct ns_replay_state *replay; /* writer only, indexed like entries */
+	uint8_t (*keys)[NS_NODE_KEY_LEN]; /* writer only: each node's derived key */
+	uint8_t *keys_valid;		  /* writer only: keys[i] is cached */
 	uint32_t mask;
 	atomic_uint size;
 };
@@ -56,6 +61,11 @@ struct ns_table {
 	uint64_t last_compact_ms;
 	_Atomic uint64_t evicted;
 	_Atomic uint64_t counts[NS_WIRE_STATUS_COUNT];
+	uint64_t future_ms; /* writer only */
+	/* Writer only: the master key the PRK was computed from. */
+	struct ns_key master;
+	uint8_t prk[NS_HKDF_HASH_LEN];
+	int shared_keys; /* compatibility: agents sign with the master key itself */
 };
 
 /* Eight bytes per multiply: byte-at-a-time hashes are a serial multiply
@@ -100,6 +110,10 @@ static void tab_free(struct tab *tb)
 	free(tb->idx);
 	free(tb->entries);
 	free(tb->replay);
+	if (tb->keys)
+		sodium_memzero(tb->keys, (size_t)(tb->mask + 1) / 2 * NS_NODE_KEY_LEN);
+	free(tb->keys);
+	free(tb->keys_valid);
 	free(tb);
 }
 
@@ -127,7 +141,9 @@ static struct tab *tab_new(uint32_t cap, uint32_t max_nodes)
 	tb->idx = alloc_zeroed_huge((size_t)cap * sizeof(*tb->idx));
 	tb->entries = alloc_zeroed_huge((size_t)max_nodes * sizeof(*tb->entries));
 	tb->replay = calloc(max_nodes, sizeof(*tb->replay));
-	if (!tb->idx || !tb->entries || !tb->replay) {
+	tb->keys = calloc(cap / 2, sizeof(*tb->keys));
+	tb->keys_valid = calloc(cap / 2, 1);
+	if (!tb->idx || !tb->entries || !tb->replay || !tb->keys || !tb->keys_valid) {
 		tab_free(tb);
 		return NULL;
 	}
@@ -154,6 +170,7 @@ struct ns_table *ns_table_new(uint32_t max_nodes)
 	}
 	atomic_init(&t->cur, tb);
 	t->max_nodes = max_nodes;
+	t->future_ms = NS_REPLAY_FUTURE_MS;
 	return t;
 }
 
@@ -163,7 +180,19 @@ void ns_table_free(struct ns_table *t)
 		return;
 	tab_free(atomic_load(&t->cur));
 	tab_free(t->retired);
+	ns_key_wipe(&t->master);
+	sodium_memzero(t->prk, sizeof(t->prk));
 	free(t);
+}
+
+void ns_table_set_future_skew(struct ns_table *t, uint64_t future_ms)
+{
+	t->future_ms = future_ms;
+}
+
+void ns_table_set_shared_keys(struct ns_table *t, int shared)
+{
+	t->shared_keys = shared;
 }
 
 void ns_table_set_eviction(struct ns_table *t, uint64_t evict_after_ms)
@@ -274,7 +303,7 @@ void ns_table_count_reject(struct ns_table *t, enum ns_wire_status st)
 /* Appends a new entry (writer only) and publishes it in slot. */
 static struct entry *insert(struct tab *tb, _Atomic uint64_t *slot, const char *name, uint8_t len,
 			    uint32_t h, const uint64_t w[DATA_WORDS],
-			    const struct ns_replay_state *rs)
+			    const struct ns_replay_state *rs, const uint8_t *key)
 {
 	uint32_t n = atomic_load_explicit(&tb->size, memory_order_relaxed);
 	struct entry *e = &tb->entries[n];
@@ -285,6 +314,7 @@ static struct entry *insert(struct tab *tb, _Atomic uint64_t *slot, const char *
 	for (int i = 0; i < DATA_WORDS; i++)
 		atomic_store_explicit(&e->w[i], w[i], memory_order_relaxed);
 	tb->replay[n] = *rs;
+	memcpy(tb->keys[n], key, NS_NODE_KEY_LEN);
 	/* Publish the name and first payload together. */
 	atomic_store_explicit(slot, (uint64_t)h << 32 | (n + 1), memory_order_release);
 	atomic_store_explicit(&tb->size, n + 1, memory_order_release);
@@ -316,7 +346,9 @@ static int compact(struct ns_table *t, uint64_t now_mono_ms)
 		if (now_mono_ms > w[5] && now_mono_ms - w[5] > t->evict_ms)
 			continue;
 		find(nt, e->name, e->len, e->hash, &slot);
-		insert(nt, slot, e->name, e->len, e->hash, w, &old->replay[i]);
+		insert(nt, slot, e->name, e->len, e->hash, w, &old->replay[i], old->keys[i]);
+		nt->keys_valid[atomic_load_explicit(&nt->size, memory_order_relaxed) - 1] =
+			old->keys_valid[i];
 	}
 	atomic_store_explicit(&t->cur, nt, memory_order_release);
 	/* Retired COMPACT_MIN_MS ago at least: no reader still holds it. */
@@ -338,14 +370,44 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	struct entry *e;
 	enum ns_wire_status st;
 	uint64_t w[DATA_WORDS];
+	uint8_t nkey[NS_NODE_KEY_LEN];
+	const char *name;
+	size_t name_len;
 	uint32_t h;
 
-	st = ns_wire_decode(buf, len, key, key_len, &m);
+	st = ns_wire_peek_name(buf, len, &name, &name_len);
 	if (st != NS_WIRE_OK)
 		goto out;
-	h = ns_table_hash(m.name, m.name_len);
-	e = find(tb, m.name, m.name_len, h, &slot);
-	st = ns_replay_check(e ? &tb->replay[e - tb->entries] : &fresh, &m, now_ms, skew_ms);
+	if (key_len != t->master.len || sodium_memcmp(key, t->master.bytes, key_len) != 0) {
+		memcpy(t->master.bytes, key, key_len);
+		t->master.len = key_len;
+		ns_key_node_prk(&t->master, t->prk);
+		/* Cached node keys came from the old master: start over. */
+		sodium_memzero(tb->keys, (size_t)(tb->mask + 1) / 2 * NS_NODE_KEY_LEN);
+		memset(tb->keys_valid, 0, (size_t)(tb->mask + 1) / 2);
+	}
+	h = ns_table_hash(name, name_len);
+	e = find(tb, name, name_len, h, &slot);
+	if (t->shared_keys) {
+		st = ns_wire_decode(buf, len, key, key_len, &m);
+		memset(nkey, 0, sizeof(nkey));
+	} else {
+		/* The name is unverified here: it only selects which key to try;
+		 * a node's key is derived once and cached with its entry. */
+		if (e && tb->keys_valid[e - tb->entries])
+			memcpy(nkey, tb->keys[e - tb->entries], sizeof(nkey));
+		else
+			ns_key_node_from_prk(t->prk, name, name_len, nkey);
+		st = ns_wire_decode(buf, len, nkey, sizeof(nkey), &m);
+	}
+	if (st != NS_WIRE_OK)
+		goto out;
+	if (e && !t->shared_keys && !tb->keys_valid[e - tb->entries]) {
+		memcpy(tb->keys[e - tb->entries], nkey, sizeof(nkey));
+		tb->keys_valid[e - tb->entries] = 1;
+	}
+	st = ns_replay_check(e ? &tb->replay[e - tb->entries] : &fresh, &m, now_ms, skew_ms,
+			     t->future_ms);
 	if (st != NS_WIRE_OK)
 		goto out;
 	pack(&m, now_mono_ms, w);
@@ -371,8 +433,10 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 		goto out;
 	}
 	ns_replay_commit(&rs, &m);
-	insert(tb, slot, m.name, m.name_len, h, w, &rs);
+	e = insert(tb, slot, m.name, m.name_len, h, w, &rs, nkey);
+	tb->keys_valid[e - tb->entries] = !t->shared_keys;
 out:
+	sodium_memzero(nkey, sizeof(nkey));
 	ns_table_count_reject(t, st);
 	return st;
 }

@@ -3,11 +3,13 @@
 #include "nodescore/replay.h"
 
 enum ns_wire_status ns_replay_check(const struct ns_replay_state *st, const struct ns_msg *msg,
-				    uint64_t now_ms, uint64_t skew_ms)
+				    uint64_t now_ms, uint64_t skew_ms, uint64_t future_ms)
 {
-	uint64_t d = msg->ts_ms > now_ms ? msg->ts_ms - now_ms : now_ms - msg->ts_ms;
-
-	if (d > skew_ms)
+	/* The future bound is what a new epoch can claim: a message dated
+	 * now + F locks the node's current agent out for F at most. */
+	if (future_ms > skew_ms)
+		future_ms = skew_ms;
+	if (msg->ts_ms > now_ms ? msg->ts_ms - now_ms > future_ms : now_ms - msg->ts_ms > skew_ms)
 		return NS_WIRE_ERR_SKEW;
 	if (!st->valid)
 		return NS_WIRE_OK;

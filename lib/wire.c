@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "nodescore/key.h"
 #include "nodescore/wire.h"
 
 static const char *const reason_names[NS_WIRE_STATUS_COUNT] = {
@@ -29,14 +30,26 @@ const char *ns_wire_strerror(enum ns_wire_status st)
 
 int ns_wire_name_valid(const char *name, size_t len)
 {
+	size_t label = 0;
+
 	if (len == 0 || len > NS_WIRE_NAME_MAX)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+		if (c == '.') {
+			/* Empty label, or one ending in '-'. */
+			if (label == 0 || name[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
 			return 0;
+		if (c == '-' && label == 0)
+			return 0;
+		label++;
 	}
-	return 1;
+	return name[len - 1] != '-' && name[len - 1] != '.';
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -123,6 +136,27 @@ int ns_wire_encode(const struct ns_msg *msg, const uint8_t *key, size_t key_len,
 	return (int)(NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN);
 }
 
+enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char **name,
+				     size_t *name_len)
+{
+	size_t n;
+
+	if (len < NS_WIRE_MIN_LEN || len > NS_WIRE_MAX_LEN)
+		return NS_WIRE_ERR_LENGTH;
+	if (get16(buf) != NS_WIRE_MAGIC)
+		return NS_WIRE_ERR_MAGIC;
+	if (buf[2] != NS_WIRE_VERSION)
+		return NS_WIRE_ERR_VERSION;
+	n = buf[46];
+	if (NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN != len)
+		return NS_WIRE_ERR_LENGTH;
+	if (!ns_wire_name_valid((const char *)buf + NS_WIRE_HDR_LEN, n))
+		return NS_WIRE_ERR_NAME;
+	*name = (const char *)buf + NS_WIRE_HDR_LEN;
+	*name_len = n;
+	return NS_WIRE_OK;
+}
+
 enum ns_wire_status ns_wire_decode(const uint8_t *buf, size_t len, const uint8_t *key,
 				   size_t key_len, struct ns_msg *out)
 {
@@ -166,4 +200,18 @@ enum ns_wire_status ns_wire_decode(const uint8_t *buf, size_t len, const uint8_t
 	if (!fields_in_range(out))
 		return NS_WIRE_ERR_RANGE;
 	return NS_WIRE_OK;
+}
+
+int ns_wire_encode_node(const struct ns_msg *msg, const uint8_t *master, size_t master_len,
+			uint8_t *buf, size_t cap)
+{
+	uint8_t prk[NS_HKDF_HASH_LEN], nk[NS_NODE_KEY_LEN];
+	int n;
+
+	ns_hkdf_sha256_extract(NULL, 0, master, master_len, prk);
+	ns_key_node_from_prk(prk, msg->name, strnlen(msg->name, sizeof(msg->name)), nk);
+	n = ns_wire_encode(msg, nk, sizeof(nk), buf, cap);
+	sodium_memzero(prk, sizeof(prk));
+	sodium_memzero(nk, sizeof(nk));
+	return n;
 }

@@ -96,12 +96,12 @@ bad cfg_publish "bad --publish endpoint" --publish 'bogus://x'
 bad cfg_listen "bad HTTP listen address" --listen-http nonsense
 err=$(NODE_NAME=UPPER "$AGENT" --key-file "$KEY" --once 2>&1 >/dev/null); rc=$?
 check cfg_node_name_env_validated [ $rc -eq 2 ]
-out=$(NODE_NAME=from-env "$AGENT" --once --interval 50ms --proc-root "$P" --cgroup-root "$C" --no-bpf 2>/dev/null)
+out=$(NODE_NAME=from-env "$AGENT" --key-file "$KEY" --once --interval 50ms --proc-root "$P" --cgroup-root "$C" --no-bpf 2>/dev/null)
 check node_name_from_env sh -c 'echo "$1" | grep -qx node=from-env' _ "$out"
 
 # --- --once ----------------------------------------------------------------
 touch "$NS_TMP/pause"
-out=$("$AGENT" --once --interval 200ms --proc-root "$P" --cgroup-root "$C" --no-bpf \
+out=$("$AGENT" --key-file "$KEY" --once --interval 200ms --proc-root "$P" --cgroup-root "$C" --no-bpf \
 	--node-name $NODE 2>"$NS_TMP/once.log"); rc=$?
 rm -f "$NS_TMP/pause"
 has() { echo "$out" | grep -qx "$1"; }

@@ -50,7 +50,7 @@ static int add(const struct node_spec *s)
 	m.free_millicores = s->free_m;
 	m.free_mib = s->free_mib;
 	m.rtt_p99_us = s->rtt;
-	n = ns_wire_encode(&m, key, sizeof(key), buf, sizeof(buf));
+	n = ns_wire_encode_node(&m, key, sizeof(key), buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	return ns_table_ingest(table, buf, (size_t)n, key, sizeof(key), NOW_MS, s->recv_mono,

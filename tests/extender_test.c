@@ -234,7 +234,7 @@ static int encode(const struct node_spec *s, uint64_t ts, const uint8_t *k, uint
 	m.free_millicores = s->free_m;
 	m.free_mib = s->free_mib;
 	m.rtt_p99_us = s->rtt;
-	return ns_wire_encode(&m, k, 32, buf, NS_WIRE_MAX_LEN);
+	return ns_wire_encode_node(&m, k, 32, buf, NS_WIRE_MAX_LEN);
 }
 
 static int send_raw(const void *buf, size_t len)
@@ -456,7 +456,7 @@ static void test_http_errors(void)
 	ns_buf_puts(&big, "]}");
 	CHECK(big.len > 65536);
 	CHECK_EQ_INT(http("POST", "/prioritize", big.p, big.len, &r), 0);
-	CHECK_EQ_INT(r.status, 400);
+	CHECK_EQ_INT(r.status, 413);
 	CHECK(strstr(r.body, "max-body"));
 	ns_buf_free(&r.raw);
 	ns_buf_free(&big);

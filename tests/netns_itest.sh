@@ -232,8 +232,10 @@ check sock_diag_sockets sh -c "awk '{ if (\$3 != $((NRR + 1))) exit 1 }' $NS_TMP
 
 # The agent itself inside ns1 (sock_diag path: it sees exactly ns1's sockets,
 # as ss does) must report the same rise. ss is read the moment it finishes.
+make_key "$NS_TMP/agent.key"
 agent_check() {
 	a=$(ip netns exec "$NS1" "$BUILD/nodescore-agent" --once --no-bpf --interval 1s \
+		--key-file "$NS_TMP/agent.key" \
 		--node-name netns-test --state-dir "$NS_TMP/agent-state" --forecast-model none \
 		--anomaly-model none 2>"$NS_TMP/agent.log" | sed -n 's/^rtt_p50_us=//p')
 	s=$(ss_p50)

@@ -20,6 +20,7 @@
 
 #include "nodescore/opt.h"
 #include "nodescore/pubcsv.h"
+#include "nodescore/key.h"
 #include "nodescore/wire.h"
 #include "check.h"
 
@@ -235,6 +236,21 @@ static void test_load(void)
 
 static const uint8_t key[32] = "pubcsv-test-key-0123456789abcdef";
 
+/* pub signs each node with its key derived from the master (key.h). */
+static enum ns_wire_status node_decode(const uint8_t *buf, size_t len, struct ns_msg *m)
+{
+	struct ns_key master = {.len = sizeof(key)}, nk;
+	const char *name;
+	size_t nlen;
+	enum ns_wire_status st = ns_wire_peek_name(buf, len, &name, &nlen);
+
+	if (st != NS_WIRE_OK)
+		return st;
+	memcpy(master.bytes, key, sizeof(key));
+	ns_key_derive_node(&master, name, nlen, &nk);
+	return ns_wire_decode(buf, len, nk.bytes, nk.len, m);
+}
+
 static int make_key(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -385,7 +401,7 @@ static int collect(int sub, pid_t pid, struct seen *seen, size_t nnodes, const c
 			continue;
 		}
 		(*total)++;
-		if (ns_wire_decode(buf, (size_t)n, key, sizeof(key), &m) != NS_WIRE_OK ||
+		if (node_decode(buf, (size_t)n, &m) != NS_WIRE_OK ||
 		    strncmp(m.name, prefix, strlen(prefix)) != 0) {
 			(*bad)++;
 			continue;

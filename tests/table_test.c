@@ -31,7 +31,7 @@ static int enc(const char *name, uint32_t nonce, uint32_t seq, uint64_t ts, uint
 	m.free_mib = score * 3u;
 	m.rtt_p99_us = score * 11u;
 	m.cpu_peak_fc = 500;
-	return ns_wire_encode(&m, key, sizeof(key), buf, NS_WIRE_MAX_LEN);
+	return ns_wire_encode_node(&m, key, sizeof(key), buf, NS_WIRE_MAX_LEN);
 }
 
 static enum ns_wire_status put(struct ns_table *t, const char *name, uint32_t nonce, uint32_t seq,

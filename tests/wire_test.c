@@ -2,6 +2,7 @@
 /* Wire format, key file and replay guard tests. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -194,33 +195,33 @@ static void test_replay_guard(void)
 	struct ns_msg m = sample_msg("n");
 	uint64_t now = m.ts_ms;
 
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_OK);
 	ns_replay_commit(&st, &m);
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_ERR_REPLAY);
 	m.seq = 41;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_ERR_REPLAY);
 	m.seq = 43;
 	m.ts_ms += 1000;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_OK);
 	ns_replay_commit(&st, &m);
 	/* restart: new nonce, seq starts again, accepted only if newer */
 	m.boot_nonce = 7;
 	m.seq = 1;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_ERR_REPLAY);
 	m.ts_ms += 1;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_OK);
 	ns_replay_commit(&st, &m);
 	/* the old boot's messages are now refused even with a higher seq */
 	m.boot_nonce = 0xdeadbeef;
 	m.seq = 1000;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_ERR_REPLAY);
 	/* skew both ways */
 	m.boot_nonce = 7;
 	m.seq = 2;
 	m.ts_ms = now + 30001;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_ERR_SKEW);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_ERR_SKEW);
 	m.ts_ms = now - 30001;
-	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000), NS_WIRE_ERR_SKEW);
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 30000, 30000), NS_WIRE_ERR_SKEW);
 }
 
 static int write_file(const char *path, const void *data, size_t len, mode_t mode)
@@ -263,6 +264,105 @@ static void test_key_file(void)
 	rmdir(dir);
 }
 
+static void unhex(const char *h, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		sscanf(h + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+}
+
+/* RFC 5869 appendix A, test cases 1 and 3 (SHA-256). */
+static void test_hkdf_rfc5869(void)
+{
+	uint8_t ikm[22], salt[13], info[10], prk[32], okm[42], want[42];
+
+	memset(ikm, 0x0b, sizeof(ikm));
+	for (int i = 0; i < 13; i++)
+		salt[i] = (uint8_t)i;
+	for (int i = 0; i < 10; i++)
+		info[i] = (uint8_t)(0xf0 + i);
+	ns_hkdf_sha256_extract(salt, sizeof(salt), ikm, sizeof(ikm), prk);
+	unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5", want, 32);
+	CHECK(memcmp(prk, want, 32) == 0);
+	CHECK_EQ_INT(ns_hkdf_sha256_expand(prk, info, sizeof(info), okm, sizeof(okm)), 0);
+	unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+	      want, 42);
+	CHECK(memcmp(okm, want, 42) == 0);
+	ns_hkdf_sha256_extract(NULL, 0, ikm, sizeof(ikm), prk);
+	unhex("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04", want, 32);
+	CHECK(memcmp(prk, want, 32) == 0);
+	CHECK_EQ_INT(ns_hkdf_sha256_expand(prk, NULL, 0, okm, sizeof(okm)), 0);
+	unhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+	      want, 42);
+	CHECK(memcmp(okm, want, 42) == 0);
+	CHECK_EQ_INT(ns_hkdf_sha256_expand(prk, NULL, 0, okm, 255 * 32 + 1), -EINVAL);
+}
+
+/* Node A's key does not verify a message for node B; the derivation is
+ * HKDF(master, info = name) and differs per name. */
+static void test_node_keys(void)
+{
+	struct ns_key master = {.len = 32}, ka, kb, ka2;
+	struct ns_msg m = sample_msg("node-b"), d;
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	int n;
+
+	memcpy(master.bytes, key, 32);
+	ns_key_derive_node(&master, "node-a", 6, &ka);
+	ns_key_derive_node(&master, "node-b", 6, &kb);
+	ns_key_derive_node(&master, "node-a", 6, &ka2);
+	CHECK_EQ_INT((int)ka.len, NS_NODE_KEY_LEN);
+	CHECK(memcmp(ka.bytes, kb.bytes, 32) != 0);
+	CHECK(memcmp(ka.bytes, ka2.bytes, 32) == 0);
+	n = ns_wire_encode(&m, ka.bytes, ka.len, buf, sizeof(buf));
+	CHECK(n > 0);
+	CHECK_EQ_INT(ns_wire_decode(buf, (size_t)n, kb.bytes, kb.len, &d), NS_WIRE_ERR_MAC);
+	n = ns_wire_encode_node(&m, master.bytes, master.len, buf, sizeof(buf));
+	CHECK_EQ_INT(ns_wire_decode(buf, (size_t)n, kb.bytes, kb.len, &d), NS_WIRE_OK);
+}
+
+static void test_dns1123_names(void)
+{
+	static const char *const good[] = {"a", "node-1", "a.b", "ip-10-0-0-1.ec2.internal", "0a"};
+	static const char *const badn[] = {"-a", "a-", "a..b", ".a", "a.", "a.-b", "a-.b", "A",
+					   "a_b", "a b", ""};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(ns_wire_name_valid(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(badn) / sizeof(badn[0]); i++)
+		CHECK(!ns_wire_name_valid(badn[i], strlen(badn[i])));
+	CHECK(ns_wire_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 63));
+	CHECK(!ns_wire_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64));
+}
+
+/* A new nonce dated ahead is refused past the future bound, and within it
+ * can hold the running agent off only until its clock catches up. */
+static void test_replay_future_bound(void)
+{
+	struct ns_replay_state st = {0};
+	struct ns_msg m = sample_msg("n"), forged;
+	uint64_t now = m.ts_ms;
+
+	ns_replay_commit(&st, &m);
+	forged = m;
+	forged.boot_nonce = m.boot_nonce + 1;
+	forged.ts_ms = now + 25000;
+	CHECK_EQ_INT(ns_replay_check(&st, &forged, now, 30000, 2000), NS_WIRE_ERR_SKEW);
+	forged.ts_ms = now + 2000;
+	CHECK_EQ_INT(ns_replay_check(&st, &forged, now, 30000, 2000), NS_WIRE_OK);
+	ns_replay_commit(&st, &forged);
+	/* the real agent, next publish 2 s later, is dated after the forgery */
+	m.seq++;
+	m.ts_ms = now + 2001;
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now + 2001, 30000, 2000), NS_WIRE_OK);
+	/* future bound never exceeds the skew */
+	m.ts_ms = now + 5000;
+	m.seq++;
+	CHECK_EQ_INT(ns_replay_check(&st, &m, now, 1000, 30000), NS_WIRE_ERR_SKEW);
+}
+
 int main(void)
 {
 	RUN(test_round_trip);
@@ -273,5 +373,9 @@ int main(void)
 	RUN(test_signed_but_invalid);
 	RUN(test_replay_guard);
 	RUN(test_key_file);
+	RUN(test_hkdf_rfc5869);
+	RUN(test_node_keys);
+	RUN(test_dns1123_names);
+	RUN(test_replay_future_bound);
 	return CHECK_SUMMARY();
 }

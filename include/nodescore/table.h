@@ -36,7 +36,10 @@ struct ns_table *ns_table_new(uint32_t max_nodes);
 void ns_table_free(struct ns_table *t);
 
 /* Verifies one wire message (length, MAC, fields, skew, replay) and stores
- * it. Single writer: call from one thread only. now_ms is the wall clock
+ * it. key is the master key: the MAC is checked with the key derived for
+ * the message's node name (ns_key_node_from_prk), cached per entry, so one
+ * node's key cannot sign for another. Timestamps may lag now_ms by skew_ms
+ * and lead it by the future skew (ns_table_set_future_skew). Single writer: call from one thread only. now_ms is the wall clock
  * (for the skew window), now_mono_ms the monotonic clock (for ages).
  * Returns NS_WIRE_OK or the rejection reason; a rejected message never
  * changes the table. Every outcome is counted (ns_table_count). */
@@ -50,6 +53,13 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
  * the skew window, so a dropped node's old messages cannot be replayed.
  * 0 (the default) never drops anything. Call before ingesting. */
 void ns_table_set_eviction(struct ns_table *t, uint64_t evict_after_ms);
+/* Largest lead of a message timestamp over the receiver clock (default
+ * NS_REPLAY_FUTURE_MS, never more than the skew): bounds how long a new
+ * boot nonce dated ahead can lock the node's running agent out. */
+void ns_table_set_future_skew(struct ns_table *t, uint64_t future_ms);
+/* Compatibility for agents older than per-node keys: verify every message
+ * with the master key itself (any key holder can then sign for any node). */
+void ns_table_set_shared_keys(struct ns_table *t, int shared);
 /* Nodes dropped so far. */
 uint64_t ns_table_evicted(const struct ns_table *t);
 

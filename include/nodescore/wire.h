@@ -75,7 +75,9 @@ enum ns_wire_status {
 /* Short snake_case reason, used as the Prometheus label value. */
 const char *ns_wire_strerror(enum ns_wire_status st);
 
-/* Node names are DNS-1123 subdomain characters: [a-z0-9.-], 1..63 bytes. */
+/* Node names are DNS-1123 subdomains, 1..63 bytes as the wire allows:
+ * dot-separated labels of [a-z0-9-], none empty, none starting or ending
+ * with '-'. Returns 1 when valid. */
 int ns_wire_name_valid(const char *name, size_t len);
 
 /* Encodes and signs msg into buf (at least NS_WIRE_MAX_LEN bytes). The name is
@@ -83,6 +85,16 @@ int ns_wire_name_valid(const char *name, size_t len);
  * -EINVAL for an invalid name or out-of-range field. */
 int ns_wire_encode(const struct ns_msg *msg, const uint8_t *key, size_t key_len, uint8_t *buf,
 		   size_t cap);
+
+/* ns_wire_encode with the key of msg->name derived from the master key
+ * (ns_key_derive_node): what an agent holding the master key sends. */
+int ns_wire_encode_node(const struct ns_msg *msg, const uint8_t *master, size_t master_len,
+			uint8_t *buf, size_t cap);
+
+/* The claimed node name of an unverified message, to pick its key: checks
+ * length, magic, version and the name's syntax only. Never reads past len. */
+enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char **name,
+				     size_t *name_len);
 
 /* Verifies and decodes buf. Checks length, magic, version, name, field ranges
  * and the MAC (constant time). Never reads past len. */

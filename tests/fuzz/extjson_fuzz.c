@@ -40,7 +40,7 @@ static void setup(void)
 		m.free_millicores = (uint32_t)(i * 1000);
 		m.free_mib = (uint32_t)(i * 512);
 		m.rtt_p99_us = (uint32_t)(i * 100);
-		int n = ns_wire_encode(&m, key, sizeof(key), buf, sizeof(buf));
+		int n = ns_wire_encode_node(&m, key, sizeof(key), buf, sizeof(buf));
 		ns_table_ingest(table, buf, (size_t)n, key, sizeof(key), 1000000, 1, 30000);
 	}
 }

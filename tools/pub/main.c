@@ -12,6 +12,8 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
+#include <sodium.h>
+
 #include "nodescore/key.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
@@ -41,7 +43,12 @@ static void on_signal(int sig)
 static struct ns_opt opts[] = {
 	OPT("connect", NS_OPT_STRING, "tcp://127.0.0.1:5555",
 		"Comma-separated nanomsg endpoints to connect to (every extender replica)."),
-	OPT("key-file", NS_OPT_STRING, NULL, "HMAC key file (mode 0600, 32..256 bytes)."),
+	OPT("key-file", NS_OPT_STRING, NULL,
+	    "Master HMAC key file (mode 0600, 32..256 bytes); each fake node signs with its key derived from it."),
+	OPT("node-key-file", NS_OPT_STRING, "",
+	    "Sign every message with this one key as is (a node key: hijack tests), instead of deriving."),
+	OPT("shared-key", NS_OPT_BOOL, "0",
+	    "Sign with the master key itself (extenders run with --shared-key)."),
 	OPT("nodes", NS_OPT_STRING, "100", "Number of fake nodes (random walk mode)."),
 	OPT("prefix", NS_OPT_STRING, "node-", "Node name prefix; names are prefix + index."),
 	OPT("node-cpu", NS_OPT_STRING, "16000", "Fake node size in millicores (headroom fields)."),
@@ -75,7 +82,8 @@ struct config {
 	uint64_t connect_wait_ms;
 	int64_t clock_offset_ms;
 	int spread;
-	const char *prefix, *connect, *replay, *key_file;
+	const char *prefix, *connect, *replay, *key_file, *node_key_file;
+	int derive; /* sign with each node's key derived from the master */
 };
 
 static const char *get(const char *name)
@@ -135,6 +143,10 @@ static int parse_config(struct config *c)
 	c->connect = get("connect");
 	c->replay = get("replay");
 	c->key_file = get("key-file");
+	c->node_key_file = get("node-key-file");
+	if (ns_parse_bool(get("shared-key"), &c->derive) < 0)
+		return bad("shared-key", "true or false");
+	c->derive = !c->derive && !(c->node_key_file && *c->node_key_file);
 	/* The longest generated name must still be a valid node name. */
 	n = snprintf(name, sizeof(name), "%s%" PRIu64, c->prefix, c->nodes - 1);
 	if (n < 0 || (size_t)n > NS_WIRE_NAME_MAX || !ns_wire_name_valid(name, (size_t)n))
@@ -221,8 +233,21 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 	uint64_t round = 0, sent = 0, dropped = 0, failed = 0, seq = 0, t0, next_round;
 	uint64_t log_sent = 0, log_t = 0;
 	uint32_t nonce = random_u32();
-	uint8_t buf[NS_WIRE_MAX_LEN];
+	uint8_t buf[NS_WIRE_MAX_LEN], prk[NS_HKDF_HASH_LEN];
+	uint8_t (*nkeys)[NS_NODE_KEY_LEN] = NULL;
 
+	if (c->derive) {
+		/* Derived once per node: the rate is the point of this tool. */
+		nkeys = malloc(n * sizeof(*nkeys));
+		if (!nkeys) {
+			log_error(COMP, "out of memory nodes=%zu", n);
+			return 1;
+		}
+		ns_key_node_prk(key, prk);
+		for (size_t i = 0; i < n; i++)
+			ns_key_node_from_prk(prk, msgs[i].name, strlen(msgs[i].name), nkeys[i]);
+		sodium_memzero(prk, sizeof(prk));
+	}
 	log_info(COMP,
 		 "publishing nodes=%zu mode=%s interval_ms=%" PRIu64 " rate=%" PRIu64
 		 " rounds=%" PRIu64 " nonce=%08x clock_offset_ms=%" PRId64,
@@ -241,7 +266,8 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			m->boot_nonce = nonce;
 			m->seq = (uint32_t)++seq;
 			m->ts_ms = timestamp(c->clock_offset_ms);
-			len = ns_wire_encode(m, key->bytes, key->len, buf, sizeof(buf));
+			len = nkeys ? ns_wire_encode(m, nkeys[i], NS_NODE_KEY_LEN, buf, sizeof(buf))
+				    : ns_wire_encode(m, key->bytes, key->len, buf, sizeof(buf));
 			if (len < 0) {
 				/* Only a bad replay row could get here; the parser refuses those.
 				 */
@@ -303,6 +329,10 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 			    round, sent, dropped, failed, secs,
 			    secs > 0 ? (double)sent / secs : 0.0);
 	}
+	if (nkeys) {
+		sodium_memzero(nkeys, n * sizeof(*nkeys));
+		free(nkeys);
+	}
 	return failed ? 1 : 0;
 }
 
@@ -331,7 +361,8 @@ int main(int argc, char **argv)
 	}
 	if (parse_config(&c) < 0)
 		return 2;
-	if (ns_key_load(c.key_file, &key, err, sizeof(err)) < 0) {
+	if (ns_key_load(*c.node_key_file ? c.node_key_file : c.key_file, &key, err, sizeof(err)) <
+	    0) {
 		log_error(COMP, "%s", err);
 		return 2;
 	}
