@@ -18,6 +18,12 @@
  *   Q        = Q-table value, else headroom
  *   anomaly  = isolation forest score, else 0
  *   score    = 1000 * clamp(w_f*headroom + w_q*Q + w_a*(1-anomaly), 0, 1)
+ *
+ * Except when CPU or memory use is not measured at all (a broken /proc):
+ * the message then carries the neutral score 500, the degraded flag, and
+ * NS_WIRE_FREE_UNKNOWN for the free amounts it cannot know, rather than a
+ * score and zero headroom made up from the 0.5 stand-ins, which made the
+ * extender filter a healthy node out.
  */
 
 static double clamp01(double v)
@@ -95,7 +101,7 @@ static double to_u32(double v)
 void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_input *in,
 		      struct ns_score_output *out)
 {
-	int fallback = 0;
+	int fallback = 0, cpu_unknown = 0, mem_unknown;
 	double cpu, mem, pressure = 0, headroom, q, anomaly, total;
 
 	memset(out, 0, sizeof(*out));
@@ -104,8 +110,9 @@ void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_in
 	else if (have(in->load1) && in->ncpu >= 1)
 		cpu = clamp01(in->load1 / in->ncpu);
 	else
-		cpu = 0.5;
+		cpu = 0.5, cpu_unknown = 1;
 	mem = have(in->mem_util) ? clamp01(in->mem_util) : 0.5;
+	mem_unknown = !have(in->mem_util);
 	out->cpu_now = cpu;
 	out->mem_now = mem;
 
@@ -163,10 +170,16 @@ void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_in
 	if (in->degraded)
 		out->flags |= NS_FLAG_DEGRADED;
 
-	if (in->ncpu >= 1)
+	out->free_millicores = NS_WIRE_FREE_UNKNOWN;
+	out->free_mib = NS_WIRE_FREE_UNKNOWN;
+	if (in->ncpu >= 1 && !cpu_unknown)
 		out->free_millicores = (uint32_t)to_u32((1 - out->cpu_peak) * in->ncpu * 1000.0);
-	if (have(in->mem_peak_fc) && have(in->mem_total_mib))
+	if (have(in->mem_peak_fc) && have(in->mem_total_mib) && !mem_unknown)
 		out->free_mib = (uint32_t)to_u32((1 - out->mem_peak) * in->mem_total_mib);
 	else if (have(in->mem_avail_mib))
 		out->free_mib = (uint32_t)to_u32(in->mem_avail_mib);
+	if (cpu_unknown || mem_unknown) {
+		out->score = NS_SCORE_MAX / 2;
+		out->flags |= NS_FLAG_DEGRADED;
+	}
 }

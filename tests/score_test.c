@@ -142,13 +142,19 @@ static void test_missing_measurements(void)
 	struct ns_score_input in;
 	struct ns_score_output o;
 
-	/* Nothing known: cpu and mem count as half used -> headroom 0.5 -> 650. */
+	/* Nothing known (broken /proc): the neutral score and the degraded flag,
+	 * free amounts unknown rather than a made-up 650 with zero headroom. */
 	ns_score_input_init(&in);
 	ns_score_compute(&W, &in, &o);
 	CHECK(fabs(o.headroom - 0.5) < 1e-9);
-	CHECK_EQ_INT(o.score, 650);
-	CHECK_EQ_INT(o.free_millicores, 0);
-	CHECK_EQ_INT(o.free_mib, 0);
+	CHECK_EQ_INT(o.score, NS_SCORE_MAX / 2);
+	CHECK(o.flags & NS_FLAG_DEGRADED);
+	CHECK(o.free_millicores == NS_WIRE_FREE_UNKNOWN && o.free_mib == NS_WIRE_FREE_UNKNOWN);
+	/* Memory measured, CPU not: still neutral and degraded. */
+	in.mem_util = 0.2;
+	ns_score_compute(&W, &in, &o);
+	CHECK_EQ_INT(o.score, NS_SCORE_MAX / 2);
+	CHECK(o.flags & NS_FLAG_DEGRADED);
 	/* First tick: no CPU delta yet, load1/ncpu stands in: 3/4 = 0.75. */
 	in = base();
 	in.cpu_util = NAN;

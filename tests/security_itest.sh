@@ -127,6 +127,23 @@ if [ -x "$AGENT" ]; then
 	check once_refuses_missing_key sh -c "[ $rc -eq 2 ] && grep -q 'ERROR agent: cannot open key file' '$NS_TMP/once.err'"
 fi
 
+# --- broken /proc: neutral score, degraded flag, not filtered ----------------
+if [ -x "$AGENT" ]; then
+	mkdir -p "$NS_TMP/noproc"
+	OUT=$("$AGENT" --once --no-bpf --interval 100ms --proc-root "$NS_TMP/noproc" \
+		--cgroup-root "$NS_TMP/noproc" --node-name broken --key-file "$KEY" \
+		--forecast-model none --anomaly-model none 2>/dev/null)
+	check broken_proc_neutral_score test "$(val score)" = 500
+	check broken_proc_flag_degraded test "$(val flag_degraded)" = 1
+	check broken_proc_free_unknown test "$(val free_millicores)" = 4294967295
+	# What such an agent publishes passes a filter with a real request.
+	printf '%s\nnode-z,500,2,0,500,500,500,500,4294967295,4294967295,0,0\n' "$H" >"$NS_TMP/z.csv"
+	"$PUB" --connect "tcp://127.0.0.1:$SP" --key-file "$KEY" --replay "$NS_TMP/z.csv" \
+		--interval 100ms --rounds 5 --log-every 0 2>/dev/null
+	F='{"Pod":{"spec":{"containers":[{"resources":{"requests":{"cpu":"2","memory":"1Gi"}}}]}},"NodeNames":["node-z","node-r"]}'
+	check degraded_node_not_filtered sh -c "curl -s -X POST --data-binary '$F' '$U/filter' | grep -q '\"NodeNames\":\[\"node-z\"'"
+fi
+
 kill -TERM "$EPID"
 wait "$EPID"
 check sigterm_exit_0 test $? -eq 0

@@ -29,6 +29,10 @@
 #define NS_WIRE_MIN_LEN (NS_WIRE_HDR_LEN + 1 + NS_WIRE_MAC_LEN)
 
 #define NS_SCORE_MAX 1000
+/* free_millicores / free_mib value of a node that could not measure it
+ * (degraded): the largest value, so no headroom filter removes the node on
+ * a number nobody measured. */
+#define NS_WIRE_FREE_UNKNOWN UINT32_MAX
 #define NS_PERMILLE 1000
 
 enum ns_wire_flag {
