@@ -19,9 +19,11 @@
 
 /* Poll timeout: how quickly the thread notices a stop request. */
 #define SUB_POLL_MS 100
-/* nanomsg closes a connection that sends a larger frame: garbage cannot
- * make us buffer megabytes. Real messages are at most NS_WIRE_MAX_LEN. */
-#define SUB_RCVMAXSIZE 4096
+/* nanomsg closes a connection that sends a larger frame (uncounted: it
+ * happens inside nanomsg), so garbage cannot make us buffer megabytes.
+ * Frames up to this size are received, counted as bad_length and the
+ * connection kept; real messages are at most NS_WIRE_MAX_LEN. */
+#define SUB_RCVMAXSIZE 65536
 /* Niceness of the receive thread: a fleet publishing in step arrives as a
  * burst, and the scheduler's requests should not queue behind it on a
  * small control-plane node. The table still gets its CPU share. */

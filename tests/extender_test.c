@@ -411,6 +411,18 @@ static void test_bad_messages_rejected_and_counted(void)
 	memset(big, 0xab, sizeof(big));
 	CHECK_EQ_INT(send_raw(big, sizeof(big)), 0);
 	CHECK(wait_metric("nodescore_extender_messages_rejected_total{reason=\"bad_length\"}", 3));
+	/* A frame far over the message size is counted and the connection
+	 * stays: the next valid message on it is accepted. */
+	{
+		static uint8_t huge[20000];
+		memset(huge, 0xcd, sizeof(huge));
+		before = accepted();
+		CHECK_EQ_INT(send_raw(huge, sizeof(huge)), 0);
+		CHECK(wait_metric("nodescore_extender_messages_rejected_total{reason=\"bad_length\"}",
+				  4));
+		CHECK_EQ_INT(publish(&cluster[0]), 0);
+		CHECK(wait_metric(acc, before + 1));
+	}
 	/* a valid message from a 7th node: the table holds 6 at most, 5 used */
 	{
 		struct node_spec g = cluster[0], h = cluster[0];
