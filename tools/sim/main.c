@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/* nodescore-sim: compares placement policies on real traces, every policy
+ * on the same arrivals, several seeds, mean and 95 % CI per metric. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodescore/opt.h"
+#include "simrun.h"
+
+#define OPT(name, kind, def, help)                                                                 \
+	{                                                                                          \
+		name, kind, def, help, NULL, 0                                                     \
+	}
+
+static struct ns_opt opts[] = {
+	OPT("scenario", NS_OPT_STRING, "s1",
+		"s1 steady, s2 burst (500 pods in 10 s), s3 faults (hot node, silent agent)."),
+	OPT("machines", NS_OPT_STRING,
+		"../shared/data/alibaba-v2018-machine-usage-slice/machine_usage.csv",
+		"Alibaba 2018 machine_usage.csv: node backgrounds and pod usage shapes."),
+	OPT("tasks", NS_OPT_STRING, "../shared/data/alibaba-v2017-batch-task/batch_task.csv",
+		"Alibaba 2017 batch_task.csv: pod arrivals, requests, durations."),
+	OPT("nodes", NS_OPT_STRING, "100", "Nodes (32 cores, 128 GiB each)."),
+	OPT("days", NS_OPT_STRING, "2", "Simulated days after the warm-up."),
+	OPT("seeds", NS_OPT_STRING, "5", "Seeds 1..N (same arrivals for every policy per seed)."),
+	OPT("load", NS_OPT_STRING, "0.75", "Offered CPU request load, share of cluster CPU."),
+	OPT("staleness", NS_OPT_STRING, "0", "Extra age of nodescore scores, seconds (S2)."),
+	OPT("policies", NS_OPT_STRING, "all", "Comma-separated policy names, or all."),
+	OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
+	OPT("out", NS_OPT_STRING, "", "Directory for CSV and the Markdown table ('' = none)."),
+	OPT("quiet", NS_OPT_BOOL, "0", "No progress on stderr."),
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+#define NMET 11
+static const char *met_names[NMET] = { "overload_cpu", "overload_mem", "slatah", "unserved",
+				       "p99_med", "p99_max", "imbalance_cv", "bad_placements",
+				       "herd", "placed", "failed" };
+
+static void metrics_of(const struct sim_result *r, double *v)
+{
+	v[0] = r->overload_cpu, v[1] = r->overload_mem, v[2] = r->slatah, v[3] = r->unserved;
+	v[4] = r->p99_med, v[5] = r->p99_max, v[6] = r->imbalance, v[7] = (double)r->bad;
+	v[8] = (double)r->herd, v[9] = (double)r->placed, v[10] = (double)r->failed;
+}
+
+static const double t975[] = { 0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262 };
+
+int main(int argc, char **argv)
+{
+	struct sim_cfg c = { 0 };
+	struct sim_traces tr;
+	char err[512], path[1024];
+	int argi;
+	uint32_t nodes, days, seeds;
+	double load, stale;
+	const char *sc, *pols, *out;
+	FILE *csv = NULL, *md = NULL;
+
+	switch (ns_opt_parse(opts, NOPTS, "nodescore-sim",
+			     "Trace-driven cluster simulator: placement policies side by side.", argc,
+			     argv, &argi, err, sizeof(err))) {
+	case NS_OPT_HELP:
+		return 0;
+	case NS_OPT_ERROR:
+		fprintf(stderr, "ERROR sim: %s\n", err);
+		return 2;
+	default:
+		break;
+	}
+	if (ns_opt_u32(opts, NOPTS, "nodes", 2, 20000, &nodes, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
+	    ns_parse_double(ns_opt_get(opts, NOPTS, "load"), 0.01, 2, &load) ||
+	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale)) {
+		fprintf(stderr, "ERROR sim: bad option %s\n", err[0] ? err : "(load or staleness)");
+		return 2;
+	}
+	sc = ns_opt_get(opts, NOPTS, "scenario");
+	pols = ns_opt_get(opts, NOPTS, "policies");
+	out = ns_opt_get(opts, NOPTS, "out");
+	c.nodes = nodes;
+	c.node_cpu_m = 32000;
+	c.node_mem_mib = 131072;
+	c.step_s = 60;
+	c.warmup_s = 86400;
+	c.horizon_s = c.warmup_s + days * 86400.0;
+	c.req_load = load;
+	c.bg_scale = 0.3;
+	c.startup_s = 5;
+	c.pending_s = 600;
+	c.staleness_s = stale;
+	c.hot_node = c.silent_node = -1;
+	c.progress = !atoi(ns_opt_get(opts, NOPTS, "quiet"));
+	c.models_dir = ns_opt_get(opts, NOPTS, "models");
+	if (!strcmp(sc, "s2")) {
+		/* 8 h to a steady state, then 500 pods in 10 s, 1 h after it */
+		c.step_s = 10;
+		c.warmup_s = 8 * 3600;
+		c.horizon_s = 9 * 3600;
+		c.burst_n = 500;
+		c.burst_t = c.warmup_s + 60;
+		c.burst_len_s = 10;
+	} else if (!strcmp(sc, "s3")) {
+		c.hot_node = 0;
+		c.silent_node = 1;
+		c.fault_t = c.warmup_s + 6 * 3600;
+	} else if (strcmp(sc, "s1")) {
+		fprintf(stderr, "ERROR sim: unknown scenario %s (s1, s2, s3)\n", sc);
+		return 2;
+	}
+	c.ts_every = (uint32_t)(3600 / c.step_s);
+	if (sim_traces_load(&tr, ns_opt_get(opts, NOPTS, "machines"),
+			    ns_opt_get(opts, NOPTS, "tasks"), c.step_s, err, sizeof(err))) {
+		fprintf(stderr, "ERROR sim: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s\n",
+		tr.bg.n, tr.ntask, tr.skipped, sc);
+	if (out[0]) {
+		snprintf(path, sizeof(path), "%s/%s-runs.csv", out, sc);
+		csv = fopen(path, "w");
+		snprintf(path, sizeof(path), "%s/%s.md", out, sc);
+		md = fopen(path, "w");
+		if (!csv || !md) {
+			fprintf(stderr, "ERROR sim: cannot write into %s\n", out);
+			return 1;
+		}
+		fprintf(csv, "scenario,policy,seed,mean_util");
+		for (int m = 0; m < NMET; m++)
+			fprintf(csv, ",%s", met_names[m]);
+		fprintf(csv, "\n");
+	}
+	double (*acc)[10][NMET + 1] = calloc(sim_npolicies, sizeof(*acc));
+	for (uint32_t sd = 1; sd <= seeds; sd++) {
+		struct sim_work w;
+		if (sim_work_build(&w, &tr, &c, sd)) {
+			fprintf(stderr, "ERROR sim: out of memory building the workload\n");
+			return 1;
+		}
+		for (size_t p = 0; p < sim_npolicies; p++) {
+			struct sim_result r;
+			double v[NMET];
+			if (strcmp(pols, "all") && !strstr(pols, sim_policies[p].name))
+				continue;
+			if (sim_run(&c, &tr, &w, &sim_policies[p], sd, &r)) {
+				fprintf(stderr, "ERROR sim: run failed policy=%s\n", sim_policies[p].name);
+				return 1;
+			}
+			metrics_of(&r, v);
+			acc[p][sd - 1][0] = r.mean_util;
+			memcpy(&acc[p][sd - 1][1], v, sizeof(v));
+			if (csv) {
+				fprintf(csv, "%s,%s,%u,%.5f", sc, r.policy, sd, r.mean_util);
+				for (int m = 0; m < NMET; m++)
+					fprintf(csv, ",%.6g", v[m]);
+				fprintf(csv, "\n");
+				fflush(csv);
+			}
+			fprintf(stderr,
+				"SUCCESS sim: run policy=%s seed=%u pods=%zu overload_cpu=%.4f slatah=%.5f "
+				"mean_util=%.3f placed=%llu failed=%llu herd=%llu\n",
+				r.policy, sd, w.n, r.overload_cpu, r.slatah, r.mean_util,
+				(unsigned long long)r.placed, (unsigned long long)r.failed,
+				(unsigned long long)r.herd);
+			free(r.over_ts);
+		}
+		free(w.p);
+	}
+	/* Markdown: mean +- 95 % CI (t, n-1 degrees of freedom) */
+	FILE *o = md ? md : stdout;
+	fprintf(o, "| policy | mean util |");
+	for (int m = 0; m < NMET; m++)
+		fprintf(o, " %s |", met_names[m]);
+	fprintf(o, "\n|---|---|");
+	for (int m = 0; m < NMET; m++)
+		fprintf(o, "---|");
+	fprintf(o, "\n");
+	for (size_t p = 0; p < sim_npolicies; p++) {
+		if (strcmp(pols, "all") && !strstr(pols, sim_policies[p].name))
+			continue;
+		fprintf(o, "| %s |", sim_policies[p].name);
+		for (int m = 0; m <= NMET; m++) {
+			double s = 0, q = 0, mean, ci;
+			for (uint32_t sd = 0; sd < seeds; sd++)
+				s += acc[p][sd][m];
+			mean = s / seeds;
+			for (uint32_t sd = 0; sd < seeds; sd++)
+				q += (acc[p][sd][m] - mean) * (acc[p][sd][m] - mean);
+			ci = seeds > 1 ? t975[seeds - 1] * sqrt(q / (seeds - 1)) / sqrt(seeds) : 0;
+			if (m <= 7)
+				fprintf(o, " %.4f +- %.4f |", mean, ci);
+			else
+				fprintf(o, " %.1f +- %.1f |", mean, ci);
+		}
+		fprintf(o, "\n");
+	}
+	if (md) {
+		fclose(md);
+		snprintf(path, sizeof(path), "%s/%s.md", out, sc);
+		fprintf(stderr, "SUCCESS sim: table written path=%s\n", path);
+	}
+	if (csv)
+		fclose(csv);
+	free(acc);
+	sim_traces_free(&tr);
+	return 0;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/* The nodescore policy in nodescore-sim: every simulated node runs the
+ * agent's own models (ns_models: features, forecaster, anomaly detector)
+ * and score (ns_score_compute), signs a real wire message, and the
+ * extender's own table and verbs (ns_table_ingest, ns_extapi_filter and
+ * ns_extapi_prioritize on real JSON bodies) decide, combined with
+ * kube-scheduler's default plugins as daemonset/scheduler-config.yaml
+ * configures it (extender weight 2). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "nodescore/buf.h"
+#include "nodescore/extapi.h"
+#include "nodescore/log.h"
+#include "nodescore/models.h"
+#include "nodescore/sample.h"
+#include "nodescore/score.h"
+#include "nodescore/table.h"
+#include "nodescore/wire.h"
+#include "sim.h"
+
+#define EXT_WEIGHT 2 /* daemonset/scheduler-config.yaml */
+#define T0_MS 1700000000000ull
+
+struct pending_msg {
+	double due;
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	int len;
+};
+
+struct nsst {
+	struct ns_models **m;
+	struct ns_score_weights w;
+	struct ns_table *table;
+	struct ns_extapi_ctx ctx;
+	struct ns_extapi_cfg cfg;
+	struct ns_buf body, out;
+	uint8_t key[32];
+	uint32_t seq;
+	/* messages in flight (staleness): a ring per node of one, the newest wins */
+	struct pending_msg *q;
+	size_t qn, qcap;
+	double *score_of; /* scratch */
+	uint32_t nnodes;
+};
+
+int sim_ns_init(struct sim_policy *p, struct sim *s);
+void sim_ns_tick(struct sim_policy *p, struct sim *s);
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		 const uint32_t *c, size_t n, double *sc, uint8_t *keep);
+void sim_ns_fini(struct sim_policy *p);
+
+int sim_ns_init(struct sim_policy *p, struct sim *s)
+{
+	struct nsst *st = calloc(1, sizeof(*st));
+	struct ns_models_config mc;
+	char fc[512], an[512], err[256];
+	const char *weights = getenv("NODESCORE_SIM_WEIGHTS");
+
+	if (!st)
+		return -1;
+	p->st = st;
+	ns_log_max = NS_LOG_ERROR; /* one agent per node would log per node */
+	if (ns_score_parse_weights(weights ? weights : NS_SCORE_WEIGHTS_DEFAULT, &st->w))
+		return -1;
+	st->nnodes = s->nnodes;
+	st->m = calloc(s->nnodes, sizeof(*st->m));
+	st->score_of = calloc(s->nnodes, sizeof(double));
+	st->table = ns_table_new(s->nnodes + 16);
+	if (!st->m || !st->score_of || !st->table)
+		return -1;
+	ns_table_set_future_skew(st->table, 2000);
+	for (size_t i = 0; i < sizeof(st->key); i++)
+		st->key[i] = (uint8_t)(0x5a ^ i);
+	snprintf(fc, sizeof(fc), "%s/forecast-default", s->models_dir);
+	snprintf(an, sizeof(an), "%s/iforest-default.nsif", s->models_dir);
+	ns_models_config_default(&mc);
+	mc.forecast_path = fc;
+	mc.anomaly_path = an;
+	mc.reload_ms = 0;
+	/* one detector sample per simulated step (its windows are in samples) */
+	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
+	for (uint32_t i = 0; i < s->nnodes; i++)
+		if (ns_models_open(&mc, &st->m[i], err, sizeof(err))) {
+			fprintf(stderr, "ERROR sim: models: %s\n", err);
+			return -1;
+		}
+	st->cfg.ttl_ms = 3ull * s->step_s * 1000 + (uint64_t)(s->staleness_s * 1000);
+	st->cfg.norm = NS_NORM_LINEAR;
+	return 0;
+}
+
+static void deliver(struct nsst *st, struct sim *s)
+{
+	uint64_t now = T0_MS + (uint64_t)(s->t * 1000);
+	size_t k = 0;
+
+	for (size_t i = 0; i < st->qn; i++) {
+		if (st->q[i].due <= s->t)
+			ns_table_ingest(st->table, st->q[i].buf, (size_t)st->q[i].len, st->key,
+					sizeof(st->key), now, now, 30000 + (uint64_t)(s->staleness_s * 1000));
+		else
+			st->q[k++] = st->q[i];
+	}
+	st->qn = k;
+}
+
+void sim_ns_tick(struct sim_policy *p, struct sim *s)
+{
+	struct nsst *st = p->st;
+	uint64_t ts = T0_MS + (uint64_t)(s->t * 1000);
+
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		const struct sim_node *d = &s->nodes[i];
+		struct ns_sample smp;
+		struct ns_score_input in;
+		struct ns_score_output out;
+		struct ns_msg msg;
+		struct pending_msg *pm;
+		double cpu = fmin(1, d->cpu_dem), mem = fmin(1, d->mem_dem);
+
+		if (d->silent)
+			continue;
+		ns_sample_init(&smp, ts);
+		smp.health = NS_SRC_CPU | NS_SRC_MEM | NS_SRC_LOAD;
+		smp.v[NS_M_CPU_UTIL] = (float)cpu;
+		smp.v[NS_M_MEM_UTIL] = (float)mem;
+		smp.v[NS_M_NCPU] = (float)(d->cpu_cap / 1000);
+		smp.v[NS_M_MEM_TOTAL_MIB] = (float)d->mem_cap;
+		smp.v[NS_M_MEM_AVAIL_MIB] = (float)((1 - mem) * d->mem_cap);
+		smp.v[NS_M_PODS] = (float)d->npods;
+		ns_score_input_init(&in);
+		ns_score_input_from_sample(&in, &smp);
+		ns_models_tick(st->m[i], &smp, &in);
+		ns_score_compute(&st->w, &in, &out);
+		memset(&msg, 0, sizeof(msg));
+		msg.flags = out.flags;
+		msg.boot_nonce = 1;
+		msg.seq = ++st->seq;
+		msg.ts_ms = ts;
+		msg.score = out.score;
+		msg.anomaly = (uint16_t)lround(out.anomaly * 1000);
+		msg.cpu_now = (uint16_t)lround(out.cpu_now * 1000);
+		msg.mem_now = (uint16_t)lround(out.mem_now * 1000);
+		msg.cpu_peak_fc = (uint16_t)lround(out.cpu_peak * 1000);
+		msg.mem_peak_fc = (uint16_t)lround(out.mem_peak * 1000);
+		msg.free_millicores = out.free_millicores;
+		msg.free_mib = out.free_mib;
+		msg.pods = (uint16_t)(d->npods > 65535 ? 65535 : d->npods);
+		snprintf(msg.name, sizeof(msg.name), "node-%u", i);
+		if (st->qn == st->qcap) {
+			size_t nc = st->qcap ? st->qcap * 2 : 1024;
+			struct pending_msg *nq = realloc(st->q, nc * sizeof(*nq));
+			if (!nq)
+				continue;
+			st->q = nq, st->qcap = nc;
+		}
+		pm = &st->q[st->qn];
+		pm->len = ns_wire_encode_node(&msg, st->key, sizeof(st->key), pm->buf, sizeof(pm->buf));
+		if (pm->len <= 0)
+			continue;
+		pm->due = s->t + s->staleness_s;
+		st->qn++;
+	}
+	deliver(st, s);
+}
+
+static void put_body(struct nsst *st, const struct sim_pod *pod, const uint32_t *c, size_t n)
+{
+	char tmp[160];
+
+	st->body.len = 0;
+	snprintf(tmp, sizeof(tmp),
+		 "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
+		 "{\"cpu\":\"%.0fm\",\"memory\":\"%.0fMi\"}}}]}},\"NodeNames\":[",
+		 pod->cpu_req, ceil(pod->mem_req));
+	ns_buf_puts(&st->body, tmp);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tmp, sizeof(tmp), "%s\"node-%u\"", i ? "," : "", c[i]);
+		ns_buf_puts(&st->body, tmp);
+	}
+	ns_buf_puts(&st->body, "]}");
+}
+
+static int node_of(const char *name)
+{
+	return strncmp(name, "node-", 5) == 0 ? atoi(name + 5) : -1;
+}
+
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		 const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	struct nsst *st = p->st;
+	struct ns_extapi_stats es;
+	uint64_t now = T0_MS + (uint64_t)(s->t * 1000);
+	cJSON *r, *it;
+
+	for (size_t i = 0; i < n; i++) {
+		keep[i] = 1;
+		sc[i] = sim_k8s_default(&s->nodes[c[i]], pod);
+		st->score_of[c[i]] = -1;
+	}
+	/* filter: nodes it fails are dropped (it fails open by itself) */
+	put_body(st, pod, c, n);
+	if (ns_extapi_filter(&st->ctx, st->table, &st->cfg, now, st->body.p, st->body.len,
+			     &st->out, &es) == 200 &&
+	    (es.failed_anomaly + es.failed_cpu + es.failed_mem) > 0 &&
+	    (r = cJSON_ParseWithLength(st->out.p, st->out.len))) {
+		cJSON *fl = cJSON_GetObjectItem(r, "FailedNodes");
+		cJSON_ArrayForEach(it, fl)
+		{
+			int j = node_of(it->string);
+			for (size_t i = 0; j >= 0 && i < n; i++)
+				if (c[i] == (uint32_t)j)
+					keep[i] = 0;
+		}
+		cJSON_Delete(r);
+	}
+	if (ns_extapi_prioritize(&st->ctx, st->table, &st->cfg, now, st->body.p, st->body.len,
+				 &st->out, &es) != 200 ||
+	    !(r = cJSON_ParseWithLength(st->out.p, st->out.len)))
+		return; /* ignorable: true, the default plugins alone decide */
+	cJSON_ArrayForEach(it, r)
+	{
+		cJSON *h = cJSON_GetObjectItem(it, "Host"), *v = cJSON_GetObjectItem(it, "Score");
+		int j = cJSON_IsString(h) ? node_of(h->valuestring) : -1;
+		if (j >= 0 && (uint32_t)j < s->nnodes && cJSON_IsNumber(v))
+			st->score_of[j] = v->valuedouble;
+	}
+	cJSON_Delete(r);
+	for (size_t i = 0; i < n; i++)
+		if (st->score_of[c[i]] >= 0)
+			sc[i] += st->score_of[c[i]] * 10 * EXT_WEIGHT;
+}
+
+void sim_ns_fini(struct sim_policy *p)
+{
+	struct nsst *st = p->st;
+
+	if (!st)
+		return;
+	for (size_t i = 0; st->m && i < st->nnodes; i++)
+		ns_models_free(st->m[i]);
+	free(st->m);
+	ns_table_free(st->table);
+	ns_extapi_ctx_free(&st->ctx);
+	ns_buf_free(&st->body), ns_buf_free(&st->out);
+	free(st->q), free(st->score_of);
+	free(st);
+	p->st = NULL;
+}

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/* Placement policies of nodescore-sim: random, the Kubernetes defaults and
+ * the load-aware peers, each as its project defines it (docs/sim.md cites
+ * the source of every formula). Each keeps its own stale metric view. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+/* --- Kubernetes NodeResourcesFit (LeastAllocated / MostAllocated) and
+ * NodeResourcesBalancedAllocation, requests only, cpu and memory weight 1. */
+static double least_alloc(const struct sim_node *n, const struct sim_pod *p)
+{
+	double c = (n->cpu_cap - n->cpu_req - p->cpu_req) * 100 / n->cpu_cap;
+	double m = (n->mem_cap - n->mem_req - p->mem_req) * 100 / n->mem_cap;
+	return (fmax(c, 0) + fmax(m, 0)) / 2;
+}
+
+static double balanced(const struct sim_node *n, const struct sim_pod *p)
+{
+	double fc = fmin(1, (n->cpu_req + p->cpu_req) / n->cpu_cap);
+	double fm = fmin(1, (n->mem_req + p->mem_req) / n->mem_cap);
+	/* std of the two fractions = |fc - fm| / 2 */
+	return (1 - fabs(fc - fm) / 2) * 100;
+}
+
+double sim_k8s_default(const struct sim_node *n, const struct sim_pod *p)
+{
+	return least_alloc(n, p) + balanced(n, p);
+}
+
+static void rank_random(struct sim_policy *pol, struct sim *s, const struct sim_pod *p,
+			const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	(void)pol, (void)p, (void)c;
+	for (size_t i = 0; i < n; i++)
+		sc[i] = sim_rand(&s->rng), keep[i] = 1;
+}
+
+static void rank_default(struct sim_policy *pol, struct sim *s, const struct sim_pod *p,
+			 const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	(void)pol;
+	for (size_t i = 0; i < n; i++)
+		sc[i] = sim_k8s_default(&s->nodes[c[i]], p), keep[i] = 1;
+}
+
+static void rank_most(struct sim_policy *pol, struct sim *s, const struct sim_pod *p,
+		      const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	(void)pol;
+	for (size_t i = 0; i < n; i++) {
+		const struct sim_node *d = &s->nodes[c[i]];
+		sc[i] = (fmin(1, (d->cpu_req + p->cpu_req) / d->cpu_cap) +
+			 fmin(1, (d->mem_req + p->mem_req) / d->mem_cap)) * 50;
+		keep[i] = 1;
+	}
+}
+
+/* --- Load-aware peers: a per-node snapshot refreshed on the peer's period. */
+struct view {
+	double period_s, last_s;
+	double *a, *b, *c, *d, *e, *f; /* metric slots, meaning per policy */
+	double *since;		       /* load bound since the last refresh */
+	double *ts;		       /* sim time of each node's last fresh data */
+	uint32_t *binds;	       /* Crane hot value: bind times ring per node */
+	double *bind_t;
+};
+
+#define HOT_RING 16
+
+static int view_init(struct sim_policy *p, struct sim *s)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	size_t n = s->nnodes;
+
+	if (!v)
+		return -1;
+	v->a = calloc(n, sizeof(double)), v->b = calloc(n, sizeof(double));
+	v->c = calloc(n, sizeof(double)), v->d = calloc(n, sizeof(double));
+	v->e = calloc(n, sizeof(double)), v->f = calloc(n, sizeof(double));
+	v->since = calloc(n, sizeof(double)), v->ts = calloc(n, sizeof(double));
+	v->binds = calloc(n, sizeof(uint32_t));
+	v->bind_t = calloc(n * HOT_RING, sizeof(double));
+	v->last_s = -1e18;
+	for (size_t i = 0; v->bind_t && i < n * HOT_RING; i++)
+		v->bind_t[i] = -1e18;
+	p->st = v;
+	return v->a && v->b && v->c && v->d && v->e && v->f && v->since && v->ts && v->binds &&
+		       v->bind_t
+		   ? 0
+		   : -1;
+}
+
+static void view_fini(struct sim_policy *p)
+{
+	struct view *v = p->st;
+
+	if (!v)
+		return;
+	free(v->a), free(v->b), free(v->c), free(v->d), free(v->e), free(v->f);
+	free(v->since), free(v->ts), free(v->binds), free(v->bind_t);
+	free(v);
+	p->st = NULL;
+}
+
+static uint32_t steps(const struct sim *s, double sec)
+{
+	uint32_t n = (uint32_t)lround(sec / s->step_s);
+	return n ? n : 1;
+}
+
+/* Trimaran: load-watcher serves the 15-minute average, fetched every 60 s. */
+static void tick_trimaran(struct sim_policy *p, struct sim *s)
+{
+	struct view *v = p->st;
+
+	if (s->t - v->last_s < 60)
+		return;
+	v->last_s = s->t;
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		double mean, std, max;
+		if (s->nodes[i].silent)
+			continue;
+		sim_window(s, i, 0, 0, steps(s, 900), &mean, &std, &max);
+		v->a[i] = mean, v->b[i] = std;
+		sim_window(s, i, 1, 0, steps(s, 900), &mean, &std, &max);
+		v->c[i] = mean, v->d[i] = std;
+		v->since[i] = 0;
+	}
+}
+
+static double tlp_pred(const struct sim_pod *p)
+{
+	/* limits when set, else requests x 1.5 (requestsMultiplier) */
+	return p->cpu_lim > 0 ? p->cpu_lim : p->cpu_req * 1.5;
+}
+
+static void bound_trimaran(struct sim_policy *p, struct sim *s, uint32_t node,
+			   const struct sim_pod *pod)
+{
+	struct view *v = p->st;
+	(void)s;
+	v->since[node] += tlp_pred(pod);
+}
+
+static void rank_tlp(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		     const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	struct view *v = p->st;
+	const double target = 40;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sim_node *d = &s->nodes[c[i]];
+		double u = (v->a[c[i]] * d->cpu_cap + v->since[c[i]] + tlp_pred(pod)) * 100 /
+			   d->cpu_cap;
+		keep[i] = 1;
+		if (u > 100)
+			sc[i] = 0;
+		else if (u > target)
+			sc[i] = round(target * (100 - u) / (100 - target));
+		else
+			sc[i] = round((100 - target) * u / target + target);
+	}
+}
+
+static void rank_lvrb(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		      const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	struct view *v = p->st;
+	const double margin = 1, sens = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sim_node *d = &s->nodes[c[i]];
+		double muc = v->a[c[i]] + (pod->cpu_req + v->since[c[i]] / 1.5) / d->cpu_cap;
+		double mum = v->c[c[i]] + pod->mem_req / d->mem_cap;
+		double rc = (fmin(muc, 1) + margin * pow(v->b[c[i]], 1 / sens)) / 2;
+		double rm = (fmin(mum, 1) + margin * pow(v->d[c[i]], 1 / sens)) / 2;
+		keep[i] = 1;
+		sc[i] = round(fmin(1 - fmin(rc, 1), 1 - fmin(rm, 1)) * 100);
+	}
+}
+
+/* Crane: annotations cpu/mem_usage_avg_5m (synced every 3 min),
+ * max_avg_1h (15 min), max_avg_1d (3 h); hot value from recent binds. */
+static void tick_crane(struct sim_policy *p, struct sim *s)
+{
+	struct view *v = p->st;
+	static const double period[3] = { 180, 900, 10800 };
+	double *slot[3][2] = { { v->a, v->b }, { v->c, v->d }, { v->e, v->f } };
+
+	for (int w = 0; w < 3; w++) {
+		uint64_t every = steps(s, period[w]);
+		if (s->k % every)
+			continue;
+		for (uint32_t i = 0; i < s->nnodes; i++) {
+			double mean, std, max, best[2] = { 0, 0 };
+			if (s->nodes[i].silent)
+				continue;
+			for (int r = 0; r < 2; r++) {
+				if (w == 0) {
+					sim_window(s, i, r, 0, steps(s, 300), &mean, &std, &max);
+					best[r] = mean;
+				} else {
+					/* max over the window of the 5-minute averages */
+					uint32_t len = steps(s, w == 1 ? 3600 : 86400),
+						 five = steps(s, 300);
+					for (uint32_t lag = 0; lag + five <= len && lag + five <= SIM_HIST;
+					     lag += five) {
+						sim_window(s, i, r, lag, five, &mean, &std, &max);
+						best[r] = fmax(best[r], mean);
+					}
+				}
+				slot[w][r][i] = best[r];
+			}
+			if (w == 0)
+				v->ts[i] = s->t;
+		}
+	}
+}
+
+static void bound_crane(struct sim_policy *p, struct sim *s, uint32_t node,
+			const struct sim_pod *pod)
+{
+	struct view *v = p->st;
+	(void)pod;
+	v->bind_t[node * HOT_RING + v->binds[node]++ % HOT_RING] = s->t;
+}
+
+static void rank_crane(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		       const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	struct view *v = p->st;
+	(void)pod;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t j = c[i];
+		int fresh = s->t - v->ts[j] <= 3 * 180; /* annotation older: ignored */
+		double hot5 = 0, hot1 = 0, score;
+		keep[i] = !fresh || !(v->a[j] > 0.65 || v->c[j] > 0.75 || v->b[j] > 0.65 ||
+				      v->d[j] > 0.75);
+		for (int h = 0; h < HOT_RING; h++) {
+			double dt = s->t - v->bind_t[j * HOT_RING + h];
+			hot5 += dt <= 300, hot1 += dt <= 60;
+		}
+		score = fresh ? (0.2 * (1 - v->a[j]) + 0.3 * (1 - v->c[j]) + 0.5 * (1 - v->e[j]) +
+				 0.2 * (1 - v->b[j]) + 0.3 * (1 - v->d[j]) + 0.5 * (1 - v->f[j])) /
+				    2.0 * 100
+			      : 0;
+		/* hotValue: binds in 5 min / 5 + binds in 1 min / 2, x 10 points */
+		sc[i] = score - 10 * (floor(hot5 / 5) + floor(hot1 / 2));
+	}
+}
+
+/* Koordinator: NodeMetric reported every 60 s (the last minute's
+ * 300 s average), expired after 180 s (then filtered out, the code default); estimated pod usage 85 % of the CPU
+ * request and 70 % of the memory request for pods bound since. */
+static void tick_koord(struct sim_policy *p, struct sim *s)
+{
+	struct view *v = p->st;
+
+	if (s->t - v->last_s < 60)
+		return;
+	v->last_s = s->t;
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		double mean, std, max;
+		if (s->nodes[i].silent)
+			continue;
+		sim_window(s, i, 0, 0, steps(s, 300), &mean, &std, &max);
+		v->a[i] = mean;
+		sim_window(s, i, 1, 0, steps(s, 300), &mean, &std, &max);
+		v->c[i] = mean;
+		v->since[i] = v->b[i] = 0;
+		v->ts[i] = s->t;
+	}
+}
+
+static void bound_koord(struct sim_policy *p, struct sim *s, uint32_t node,
+			const struct sim_pod *pod)
+{
+	struct view *v = p->st;
+	(void)s;
+	v->since[node] += 0.85 * pod->cpu_req;
+	v->b[node] += 0.70 * pod->mem_req;
+}
+
+static void rank_koord(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		       const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	struct view *v = p->st;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t j = c[i];
+		const struct sim_node *d = &s->nodes[j];
+		int expired = s->t - v->ts[j] > 180;
+		double uc, um;
+		if (expired) {
+			keep[i] = 0, sc[i] = 0;
+			continue;
+		}
+		keep[i] = !(v->a[j] * 100 >= 65 || v->c[j] * 100 >= 95);
+		uc = v->a[j] * d->cpu_cap + v->since[j] + 0.85 * pod->cpu_req;
+		um = v->c[j] * d->mem_cap + v->b[j] + 0.70 * pod->mem_req;
+		sc[i] = (fmax(0, (d->cpu_cap - uc) * 100 / d->cpu_cap) +
+			 fmax(0, (d->mem_cap - um) * 100 / d->mem_cap)) / 2;
+	}
+}
+
+/* nodescore lives in nsnode.c. */
+int sim_ns_init(struct sim_policy *p, struct sim *s);
+void sim_ns_tick(struct sim_policy *p, struct sim *s);
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		 const uint32_t *c, size_t n, double *sc, uint8_t *keep);
+void sim_ns_fini(struct sim_policy *p);
+
+const struct sim_policy sim_policies[] = {
+	{ "random", NULL, NULL, NULL, rank_random, NULL, NULL },
+	{ "k8s-default", NULL, NULL, NULL, rank_default, NULL, NULL },
+	{ "most-allocated", NULL, NULL, NULL, rank_most, NULL, NULL },
+	{ "trimaran-tlp", NULL, view_init, tick_trimaran, rank_tlp, bound_trimaran, view_fini },
+	{ "trimaran-lvrb", NULL, view_init, tick_trimaran, rank_lvrb, bound_trimaran, view_fini },
+	{ "crane", NULL, view_init, tick_crane, rank_crane, bound_crane, view_fini },
+	{ "koordinator", NULL, view_init, tick_koord, rank_koord, bound_koord, view_fini },
+	{ "nodescore", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini },
+};
+const size_t sim_npolicies = sizeof(sim_policies) / sizeof(sim_policies[0]);

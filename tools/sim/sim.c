@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+/* nodescore-sim engine: trace-driven cluster on a fixed step (background
+ * load replayed from machine traces, pods from task traces with usage that
+ * differs from their requests), one policy per run on the same arrivals,
+ * and the placement-quality metrics of docs/sim.md. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodescore/series.h"
+#include "sim.h"
+#include "simrun.h"
+
+double sim_rand(uint64_t *st)
+{
+	/* splitmix64: deterministic per seed, same stream on every machine */
+	uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+static double rand_norm(uint64_t *st)
+{
+	double u = sim_rand(st), v = sim_rand(st);
+	return sqrt(-2 * log(u > 0 ? u : 1e-12)) * cos(6.283185307179586 * v);
+}
+
+void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint32_t nsteps,
+		double *mean, double *std, double *max)
+{
+	const float *h = res ? s->nodes[node].hist_mem : s->nodes[node].hist_cpu;
+	double sum = 0, sq = 0, mx = 0;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < nsteps && lag + i < SIM_HIST && lag + i <= s->k; i++) {
+		double v = h[(s->k - lag - i) % SIM_HIST];
+		sum += v, sq += v * v, mx = fmax(mx, v), n++;
+	}
+	*mean = n ? sum / n : 0;
+	*std = n ? sqrt(fmax(0, sq / n - *mean * *mean)) : 0;
+	*max = mx;
+}
+
+/* --- traces --- */
+
+int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks,
+		    uint32_t step_s, char *err, size_t errlen)
+{
+	FILE *f;
+	char line[512];
+	unsigned long ln = 0;
+	int rc;
+
+	memset(tr, 0, sizeof(*tr));
+	tr->bg.step_ms = step_s * 1000;
+	rc = ns_series_load(machines, NS_SERIES_FMT_ALIBABA, &tr->bg, NULL, err, errlen);
+	if (rc)
+		return rc;
+	/* Carry values over the grid's empty cells; a series too short for a day
+	 * is of no use as a node. */
+	for (size_t i = 0; i < tr->bg.n; i++) {
+		struct ns_series *se = &tr->bg.s[i];
+		for (int r = 0; r < NS_SERIES_NRES; r++) {
+			float last = NAN;
+			for (size_t k = 0; k < se->n; k++)
+				if (isnan(se->v[r][k]))
+					se->v[r][k] = last;
+				else
+					last = se->v[r][k];
+			for (size_t k = 0; k < se->n && isnan(se->v[r][k]); k++)
+				se->v[r][k] = 0;
+		}
+	}
+	for (size_t i = 0; i < tr->bg.n; i++)
+		if (tr->bg.s[i].n < 86400u / step_s) {
+			snprintf(err, errlen, "%s: machine %s has under a day of samples", machines,
+				 tr->bg.s[i].id);
+			return -EINVAL;
+		}
+	tr->mean_cpu = calloc(tr->bg.n, sizeof(double));
+	if (!tr->mean_cpu) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < tr->bg.n; i++) {
+		double sum = 0;
+		for (size_t k = 0; k < tr->bg.s[i].n; k++)
+			sum += tr->bg.s[i].v[0][k];
+		tr->mean_cpu[i] = sum / (double)tr->bg.s[i].n;
+	}
+	f = fopen(tasks, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", tasks, strerror(errno));
+		return -EINVAL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		double create, end, inst, cpu, mem;
+		char status[32];
+		ln++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%lu: line too long", tasks, ln);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (ln == 1 && strstr(line, "task_create_time"))
+			continue;
+		/* create,end,job,task,instances,status,plan_cpu,plan_mem */
+		if (sscanf(line, "%lf,%lf,%*[^,],%*[^,],%lf,%31[^,],%lf,%lf", &create, &end, &inst,
+			   status, &cpu, &mem) != 6) {
+			/* rows without requests (empty plan_cpu) are counted, not used */
+			if (sscanf(line, "%lf,%lf,%*[^,],%*[^,],%lf,%31[^,],", &create, &end, &inst,
+				   status) == 4) {
+				tr->skipped++;
+				continue;
+			}
+			snprintf(err, errlen, "%s:%lu: malformed row (want create,end,job,task,"
+				 "instances,status,plan_cpu,plan_mem)", tasks, ln);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (!(end > create) || !(inst >= 1) || !(cpu > 0) || !(mem > 0) || cpu > 6400 ||
+		    mem > 1 || inst > 1e6 || strcmp(status, "Terminated")) {
+			tr->skipped++;
+			continue;
+		}
+		if (tr->ntask == tr->captask) {
+			size_t nc = tr->captask ? tr->captask * 2 : 4096;
+			struct sim_task *nt = realloc(tr->task, nc * sizeof(*nt));
+			if (!nt) {
+				fclose(f);
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			tr->task = nt, tr->captask = nc;
+		}
+		tr->task[tr->ntask++] = (struct sim_task){ create, end - create, (uint32_t)inst,
+							   cpu * 10, mem };
+		if (tr->ntask == 1 || create < tr->tmin)
+			tr->tmin = create;
+		if (create > tr->tmax)
+			tr->tmax = create;
+	}
+	fclose(f);
+	if (tr->ntask == 0) {
+		snprintf(err, errlen, "%s: no usable task rows (%lu lines)", tasks, ln);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void sim_traces_free(struct sim_traces *tr)
+{
+	ns_series_free(&tr->bg);
+	free(tr->mean_cpu);
+	free(tr->task);
+}
+
+/* --- workload: the same arrivals for every policy of one (scenario, seed) --- */
+
+static int push_pod(struct sim_work *w, const struct sim_pod *p)
+{
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 65536;
+		struct sim_pod *np = realloc(w->p, nc * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		w->p = np, w->cap = nc;
+	}
+	w->p[w->n++] = *p;
+	return 0;
+}
+
+static int cmp_arr(const void *a, const void *b)
+{
+	double x = ((const struct sim_pod *)a)->t_arr, y = ((const struct sim_pod *)b)->t_arr;
+	return x < y ? -1 : x > y;
+}
+
+static void draw_usage(struct sim_pod *p, const struct sim_traces *tr, uint64_t *rng)
+{
+	/* Usage differs from the request: a per-pod ratio (lognormal, median
+	 * 0.6) times a real machine's CPU shape normalised to mean 1. */
+	p->r_cpu = (float)fmin(3, fmax(0.05, 0.6 * exp(0.5 * rand_norm(rng))));
+	p->r_mem = (float)fmin(1.5, fmax(0.1, 0.7 * exp(0.25 * rand_norm(rng))));
+	p->shape = (uint32_t)(sim_rand(rng) * (double)tr->bg.n);
+	p->shape_off = (uint32_t)(sim_rand(rng) * (double)tr->bg.s[p->shape].n);
+	p->node = -1;
+}
+
+int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
+		   uint64_t seed)
+{
+	uint64_t rng = seed * 7919 + 17;
+	double span = tr->tmax - tr->tmin + 60, offered = 0, p;
+	double cores = (double)c->nodes * c->node_cpu_m;
+
+	memset(w, 0, sizeof(*w));
+	for (size_t i = 0; i < tr->ntask; i++)
+		offered += tr->task[i].cpu_m * tr->task[i].inst * fmin(tr->task[i].dur, 86400) * 0.75;
+	offered /= span;
+	p = c->req_load * cores / offered;
+	for (double base = 0; base < c->horizon_s; base += span) {
+		for (size_t i = 0; i < tr->ntask; i++) {
+			const struct sim_task *t = &tr->task[i];
+			double exp_n = t->inst * p;
+			uint32_t n = (uint32_t)exp_n + (sim_rand(&rng) < exp_n - floor(exp_n));
+			for (uint32_t j = 0; j < n; j++) {
+				struct sim_pod pod = { 0 };
+				pod.t_arr = base + t->create - tr->tmin + sim_rand(&rng) * 60;
+				if (pod.t_arr >= c->horizon_s)
+					continue;
+				pod.dur = fmax(c->step_s, fmin(t->dur, 86400) * (0.5 + 0.5 * sim_rand(&rng)));
+				pod.cpu_req = t->cpu_m;
+				pod.mem_req = t->mem * c->node_mem_mib;
+				draw_usage(&pod, tr, &rng);
+				if (push_pod(w, &pod))
+					return -ENOMEM;
+			}
+		}
+	}
+	if (c->burst_n) {
+		/* S2: pods of the same request mix, all within burst_len_s */
+		for (uint32_t j = 0; j < c->burst_n; j++) {
+			const struct sim_task *t = &tr->task[(size_t)(sim_rand(&rng) * (double)tr->ntask)];
+			struct sim_pod pod = { 0 };
+			pod.t_arr = c->burst_t + sim_rand(&rng) * c->burst_len_s;
+			pod.dur = 3600;
+			pod.cpu_req = t->cpu_m;
+			pod.mem_req = t->mem * c->node_mem_mib;
+			draw_usage(&pod, tr, &rng);
+			pod.r_cpu = (float)fmax(pod.r_cpu, 0.8); /* a burst of busy pods */
+			if (push_pod(w, &pod))
+				return -ENOMEM;
+		}
+	}
+	qsort(w->p, w->n, sizeof(*w->p), cmp_arr);
+	return 0;
+}
+
+/* --- one run --- */
+
+static double pod_cpu(const struct sim_pod *p, const struct sim_traces *tr, uint64_t k0,
+		      uint64_t k)
+{
+	const struct ns_series *se = &tr->bg.s[p->shape];
+	double v = se->v[0][(p->shape_off + (k - k0)) % se->n];
+	return p->cpu_req * p->r_cpu * fmin(4, v / (tr->mean_cpu[p->shape] + 1e-3));
+}
+
+int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w0,
+	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res)
+{
+	struct sim s = { 0 };
+	struct sim_policy pol = *proto;
+	struct sim_pod *pods = malloc(w0->n * sizeof(*pods) + 1);
+	uint32_t *run = NULL, *cand = malloc(c->nodes * sizeof(uint32_t));
+	size_t nrun = 0, caprun = 0, next = 0, *pend = NULL, npend = 0, cappend = 0;
+	double *score = malloc(c->nodes * sizeof(double));
+	uint8_t *keep = malloc(c->nodes);
+	uint64_t nsteps = (uint64_t)(c->horizon_s / c->step_s), warm = (uint64_t)(c->warmup_s / c->step_s);
+	uint64_t bgrng = seed * 104729 + 3;
+	double cv_sum = 0;
+	uint64_t cv_n = 0;
+	int rc = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(res->policy, sizeof(res->policy), "%s", proto->name);
+	s.nnodes = c->nodes;
+	s.step_s = c->step_s;
+	s.staleness_s = c->staleness_s;
+	s.seed = seed;
+	s.rng = seed * 31 + 1;
+	s.models_dir = c->models_dir;
+	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
+	res->over_ts = calloc(nsteps / c->ts_every + 2, sizeof(float));
+	if (!pods || !cand || !score || !keep || !s.nodes || !res->over_ts)
+		goto out;
+	memcpy(pods, w0->p, w0->n * sizeof(*pods));
+	for (uint32_t i = 0; i < c->nodes; i++) {
+		struct sim_node *n = &s.nodes[i];
+		n->cpu_cap = c->node_cpu_m;
+		n->mem_cap = c->node_mem_mib;
+		n->bg = (uint32_t)((i + seed) % tr->bg.n);
+		n->bg_off = (uint32_t)(sim_rand(&bgrng) * (double)tr->bg.s[n->bg].n);
+	}
+	rc = pol.init ? pol.init(&pol, &s) : 0;
+	if (rc) {
+		fprintf(stderr, "ERROR sim: policy %s failed to start\n", pol.name);
+		rc = -EINVAL;
+		goto out;
+	}
+	for (s.k = 0; s.k < nsteps; s.k++) {
+		s.t = (double)s.k * c->step_s;
+		int counted = s.k >= warm;
+		uint32_t over_nodes = 0;
+		double usum = 0, usq = 0;
+
+		/* departures and demand */
+		for (uint32_t i = 0; i < c->nodes; i++) {
+			struct sim_node *n = &s.nodes[i];
+			const struct ns_series *se = &tr->bg.s[n->bg];
+			size_t bk = (n->bg_off + s.k) % se->n;
+			n->cpu_dem = c->bg_scale * se->v[0][bk];
+			n->mem_dem = c->bg_scale * se->v[1][bk];
+			if (c->hot_node == (int)i && s.t >= c->fault_t && s.t < c->fault_t + 1800)
+				n->cpu_dem = 1.0; /* S3: pinned at 100 % */
+			n->silent = c->silent_node == (int)i && s.t >= c->fault_t;
+		}
+		for (size_t r = 0; r < nrun;) {
+			struct sim_pod *p = &pods[run[r]];
+			struct sim_node *n = &s.nodes[p->node];
+			if (p->t_end <= s.t) {
+				n->cpu_req -= p->cpu_req, n->mem_req -= p->mem_req, n->npods--;
+				run[r] = run[--nrun];
+				continue;
+			}
+			if (p->t_start <= s.t) {
+				uint64_t k0 = (uint64_t)(p->t_start / c->step_s);
+				n->cpu_dem += pod_cpu(p, tr, k0, s.k) / n->cpu_cap;
+				n->mem_dem += p->mem_req * p->r_mem / n->mem_cap;
+			}
+			r++;
+		}
+		for (uint32_t i = 0; i < c->nodes; i++) {
+			struct sim_node *n = &s.nodes[i];
+			n->hist_cpu[s.k % SIM_HIST] = (float)fmin(1, n->cpu_dem);
+			n->hist_mem[s.k % SIM_HIST] = (float)fmin(1, n->mem_dem);
+			if (n->cpu_dem > 0.9) {
+				over_nodes++;
+				for (size_t r = 0; r < nrun; r++) {
+					struct sim_pod *p = &pods[run[r]];
+					if (p->node == (int)i && !p->bad && s.t - p->t_bind <= 600 &&
+					    p->t_bind >= c->warmup_s)
+						p->bad = 1, res->bad++;
+				}
+			}
+			if (!counted)
+				continue;
+			n->active_steps++;
+			n->over_cpu += n->cpu_dem > 0.9;
+			n->over_mem += n->mem_dem > 0.95;
+			n->sla_cpu += n->cpu_dem > 1;
+			n->unserved += fmax(0, n->cpu_dem - 1);
+			n->demand_sum += n->cpu_dem;
+			n->hist_u[(int)fmin(200, floor(n->cpu_dem * 100))]++;
+			usum += n->cpu_dem, usq += n->cpu_dem * n->cpu_dem;
+		}
+		if (counted) {
+			double m = usum / c->nodes;
+			cv_sum += m > 0 ? sqrt(fmax(0, usq / c->nodes - m * m)) / m : 0;
+			cv_n++;
+		}
+		if (s.k % c->ts_every == 0)
+			res->over_ts[res->n_ts++] = (float)over_nodes / (float)c->nodes;
+		if (pol.tick)
+			pol.tick(&pol, &s);
+
+		/* arrivals of this step, after the pending ones */
+		while (next < w0->n && pods[next].t_arr < s.t + c->step_s) {
+			if (npend == cappend) {
+				size_t nc = cappend ? cappend * 2 : 4096;
+				size_t *np = realloc(pend, nc * sizeof(*np));
+				if (!np)
+					goto out_pol;
+				pend = np, cappend = nc;
+			}
+			pend[npend++] = next++;
+		}
+		size_t keptp = 0;
+		for (size_t q = 0; q < npend; q++) {
+			struct sim_pod *p = &pods[pend[q]];
+			size_t nc = 0, best = 0, ties = 0;
+			for (uint32_t i = 0; i < c->nodes; i++) {
+				const struct sim_node *n = &s.nodes[i];
+				if (n->cpu_req + p->cpu_req <= n->cpu_cap &&
+				    n->mem_req + p->mem_req <= n->mem_cap)
+					cand[nc++] = i;
+			}
+			if (nc)
+				pol.rank(&pol, &s, p, cand, nc, score, keep);
+			for (size_t i = 0; i < nc; i++) {
+				if (!keep[i])
+					continue;
+				/* selectHost: uniform among the best (reservoir sampling) */
+				if (!ties || score[i] > score[best])
+					best = i, ties = 1;
+				else if (score[i] == score[best] && sim_rand(&s.rng) * (double)++ties < 1)
+					best = i;
+			}
+			if (!ties) {
+				if (s.t - p->t_arr < c->pending_s)
+					pend[keptp++] = pend[q];
+				else if (p->t_arr >= c->warmup_s)
+					res->failed++;
+				continue;
+			}
+			uint32_t j = cand[best];
+			struct sim_node *n = &s.nodes[j];
+			p->node = (int)j;
+			p->t_bind = s.t;
+			p->t_start = s.t + c->startup_s;
+			p->t_end = p->t_start + p->dur;
+			n->cpu_req += p->cpu_req, n->mem_req += p->mem_req, n->npods++;
+			if (pol.bound)
+				pol.bound(&pol, &s, j, p);
+			if (p->t_arr >= c->warmup_s) {
+				uint64_t win = (uint64_t)(s.t / 60);
+				res->placed++;
+				if (n->herd_win != win)
+					n->herd_win = win, n->herd_n = 0;
+				if (++n->herd_n > res->herd)
+					res->herd = n->herd_n;
+			}
+			if (nrun == caprun) {
+				size_t ncap = caprun ? caprun * 2 : 4096;
+				uint32_t *nr = realloc(run, ncap * sizeof(*nr));
+				if (!nr)
+					goto out_pol;
+				run = nr, caprun = ncap;
+			}
+			run[nrun++] = (uint32_t)pend[q];
+		}
+		npend = keptp;
+		if (c->progress && s.k % (nsteps / 10 + 1) == 0)
+			fprintf(stderr, "INFO sim: policy=%s seed=%llu progress=%llu%%\n", pol.name,
+				(unsigned long long)seed, (unsigned long long)(100 * s.k / nsteps));
+	}
+	{
+		double p99[c->nodes ? c->nodes : 1];
+		uint64_t act = 0, oc = 0, om = 0, sl = 0;
+		double uns = 0, dem = 0;
+		for (uint32_t i = 0; i < c->nodes; i++) {
+			const struct sim_node *n = &s.nodes[i];
+			uint64_t cum = 0, lim = (uint64_t)ceil(0.99 * (double)n->active_steps);
+			act += n->active_steps, oc += n->over_cpu, om += n->over_mem, sl += n->sla_cpu;
+			uns += n->unserved, dem += n->demand_sum;
+			p99[i] = 0;
+			for (int b = 0; b <= 200; b++) {
+				cum += n->hist_u[b];
+				res->hist[b] += n->hist_u[b];
+				if (cum >= lim) {
+					p99[i] = (b + 1) / 100.0;
+					break;
+				}
+			}
+		}
+		for (uint32_t i = 1; i < c->nodes; i++)
+			for (uint32_t j = i; j > 0 && p99[j - 1] > p99[j]; j--) {
+				double t = p99[j];
+				p99[j] = p99[j - 1], p99[j - 1] = t;
+			}
+		res->overload_cpu = act ? (double)oc / (double)act : 0;
+		res->overload_mem = act ? (double)om / (double)act : 0;
+		res->slatah = act ? (double)sl / (double)act : 0;
+		res->unserved = dem > 0 ? uns / dem : 0;
+		res->mean_util = act ? dem / (double)act : 0;
+		res->p99_med = p99[c->nodes / 2];
+		res->p99_max = p99[c->nodes - 1];
+		res->imbalance = cv_n ? cv_sum / (double)cv_n : 0;
+	}
+	rc = 0;
+out_pol:
+	if (pol.fini)
+		pol.fini(&pol);
+out:
+	free(pods), free(run), free(cand), free(score), free(keep), free(s.nodes), free(pend);
+	return rc;
+}

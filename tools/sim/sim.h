@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* nodescore-sim internals: the cluster state a policy may look at, and the
+ * policy interface. Engine in sim.c, peer policies in policy.c, nodescore
+ * (agent models + extender verbs) in nsnode.c, CLI in main.c. */
+#ifndef NODESCORE_SIM_H
+#define NODESCORE_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIM_HIST 1440 /* history ring: steps of measured utilisation kept per node */
+
+struct sim_pod {
+	double t_arr, dur;
+	double cpu_req, mem_req; /* millicores, MiB */
+	double cpu_lim;		 /* 0 = none */
+	float r_cpu, r_mem;	 /* usage / request */
+	uint32_t shape, shape_off;
+	/* run state */
+	int node;
+	double t_bind, t_start, t_end;
+	int bad; /* node crossed CPU 0.90 within 10 min of the bind */
+};
+
+struct sim_node {
+	double cpu_cap, mem_cap;
+	double cpu_req, mem_req, cpu_lim_pred; /* sums over bound pods */
+	uint32_t npods;
+	uint32_t bg;	 /* background series */
+	uint32_t bg_off; /* step offset into it */
+	double cpu_dem, mem_dem; /* demand / capacity, this step, unclipped */
+	float hist_cpu[SIM_HIST], hist_mem[SIM_HIST]; /* measured (clipped) per step */
+	/* faults */
+	int silent; /* agent / metrics pipeline stopped: policies see frozen data */
+	/* metrics */
+	uint64_t active_steps, over_cpu, over_mem, sla_cpu;
+	double unserved, demand_sum, util_sum;
+	uint32_t hist_u[201]; /* per node CPU demand histogram, 0.01 bins, last = >= 2 */
+	uint64_t herd_win;
+	uint32_t herd_n;
+};
+
+struct sim;
+
+/* A policy ranks the fit-feasible candidates of one pod: keep[i] = 0 drops
+ * node cand[i] (its own filter), score[i] higher is better. */
+struct sim_policy {
+	const char *name;
+	void *st;
+	int (*init)(struct sim_policy *p, struct sim *s);
+	void (*tick)(struct sim_policy *p, struct sim *s); /* every step, after usage */
+	void (*rank)(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		     const uint32_t *cand, size_t n, double *score, uint8_t *keep);
+	void (*bound)(struct sim_policy *p, struct sim *s, uint32_t node, const struct sim_pod *pod);
+	void (*fini)(struct sim_policy *p);
+};
+
+struct sim {
+	uint32_t nnodes;
+	struct sim_node *nodes;
+	uint32_t step_s;
+	uint64_t k;	 /* current step */
+	double t;	 /* current time, s */
+	double staleness_s; /* extra age of the nodescore scores (S2) */
+	uint64_t seed;
+	uint64_t rng;
+	const char *models_dir;
+};
+
+/* Window statistics of a node's measured utilisation over the nsteps steps
+ * ending lag steps ago (res 0 cpu, 1 mem). */
+void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint32_t nsteps,
+		double *mean, double *std, double *max);
+double sim_rand(uint64_t *st); /* uniform [0,1) */
+
+/* Scores of kube-scheduler's default plugins (LeastAllocated + Balanced). */
+double sim_k8s_default(const struct sim_node *n, const struct sim_pod *pod);
+
+extern const struct sim_policy sim_policies[];
+extern const size_t sim_npolicies;
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* nodescore-sim: traces, workloads, scenario configuration and results. */
+#ifndef NODESCORE_SIMRUN_H
+#define NODESCORE_SIMRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nodescore/series.h"
+#include "sim.h"
+
+struct sim_task {
+	double create, dur;
+	uint32_t inst;
+	double cpu_m; /* per instance */
+	double mem;   /* share of a machine's memory */
+};
+
+struct sim_traces {
+	struct ns_series_set bg; /* machine traces: node backgrounds and pod usage shapes */
+	double *mean_cpu;	 /* per series */
+	struct sim_task *task;
+	size_t ntask, captask;
+	double tmin, tmax;
+	unsigned long skipped;
+};
+
+struct sim_work {
+	struct sim_pod *p;
+	size_t n, cap;
+};
+
+struct sim_cfg {
+	uint32_t nodes, step_s, ts_every;
+	double node_cpu_m, node_mem_mib;
+	double horizon_s, warmup_s, req_load, bg_scale;
+	double startup_s, pending_s, staleness_s;
+	uint32_t burst_n;
+	double burst_t, burst_len_s;
+	int hot_node, silent_node;
+	double fault_t;
+	int progress;
+	const char *models_dir;
+};
+
+struct sim_result {
+	char policy[32];
+	double overload_cpu, overload_mem, slatah, unserved, mean_util;
+	double p99_med, p99_max, imbalance;
+	uint64_t placed, failed, bad, herd;
+	uint64_t hist[201];
+	float *over_ts;
+	size_t n_ts;
+};
+
+int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks,
+		    uint32_t step_s, char *err, size_t errlen);
+void sim_traces_free(struct sim_traces *tr);
+int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
+		   uint64_t seed);
+int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w,
+	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res);
+
+#endif
