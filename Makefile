@@ -10,6 +10,7 @@
 #   make fuzz       libFuzzer targets for every parser (FUZZ_SECONDS each)
 #   make coverage   line coverage of the test suite
 #   make eval       model quality on ../shared/data (see README)
+#   make sim        placement policies compared in nodescore-sim (docs/sim.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 .DELETE_ON_ERROR:
@@ -67,7 +68,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BINS := $(patsubst %/main.c,$(BUILD)/nodescore-%,$(wildcard agent/main.c extender/main.c)) $(TOOLS)
 LIBS := $(BUILD)/libagent.a $(BUILD)/libextender.a $(BUILD)/libnodescore.a
 
-.PHONY: all test check asan fuzz coverage bench demo eval install clean deps format tests
+.PHONY: all test check asan fuzz coverage bench demo eval sim install clean deps format tests
 all: $(BINS)
 tests: $(TESTS)
 
@@ -181,6 +182,14 @@ demo: deps all
 
 eval: deps all
 	$(Q)./tools/eval.sh $(BUILD)
+
+# Placement comparison on ../shared/data (docs/sim.md): S1 and S2 side by side.
+SIM_OUT ?= docs/sim-results
+sim: deps all
+	$(Q)mkdir -p $(SIM_OUT)
+	$(Q)$(BUILD)/nodescore-sim --scenario s1 --days 1 --seeds 5 --load 0.65 --out $(SIM_OUT) & \
+	$(BUILD)/nodescore-sim --scenario s2 --seeds 3 --load 0.65 --staleness 60 --out $(SIM_OUT); \
+	rc=$$?; wait $$! || rc=1; exit $$rc
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nodescore/models

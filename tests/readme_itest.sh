@@ -5,7 +5,7 @@
 . tests/lib.sh
 BUILD=${1:-build}
 
-for b in agent extender pub netlat ringbench loadgen cjsonfloor iforestbench nab train; do
+for b in agent extender pub netlat ringbench loadgen cjsonfloor iforestbench nab sim train; do
 	check "help_$b" "$BUILD/nodescore-$b" --help >/dev/null 2>&1
 done
 sh tools/readme-flags.sh "$BUILD" >"$NS_TMP/want" 2>&1

@@ -7,7 +7,7 @@
 set -eu
 build=${1:-build}
 gen() {
-	for b in agent extender pub netlat ringbench loadgen cjsonfloor iforestbench nab; do
+	for b in agent extender pub netlat ringbench loadgen cjsonfloor iforestbench nab sim; do
 		echo "### nodescore-$b"
 		echo
 		echo '```'

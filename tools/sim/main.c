@@ -26,6 +26,8 @@ static struct ns_opt opts[] = {
 	OPT("days", NS_OPT_STRING, "2", "Simulated days after the warm-up."),
 	OPT("seeds", NS_OPT_STRING, "5", "Seeds 1..N (same arrivals for every policy per seed)."),
 	OPT("load", NS_OPT_STRING, "0.75", "Offered CPU request load, share of cluster CPU."),
+	OPT("bg-scale", NS_OPT_STRING, "0.3",
+		"Background load = this x the machine trace's utilisation (0..1)."),
 	OPT("staleness", NS_OPT_STRING, "0", "Extra age of nodescore scores, seconds (S2)."),
 	OPT("policies", NS_OPT_STRING, "all", "Comma-separated policy names, or all."),
 	OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
@@ -74,7 +76,8 @@ int main(int argc, char **argv)
 	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "load"), 0.01, 2, &load) ||
-	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale)) {
+	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale) ||
+	    ns_parse_double(ns_opt_get(opts, NOPTS, "bg-scale"), 0, 1, &c.bg_scale)) {
 		fprintf(stderr, "ERROR sim: bad option %s\n", err[0] ? err : "(load or staleness)");
 		return 2;
 	}
@@ -88,7 +91,6 @@ int main(int argc, char **argv)
 	c.warmup_s = 86400;
 	c.horizon_s = c.warmup_s + days * 86400.0;
 	c.req_load = load;
-	c.bg_scale = 0.3;
 	c.startup_s = 5;
 	c.pending_s = 600;
 	c.staleness_s = stale;
