@@ -111,24 +111,28 @@ static uint32_t steps(const struct sim *s, double sec)
 	return n ? n : 1;
 }
 
-/* Trimaran: load-watcher serves the 15-minute average, fetched every 60 s. */
-static void tick_trimaran(struct sim_policy *p, struct sim *s)
+/* Every 60 s: each reporting node's CPU and memory mean and std over
+ * window_s (slots a/b and c/d), bound-since counters reset. */
+static void snapshot(struct view *v, struct sim *s, double window_s)
 {
-	struct view *v = p->st;
-
 	if (s->t - v->last_s < 60)
 		return;
 	v->last_s = s->t;
 	for (uint32_t i = 0; i < s->nnodes; i++) {
-		double mean, std, max;
+		double max;
 		if (s->nodes[i].silent)
 			continue;
-		sim_window(s, i, 0, 0, steps(s, 900), &mean, &std, &max);
-		v->a[i] = mean, v->b[i] = std;
-		sim_window(s, i, 1, 0, steps(s, 900), &mean, &std, &max);
-		v->c[i] = mean, v->d[i] = std;
-		v->since[i] = 0;
+		sim_window(s, i, 0, 0, steps(s, window_s), &v->a[i], &v->b[i], &max);
+		sim_window(s, i, 1, 0, steps(s, window_s), &v->c[i], &v->d[i], &max);
+		v->since[i] = v->e[i] = 0;
+		v->ts[i] = s->t;
 	}
+}
+
+/* Trimaran: load-watcher serves the 15-minute average, fetched every 60 s. */
+static void tick_trimaran(struct sim_policy *p, struct sim *s)
+{
+	snapshot(p->st, s, 900);
 }
 
 static double tlp_pred(const struct sim_pod *p)
@@ -252,27 +256,12 @@ static void rank_crane(struct sim_policy *p, struct sim *s, const struct sim_pod
 	}
 }
 
-/* Koordinator: NodeMetric reported every 60 s (the last minute's
- * 300 s average), expired after 180 s (then filtered out, the code default); estimated pod usage 85 % of the CPU
- * request and 70 % of the memory request for pods bound since. */
+/* Koordinator: NodeMetric (the 300 s average) reported every 60 s, expired
+ * after 180 s (then filtered out, the code default); pods bound since are
+ * estimated at 85 % of their CPU and 70 % of their memory request. */
 static void tick_koord(struct sim_policy *p, struct sim *s)
 {
-	struct view *v = p->st;
-
-	if (s->t - v->last_s < 60)
-		return;
-	v->last_s = s->t;
-	for (uint32_t i = 0; i < s->nnodes; i++) {
-		double mean, std, max;
-		if (s->nodes[i].silent)
-			continue;
-		sim_window(s, i, 0, 0, steps(s, 300), &mean, &std, &max);
-		v->a[i] = mean;
-		sim_window(s, i, 1, 0, steps(s, 300), &mean, &std, &max);
-		v->c[i] = mean;
-		v->since[i] = v->b[i] = 0;
-		v->ts[i] = s->t;
-	}
+	snapshot(p->st, s, 300);
 }
 
 static void bound_koord(struct sim_policy *p, struct sim *s, uint32_t node,
@@ -281,7 +270,7 @@ static void bound_koord(struct sim_policy *p, struct sim *s, uint32_t node,
 	struct view *v = p->st;
 	(void)s;
 	v->since[node] += 0.85 * pod->cpu_req;
-	v->b[node] += 0.70 * pod->mem_req;
+	v->e[node] += 0.70 * pod->mem_req;
 }
 
 static void rank_koord(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
@@ -300,7 +289,7 @@ static void rank_koord(struct sim_policy *p, struct sim *s, const struct sim_pod
 		}
 		keep[i] = !(v->a[j] * 100 >= 65 || v->c[j] * 100 >= 95);
 		uc = v->a[j] * d->cpu_cap + v->since[j] + 0.85 * pod->cpu_req;
-		um = v->c[j] * d->mem_cap + v->b[j] + 0.70 * pod->mem_req;
+		um = v->c[j] * d->mem_cap + v->e[j] + 0.70 * pod->mem_req;
 		sc[i] = (fmax(0, (d->cpu_cap - uc) * 100 / d->cpu_cap) +
 			 fmax(0, (d->mem_cap - um) * 100 / d->mem_cap)) / 2;
 	}
