@@ -189,7 +189,8 @@ sim: deps all
 	$(Q)mkdir -p $(SIM_OUT)
 	$(Q)$(BUILD)/nodescore-sim --scenario s1 --days 1 --seeds 5 --load 0.65 --out $(SIM_OUT) & \
 	$(BUILD)/nodescore-sim --scenario s2 --seeds 3 --load 0.65 --staleness 60 --out $(SIM_OUT); \
-	rc=$$?; wait $$! || rc=1; exit $$rc
+	rc=$$?; wait $$! || rc=1; [ $$rc -eq 0 ] || exit $$rc; \
+	for sc in s1 s2; do ./tools/sim/plot.sh $(SIM_OUT)/$$sc-runs.csv $(SIM_OUT)/$$sc.png; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nodescore/models
