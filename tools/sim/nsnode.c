@@ -23,7 +23,8 @@
 #include "nodescore/wire.h"
 #include "sim.h"
 
-#define EXT_WEIGHT 2 /* daemonset/scheduler-config.yaml */
+/* daemonset/scheduler-config.yaml; NODESCORE_SIM_EXT_WEIGHT overrides it for experiments */
+#define EXT_WEIGHT 2
 #define T0_MS 1700000000000ull
 
 struct pending_msg {
@@ -46,6 +47,7 @@ struct nsst {
 	size_t qn, qcap;
 	double *score_of; /* scratch */
 	uint32_t nnodes;
+	double ext_weight;
 };
 
 int sim_ns_init(struct sim_policy *p, struct sim *s);
@@ -60,6 +62,7 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	struct ns_models_config mc;
 	char fc[512], an[512], err[256];
 	const char *weights = getenv("NODESCORE_SIM_WEIGHTS");
+	const char *ew = getenv("NODESCORE_SIM_EXT_WEIGHT");
 
 	if (!st)
 		return -1;
@@ -68,6 +71,9 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	if (ns_score_parse_weights(weights ? weights : NS_SCORE_WEIGHTS_DEFAULT, &st->w))
 		return -1;
 	st->nnodes = s->nnodes;
+	st->ext_weight = ew ? atof(ew) : EXT_WEIGHT;
+	if (!(st->ext_weight >= 0 && st->ext_weight <= 100))
+		return -1;
 	st->m = calloc(s->nnodes, sizeof(*st->m));
 	st->score_of = calloc(s->nnodes, sizeof(double));
 	st->table = ns_table_new(s->nnodes + 16);
@@ -234,7 +240,7 @@ void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 	cJSON_Delete(r);
 	for (size_t i = 0; i < n; i++)
 		if (st->score_of[c[i]] >= 0)
-			sc[i] += st->score_of[c[i]] * 10 * EXT_WEIGHT;
+			sc[i] += st->score_of[c[i]] * 10 * st->ext_weight;
 }
 
 void sim_ns_fini(struct sim_policy *p)
