@@ -29,7 +29,8 @@ run() { "$SIM" --machines "$M" --tasks "$T" --nodes 2 --days 1 --seeds 1 --bg-sc
 	--quiet "$@"; }
 
 mkdir -p "$NS_TMP/a" "$NS_TMP/b"
-if run --policies k8s-default,koordinator,trimaran-tlp --out "$NS_TMP/a" >/dev/null 2>"$NS_TMP/a.log"; then
+POL=k8s-default,koordinator,trimaran-tlp
+if run --policies $POL --out "$NS_TMP/a" >/dev/null 2>"$NS_TMP/a.log"; then
 	pass sim_runs
 else
 	fail sim_runs "$(tail -3 "$NS_TMP/a.log")"
@@ -45,7 +46,7 @@ head -1 "$NS_TMP/a/s1-runs.csv" | cut -d, -f12 | grep -qx bad_placements &&
 [ "$(bad trimaran-tlp)" = 0 ] && pass sim_tlp_avoids_hot_node ||
 	fail sim_tlp_avoids_hot_node "bad=$(bad trimaran-tlp)"
 
-run --policies k8s-default,koordinator,trimaran-tlp --out "$NS_TMP/b" >/dev/null 2>&1
+run --policies $POL --out "$NS_TMP/b" >/dev/null 2>&1
 cmp -s "$NS_TMP/a/s1-runs.csv" "$NS_TMP/b/s1-runs.csv" && pass sim_deterministic ||
 	fail sim_deterministic
 

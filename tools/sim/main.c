@@ -15,31 +15,31 @@
 	}
 
 static struct ns_opt opts[] = {
-	OPT("scenario", NS_OPT_STRING, "s1",
-		"s1 steady, s2 burst (500 pods in 10 s), s3 faults (hot node, silent agent)."),
-	OPT("machines", NS_OPT_STRING,
-		"../shared/data/alibaba-v2018-machine-usage-slice/machine_usage.csv",
-		"Alibaba 2018 machine_usage.csv: node backgrounds and pod usage shapes."),
-	OPT("tasks", NS_OPT_STRING, "../shared/data/alibaba-v2017-batch-task/batch_task.csv",
-		"Alibaba 2017 batch_task.csv: pod arrivals, requests, durations."),
-	OPT("nodes", NS_OPT_STRING, "100", "Nodes (32 cores, 128 GiB each)."),
-	OPT("days", NS_OPT_STRING, "2", "Simulated days after the warm-up."),
-	OPT("seeds", NS_OPT_STRING, "5", "Seeds 1..N (same arrivals for every policy per seed)."),
-	OPT("load", NS_OPT_STRING, "0.75", "Offered CPU request load, share of cluster CPU."),
-	OPT("bg-scale", NS_OPT_STRING, "0.3",
-		"Background load = this x the machine trace's utilisation (0..1)."),
-	OPT("staleness", NS_OPT_STRING, "0", "Extra age of nodescore scores, seconds (S2)."),
-	OPT("policies", NS_OPT_STRING, "all", "Comma-separated policy names, or all."),
-	OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
-	OPT("out", NS_OPT_STRING, "", "Directory for CSV and the Markdown table ('' = none)."),
-	OPT("quiet", NS_OPT_BOOL, "0", "No progress on stderr."),
+    OPT("scenario", NS_OPT_STRING, "s1",
+	"s1 steady, s2 burst (500 pods in 10 s), s3 faults (hot node, silent agent)."),
+    OPT("machines", NS_OPT_STRING,
+	"../shared/data/alibaba-v2018-machine-usage-slice/machine_usage.csv",
+	"Alibaba 2018 machine_usage.csv: node backgrounds and pod usage shapes."),
+    OPT("tasks", NS_OPT_STRING, "../shared/data/alibaba-v2017-batch-task/batch_task.csv",
+	"Alibaba 2017 batch_task.csv: pod arrivals, requests, durations."),
+    OPT("nodes", NS_OPT_STRING, "100", "Nodes (32 cores, 128 GiB each)."),
+    OPT("days", NS_OPT_STRING, "2", "Simulated days after the warm-up."),
+    OPT("seeds", NS_OPT_STRING, "5", "Seeds 1..N (same arrivals for every policy per seed)."),
+    OPT("load", NS_OPT_STRING, "0.75", "Offered CPU request load, share of cluster CPU."),
+    OPT("bg-scale", NS_OPT_STRING, "0.3",
+	"Background load = this x the machine trace's utilisation (0..1)."),
+    OPT("staleness", NS_OPT_STRING, "0", "Extra age of nodescore scores, seconds (S2)."),
+    OPT("policies", NS_OPT_STRING, "all", "Comma-separated policy names, or all."),
+    OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
+    OPT("out", NS_OPT_STRING, "", "Directory for CSV and the Markdown table ('' = none)."),
+    OPT("quiet", NS_OPT_BOOL, "0", "No progress on stderr."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
 #define NMET 11
-static const char *met_names[NMET] = { "overload_cpu", "overload_mem", "slatah", "unserved",
-				       "p99_med", "p99_max", "imbalance_cv", "bad_placements",
-				       "herd", "placed", "failed" };
+static const char *met_names[NMET] = {
+    "overload_cpu", "overload_mem",   "slatah", "unserved", "p99_med", "p99_max",
+    "imbalance_cv", "bad_placements", "herd",	"placed",   "failed"};
 
 static void metrics_of(const struct sim_result *r, double *v)
 {
@@ -48,11 +48,11 @@ static void metrics_of(const struct sim_result *r, double *v)
 	v[8] = (double)r->herd, v[9] = (double)r->placed, v[10] = (double)r->failed;
 }
 
-static const double t975[] = { 0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262 };
+static const double t975[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262};
 
 int main(int argc, char **argv)
 {
-	struct sim_cfg c = { 0 };
+	struct sim_cfg c = {0};
 	struct sim_traces tr;
 	char err[512], path[1024];
 	int argi;
@@ -62,8 +62,8 @@ int main(int argc, char **argv)
 	FILE *csv = NULL, *md = NULL;
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-sim",
-			     "Trace-driven cluster simulator: placement policies side by side.", argc,
-			     argv, &argi, err, sizeof(err))) {
+			     "Trace-driven cluster simulator: placement policies side by side.",
+			     argc, argv, &argi, err, sizeof(err))) {
 	case NS_OPT_HELP:
 		return 0;
 	case NS_OPT_ERROR:
@@ -135,7 +135,11 @@ int main(int argc, char **argv)
 			fprintf(csv, ",%s", met_names[m]);
 		fprintf(csv, "\n");
 	}
-	double (*acc)[10][NMET + 1] = calloc(sim_npolicies, sizeof(*acc));
+	double(*acc)[10][NMET + 1] = calloc(sim_npolicies, sizeof(*acc));
+	if (!acc) {
+		fprintf(stderr, "ERROR sim: out of memory\n");
+		return 1;
+	}
 	for (uint32_t sd = 1; sd <= seeds; sd++) {
 		struct sim_work w;
 		if (sim_work_build(&w, &tr, &c, sd)) {
@@ -148,7 +152,8 @@ int main(int argc, char **argv)
 			if (strcmp(pols, "all") && !strstr(pols, sim_policies[p].name))
 				continue;
 			if (sim_run(&c, &tr, &w, &sim_policies[p], sd, &r)) {
-				fprintf(stderr, "ERROR sim: run failed policy=%s\n", sim_policies[p].name);
+				fprintf(stderr, "ERROR sim: run failed policy=%s\n",
+					sim_policies[p].name);
 				return 1;
 			}
 			metrics_of(&r, v);
@@ -162,7 +167,8 @@ int main(int argc, char **argv)
 				fflush(csv);
 			}
 			fprintf(stderr,
-				"SUCCESS sim: run policy=%s seed=%u pods=%zu overload_cpu=%.4f slatah=%.5f "
+				"SUCCESS sim: run policy=%s seed=%u pods=%zu overload_cpu=%.4f "
+				"slatah=%.5f "
 				"mean_util=%.3f placed=%llu failed=%llu herd=%llu\n",
 				r.policy, sd, w.n, r.overload_cpu, r.slatah, r.mean_util,
 				(unsigned long long)r.placed, (unsigned long long)r.failed,

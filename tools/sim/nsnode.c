@@ -52,8 +52,8 @@ struct nsst {
 
 int sim_ns_init(struct sim_policy *p, struct sim *s);
 void sim_ns_tick(struct sim_policy *p, struct sim *s);
-void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
-		 const uint32_t *c, size_t n, double *sc, uint8_t *keep);
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
+		 size_t n, double *sc, uint8_t *keep);
 void sim_ns_fini(struct sim_policy *p);
 
 int sim_ns_init(struct sim_policy *p, struct sim *s)
@@ -108,7 +108,8 @@ static void deliver(struct nsst *st, struct sim *s)
 	for (size_t i = 0; i < st->qn; i++) {
 		if (st->q[i].due <= s->t)
 			ns_table_ingest(st->table, st->q[i].buf, (size_t)st->q[i].len, st->key,
-					sizeof(st->key), now, now, 30000 + (uint64_t)(s->staleness_s * 1000));
+					sizeof(st->key), now, now,
+					30000 + (uint64_t)(s->staleness_s * 1000));
 		else
 			st->q[k++] = st->q[i];
 	}
@@ -166,7 +167,8 @@ void sim_ns_tick(struct sim_policy *p, struct sim *s)
 			st->q = nq, st->qcap = nc;
 		}
 		pm = &st->q[st->qn];
-		pm->len = ns_wire_encode_node(&msg, st->key, sizeof(st->key), pm->buf, sizeof(pm->buf));
+		pm->len =
+		    ns_wire_encode_node(&msg, st->key, sizeof(st->key), pm->buf, sizeof(pm->buf));
 		if (pm->len <= 0)
 			continue;
 		pm->due = s->t + s->staleness_s;
@@ -197,8 +199,8 @@ static int node_of(const char *name)
 	return strncmp(name, "node-", 5) == 0 ? atoi(name + 5) : -1;
 }
 
-void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
-		 const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
+		 size_t n, double *sc, uint8_t *keep)
 {
 	struct nsst *st = p->st;
 	struct ns_extapi_stats es;
@@ -212,8 +214,8 @@ void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 	}
 	/* filter: nodes it fails are dropped (it fails open by itself) */
 	put_body(st, pod, c, n);
-	if (ns_extapi_filter(&st->ctx, st->table, &st->cfg, now, st->body.p, st->body.len,
-			     &st->out, &es) == 200 &&
+	if (ns_extapi_filter(&st->ctx, st->table, &st->cfg, now, st->body.p, st->body.len, &st->out,
+			     &es) == 200 &&
 	    (es.failed_anomaly + es.failed_cpu + es.failed_mem) > 0 &&
 	    (r = cJSON_ParseWithLength(st->out.p, st->out.len))) {
 		cJSON *fl = cJSON_GetObjectItem(r, "FailedNodes");

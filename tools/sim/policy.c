@@ -53,7 +53,8 @@ static void rank_most(struct sim_policy *pol, struct sim *s, const struct sim_po
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_node *d = &s->nodes[c[i]];
 		sc[i] = (fmin(1, (d->cpu_req + p->cpu_req) / d->cpu_cap) +
-			 fmin(1, (d->mem_req + p->mem_req) / d->mem_cap)) * 50;
+			 fmin(1, (d->mem_req + p->mem_req) / d->mem_cap)) *
+			50;
 		keep[i] = 1;
 	}
 }
@@ -157,8 +158,8 @@ static void rank_tlp(struct sim_policy *p, struct sim *s, const struct sim_pod *
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_node *d = &s->nodes[c[i]];
-		double u = (v->a[c[i]] * d->cpu_cap + v->since[c[i]] + tlp_pred(pod)) * 100 /
-			   d->cpu_cap;
+		double u =
+		    (v->a[c[i]] * d->cpu_cap + v->since[c[i]] + tlp_pred(pod)) * 100 / d->cpu_cap;
 		keep[i] = 1;
 		if (u > 100)
 			sc[i] = 0;
@@ -191,15 +192,15 @@ static void rank_lvrb(struct sim_policy *p, struct sim *s, const struct sim_pod 
 static void tick_crane(struct sim_policy *p, struct sim *s)
 {
 	struct view *v = p->st;
-	static const double period[3] = { 180, 900, 10800 };
-	double *slot[3][2] = { { v->a, v->b }, { v->c, v->d }, { v->e, v->f } };
+	static const double period[3] = {180, 900, 10800};
+	double *slot[3][2] = {{v->a, v->b}, {v->c, v->d}, {v->e, v->f}};
 
 	for (int w = 0; w < 3; w++) {
 		uint64_t every = steps(s, period[w]);
 		if (s->k % every)
 			continue;
 		for (uint32_t i = 0; i < s->nnodes; i++) {
-			double mean, std, max, best[2] = { 0, 0 };
+			double mean, std, max, best[2] = {0, 0};
 			if (s->nodes[i].silent)
 				continue;
 			for (int r = 0; r < 2; r++) {
@@ -210,7 +211,8 @@ static void tick_crane(struct sim_policy *p, struct sim *s)
 					/* max over the window of the 5-minute averages */
 					uint32_t len = steps(s, w == 1 ? 3600 : 86400),
 						 five = steps(s, 300);
-					for (uint32_t lag = 0; lag + five <= len && lag + five <= SIM_HIST;
+					for (uint32_t lag = 0;
+					     lag + five <= len && lag + five <= SIM_HIST;
 					     lag += five) {
 						sim_window(s, i, r, lag, five, &mean, &std, &max);
 						best[r] = fmax(best[r], mean);
@@ -241,8 +243,8 @@ static void rank_crane(struct sim_policy *p, struct sim *s, const struct sim_pod
 		uint32_t j = c[i];
 		int fresh = s->t - v->ts[j] <= 3 * 180; /* annotation older: ignored */
 		double hot5 = 0, hot1 = 0, score;
-		keep[i] = !fresh || !(v->a[j] > 0.65 || v->c[j] > 0.75 || v->b[j] > 0.65 ||
-				      v->d[j] > 0.75);
+		keep[i] = !fresh ||
+			  !(v->a[j] > 0.65 || v->c[j] > 0.75 || v->b[j] > 0.65 || v->d[j] > 0.75);
 		for (int h = 0; h < HOT_RING; h++) {
 			double dt = s->t - v->bind_t[j * HOT_RING + h];
 			hot5 += dt <= 300, hot1 += dt <= 60;
@@ -291,25 +293,26 @@ static void rank_koord(struct sim_policy *p, struct sim *s, const struct sim_pod
 		uc = v->a[j] * d->cpu_cap + v->since[j] + 0.85 * pod->cpu_req;
 		um = v->c[j] * d->mem_cap + v->e[j] + 0.70 * pod->mem_req;
 		sc[i] = (fmax(0, (d->cpu_cap - uc) * 100 / d->cpu_cap) +
-			 fmax(0, (d->mem_cap - um) * 100 / d->mem_cap)) / 2;
+			 fmax(0, (d->mem_cap - um) * 100 / d->mem_cap)) /
+			2;
 	}
 }
 
 /* nodescore lives in nsnode.c. */
 int sim_ns_init(struct sim_policy *p, struct sim *s);
 void sim_ns_tick(struct sim_policy *p, struct sim *s);
-void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
-		 const uint32_t *c, size_t n, double *sc, uint8_t *keep);
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
+		 size_t n, double *sc, uint8_t *keep);
 void sim_ns_fini(struct sim_policy *p);
 
 const struct sim_policy sim_policies[] = {
-	{ "random", NULL, NULL, NULL, rank_random, NULL, NULL },
-	{ "k8s-default", NULL, NULL, NULL, rank_default, NULL, NULL },
-	{ "most-allocated", NULL, NULL, NULL, rank_most, NULL, NULL },
-	{ "trimaran-tlp", NULL, view_init, tick_trimaran, rank_tlp, bound_trimaran, view_fini },
-	{ "trimaran-lvrb", NULL, view_init, tick_trimaran, rank_lvrb, bound_trimaran, view_fini },
-	{ "crane", NULL, view_init, tick_crane, rank_crane, bound_crane, view_fini },
-	{ "koordinator", NULL, view_init, tick_koord, rank_koord, bound_koord, view_fini },
-	{ "nodescore", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini },
+    {"random", NULL, NULL, NULL, rank_random, NULL, NULL},
+    {"k8s-default", NULL, NULL, NULL, rank_default, NULL, NULL},
+    {"most-allocated", NULL, NULL, NULL, rank_most, NULL, NULL},
+    {"trimaran-tlp", NULL, view_init, tick_trimaran, rank_tlp, bound_trimaran, view_fini},
+    {"trimaran-lvrb", NULL, view_init, tick_trimaran, rank_lvrb, bound_trimaran, view_fini},
+    {"crane", NULL, view_init, tick_crane, rank_crane, bound_crane, view_fini},
+    {"koordinator", NULL, view_init, tick_koord, rank_koord, bound_koord, view_fini},
+    {"nodescore", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini},
 };
 const size_t sim_npolicies = sizeof(sim_policies) / sizeof(sim_policies[0]);

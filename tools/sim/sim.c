@@ -46,8 +46,8 @@ void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint3
 
 /* --- traces --- */
 
-int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks,
-		    uint32_t step_s, char *err, size_t errlen)
+int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
+		    char *err, size_t errlen)
 {
 	FILE *f;
 	char line[512];
@@ -116,8 +116,10 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 				tr->skipped++;
 				continue;
 			}
-			snprintf(err, errlen, "%s:%lu: malformed row (want create,end,job,task,"
-				 "instances,status,plan_cpu,plan_mem)", tasks, ln);
+			snprintf(err, errlen,
+				 "%s:%lu: malformed row (want create,end,job,task,"
+				 "instances,status,plan_cpu,plan_mem)",
+				 tasks, ln);
 			fclose(f);
 			return -EINVAL;
 		}
@@ -136,8 +138,8 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 			}
 			tr->task = nt, tr->captask = nc;
 		}
-		tr->task[tr->ntask++] = (struct sim_task){ create, end - create, (uint32_t)inst,
-							   cpu * 10, mem };
+		tr->task[tr->ntask++] =
+		    (struct sim_task){create, end - create, (uint32_t)inst, cpu * 10, mem};
 		if (tr->ntask == 1 || create < tr->tmin)
 			tr->tmin = create;
 		if (create > tr->tmax)
@@ -199,7 +201,8 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 
 	memset(w, 0, sizeof(*w));
 	for (size_t i = 0; i < tr->ntask; i++)
-		offered += tr->task[i].cpu_m * tr->task[i].inst * fmin(tr->task[i].dur, 86400) * 0.75;
+		offered +=
+		    tr->task[i].cpu_m * tr->task[i].inst * fmin(tr->task[i].dur, 86400) * 0.75;
 	offered /= span;
 	p = c->req_load * cores / offered;
 	for (double base = 0; base < c->horizon_s; base += span) {
@@ -208,11 +211,12 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 			double exp_n = t->inst * p;
 			uint32_t n = (uint32_t)exp_n + (sim_rand(&rng) < exp_n - floor(exp_n));
 			for (uint32_t j = 0; j < n; j++) {
-				struct sim_pod pod = { 0 };
+				struct sim_pod pod = {0};
 				pod.t_arr = base + t->create - tr->tmin + sim_rand(&rng) * 60;
 				if (pod.t_arr >= c->horizon_s)
 					continue;
-				pod.dur = fmax(c->step_s, fmin(t->dur, 86400) * (0.5 + 0.5 * sim_rand(&rng)));
+				pod.dur = fmax(c->step_s,
+					       fmin(t->dur, 86400) * (0.5 + 0.5 * sim_rand(&rng)));
 				pod.cpu_req = t->cpu_m;
 				pod.mem_req = t->mem * c->node_mem_mib;
 				draw_usage(&pod, tr, &rng);
@@ -224,8 +228,9 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 	if (c->burst_n) {
 		/* S2: pods of the same request mix, all within burst_len_s */
 		for (uint32_t j = 0; j < c->burst_n; j++) {
-			const struct sim_task *t = &tr->task[(size_t)(sim_rand(&rng) * (double)tr->ntask)];
-			struct sim_pod pod = { 0 };
+			const struct sim_task *t =
+			    &tr->task[(size_t)(sim_rand(&rng) * (double)tr->ntask)];
+			struct sim_pod pod = {0};
 			pod.t_arr = c->burst_t + sim_rand(&rng) * c->burst_len_s;
 			pod.dur = 3600;
 			pod.cpu_req = t->cpu_m;
@@ -242,8 +247,7 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 
 /* --- one run --- */
 
-static double pod_cpu(const struct sim_pod *p, const struct sim_traces *tr, uint64_t k0,
-		      uint64_t k)
+static double pod_cpu(const struct sim_pod *p, const struct sim_traces *tr, uint64_t k0, uint64_t k)
 {
 	const struct ns_series *se = &tr->bg.s[p->shape];
 	double v = se->v[0][(p->shape_off + (k - k0)) % se->n];
@@ -253,14 +257,15 @@ static double pod_cpu(const struct sim_pod *p, const struct sim_traces *tr, uint
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w0,
 	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res)
 {
-	struct sim s = { 0 };
+	struct sim s = {0};
 	struct sim_policy pol = *proto;
 	struct sim_pod *pods = malloc(w0->n * sizeof(*pods) + 1);
 	uint32_t *run = NULL, *cand = malloc(c->nodes * sizeof(uint32_t));
 	size_t nrun = 0, caprun = 0, next = 0, *pend = NULL, npend = 0, cappend = 0;
 	double *score = malloc(c->nodes * sizeof(double));
 	uint8_t *keep = malloc(c->nodes);
-	uint64_t nsteps = (uint64_t)(c->horizon_s / c->step_s), warm = (uint64_t)(c->warmup_s / c->step_s);
+	uint64_t nsteps = (uint64_t)(c->horizon_s / c->step_s),
+		 warm = (uint64_t)(c->warmup_s / c->step_s);
 	uint64_t bgrng = seed * 104729 + 3;
 	double cv_sum = 0;
 	uint64_t cv_n = 0;
@@ -332,8 +337,8 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 				over_nodes++;
 				for (size_t r = 0; r < nrun; r++) {
 					struct sim_pod *p = &pods[run[r]];
-					if (p->node == (int)i && !p->bad && s.t - p->t_bind <= 600 &&
-					    p->t_bind >= c->warmup_s)
+					if (p->node == (int)i && !p->bad &&
+					    s.t - p->t_bind <= 600 && p->t_bind >= c->warmup_s)
 						p->bad = 1, res->bad++;
 				}
 			}
@@ -387,7 +392,8 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 				/* selectHost: uniform among the best (reservoir sampling) */
 				if (!ties || score[i] > score[best])
 					best = i, ties = 1;
-				else if (score[i] == score[best] && sim_rand(&s.rng) * (double)++ties < 1)
+				else if (score[i] == score[best] &&
+					 sim_rand(&s.rng) * (double)++ties < 1)
 					best = i;
 			}
 			if (!ties) {
@@ -435,7 +441,8 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		for (uint32_t i = 0; i < c->nodes; i++) {
 			const struct sim_node *n = &s.nodes[i];
 			uint64_t cum = 0, lim = (uint64_t)ceil(0.99 * (double)n->active_steps);
-			act += n->active_steps, oc += n->over_cpu, om += n->over_mem, sl += n->sla_cpu;
+			act += n->active_steps, oc += n->over_cpu, om += n->over_mem,
+			    sl += n->sla_cpu;
 			uns += n->unserved, dem += n->demand_sum;
 			p99[i] = 0;
 			for (int b = 0; b <= 200; b++) {

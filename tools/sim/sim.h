@@ -26,9 +26,9 @@ struct sim_node {
 	double cpu_cap, mem_cap;
 	double cpu_req, mem_req, cpu_lim_pred; /* sums over bound pods */
 	uint32_t npods;
-	uint32_t bg;	 /* background series */
-	uint32_t bg_off; /* step offset into it */
-	double cpu_dem, mem_dem; /* demand / capacity, this step, unclipped */
+	uint32_t bg;				      /* background series */
+	uint32_t bg_off;			      /* step offset into it */
+	double cpu_dem, mem_dem;		      /* demand / capacity, this step, unclipped */
 	float hist_cpu[SIM_HIST], hist_mem[SIM_HIST]; /* measured (clipped) per step */
 	/* faults */
 	int silent; /* agent / metrics pipeline stopped: policies see frozen data */
@@ -51,7 +51,8 @@ struct sim_policy {
 	void (*tick)(struct sim_policy *p, struct sim *s); /* every step, after usage */
 	void (*rank)(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 		     const uint32_t *cand, size_t n, double *score, uint8_t *keep);
-	void (*bound)(struct sim_policy *p, struct sim *s, uint32_t node, const struct sim_pod *pod);
+	void (*bound)(struct sim_policy *p, struct sim *s, uint32_t node,
+		      const struct sim_pod *pod);
 	void (*fini)(struct sim_policy *p);
 };
 
@@ -59,8 +60,8 @@ struct sim {
 	uint32_t nnodes;
 	struct sim_node *nodes;
 	uint32_t step_s;
-	uint64_t k;	 /* current step */
-	double t;	 /* current time, s */
+	uint64_t k;	    /* current step */
+	double t;	    /* current time, s */
 	double staleness_s; /* extra age of the nodescore scores (S2) */
 	uint64_t seed;
 	uint64_t rng;

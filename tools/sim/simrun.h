@@ -53,8 +53,8 @@ struct sim_result {
 	size_t n_ts;
 };
 
-int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks,
-		    uint32_t step_s, char *err, size_t errlen);
+int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
+		    char *err, size_t errlen);
 void sim_traces_free(struct sim_traces *tr);
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed);
