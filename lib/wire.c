@@ -136,8 +136,9 @@ int ns_wire_encode(const struct ns_msg *msg, const uint8_t *key, size_t key_len,
 	return (int)(NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN);
 }
 
-enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char **name,
-				     size_t *name_len)
+/* Length, magic, version and the name length byte against len: the checks
+ * that come before anything else in both peek and decode. */
+static enum ns_wire_status check_frame(const uint8_t *buf, size_t len, size_t *name_len)
 {
 	size_t n;
 
@@ -150,6 +151,18 @@ enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char
 	n = buf[46];
 	if (NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN != len)
 		return NS_WIRE_ERR_LENGTH;
+	*name_len = n;
+	return NS_WIRE_OK;
+}
+
+enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char **name,
+				     size_t *name_len)
+{
+	size_t n;
+	enum ns_wire_status st = check_frame(buf, len, &n);
+
+	if (st != NS_WIRE_OK)
+		return st;
 	if (!ns_wire_name_valid((const char *)buf + NS_WIRE_HDR_LEN, n))
 		return NS_WIRE_ERR_NAME;
 	*name = (const char *)buf + NS_WIRE_HDR_LEN;
@@ -162,16 +175,10 @@ enum ns_wire_status ns_wire_decode(const uint8_t *buf, size_t len, const uint8_t
 {
 	uint8_t want[NS_WIRE_MAC_LEN];
 	size_t n;
+	enum ns_wire_status st = check_frame(buf, len, &n);
 
-	if (len < NS_WIRE_MIN_LEN || len > NS_WIRE_MAX_LEN)
-		return NS_WIRE_ERR_LENGTH;
-	if (get16(buf) != NS_WIRE_MAGIC)
-		return NS_WIRE_ERR_MAGIC;
-	if (buf[2] != NS_WIRE_VERSION)
-		return NS_WIRE_ERR_VERSION;
-	n = buf[46];
-	if (NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN != len)
-		return NS_WIRE_ERR_LENGTH;
+	if (st != NS_WIRE_OK)
+		return st;
 	/* Authenticate before interpreting anything an attacker could shape. */
 	mac(buf, NS_WIRE_HDR_LEN + n, key, key_len, want);
 	if (sodium_memcmp(want, buf + NS_WIRE_HDR_LEN + n, NS_WIRE_MAC_LEN) != 0)
