@@ -46,3 +46,9 @@ make_key() {
 	head -c 32 /dev/urandom >"$1"
 	chmod 600 "$1"
 }
+
+# extender_http_port LOG: the HTTP port the extender logged when it started.
+extender_http_port() { sed -n 's/.*http=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | head -n 1; }
+# metric NAME: value of the unlabelled sample NAME on $U/metrics; ge NAME N: it is >= N.
+metric() { curl -sf "$U/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+ge() { v=$(metric "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }

@@ -28,7 +28,7 @@ LOG=$NS_TMP/extender.log
 	--publish-interval 1s 2>"$LOG" &
 NS_PIDS="$NS_PIDS $!"
 wait_for 20 grep -q "SUCCESS extender: listening" "$LOG"
-HP=$(sed -n 's/.*http=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG" | head -n 1)
+HP=$(extender_http_port "$LOG")
 check extender_started test -n "$HP"
 U=http://127.0.0.1:$HP
 "$PUB" --connect "tcp://127.0.0.1:$SP" --key-file "$KEY" --nodes 20 --prefix lg- \

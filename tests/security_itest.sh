@@ -29,11 +29,9 @@ LOG=$NS_TMP/extender.log
 EPID=$!
 NS_PIDS="$NS_PIDS $EPID"
 wait_for 5 grep -q "SUCCESS extender: listening" "$LOG"
-HP=$(sed -n 's/.*http=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG" | head -n 1)
+HP=$(extender_http_port "$LOG")
 check extender_started test -n "$HP"
 U=http://127.0.0.1:$HP
-metric() { curl -sf "$U/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
-ge() { v=$(metric "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
 val() { echo "$OUT" | sed -n "s/^$1=//p"; }
 
 # --- protocol abuse ---------------------------------------------------------
