@@ -310,6 +310,14 @@ static void metric_head(struct ns_buf *b, const char *name, const char *type, co
 	ns_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One unlabelled sample with its HELP and TYPE lines. */
+static void metric_one(struct ns_buf *b, const char *name, const char *type, const char *help,
+		       unsigned long long v)
+{
+	metric_head(b, name, type, help);
+	ns_buf_printf(b, "%s %llu\n", name, v);
+}
+
 static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 {
 	const struct ns_table *t = h->cfg.table;
@@ -373,36 +381,30 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		      (unsigned long long)atomic_load(&h->failed_cpu));
 	ns_buf_printf(b, "nodescore_extender_filtered_nodes_total{reason=\"memory\"} %llu\n",
 		      (unsigned long long)atomic_load(&h->failed_mem));
-	metric_head(b, "nodescore_extender_fail_open_total", "counter",
-		    "Filter calls that kept every node because its signals would remove all.");
-	ns_buf_printf(b, "nodescore_extender_fail_open_total %llu\n",
-		      (unsigned long long)atomic_load(&h->fail_open));
+	metric_one(b, "nodescore_extender_fail_open_total", "counter",
+		   "Filter calls that kept every node because its signals would remove all.",
+		   atomic_load(&h->fail_open));
 	metric_head(b, "nodescore_extender_candidates_without_signal_total", "counter",
 		    "Candidates answered with the neutral score, by why.");
 	ns_buf_printf(b, "nodescore_extender_candidates_without_signal_total{why=\"unknown\"} %llu\n",
 		      (unsigned long long)atomic_load(&h->unknown));
 	ns_buf_printf(b, "nodescore_extender_candidates_without_signal_total{why=\"stale\"} %llu\n",
 		      (unsigned long long)atomic_load(&h->stale));
-	metric_head(b, "nodescore_extender_body_too_large_total", "counter",
-		    "Requests refused because the body exceeded --max-body.");
-	ns_buf_printf(b, "nodescore_extender_body_too_large_total %llu\n",
-		      (unsigned long long)atomic_load(&h->body_too_large));
-	metric_head(b, "nodescore_extender_body_budget_exceeded_total", "counter",
-		    "Requests refused with 503 because bodies in flight would exceed --body-budget.");
-	ns_buf_printf(b, "nodescore_extender_body_budget_exceeded_total %llu\n",
-		      (unsigned long long)atomic_load(&h->over_budget));
-	metric_head(b, "nodescore_extender_body_inflight_bytes", "gauge",
-		    "Request body bytes reserved across connections now.");
-	ns_buf_printf(b, "nodescore_extender_body_inflight_bytes %llu\n",
-		      (unsigned long long)atomic_load(&h->inflight));
-	metric_head(b, "nodescore_extender_request_deadline_closed_total", "counter",
-		    "Connections closed because a request was not received within --request-timeout.");
-	ns_buf_printf(b, "nodescore_extender_request_deadline_closed_total %llu\n",
-		      (unsigned long long)atomic_load(&h->deadline_closed));
-	metric_head(b, "nodescore_extender_bad_header_total", "counter",
-		    "Requests refused with 400 for repeated or conflicting Content-Length headers.");
-	ns_buf_printf(b, "nodescore_extender_bad_header_total %llu\n",
-		      (unsigned long long)atomic_load(&h->bad_header));
+	metric_one(b, "nodescore_extender_body_too_large_total", "counter",
+		   "Requests refused because the body exceeded --max-body.",
+		   atomic_load(&h->body_too_large));
+	metric_one(b, "nodescore_extender_body_budget_exceeded_total", "counter",
+		   "Requests refused with 503 because bodies in flight would exceed --body-budget.",
+		   atomic_load(&h->over_budget));
+	metric_one(b, "nodescore_extender_body_inflight_bytes", "gauge",
+		   "Request body bytes reserved across connections now.",
+		   atomic_load(&h->inflight));
+	metric_one(b, "nodescore_extender_request_deadline_closed_total", "counter",
+		   "Connections closed because a request was not received within --request-timeout.",
+		   atomic_load(&h->deadline_closed));
+	metric_one(b, "nodescore_extender_bad_header_total", "counter",
+		   "Requests refused with 400 for repeated or conflicting Content-Length headers.",
+		   atomic_load(&h->bad_header));
 }
 
 static int by_score_desc(const void *a, const void *b)
