@@ -33,6 +33,7 @@ struct ns_extapi_view {
 	uint32_t hash;
 	uint16_t raw;  /* combined 0..1000 before normalisation */
 	uint8_t score; /* 0..10 reply */
+	uint32_t held_cpu_m, held_mib; /* reservations against this node */
 };
 
 static _Atomic uint64_t fail_open_logged_s;
@@ -98,7 +99,7 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		uint64_t now, const char *body, size_t len, struct ns_extapi_stats *st)
 {
 	struct ns_ext_args *a = &c->args;
-	int rc;
+	int rc, held;
 
 	memset(st, 0, sizeof(*st));
 	rc = ns_extjson_parse(a, body, len);
@@ -126,6 +127,8 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		c->vcap = cap;
 	}
 	st->nodes = (uint32_t)a->n;
+	/* Caller holds the reservation lock; no hold at all is the common case. */
+	held = cfg->resv && ns_reserve_active(cfg->resv) > 0;
 	/* Two-stage software pipeline: index slot 2 x LOOKAHEAD names ahead,
 	 * entry LOOKAHEAD names ahead, lookup now. */
 	for (size_t i = 0; i < a->n && i < 2 * LOOKAHEAD; i++) {
@@ -145,6 +148,7 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 			ns_table_prefetch_entry(t, c->v[i + LOOKAHEAD].hash);
 		v->fail = FAIL_NONE;
 		v->raw = 0;
+		v->held_cpu_m = v->held_mib = 0;
 		if (!ns_table_lookup_hash(t, a->nodes[i].name, a->nodes[i].name_len, v->hash,
 					  &v->d)) {
 			v->state = NODE_UNKNOWN;
@@ -154,9 +158,21 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 			st->stale++;
 		} else {
 			v->state = NODE_FRESH;
+			if (held && ns_reserve_get(cfg->resv, a->nodes[i].name, a->nodes[i].name_len,
+						   v->hash, &v->d, now, &v->held_cpu_m,
+						   &v->held_mib))
+				st->held++;
 		}
 	}
 	return 0;
+}
+
+/* Headroom left after what is held; unknown amounts stay unknown. */
+static uint32_t left(uint32_t free_amount, uint32_t held)
+{
+	if (free_amount == NS_WIRE_FREE_UNKNOWN)
+		return free_amount;
+	return free_amount > held ? free_amount - held : 0;
 }
 
 static void put_error_filter(struct ns_buf *out, const char *err)
@@ -223,17 +239,21 @@ static void put_reason(struct ns_buf *b, const struct ns_extapi_view *v, int64_t
 		break;
 	case FAIL_CPU:
 		ln_str(&l, "forecast CPU headroom ");
-		ln_u64(&l, v->d.free_millicores);
+		ln_u64(&l, left(v->d.free_millicores, v->held_cpu_m));
 		ln_str(&l, "m < pod request ");
 		ln_u64(&l, (uint64_t)cpu_m);
 		ln_str(&l, "m");
+		if (v->held_cpu_m)
+			ln_str(&l, " (after pods placed since its last score)");
 		break;
 	default:
 		ln_str(&l, "forecast memory headroom ");
-		ln_u64(&l, v->d.free_mib);
+		ln_u64(&l, left(v->d.free_mib, v->held_mib));
 		ln_str(&l, "Mi < pod request ");
 		ln_u64(&l, (uint64_t)mem_mib);
 		ln_str(&l, "Mi");
+		if (v->held_mib)
+			ln_str(&l, " (after pods placed since its last score)");
 		break;
 	}
 	ln_str(&l, "\"");
@@ -241,17 +261,22 @@ static void put_reason(struct ns_buf *b, const struct ns_extapi_view *v, int64_t
 }
 
 int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
-		     const struct ns_extapi_cfg *cfg, uint64_t now_mono_ms, const char *body,
+		     const struct ns_extapi_cfg *cfg, struct ns_extapi_now now, const char *body,
 		     size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
 {
 	struct ns_ext_args *a = &c->args;
+	uint64_t now_mono_ms = now.mono_ms;
 	int64_t mem_mib;
 	size_t passed = 0, k, need;
 	char *p;
 	int rc, objects;
 
 	out->len = 0;
+	if (cfg->resv)
+		ns_reserve_lock(cfg->resv);
 	rc = load(c, t, cfg, now_mono_ms, body, len, st);
+	if (cfg->resv)
+		ns_reserve_unlock(cfg->resv);
 	if (rc) {
 		put_error_filter(out, a->err);
 		return out->oom ? 500 : rc;
@@ -265,9 +290,9 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 			;
 		else if (v->d.flags & NS_FLAG_ANOMALY)
 			v->fail = FAIL_ANOMALY, st->failed_anomaly++;
-		else if (a->cpu_milli > (int64_t)v->d.free_millicores)
+		else if (a->cpu_milli > (int64_t)left(v->d.free_millicores, v->held_cpu_m))
 			v->fail = FAIL_CPU, st->failed_cpu++;
-		else if (mem_mib > (int64_t)v->d.free_mib)
+		else if (mem_mib > (int64_t)left(v->d.free_mib, v->held_mib))
 			v->fail = FAIL_MEM, st->failed_mem++;
 		passed += v->fail == FAIL_NONE;
 	}
@@ -330,6 +355,8 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 	return out->oom ? 500 : 200;
 }
 
+static uint32_t held_factor(const struct ns_extapi_view *v);
+
 /* Pod class shifts weight from the agent's score toward what the pod is
  * sensitive to. All integer, 0..1000. */
 static void combine(struct ns_extapi_ctx *c, enum ns_pod_class cls)
@@ -375,7 +402,54 @@ static void combine(struct ns_extapi_ctx *c, enum ns_pod_class cls)
 			v->raw = (uint16_t)s;
 			break;
 		}
+		if (v->held_cpu_m || v->held_mib)
+			v->raw = (uint16_t)(v->raw * held_factor(v) / 1000);
 	}
+}
+
+/* Share (per mille) of a headroom left after what is held: the score of a
+ * node that just got pods shrinks as its headroom does. */
+static uint32_t share_left(uint32_t free_amount, uint32_t held)
+{
+	if (!held || free_amount == NS_WIRE_FREE_UNKNOWN)
+		return 1000;
+	if (held >= free_amount)
+		return 0;
+	return (uint32_t)(1000ull * (free_amount - held) / free_amount);
+}
+
+static uint32_t held_factor(const struct ns_extapi_view *v)
+{
+	uint32_t c = share_left(v->d.free_millicores, v->held_cpu_m),
+		 m = share_left(v->d.free_mib, v->held_mib);
+	return c < m ? c : m;
+}
+
+/* Holds the pod's request against the candidate it ranks first (the
+ * fresh, not anomalous one with the highest combined score; the first on
+ * a tie): kube-scheduler adds the default plugins and usually agrees. */
+static void reserve_top(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *cfg,
+			struct ns_extapi_now now, struct ns_extapi_stats *st)
+{
+	const struct ns_ext_args *a = &c->args;
+	uint64_t mib = (uint64_t)a->mem_bytes / 1048576 + (a->mem_bytes % 1048576 != 0);
+	size_t best = SIZE_MAX;
+
+	if (a->cpu_milli <= 0 && a->mem_bytes <= 0)
+		return;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ns_extapi_view *v = &c->v[i];
+		if (v->state == NODE_FRESH && !(v->d.flags & NS_FLAG_ANOMALY) &&
+		    (best == SIZE_MAX || v->raw > c->v[best].raw))
+			best = i;
+	}
+	if (best == SIZE_MAX)
+		return;
+	ns_reserve_add(cfg->resv, a->nodes[best].name, a->nodes[best].name_len, c->v[best].hash,
+		       now.ms, now.mono_ms,
+		       a->cpu_milli > UINT32_MAX ? UINT32_MAX : (uint32_t)(a->cpu_milli > 0 ? a->cpu_milli : 0),
+		       mib > UINT32_MAX ? UINT32_MAX : (uint32_t)mib);
+	st->reserved = 1;
 }
 
 static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)
@@ -416,8 +490,9 @@ static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)
 }
 
 int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
-			 const struct ns_extapi_cfg *cfg, uint64_t now_mono_ms, const char *body,
-			 size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
+			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			 const char *body, size_t len, struct ns_buf *out,
+			 struct ns_extapi_stats *st)
 {
 	struct ns_ext_args *a = &c->args;
 	size_t need;
@@ -425,12 +500,22 @@ int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 	int rc;
 
 	out->len = 0;
-	rc = load(c, t, cfg, now_mono_ms, body, len, st);
+	/* One lock for the lookup and the add: two concurrent calls must not
+	 * both see a node without the other's hold. */
+	if (cfg->resv)
+		ns_reserve_lock(cfg->resv);
+	rc = load(c, t, cfg, now.mono_ms, body, len, st);
 	if (rc) {
+		if (cfg->resv)
+			ns_reserve_unlock(cfg->resv);
 		put_error(out, a->err);
 		return out->oom ? 500 : rc;
 	}
 	combine(c, a->cls);
+	if (cfg->resv) {
+		reserve_top(c, cfg, now, st);
+		ns_reserve_unlock(cfg->resv);
+	}
 	normalise(c, cfg->norm);
 	/* One reservation, then plain stores: this loop is the hot path. */
 	need = 2;

@@ -405,6 +405,24 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	metric_one(b, "nodescore_extender_bad_header_total", "counter",
 		   "Requests refused with 400 for repeated or conflicting Content-Length headers.",
 		   atomic_load(&h->bad_header));
+	if (h->cfg.api.resv) {
+		struct ns_reserve_stats rs;
+		ns_reserve_stats(h->cfg.api.resv, &rs);
+		metric_one(b, "nodescore_extender_reservations_active", "gauge",
+			   "Nodes holding the requests of pods ranked first since their last score.",
+			   ns_reserve_active(h->cfg.api.resv));
+		metric_head(b, "nodescore_extender_reservations_total", "counter",
+			    "Pod requests held against the node prioritize ranked first, and holds "
+			    "ended, by outcome.");
+		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"made\"} %llu\n",
+			      (unsigned long long)rs.made);
+		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"settled\"} %llu\n",
+			      (unsigned long long)rs.settled);
+		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"expired\"} %llu\n",
+			      (unsigned long long)rs.expired);
+		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"replaced\"} %llu\n",
+			      (unsigned long long)rs.replaced);
+	}
 }
 
 static int by_score_desc(const void *a, const void *b)
@@ -509,7 +527,7 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 	struct pbuf *out = pbuf_get(h);
 	const char *body = r->body ? r->body->b.p : NULL;
 	size_t blen = r->body ? r->body->b.len : 0;
-	uint64_t now = ns_mono_ns() / 1000000u;
+	struct ns_extapi_now now = {ns_now_ms(), ns_mono_ns() / 1000000u};
 	int status;
 
 	if (!c || !out || (r->body && r->body->b.oom))

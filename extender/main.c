@@ -61,6 +61,10 @@ static struct ns_opt opts[] = {
 	 0},
 	{"normalize", NS_OPT_STRING, "linear", "prioritize scores over the candidates: linear|rank",
 	 NULL, 0},
+	{"reserve-settle", NS_OPT_STRING, "10s",
+	 "hold each pod's request against the node prioritize ranks first until that node sends a "
+	 "message this much later (pod started and measured); 0 turns holds off",
+	 NULL, 0},
 	{"max-nodes", NS_OPT_STRING, "10000", "score table capacity in nodes", NULL, 0},
 	{"http-threads", NS_OPT_STRING, "2", "HTTP worker threads", NULL, 0},
 	{"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
@@ -130,7 +134,9 @@ int main(int argc, char **argv)
 	struct ns_table *table = NULL;
 	struct ns_key key;
 	struct sigaction sa;
-	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes, threads, evict;
+	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes, threads,
+		evict, settle;
+	struct ns_reserve *resv = NULL;
 	const char *scores;
 	char err[256], httpaddr[80];
 	int rc = 1, shared = 0;
@@ -185,6 +191,8 @@ int main(int argc, char **argv)
 		return bad("max-nodes", "expected 1..1000000");
 	if (ns_parse_u64(opt("http-threads"), 1, 64, &threads) < 0)
 		return bad("http-threads", "expected 1..64");
+	if (ns_parse_duration_ms(opt("reserve-settle"), &settle) < 0 || settle > 600000)
+		return bad("reserve-settle", "expected a duration up to 10m, e.g. 10s, or 0");
 	if (ns_key_load(opt("key-file"), &key, err, sizeof(err)) < 0) {
 		log_error("extender", "%s", err);
 		return 2;
@@ -229,6 +237,15 @@ int main(int argc, char **argv)
 	hc.per_ip_limit = (unsigned)per_ip;
 	hc.api.ttl_ms = ttl;
 	hc.table = table;
+	/* A hold outlives no TTL: past it the node is stale and neutral anyway. */
+	if (settle) {
+		resv = ns_reserve_new(max_nodes < 16384 ? 2 * (uint32_t)max_nodes : 32768, settle, ttl);
+		if (!resv) {
+			log_error("extender", "cannot allocate the reservation table");
+			goto out;
+		}
+		hc.api.resv = resv;
+	}
 	if (ns_exthttp_start(&hc, &http, err, sizeof(err)) < 0) {
 		log_error("extender", "%s address=%s", err, opt("listen-http"));
 		goto out;
@@ -236,9 +253,10 @@ int main(int argc, char **argv)
 	addr_str(&hc.addr, ns_exthttp_port(http), httpaddr, sizeof(httpaddr));
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
-		    "future_skew_ms=%llu normalize=%s http_threads=%llu",
+		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
-		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"), (unsigned long long)threads);
+		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"),
+		    (unsigned long long)threads, (unsigned long long)settle);
 
 	/* Signals interrupt poll(); the timeout only bounds a missed wakeup. */
 	while (!stop)
@@ -249,6 +267,7 @@ out:
 	ns_exthttp_stop(http);
 	ns_extsub_stop(sub);
 	ns_table_free(table);
+	ns_reserve_free(resv);
 	ns_key_wipe(&key);
 	if (rc == 0)
 		log_info("extender", "stopped");

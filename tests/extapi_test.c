@@ -18,6 +18,7 @@
 static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
 #define NOW_MS 1790000000000ull
 #define NOW_MONO 100000ull
+#define NOW ((struct ns_extapi_now){NOW_MS, NOW_MONO})
 #define TTL 6000ull
 
 static struct ns_table *table;
@@ -105,8 +106,8 @@ static int call(enum verb v, const struct ns_extapi_cfg *c, const char *body, si
 {
 	static struct ns_extapi_ctx ctx;
 
-	return v == FILTER ? ns_extapi_filter(&ctx, table, c, NOW_MONO, body, len, out, st)
-			   : ns_extapi_prioritize(&ctx, table, c, NOW_MONO, body, len, out, st);
+	return v == FILTER ? ns_extapi_filter(&ctx, table, c, NOW, body, len, out, st)
+			   : ns_extapi_prioritize(&ctx, table, c, NOW, body, len, out, st);
 }
 
 static int fixture(enum verb v, const char *name)
@@ -493,7 +494,7 @@ static void test_scale_5000(void)
 	ns_buf_puts(&body, "]}");
 	for (int r = 0; r < 20; r++) {
 		t0 = ns_mono_ns();
-		CHECK_EQ_INT(ns_extapi_prioritize(&ctx, table, &cfg, NOW_MONO, body.p, body.len, &out,
+		CHECK_EQ_INT(ns_extapi_prioritize(&ctx, table, &cfg, NOW, body.p, body.len, &out,
 						  &st),
 			     200);
 		t0 = ns_mono_ns() - t0;
@@ -519,7 +520,7 @@ static void test_scale_5000(void)
 	best = UINT64_MAX;
 	for (int r = 0; r < 5; r++) {
 		t0 = ns_mono_ns();
-		CHECK_EQ_INT(ns_extapi_filter(&ctx, table, &cfg, NOW_MONO, body.p, body.len, &out, &st),
+		CHECK_EQ_INT(ns_extapi_filter(&ctx, table, &cfg, NOW, body.p, body.len, &out, &st),
 			     200);
 		t0 = ns_mono_ns() - t0;
 		if (t0 < best)

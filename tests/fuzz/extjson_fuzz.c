@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in = cJSON_ParseWithLength(body, size);
 	input_ok = in != NULL;
 	cJSON_Delete(in);
-	check_reply(ns_extapi_filter(&ctx, table, &cfg, 2, body, size, &out, &st), input_ok);
-	check_reply(ns_extapi_prioritize(&ctx, table, &cfg, 2, body, size, &out, &st), input_ok);
+	check_reply(ns_extapi_filter(&ctx, table, &cfg, (struct ns_extapi_now){1700000000000ull, 2}, body, size, &out, &st), input_ok);
+	check_reply(ns_extapi_prioritize(&ctx, table, &cfg, (struct ns_extapi_now){1700000000000ull, 2}, body, size, &out, &st), input_ok);
 	if (size <= 64)
 		(void)ns_quantity_parse(body, size, (int)(size % 4), &q);
 	free(body);

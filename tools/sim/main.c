@@ -2,7 +2,9 @@
 /* nodescore-sim: compares placement policies on real traces, every policy
  * on the same arrivals, several seeds, mean and 95 % CI per metric. */
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,12 +124,16 @@ int main(int argc, char **argv)
 	fprintf(stderr, "INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s\n",
 		tr.bg.n, tr.ntask, tr.skipped, sc);
 	if (out[0]) {
+		if (mkdir(out, 0755) && errno != EEXIST) {
+			fprintf(stderr, "ERROR sim: cannot create %s: %s\n", out, strerror(errno));
+			return 1;
+		}
 		snprintf(path, sizeof(path), "%s/%s-runs.csv", out, sc);
 		csv = fopen(path, "w");
 		snprintf(path, sizeof(path), "%s/%s.md", out, sc);
 		md = fopen(path, "w");
 		if (!csv || !md) {
-			fprintf(stderr, "ERROR sim: cannot write into %s\n", out);
+			fprintf(stderr, "ERROR sim: cannot write into %s: %s\n", out, strerror(errno));
 			return 1;
 		}
 		fprintf(csv, "scenario,policy,seed,mean_util");

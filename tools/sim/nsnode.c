@@ -26,6 +26,7 @@
 /* daemonset/scheduler-config.yaml; NODESCORE_SIM_EXT_WEIGHT overrides it for experiments */
 #define EXT_WEIGHT 2
 #define T0_MS 1700000000000ull
+#define RESERVE_SETTLE_MS 10000
 
 struct pending_msg {
 	double due;
@@ -48,6 +49,7 @@ struct nsst {
 	double *score_of; /* scratch */
 	uint32_t nnodes;
 	double ext_weight;
+	struct ns_reserve *resv;
 };
 
 int sim_ns_init(struct sim_policy *p, struct sim *s);
@@ -62,7 +64,7 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	struct ns_models_config mc;
 	char fc[512], an[512], err[256];
 	const char *weights = getenv("NODESCORE_SIM_WEIGHTS");
-	const char *ew = getenv("NODESCORE_SIM_EXT_WEIGHT");
+	const char *ew = getenv("NODESCORE_SIM_EXT_WEIGHT"), *rs;
 
 	if (!st)
 		return -1;
@@ -97,6 +99,15 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		}
 	st->cfg.ttl_ms = 3ull * s->step_s * 1000 + (uint64_t)(s->staleness_s * 1000);
 	st->cfg.norm = NS_NORM_LINEAR;
+	/* The extender's default hold (--reserve-settle); 0 turns it off to
+	 * measure what it is worth. */
+	if (!(rs = getenv("NODESCORE_SIM_RESERVE_SETTLE")) || atof(rs) > 0) {
+		st->resv = ns_reserve_new(2 * s->nnodes, rs ? (uint64_t)(atof(rs) * 1000) : RESERVE_SETTLE_MS,
+					  st->cfg.ttl_ms);
+		if (!st->resv)
+			return -1;
+		st->cfg.resv = st->resv;
+	}
 	return 0;
 }
 
@@ -204,7 +215,8 @@ void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 {
 	struct nsst *st = p->st;
 	struct ns_extapi_stats es;
-	uint64_t now = T0_MS + (uint64_t)(s->t * 1000);
+	uint64_t ms = T0_MS + (uint64_t)(s->t * 1000);
+	struct ns_extapi_now now = {ms, ms};
 	cJSON *r, *it;
 
 	for (size_t i = 0; i < n; i++) {
@@ -255,6 +267,7 @@ void sim_ns_fini(struct sim_policy *p)
 		ns_models_free(st->m[i]);
 	free(st->m);
 	ns_table_free(st->table);
+	ns_reserve_free(st->resv);
 	ns_extapi_ctx_free(&st->ctx);
 	ns_buf_free(&st->body), ns_buf_free(&st->out);
 	free(st->q), free(st->score_of);
