@@ -35,7 +35,7 @@ node-d,300,0,10,300,300,200,100,4000,300,10,5000
 EOF
 
 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
-	--publish-interval 1s 2>"$LOG" &
+	--publish-interval 1s --reserve-settle 0 2>"$LOG" &
 NS_PIDS="$NS_PIDS $!"
 EPID=$!
 wait_for 5 grep -q "SUCCESS extender: listening" "$LOG"

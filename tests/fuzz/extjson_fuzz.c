@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
 static struct ns_table *table;
+static struct ns_reserve *resv; /* holds persist across inputs, as in the server */
 static struct ns_extapi_ctx ctx;
 static struct ns_buf out;
 
@@ -27,6 +28,7 @@ static void setup(void)
 
 	ns_log_max = NS_LOG_ERROR; /* fail-open warnings are expected here */
 	table = ns_table_new(16);
+	resv = ns_reserve_new(64, 1000, 1000000);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct ns_msg m;
 		uint8_t buf[NS_WIRE_MAX_LEN];
@@ -62,7 +64,10 @@ static void check_reply(int status, int input_ok)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ns_extapi_stats st;
-	struct ns_extapi_cfg cfg = {.ttl_ms = 6000, .norm = (size & 1) ? NS_NORM_RANK : NS_NORM_LINEAR};
+	struct ns_extapi_cfg cfg = {.ttl_ms = 6000,
+				    .norm = (size & 1) ? NS_NORM_RANK : NS_NORM_LINEAR,
+				    .resv = (size & 2) ? resv : NULL};
+	struct ns_extapi_now now = {1700000000000ull, 2};
 	/* Exact-size copy so ASan catches any read past the end. */
 	char *body = malloc(size ? size : 1);
 	cJSON *in;
@@ -77,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in = cJSON_ParseWithLength(body, size);
 	input_ok = in != NULL;
 	cJSON_Delete(in);
-	check_reply(ns_extapi_filter(&ctx, table, &cfg, (struct ns_extapi_now){1700000000000ull, 2}, body, size, &out, &st), input_ok);
-	check_reply(ns_extapi_prioritize(&ctx, table, &cfg, (struct ns_extapi_now){1700000000000ull, 2}, body, size, &out, &st), input_ok);
+	check_reply(ns_extapi_filter(&ctx, table, &cfg, now, body, size, &out, &st), input_ok);
+	check_reply(ns_extapi_prioritize(&ctx, table, &cfg, now, body, size, &out, &st), input_ok);
 	if (size <= 64)
 		(void)ns_quantity_parse(body, size, (int)(size % 4), &q);
 	free(body);
