@@ -49,8 +49,8 @@ static struct ns_opt opts[] = {
      "--node-key-file, so a node never holds the key of every node",
      NULL, 0},
     {"node-key-file", NS_OPT_STRING, NULL,
-     "This node's own key (nodescore-extender --derive-key NODE), used instead of --key-file",
-     NULL, 0},
+     "This node's own key (nodescore-extender --derive-key NODE), used instead of --key-file", NULL,
+     0},
     {"shared-key", NS_OPT_BOOL, "0",
      "Compatibility: sign with --key-file itself, for extenders run with --shared-key", NULL, 0},
     {"node-name", NS_OPT_STRING, NULL,
@@ -82,6 +82,11 @@ static struct ns_opt opts[] = {
      NULL, 0},
     {"anomaly-step", NS_OPT_STRING, "5s",
      "Anomaly detector sample period (mean of the ticks in it; its windows are in these steps)",
+     NULL, 0},
+    {"qtable", NS_OPT_STRING, "",
+     "Q-table placement value file (.nsq) (default: " NS_MODELS_SHARE_DIR
+     "/" NS_MODELS_QTABLE_DEFAULT ", else ./models/" NS_MODELS_QTABLE_DEFAULT
+     "; none disables; without one the Q term of the score is the headroom)",
      NULL, 0},
     {"model-reload-interval", NS_OPT_STRING, "30s",
      "Check the model files for changes this often (0 disables hot reload)", NULL, 0},
@@ -245,6 +250,7 @@ static int models_config(struct ns_models_config *m)
 	ns_models_config_default(m);
 	m->forecast_path = get("forecast-model");
 	m->anomaly_path = get("anomaly-model");
+	m->qtable_path = get("qtable");
 	m->anomaly_metrics = get("anomaly-metrics");
 	if (ns_parse_duration_ms(get("forecast-horizon"), &h) || h % 1000 || h < 1000 ||
 	    h > 7 * 86400000ull) {
@@ -289,9 +295,10 @@ static void print_once(const struct ns_agent_snapshot *s)
 	print_value("mem_peak_fc", s->score.mem_peak);
 	printf("free_millicores=%u\nfree_mib=%u\n", s->score.free_millicores, s->score.free_mib);
 	if (s->models_enabled) {
-		printf("model_forecast=%s\nmodel_anomaly=%s\n",
+		printf("model_forecast=%s\nmodel_anomaly=%s\nmodel_qtable=%s\n",
 		       s->models.forecast.loaded ? s->models.forecast.version : "none",
-		       s->models.anomaly.loaded ? s->models.anomaly.version : "none");
+		       s->models.anomaly.loaded ? s->models.anomaly.version : "none",
+		       s->models.qtable.loaded ? s->models.qtable.version : "none");
 		printf("top_feature=%s\n", s->top_feature);
 	}
 	printf("flag_anomaly=%d\nflag_degraded=%d\nflag_model_fallback=%d\n",

@@ -118,24 +118,26 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 	const struct {
 		const char *name;
 		const struct ns_models_model_stats *st;
-	} mods[] = {{"forecast", &m->forecast}, {"anomaly", &m->anomaly}};
+	} mods[] = {{"forecast", &m->forecast}, {"anomaly", &m->anomaly}, {"qtable", &m->qtable}};
+	const size_t nmods = sizeof(mods) / sizeof(mods[0]);
 	char v[80];
 
 	gauge_head(o, "nodescore_agent_model_loaded", "gauge",
-		   "1 when the model is loaded and used (version from the bundle manifest).");
-	for (size_t i = 0; i < 2; i++) {
+		   "1 when the model is loaded and used (version from the bundle manifest or the "
+		   "model file).");
+	for (size_t i = 0; i < nmods; i++) {
 		label(v, sizeof(v), mods[i].st->loaded ? mods[i].st->version : "");
 		put(o, "nodescore_agent_model_loaded{node=\"%s\",model=\"%s\",version=\"%s\"} %d\n",
 		    node, mods[i].name, v, mods[i].st->loaded);
 	}
 	gauge_head(o, "nodescore_agent_model_reloads_total", "counter",
 		   "Changed model files validated and swapped in.");
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < nmods; i++)
 		put(o, "nodescore_agent_model_reloads_total{node=\"%s\",model=\"%s\"} %llu\n", node,
 		    mods[i].name, (unsigned long long)mods[i].st->reloads);
 	gauge_head(o, "nodescore_agent_model_reload_rejected_total", "counter",
 		   "Changed model files refused (the previous model stays).");
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < nmods; i++)
 		put(o,
 		    "nodescore_agent_model_reload_rejected_total{node=\"%s\",model=\"%s\"} %llu\n",
 		    node, mods[i].name, (unsigned long long)mods[i].st->rejected);
@@ -181,8 +183,8 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 	       "Challenger fits asked for early because drift PSI was above 0.25.", node,
 	       (double)m->early_refits);
 	simple(o, "nodescore_agent_anomaly_drift_shifted", "gauge",
-	       "1 when the drift PSI is above 0.25 (an early refit is asked for, at most hourly).", node,
-	       m->drift_psi > 0.25 ? 1 : 0);
+	       "1 when the drift PSI is above 0.25 (an early refit is asked for, at most hourly).",
+	       node, m->drift_psi > 0.25 ? 1 : 0);
 }
 
 int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The agent's on-node models: forecaster and anomaly detector fed at their
- * own steps, hot reload of their files, stats for /metrics. */
+ * own steps, the Q-table looked up every tick, hot reload of their files,
+ * stats for /metrics. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "nodescore/log.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
+#include "nodescore/qtable.h"
 #include "nodescore/ring.h"
 
 #define PATH_CAP 256
@@ -68,6 +70,13 @@ struct ns_models {
 	struct ns_history_acc an_acc;
 	int an_err_logged;
 	uint64_t an_since_fit; /* scored rows since the detector's last fit */
+
+	/* Q-table: ns_qtable_load writes qt only when the whole file is valid,
+	 * so a bad reload leaves the loaded table in place. */
+	char qt_path[PATH_CAP];
+	struct sig qt_sig;
+	int qt_default; /* path is the default, not given */
+	struct ns_qtable qt;
 };
 
 void ns_models_config_default(struct ns_models_config *c)
@@ -560,6 +569,62 @@ static int an_load(struct ns_models *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* --- Q-table --- */
+
+static void qt_set_version(struct ns_models *m)
+{
+	snprintf(m->st.qtable.version, sizeof(m->st.qtable.version), "%s",
+		 m->qt.version[0] ? m->qt.version : "qtable-1");
+}
+
+static void open_qtable(struct ns_models *m)
+{
+	char err[256];
+	int rc;
+
+	if (!m->qt_path[0]) {
+		log_info("models", "Q-table disabled (--qtable none): score uses headroom for the "
+				   "Q term");
+		return;
+	}
+	m->qt_sig = sig_of(m->qt_path);
+	rc = ns_qtable_load(m->qt_path, &m->qt, err, sizeof(err));
+	if (rc) {
+		/* No table is shipped yet and the default weights give Q no
+		 * weight: its absence is the normal case, not a problem. */
+		if (rc == -ENOENT && m->qt_default)
+			log_info("models", "no Q-table, score uses headroom for the Q term path=%s",
+				 m->qt_path);
+		else
+			log_warning("models",
+				    "no Q-table, score uses headroom for the Q term path=%s "
+				    "reason=\"%s\"",
+				    m->qt_path, err);
+		return;
+	}
+	m->st.qtable.loaded = 1;
+	qt_set_version(m);
+	log_info("models", "Q-table loaded path=%s version=%s episodes=%u states=%d", m->qt_path,
+		 m->st.qtable.version, m->qt.episodes, NS_Q_STATES);
+}
+
+/* The table's value for this sample's state; NaN when there is no table
+ * or cpu or memory is unmeasured (the state would be a guess). */
+static double qt_value(const struct ns_models *m, const struct ns_sample *s)
+{
+	struct ns_qstate_in q;
+
+	if (!m->st.qtable.loaded || isnan(s->v[NS_M_CPU_UTIL]) || isnan(s->v[NS_M_MEM_UTIL]))
+		return NAN;
+	q.cpu_now = s->v[NS_M_CPU_UTIL];
+	q.cpu_peak_fc = m->st.cpu_peak_fc;
+	q.mem_now = s->v[NS_M_MEM_UTIL];
+	q.anomaly = m->st.anomaly_ready && m->st.anomaly_flag;
+	q.pods = s->v[NS_M_PODS];
+	q.ncpu = s->v[NS_M_NCPU];
+	return ns_qtable_value(&m->qt, ns_qtable_state(&q));
+}
+
 /* --- open, reload --- */
 
 static void open_forecast(struct ns_models *m)
@@ -663,6 +728,7 @@ int ns_models_open(const struct ns_models_config *c, struct ns_models **out, cha
 	}
 	m->cfg = *c;
 	m->cfg.forecast_path = m->cfg.anomaly_path = m->cfg.anomaly_metrics = NULL;
+	m->cfg.qtable_path = NULL;
 	if (c->anomaly_metrics && *c->anomaly_metrics)
 		m->cfg.anomaly_metrics = c->anomaly_metrics; /* read in open only */
 	m->st.horizon_s = c->horizon_s;
@@ -676,6 +742,10 @@ int ns_models_open(const struct ns_models_config *c, struct ns_models **out, cha
 		rc = resolve(c->anomaly_path, NS_MODELS_ANOMALY_DEFAULT, 0, m->an_path,
 			     sizeof(m->an_path), err, errlen);
 	if (!rc)
+		rc = resolve(c->qtable_path, NS_MODELS_QTABLE_DEFAULT, 0, m->qt_path,
+			     sizeof(m->qt_path), err, errlen);
+	m->qt_default = !c->qtable_path || !*c->qtable_path;
+	if (!rc)
 		rc = open_anomaly(m, err, errlen);
 	m->cfg.anomaly_metrics = NULL;
 	if (rc) {
@@ -684,7 +754,9 @@ int ns_models_open(const struct ns_models_config *c, struct ns_models **out, cha
 	}
 	snprintf(m->st.forecast.path, sizeof(m->st.forecast.path), "%s", m->fc_path);
 	snprintf(m->st.anomaly.path, sizeof(m->st.anomaly.path), "%s", m->an_path);
+	snprintf(m->st.qtable.path, sizeof(m->st.qtable.path), "%s", m->qt_path);
 	open_forecast(m);
+	open_qtable(m);
 	*out = m;
 	return 0;
 }
@@ -754,9 +826,35 @@ static int reload_anomaly(struct ns_models *m)
 	return 1;
 }
 
+static int reload_qtable(struct ns_models *m)
+{
+	struct sig now;
+	char err[256];
+
+	if (!m->qt_path[0])
+		return 0;
+	now = sig_of(m->qt_path);
+	if (sig_eq(&now, &m->qt_sig))
+		return 0;
+	m->qt_sig = now;
+	if (ns_qtable_load(m->qt_path, &m->qt, err, sizeof(err))) {
+		m->st.qtable.rejected++;
+		log_warning("models", "Q-table rejected, %s path=%s reason=\"%s\"",
+			    m->st.qtable.loaded ? "keeping the loaded one" : "still no Q-table",
+			    m->qt_path, err);
+		return 0;
+	}
+	m->st.qtable.reloads++;
+	m->st.qtable.loaded = 1;
+	qt_set_version(m);
+	log_success("models", "Q-table reloaded path=%s version=%s episodes=%u", m->qt_path,
+		    m->st.qtable.version, m->qt.episodes);
+	return 1;
+}
+
 int ns_models_reload(struct ns_models *m)
 {
-	return reload_forecast(m) + reload_anomaly(m);
+	return reload_forecast(m) + reload_anomaly(m) + reload_qtable(m);
 }
 
 void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input *in)
@@ -783,6 +881,8 @@ void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input 
 		in->anomaly_flag = m->st.anomaly_flag;
 		in->top_feature = m->st.top_feature[0] ? m->st.top_feature : NULL;
 	}
+	/* After the models above: the state uses this tick's forecast and flag. */
+	in->q_value = qt_value(m, s);
 }
 
 void ns_models_stats(const struct ns_models *m, struct ns_models_stats *out)

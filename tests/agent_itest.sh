@@ -263,6 +263,8 @@ check models_anomaly_loaded mhas "^nodescore_agent_model_loaded\{$ML,model=\"ano
 check models_fallback_flag_cleared wait_for 10 mhas "^nodescore_agent_flag\{$ML,flag=\"model_fallback\"\} 0"
 check models_forecast_in_range awk -v k="nodescore_agent_forecast_peak{$ML,resource=\"cpu\",horizon_seconds=\"3600\"}" \
 	'$1 == k { f = 1; ok = ($2 != "NaN" && $2 >= 0 && $2 <= 1) } END { exit !(f && ok) }' "$MM"
+# No --qtable: the default file (absent until one is trained) or nothing; the series exist either way.
+check models_qtable_series mhas "^nodescore_agent_model_reload_rejected_total\{$ML,model=\"qtable\"\} 0"
 check models_anomaly_series mhas "^nodescore_agent_anomaly_raw_score\{$ML\} 0\.[0-9]"
 check models_prometheus_format sh -c '! grep -v "^#" "$1" | grep -vE "^[a-z_0-9]+(\{[^}]*\})? ([-+0-9.eE]+|NaN|[+-]Inf)$" | grep -q .' _ "$MM"
 # One byte changed in place: SHA-256 mismatch, rejected, the old model stays.

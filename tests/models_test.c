@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Tests for agent/models.c: the shipped models driven by a synthetic node,
- * level shift, spike detection, hot reload of bad and good files, fallback. */
+ * level shift, spike detection, Q-table lookup, hot reload of bad and good
+ * files, fallback. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "rng.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
+#include "nodescore/qtable.h"
 #include "nodescore/ring.h"
 #include "nodescore/score.h"
 #include "nodescore/wire.h"
@@ -492,6 +494,123 @@ static void test_warm_from_ring(void)
 	rm_tree(dir);
 }
 
+static int open_qtable_only(const char *qt, struct ns_models **m)
+{
+	struct ns_models_config c;
+	char err[256];
+
+	ns_models_config_default(&c);
+	c.forecast_path = c.anomaly_path = "none";
+	c.qtable_path = qt;
+	c.reload_ms = 0;
+	return ns_models_open(&c, m, err, sizeof(err));
+}
+
+static int save_uniform_qtable(const char *path, float q, const char *version)
+{
+	struct ns_qtable t;
+	char err[256];
+
+	memset(&t, 0, sizeof(t));
+	for (uint32_t s = 0; s < NS_Q_STATES; s++)
+		t.q[s] = q;
+	t.episodes = 10;
+	snprintf(t.version, sizeof(t.version), "%s", version);
+	return ns_qtable_save(&t, path, err, sizeof(err));
+}
+
+/* The Q-table's value reaches the score input every tick; a corrupt
+ * replacement is refused and the loaded table keeps answering; a good one
+ * is swapped in and looked up at this sample's state. */
+static void test_qtable_value_and_reload(void)
+{
+	char dir[] = "/tmp/ns-models-test.XXXXXX", path[600];
+	struct ns_models *m = NULL;
+	struct ns_models_stats st;
+	struct ns_score_input in;
+	struct ns_sample s;
+	struct ns_qtable t;
+	struct ns_qstate_in q = {0.3, NAN, 0.5, 0, 6, 4};
+	uint64_t ts = T0_MS;
+	char err[256];
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/q.nsq", dir);
+	CHECK_EQ_INT(save_uniform_qtable(path, 0.25f, ""), 0);
+	CHECK_EQ_INT(open_qtable_only(path, &m), 0);
+	ns_models_stats(m, &st);
+	CHECK(st.qtable.loaded);
+	CHECK_EQ_STR(st.qtable.version, "qtable-1");
+	CHECK_EQ_STR(st.qtable.path, path);
+	tick(m, ts, 0.3, 0.5, &in);
+	CHECK(in.q_value == 0.25);
+	/* No cpu measurement: no state to look up. */
+	tick(m, ts += 1000, NAN, 0.5, &in);
+	CHECK(isnan(in.q_value));
+	tick(m, ts += 1000, 0.3, NAN, &in);
+	CHECK(isnan(in.q_value));
+
+	/* Corrupt in place (same inode, new mtime): rejected, old table kept. */
+	CHECK_EQ_INT(flip_byte(path, 100), 0);
+	CHECK_EQ_INT(ns_models_reload(m), 0);
+	ns_models_stats(m, &st);
+	CHECK_EQ_INT(st.qtable.rejected, 1);
+	CHECK_EQ_INT(st.qtable.reloads, 0);
+	CHECK(st.qtable.loaded);
+	tick(m, ts += 1000, 0.3, 0.5, &in);
+	CHECK(in.q_value == 0.25);
+	/* Reported once while it stays bad. */
+	CHECK_EQ_INT(ns_models_reload(m), 0);
+	ns_models_stats(m, &st);
+	CHECK_EQ_INT(st.qtable.rejected, 1);
+
+	/* A trained table (one value per state) written atomically: swapped in. */
+	memset(&t, 0, sizeof(t));
+	for (uint32_t i = 0; i < NS_Q_STATES; i++)
+		t.q[i] = (float)i / (NS_Q_STATES - 1);
+	snprintf(t.version, sizeof(t.version), "trained-2");
+	CHECK_EQ_INT(ns_qtable_save(&t, path, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_models_reload(m), 1);
+	ns_models_stats(m, &st);
+	CHECK_EQ_INT(st.qtable.reloads, 1);
+	CHECK_EQ_INT(st.qtable.rejected, 1);
+	CHECK_EQ_STR(st.qtable.version, "trained-2");
+	node_sample(&s, ts += 1000, 0.3, 0.5);
+	s.v[NS_M_PODS] = 6; /* 1.5 pods per core */
+	ns_score_input_init(&in);
+	ns_score_input_from_sample(&in, &s);
+	ns_models_tick(m, &s, &in);
+	/* cpu 3, trend 0 (no forecaster), mem 1, no anomaly, density 2 */
+	CHECK_EQ_INT(ns_qtable_state(&q), 224);
+	CHECK(in.q_value == (double)t.q[224]);
+	ns_models_free(m);
+
+	/* Disabled: nothing looked up. */
+	CHECK_EQ_INT(open_qtable_only("none", &m), 0);
+	ns_models_stats(m, &st);
+	CHECK(!st.qtable.loaded);
+	CHECK_EQ_STR(st.qtable.path, "");
+	tick(m, ts += 1000, 0.3, 0.5, &in);
+	CHECK(isnan(in.q_value));
+	CHECK_EQ_INT(ns_models_reload(m), 0);
+	ns_models_free(m);
+
+	/* Given but missing: fallback, then picked up when it appears. */
+	snprintf(path, sizeof(path), "%s/later.nsq", dir);
+	CHECK_EQ_INT(open_qtable_only(path, &m), 0);
+	tick(m, ts += 1000, 0.3, 0.5, &in);
+	CHECK(isnan(in.q_value));
+	CHECK_EQ_INT(save_uniform_qtable(path, 0.75f, "v3"), 0);
+	CHECK_EQ_INT(ns_models_reload(m), 1);
+	tick(m, ts += 1000, 0.3, 0.5, &in);
+	CHECK(in.q_value == 0.75);
+	ns_models_stats(m, &st);
+	CHECK_EQ_STR(st.qtable.version, "v3");
+	CHECK_EQ_INT(st.qtable.rejected, 0);
+	ns_models_free(m);
+	rm_tree(dir);
+}
+
 /* Cost per tick on the agent's loop thread: between steps only the
  * accumulator runs; on a step the pipeline, the walker and the detector. */
 static void test_tick_cost(void)
@@ -538,6 +657,7 @@ int main(void)
 	RUN(test_bad_config);
 	RUN(test_metrics_mismatch_refuses_model);
 	RUN(test_warm_from_ring);
+	RUN(test_qtable_value_and_reload);
 	RUN(test_tick_cost);
 	return CHECK_SUMMARY();
 }

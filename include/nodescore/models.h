@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* On-node models in the agent: the forecaster (feature pipeline + tree
- * walker) and the streaming anomaly detector, fed at their own steps from
- * the agent's ticks, with hot reload of their files and counters for
- * /metrics. A missing or bad model is never fatal: its score inputs stay
+ * walker), the streaming anomaly detector and the Q-table placement value,
+ * fed from the agent's ticks, with hot reload of their files and counters
+ * for /metrics. A missing or bad model is never fatal: its score inputs stay
  * NaN and the score falls back to the heuristic. */
 #ifndef NODESCORE_MODELS_H
 #define NODESCORE_MODELS_H
@@ -20,15 +20,17 @@
 #endif
 #define NS_MODELS_FORECAST_DEFAULT "forecast-default"
 #define NS_MODELS_ANOMALY_DEFAULT "iforest-default.nsif"
+#define NS_MODELS_QTABLE_DEFAULT "qtable-default.nsq"
 /* Anomaly metrics when no model file says which (names from lib/sample.c). */
 #define NS_MODELS_ANOMALY_METRICS_WIDE                                                             \
 	"cpu_util,mem_util,psi_cpu_some,psi_mem_some,psi_io_some,rtt_p99_us,disk_p99_us"
 
 struct ns_models_config {
-	/* Bundle directory / .nsif file; NULL or "" = the defaults above (first
-	 * that exists), "none" = disabled (fallback, one INFO line). */
+	/* Bundle directory / .nsif / .nsq file; NULL or "" = the defaults above
+	 * (first that exists), "none" = disabled (fallback, one INFO line). */
 	const char *forecast_path;
 	const char *anomaly_path;
+	const char *qtable_path;
 	/* Comma-separated ns_metric names; NULL or "" = the metrics the
 	 * anomaly model file was trained on, else NS_MODELS_ANOMALY_METRICS_WIDE. */
 	const char *anomaly_metrics;
@@ -42,13 +44,14 @@ void ns_models_config_default(struct ns_models_config *c);
 struct ns_models_model_stats {
 	int loaded;
 	char path[256];	   /* resolved path, "" when none */
-	char version[64];  /* bundle manifest "version", "nsif-1", or "own-fit" */
+	char version[64];  /* bundle manifest "version", "nsif-1", "own-fit", or the
+			    * Q-table's version ("qtable-1" when it has none) */
 	uint64_t reloads;  /* changed files swapped in */
 	uint64_t rejected; /* changed files refused (old model kept) */
 };
 
 struct ns_models_stats {
-	struct ns_models_model_stats forecast, anomaly;
+	struct ns_models_model_stats forecast, anomaly, qtable;
 	/* Forecaster */
 	uint32_t horizon_s;
 	double cpu_peak_fc, mem_peak_fc; /* last forecast at the horizon, 0..1, NaN when none */
@@ -62,7 +65,7 @@ struct ns_models_stats {
 	int anomaly_flag;
 	char top_feature[64]; /* "" when none */
 	uint32_t refits, refits_rejected;
-	uint32_t early_refits; /* challenger fits asked for by high drift */
+	uint32_t early_refits;	/* challenger fits asked for by high drift */
 	double drift_psi;	/* largest PSI since the last fit, NaN before one */
 	char drift_feature[64]; /* its feature, "" before the first fit */
 	uint64_t anomaly_updates;
@@ -83,7 +86,9 @@ void ns_models_free(struct ns_models *m);
  * accumulates s, runs the detector and the forecaster on their step
  * boundaries (sample time s->ts_ms), checks the files every reload_ms, and
  * sets in->anomaly, anomaly_flag, top_feature, cpu_peak_fc, mem_peak_fc from
- * the latest results (NaN when a model is absent). */
+ * the latest results and q_value from the Q-table over this sample's state
+ * (NaN when a model is absent, or for q_value when cpu or memory is not
+ * measured). */
 void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input *in);
 
 /* Replays the last 25 h of the history ring at path (read-only, safe while
