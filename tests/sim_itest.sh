@@ -26,11 +26,25 @@ awk 'BEGIN { for (t = 0; t < 3 * 86400; t += 60) {
 } >"$T"
 
 run() { "$SIM" --machines "$M" --tasks "$T" --nodes 2 --days 1 --seeds 1 --bg-scale 1 --load 0.05 \
-	--quiet "$@"; }
+	--split all --quiet "$@"; }
 
 mkdir -p "$NS_TMP/a" "$NS_TMP/b"
-POL=k8s-default,koordinator,trimaran-tlp
-if run --policies $POL --out "$NS_TMP/a" >/dev/null 2>"$NS_TMP/a.log"; then
+POL=k8s-default,koordinator,trimaran-tlp,nodescore,nodescore-q
+
+# A Q-table trained on the train half (m_hot only: every state it meets is
+# overloaded), next to the shipped forecaster and anomaly model.
+mkdir -p "$NS_TMP/models"
+ln -s "$PWD/models/forecast-default" "$NS_TMP/models/forecast-default"
+ln -s "$PWD/models/iforest-default.nsif" "$NS_TMP/models/iforest-default.nsif"
+"$SIM" --machines "$M" --tasks "$T" --nodes 2 --load 0.05 --bg-scale 1 --quiet --train-q 3 \
+	--q-out "$NS_TMP/models/qtable-default.nsq" --q-curve "$NS_TMP/curve.csv" 2>"$NS_TMP/q.log"
+grep -q "SUCCESS sim: qtable written .*episodes=3 " "$NS_TMP/q.log" && [ -s "$NS_TMP/models/qtable-default.nsq" ] &&
+	pass sim_qtable_written || fail sim_qtable_written "$(tail -2 "$NS_TMP/q.log")"
+[ "$(wc -l <"$NS_TMP/curve.csv")" = 4 ] && pass sim_qtable_curve || fail sim_qtable_curve
+run --policies nodescore-q --models "$NS_TMP/nomodels" >/dev/null 2>"$NS_TMP/noq.log"
+[ $? -ne 0 ] && grep -q "no usable Q-table" "$NS_TMP/noq.log" && pass sim_nodescore_q_needs_table ||
+	fail sim_nodescore_q_needs_table "$(tail -2 "$NS_TMP/noq.log")"
+if run --policies $POL --models "$NS_TMP/models" --out "$NS_TMP/a" >/dev/null 2>"$NS_TMP/a.log"; then
 	pass sim_runs
 else
 	fail sim_runs "$(tail -3 "$NS_TMP/a.log")"
@@ -45,8 +59,25 @@ head -1 "$NS_TMP/a/s1-runs.csv" | cut -d, -f12 | grep -qx bad_placements &&
 	fail sim_koordinator_avoids_hot_node "bad=$(bad koordinator)"
 [ "$(bad trimaran-tlp)" = 0 ] && pass sim_tlp_avoids_hot_node ||
 	fail sim_tlp_avoids_hot_node "bad=$(bad trimaran-tlp)"
+[ "$(bad nodescore)" = 0 ] && pass sim_nodescore_avoids_hot_node ||
+	fail sim_nodescore_avoids_hot_node "bad=$(bad nodescore)"
+[ "$(bad nodescore-q)" = 0 ] && pass sim_nodescore_q_avoids_hot_node ||
+	fail sim_nodescore_q_avoids_hot_node "bad=$(bad nodescore-q)"
 
-run --policies $POL --out "$NS_TMP/b" >/dev/null 2>&1
+# S3: node 1's agent goes silent 6 h after the warm-up. nodescore lets it
+# go stale (TTL: 3 steps) and ranks it neutral, so it keeps receiving pods
+# (fail open); Koordinator filters expired metrics and sends it none.
+col() { awk -F, -v p="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i }
+	NR > 1 && $2 == p { print $k }' "$NS_TMP/c/s3-runs.csv"; }
+mkdir -p "$NS_TMP/c"
+run --scenario s3 --policies nodescore,koordinator --models "$NS_TMP/models" --out "$NS_TMP/c" \
+	>/dev/null 2>&1
+[ "$(col nodescore silent_binds)" -gt 0 ] 2>/dev/null && pass sim_silent_node_neutral ||
+	fail sim_silent_node_neutral "silent_binds=$(col nodescore silent_binds)"
+[ "$(col koordinator silent_binds)" = 0 ] && pass sim_koordinator_filters_expired ||
+	fail sim_koordinator_filters_expired "silent_binds=$(col koordinator silent_binds)"
+
+run --policies $POL --models "$NS_TMP/models" --out "$NS_TMP/b" >/dev/null 2>&1
 cmp -s "$NS_TMP/a/s1-runs.csv" "$NS_TMP/b/s1-runs.csv" && pass sim_deterministic ||
 	fail sim_deterministic
 

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "nodescore/opt.h"
+#include "nodescore/qtable.h"
+#include "qlearn.h"
 #include "simrun.h"
 
 #define OPT(name, kind, def, help)                                                                 \
@@ -18,7 +20,8 @@
 
 static struct ns_opt opts[] = {
     OPT("scenario", NS_OPT_STRING, "s1",
-	"s1 steady, s2 burst (500 pods in 10 s), s3 faults (hot node, silent agent)."),
+	"s1 steady, s2 burst (500 pods in 10 s), s3 faults (hot node, silent agent, memory "
+	"leak), s4 packing (s1 at the offered --load, e.g. 0.8)."),
     OPT("machines", NS_OPT_STRING,
 	"../shared/data/alibaba-v2018-machine-usage-slice/machine_usage.csv",
 	"Alibaba 2018 machine_usage.csv: node backgrounds and pod usage shapes."),
@@ -34,20 +37,71 @@ static struct ns_opt opts[] = {
     OPT("policies", NS_OPT_STRING, "all", "Comma-separated policy names, or all."),
     OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
     OPT("out", NS_OPT_STRING, "", "Directory for CSV and the Markdown table ('' = none)."),
+    OPT("split", NS_OPT_STRING, "test",
+	"Trace half: train (even machines, first half of tasks), test (the rest), all."),
+    OPT("train-q", NS_OPT_STRING, "0",
+	"Train the Q-table for this many 1-hour episodes on the train split, then exit."),
+    OPT("q-out", NS_OPT_STRING, "models/qtable-default.nsq", "Q-table written by --train-q."),
+    OPT("q-curve", NS_OPT_STRING, "", "Learning curve CSV written by --train-q ('' = none)."),
     OPT("quiet", NS_OPT_BOOL, "0", "No progress on stderr."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
-#define NMET 11
+#define NMET 14
 static const char *met_names[NMET] = {
-    "overload_cpu", "overload_mem",   "slatah", "unserved", "p99_med", "p99_max",
-    "imbalance_cv", "bad_placements", "herd",	"placed",   "failed"};
+    "overload_cpu", "overload_mem",   "slatah", "unserved",  "p99_med",	 "p99_max",
+    "imbalance_cv", "bad_placements", "herd",	"placed",    "failed",	 "hot_binds",
+    "silent_binds", "leak_binds"};
 
 static void metrics_of(const struct sim_result *r, double *v)
 {
 	v[0] = r->overload_cpu, v[1] = r->overload_mem, v[2] = r->slatah, v[3] = r->unserved;
 	v[4] = r->p99_med, v[5] = r->p99_max, v[6] = r->imbalance, v[7] = (double)r->bad;
 	v[8] = (double)r->herd, v[9] = (double)r->placed, v[10] = (double)r->failed;
+	v[11] = (double)r->hot_binds, v[12] = (double)r->silent_binds, v[13] = (double)r->leak_binds;
+}
+
+/* Exact names in a comma-separated list ("nodescore" is not "nodescore-q"). */
+static int wanted(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(list, "all"))
+		return 1;
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static int train_q(const struct sim_cfg *c, const struct sim_traces *tr, uint32_t episodes)
+{
+	struct sim_qtrain_cfg qc = {0};
+	struct sim_qtrain_result r;
+	const char *curve = ns_opt_get(opts, NOPTS, "q-curve");
+	int rc;
+
+	qc.episodes = episodes;
+	qc.episode_s = 3600;
+	qc.seed = 1;
+	qc.out_path = ns_opt_get(opts, NOPTS, "q-out");
+	qc.curve_path = curve[0] ? curve : NULL;
+	qc.version = "qtable-1";
+	qc.progress = c->progress;
+	fprintf(stderr, "INFO sim: qlearn episodes=%u nodes=%u out=%s\n", episodes, c->nodes,
+		qc.out_path);
+	rc = sim_qtrain(c, tr, &qc, &r);
+	if (rc) {
+		fprintf(stderr, "ERROR sim: Q-learning failed: %s\n", strerror(-rc));
+		return 1;
+	}
+	fprintf(stderr,
+		"SUCCESS sim: qtable written path=%s episodes=%u states_visited=%u/%u "
+		"first_reward=%.5f final_reward=%.5f converged_episodes=%u "
+		"table_converged_episodes=%u\n",
+		qc.out_path, episodes, r.visited, (unsigned)NS_Q_STATES, r.first_reward,
+		r.final_reward, r.converged, r.table_converged);
+	return 0;
 }
 
 static const double t975[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262};
@@ -58,7 +112,8 @@ int main(int argc, char **argv)
 	struct sim_traces tr;
 	char err[512], path[1024];
 	int argi;
-	uint32_t nodes, days, seeds;
+	uint32_t nodes, days, seeds, episodes;
+	int split;
 	double load, stale;
 	const char *sc, *pols, *out;
 	FILE *csv = NULL, *md = NULL;
@@ -77,12 +132,22 @@ int main(int argc, char **argv)
 	if (ns_opt_u32(opts, NOPTS, "nodes", 2, 20000, &nodes, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "train-q", 0, 100000, &episodes, err, sizeof(err)) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "load"), 0.01, 2, &load) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "bg-scale"), 0, 1, &c.bg_scale)) {
 		fprintf(stderr, "ERROR sim: bad option %s\n", err[0] ? err : "(load or staleness)");
 		return 2;
 	}
+	sc = ns_opt_get(opts, NOPTS, "split");
+	split = !strcmp(sc, "all") ? SIM_SPLIT_ALL : !strcmp(sc, "train") ? SIM_SPLIT_TRAIN
+		: !strcmp(sc, "test") ? SIM_SPLIT_TEST : -1;
+	if (split < 0) {
+		fprintf(stderr, "ERROR sim: bad option --split %s (train, test, all)\n", sc);
+		return 2;
+	}
+	if (episodes)
+		split = SIM_SPLIT_TRAIN; /* the Q-table never sees the test half */
 	sc = ns_opt_get(opts, NOPTS, "scenario");
 	pols = ns_opt_get(opts, NOPTS, "policies");
 	out = ns_opt_get(opts, NOPTS, "out");
@@ -96,7 +161,7 @@ int main(int argc, char **argv)
 	c.startup_s = 5;
 	c.pending_s = 600;
 	c.staleness_s = stale;
-	c.hot_node = c.silent_node = -1;
+	c.hot_node = c.silent_node = c.leak_node = -1;
 	c.progress = !atoi(ns_opt_get(opts, NOPTS, "quiet"));
 	c.models_dir = ns_opt_get(opts, NOPTS, "models");
 	if (!strcmp(sc, "s2")) {
@@ -110,9 +175,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "s3")) {
 		c.hot_node = 0;
 		c.silent_node = 1;
+		c.leak_node = 2;
 		c.fault_t = c.warmup_s + 6 * 3600;
-	} else if (strcmp(sc, "s1")) {
-		fprintf(stderr, "ERROR sim: unknown scenario %s (s1, s2, s3)\n", sc);
+	} else if (strcmp(sc, "s1") && strcmp(sc, "s4")) {
+		fprintf(stderr, "ERROR sim: unknown scenario %s (s1, s2, s3, s4)\n", sc);
 		return 2;
 	}
 	c.ts_every = (uint32_t)(3600 / c.step_s);
@@ -121,8 +187,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR sim: %s\n", err);
 		return 1;
 	}
-	fprintf(stderr, "INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s\n",
-		tr.bg.n, tr.ntask, tr.skipped, sc);
+	if (sim_traces_split(&tr, split)) {
+		fprintf(stderr, "ERROR sim: cannot split the traces (need 2 machines and tasks in "
+				"both halves); use --split all\n");
+		return 1;
+	}
+	fprintf(stderr,
+		"INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s split=%s\n",
+		tr.bg.n, tr.ntask, tr.skipped, sc, ns_opt_get(opts, NOPTS, "split"));
+	if (episodes) {
+		int trc = train_q(&c, &tr, episodes);
+		sim_traces_free(&tr);
+		return trc;
+	}
 	if (out[0]) {
 		if (mkdir(out, 0755) && errno != EEXIST) {
 			fprintf(stderr, "ERROR sim: cannot create %s: %s\n", out, strerror(errno));
@@ -155,7 +232,7 @@ int main(int argc, char **argv)
 		for (size_t p = 0; p < sim_npolicies; p++) {
 			struct sim_result r;
 			double v[NMET];
-			if (strcmp(pols, "all") && !strstr(pols, sim_policies[p].name))
+			if (!wanted(pols, sim_policies[p].name))
 				continue;
 			if (sim_run(&c, &tr, &w, &sim_policies[p], sd, &r)) {
 				fprintf(stderr, "ERROR sim: run failed policy=%s\n",
@@ -193,7 +270,7 @@ int main(int argc, char **argv)
 		fprintf(o, "---|");
 	fprintf(o, "\n");
 	for (size_t p = 0; p < sim_npolicies; p++) {
-		if (strcmp(pols, "all") && !strstr(pols, sim_policies[p].name))
+		if (!wanted(pols, sim_policies[p].name))
 			continue;
 		fprintf(o, "| %s |", sim_policies[p].name);
 		for (int m = 0; m <= NMET; m++) {

@@ -52,17 +52,20 @@ struct nsst {
 	struct ns_reserve *resv;
 };
 
-int sim_ns_init(struct sim_policy *p, struct sim *s);
-void sim_ns_tick(struct sim_policy *p, struct sim *s);
-void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
-		 size_t n, double *sc, uint8_t *keep);
-void sim_ns_fini(struct sim_policy *p);
+static int sim_ns_has_q(const struct ns_models *m)
+{
+	struct ns_models_stats ms;
+
+	ns_models_stats(m, &ms);
+	return ms.qtable.loaded;
+}
 
 int sim_ns_init(struct sim_policy *p, struct sim *s)
 {
 	struct nsst *st = calloc(1, sizeof(*st));
 	struct ns_models_config mc;
-	char fc[512], an[512], err[256];
+	char fc[512], an[512], qt[512], err[256];
+	int with_q = !strcmp(p->name, "nodescore-q");
 	const char *weights = getenv("NODESCORE_SIM_WEIGHTS");
 	const char *ew = getenv("NODESCORE_SIM_EXT_WEIGHT"), *rs;
 
@@ -70,7 +73,9 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		return -1;
 	p->st = st;
 	ns_log_max = NS_LOG_ERROR; /* one agent per node would log per node */
-	if (ns_score_parse_weights(weights ? weights : NS_SCORE_WEIGHTS_DEFAULT, &st->w))
+	if (!weights)
+		weights = with_q ? "0.3,0.4,0.3" : NS_SCORE_WEIGHTS_DEFAULT;
+	if (ns_score_parse_weights(weights, &st->w))
 		return -1;
 	st->nnodes = s->nnodes;
 	st->ext_weight = ew ? atof(ew) : EXT_WEIGHT;
@@ -86,15 +91,19 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		st->key[i] = (uint8_t)(0x5a ^ i);
 	snprintf(fc, sizeof(fc), "%s/forecast-default", s->models_dir);
 	snprintf(an, sizeof(an), "%s/iforest-default.nsif", s->models_dir);
+	snprintf(qt, sizeof(qt), "%s/qtable-default.nsq", s->models_dir);
 	ns_models_config_default(&mc);
 	mc.forecast_path = fc;
 	mc.anomaly_path = an;
+	mc.qtable_path = with_q ? qt : "none";
 	mc.reload_ms = 0;
 	/* one detector sample per simulated step (its windows are in samples) */
 	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
 	for (uint32_t i = 0; i < s->nnodes; i++)
-		if (ns_models_open(&mc, &st->m[i], err, sizeof(err))) {
-			fprintf(stderr, "ERROR sim: models: %s\n", err);
+		if (ns_models_open(&mc, &st->m[i], err, sizeof(err)) ||
+		    (with_q && i == 0 && !sim_ns_has_q(st->m[0]))) {
+			fprintf(stderr, "ERROR sim: models: %s\n",
+				with_q ? "no usable Q-table (train one: nodescore-sim --train-q)" : err);
 			return -1;
 		}
 	st->cfg.ttl_ms = 3ull * s->step_s * 1000 + (uint64_t)(s->staleness_s * 1000);
@@ -127,6 +136,21 @@ static void deliver(struct nsst *st, struct sim *s)
 	st->qn = k;
 }
 
+void sim_ns_sample(const struct sim *s, uint32_t i, uint64_t ts_ms, struct ns_sample *smp)
+{
+	const struct sim_node *d = &s->nodes[i];
+	double cpu = fmin(1, d->cpu_dem), mem = fmin(1, d->mem_dem);
+
+	ns_sample_init(smp, ts_ms);
+	smp->health = NS_SRC_CPU | NS_SRC_MEM | NS_SRC_LOAD;
+	smp->v[NS_M_CPU_UTIL] = (float)cpu;
+	smp->v[NS_M_MEM_UTIL] = (float)mem;
+	smp->v[NS_M_NCPU] = (float)(d->cpu_cap / 1000);
+	smp->v[NS_M_MEM_TOTAL_MIB] = (float)d->mem_cap;
+	smp->v[NS_M_MEM_AVAIL_MIB] = (float)((1 - mem) * d->mem_cap);
+	smp->v[NS_M_PODS] = (float)d->npods;
+}
+
 void sim_ns_tick(struct sim_policy *p, struct sim *s)
 {
 	struct nsst *st = p->st;
@@ -139,18 +163,10 @@ void sim_ns_tick(struct sim_policy *p, struct sim *s)
 		struct ns_score_output out;
 		struct ns_msg msg;
 		struct pending_msg *pm;
-		double cpu = fmin(1, d->cpu_dem), mem = fmin(1, d->mem_dem);
 
 		if (d->silent)
 			continue;
-		ns_sample_init(&smp, ts);
-		smp.health = NS_SRC_CPU | NS_SRC_MEM | NS_SRC_LOAD;
-		smp.v[NS_M_CPU_UTIL] = (float)cpu;
-		smp.v[NS_M_MEM_UTIL] = (float)mem;
-		smp.v[NS_M_NCPU] = (float)(d->cpu_cap / 1000);
-		smp.v[NS_M_MEM_TOTAL_MIB] = (float)d->mem_cap;
-		smp.v[NS_M_MEM_AVAIL_MIB] = (float)((1 - mem) * d->mem_cap);
-		smp.v[NS_M_PODS] = (float)d->npods;
+		sim_ns_sample(s, i, ts, &smp);
 		ns_score_input_init(&in);
 		ns_score_input_from_sample(&in, &smp);
 		ns_models_tick(st->m[i], &smp, &in);

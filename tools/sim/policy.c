@@ -299,11 +299,37 @@ static void rank_koord(struct sim_policy *p, struct sim *s, const struct sim_pod
 }
 
 /* nodescore lives in nsnode.c. */
-int sim_ns_init(struct sim_policy *p, struct sim *s);
-void sim_ns_tick(struct sim_policy *p, struct sim *s);
-void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
-		 size_t n, double *sc, uint8_t *keep);
-void sim_ns_fini(struct sim_policy *p);
+
+/* Reference, not a product: fresh true CPU demand every step plus each pod
+ * bound since at its true mean use (request x its usage ratio). What any
+ * load-aware ranking could know at best without seeing the future. */
+static void tick_oracle(struct sim_policy *p, struct sim *s)
+{
+	struct view *v = p->st;
+
+	for (uint32_t i = 0; i < s->nnodes; i++)
+		v->a[i] = s->nodes[i].cpu_dem * s->nodes[i].cpu_cap, v->since[i] = 0;
+}
+
+static void bound_oracle(struct sim_policy *p, struct sim *s, uint32_t node,
+			 const struct sim_pod *pod)
+{
+	struct view *v = p->st;
+	(void)s;
+	v->since[node] += pod->cpu_req * pod->r_cpu;
+}
+
+static void rank_oracle(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+			const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	struct view *v = p->st;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sim_node *d = &s->nodes[c[i]];
+		keep[i] = 1;
+		sc[i] = -(v->a[c[i]] + v->since[c[i]] + pod->cpu_req * pod->r_cpu) / d->cpu_cap;
+	}
+}
 
 const struct sim_policy sim_policies[] = {
     {"random", NULL, NULL, NULL, rank_random, NULL, NULL},
@@ -314,5 +340,7 @@ const struct sim_policy sim_policies[] = {
     {"crane", NULL, view_init, tick_crane, rank_crane, bound_crane, view_fini},
     {"koordinator", NULL, view_init, tick_koord, rank_koord, bound_koord, view_fini},
     {"nodescore", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini},
+    {"nodescore-q", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini},
+    {"oracle-least-used", NULL, view_init, tick_oracle, rank_oracle, bound_oracle, view_fini},
 };
 const size_t sim_npolicies = sizeof(sim_policies) / sizeof(sim_policies[0]);

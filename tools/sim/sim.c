@@ -153,6 +153,45 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 	return 0;
 }
 
+int sim_traces_split(struct sim_traces *tr, int which)
+{
+	double mid = tr->tmin + (tr->tmax - tr->tmin) / 2;
+	size_t k = 0;
+
+	if (which == SIM_SPLIT_ALL)
+		return 0;
+	if (tr->bg.n < 2) {
+		errno = EINVAL;
+		return -EINVAL;
+	}
+	/* Machines: even positions train, odd ones test. */
+	for (size_t i = 0; i < tr->bg.n; i++) {
+		if ((int)(i & 1) == (which == SIM_SPLIT_TEST)) {
+			tr->bg.s[k] = tr->bg.s[i];
+			tr->mean_cpu[k++] = tr->mean_cpu[i];
+			continue;
+		}
+		for (int r = 0; r < NS_SERIES_NRES; r++)
+			free(tr->bg.s[i].v[r]);
+		free(tr->bg.s[i].cnt);
+	}
+	tr->bg.n = k;
+	/* Tasks: created in the first half of the trace train, the rest test. */
+	k = 0;
+	for (size_t i = 0; i < tr->ntask; i++)
+		if ((tr->task[i].create < mid) == (which == SIM_SPLIT_TRAIN))
+			tr->task[k++] = tr->task[i];
+	tr->ntask = k;
+	if (!k)
+		return -EINVAL;
+	tr->tmin = tr->tmax = tr->task[0].create;
+	for (size_t i = 0; i < k; i++) {
+		tr->tmin = fmin(tr->tmin, tr->task[i].create);
+		tr->tmax = fmax(tr->tmax, tr->task[i].create);
+	}
+	return 0;
+}
+
 void sim_traces_free(struct sim_traces *tr)
 {
 	ns_series_free(&tr->bg);
@@ -313,6 +352,9 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			if (c->hot_node == (int)i && s.t >= c->fault_t && s.t < c->fault_t + 1800)
 				n->cpu_dem = 1.0; /* S3: pinned at 100 % */
 			n->silent = c->silent_node == (int)i && s.t >= c->fault_t;
+			if (c->leak_node == (int)i && s.t >= c->fault_t)
+				/* S3: a leak of 10 % of the node's memory per hour, up to 60 % */
+				n->mem_dem += fmin(0.6, 0.1 * (s.t - c->fault_t) / 3600);
 		}
 		for (size_t r = 0; r < nrun;) {
 			struct sim_pod *p = &pods[run[r]];
@@ -412,6 +454,12 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			n->cpu_req += p->cpu_req, n->mem_req += p->mem_req, n->npods++;
 			if (pol.bound)
 				pol.bound(&pol, &s, j, p);
+			if (c->hot_node == (int)j && s.t >= c->fault_t && s.t < c->fault_t + 1800)
+				res->hot_binds++;
+			if (c->silent_node == (int)j && s.t >= c->fault_t + 180)
+				res->silent_binds++;
+			if (c->leak_node == (int)j && s.t >= c->fault_t && n->mem_dem > 0.85)
+				res->leak_binds++;
 			if (p->t_arr >= c->warmup_s) {
 				uint64_t win = (uint64_t)(s.t / 60);
 				res->placed++;

@@ -77,6 +77,17 @@ double sim_rand(uint64_t *st); /* uniform [0,1) */
 /* Scores of kube-scheduler's default plugins (LeastAllocated + Balanced). */
 double sim_k8s_default(const struct sim_node *n, const struct sim_pod *pod);
 
+/* The nodescore policies (nsnode.c): "nodescore" with the agent's default
+ * weights, "nodescore-q" with the design's 0.3/0.4/0.3 and the Q-table. */
+int sim_ns_init(struct sim_policy *p, struct sim *s);
+void sim_ns_tick(struct sim_policy *p, struct sim *s);
+void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
+		 size_t n, double *sc, uint8_t *keep);
+void sim_ns_fini(struct sim_policy *p);
+/* What node i's agent would sample at ts_ms (measured use clipped at 1). */
+struct ns_sample;
+void sim_ns_sample(const struct sim *s, uint32_t i, uint64_t ts_ms, struct ns_sample *smp);
+
 extern const struct sim_policy sim_policies[];
 extern const size_t sim_npolicies;
 

@@ -37,7 +37,7 @@ struct sim_cfg {
 	double startup_s, pending_s, staleness_s;
 	uint32_t burst_n;
 	double burst_t, burst_len_s;
-	int hot_node, silent_node;
+	int hot_node, silent_node, leak_node;
 	double fault_t;
 	int progress;
 	const char *models_dir;
@@ -48,6 +48,10 @@ struct sim_result {
 	double overload_cpu, overload_mem, slatah, unserved, mean_util;
 	double p99_med, p99_max, imbalance;
 	uint64_t placed, failed, bad, herd;
+	/* S3: binds onto the pinned node while pinned, onto the silent node
+	 * once its data is older than 3 minutes, onto the leaking node while
+	 * its memory is over 85 % */
+	uint64_t hot_binds, silent_binds, leak_binds;
 	uint64_t hist[201];
 	float *over_ts;
 	size_t n_ts;
@@ -56,6 +60,10 @@ struct sim_result {
 int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
 		    char *err, size_t errlen);
 void sim_traces_free(struct sim_traces *tr);
+/* Keeps the training or the test half of the traces (docs/sim.md): even
+ * machines and the first half of the task trace train, the rest test. */
+enum { SIM_SPLIT_ALL, SIM_SPLIT_TRAIN, SIM_SPLIT_TEST };
+int sim_traces_split(struct sim_traces *tr, int which);
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed);
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w,
