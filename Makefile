@@ -11,6 +11,7 @@
 #   make coverage   line coverage of the test suite
 #   make eval       model quality on ../shared/data (see README)
 #   make sim        placement policies compared in nodescore-sim (docs/sim.md)
+#   make qtable     retrain the Q-table placement value in nodescore-sim
 #   make install    PREFIX=/usr/local DESTDIR=
 
 .DELETE_ON_ERROR:
@@ -68,7 +69,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BINS := $(patsubst %/main.c,$(BUILD)/nodescore-%,$(wildcard agent/main.c extender/main.c)) $(TOOLS)
 LIBS := $(BUILD)/libagent.a $(BUILD)/libextender.a $(BUILD)/libnodescore.a
 
-.PHONY: all test check asan fuzz coverage bench demo eval sim install clean deps format tests
+.PHONY: all test check asan fuzz coverage bench demo eval sim qtable install clean deps format tests
 all: $(BINS)
 tests: $(TESTS)
 
@@ -183,14 +184,16 @@ demo: deps all
 eval: deps all
 	$(Q)./tools/eval.sh $(BUILD)
 
-# Placement comparison on ../shared/data (docs/sim.md): S1 and S2 side by side.
+# Placement comparison on ../shared/data (docs/sim.md): S1-S4 side by side.
 SIM_OUT ?= docs/sim-results
 sim: deps all
-	$(Q)mkdir -p $(SIM_OUT)
-	$(Q)$(BUILD)/nodescore-sim --scenario s1 --days 1 --seeds 5 --load 0.65 --out $(SIM_OUT) & \
-	$(BUILD)/nodescore-sim --scenario s2 --seeds 3 --load 0.65 --staleness 60 --out $(SIM_OUT); \
-	rc=$$?; wait $$! || rc=1; [ $$rc -eq 0 ] || exit $$rc; \
-	for sc in s1 s2; do ./tools/sim/plot.sh $(SIM_OUT)/$$sc-runs.csv $(SIM_OUT)/$$sc.png; done
+	$(Q)./tools/sim/make-sim.sh $(BUILD) $(SIM_OUT)
+
+# Retrains models/qtable-default.nsq on the train half (about 8 minutes).
+qtable: deps all
+	$(Q)$(BUILD)/nodescore-sim --train-q 500 --load 0.65 --q-out models/qtable-default.nsq \
+		--q-curve $(SIM_OUT)/qlearn-curve.csv
+	$(Q)./tools/sim/plot-qlearn.sh $(SIM_OUT)/qlearn-curve.csv $(SIM_OUT)/qlearn.png
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nodescore/models

@@ -36,6 +36,8 @@ static struct ns_opt opts[] = {
     OPT("staleness", NS_OPT_STRING, "0", "Extra age of nodescore scores, seconds (S2)."),
     OPT("policies", NS_OPT_STRING, "all", "Comma-separated policy names, or all."),
     OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
+    OPT("ns-horizon", NS_OPT_STRING, "3600",
+	"Forecast horizon of the nodescore agents, seconds (the agent's --forecast-horizon)."),
     OPT("out", NS_OPT_STRING, "", "Directory for CSV and the Markdown table ('' = none)."),
     OPT("split", NS_OPT_STRING, "test",
 	"Trace half: train (even machines, first half of tasks), test (the rest), all."),
@@ -116,7 +118,7 @@ int main(int argc, char **argv)
 	int split;
 	double load, stale;
 	const char *sc, *pols, *out;
-	FILE *csv = NULL, *md = NULL;
+	FILE *csv = NULL, *md = NULL, *hist = NULL, *ots = NULL;
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-sim",
 			     "Trace-driven cluster simulator: placement policies side by side.",
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
 	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "train-q", 0, 100000, &episodes, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "ns-horizon", 900, 14400, &c.ns_horizon_s, err, sizeof(err)) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "load"), 0.01, 2, &load) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "bg-scale"), 0, 1, &c.bg_scale)) {
@@ -209,7 +212,11 @@ int main(int argc, char **argv)
 		csv = fopen(path, "w");
 		snprintf(path, sizeof(path), "%s/%s.md", out, sc);
 		md = fopen(path, "w");
-		if (!csv || !md) {
+		snprintf(path, sizeof(path), "%s/%s-hist.csv", out, sc);
+		hist = fopen(path, "w");
+		snprintf(path, sizeof(path), "%s/%s-overtime.csv", out, sc);
+		ots = fopen(path, "w");
+		if (!csv || !md || !hist || !ots) {
 			fprintf(stderr, "ERROR sim: cannot write into %s: %s\n", out, strerror(errno));
 			return 1;
 		}
@@ -217,6 +224,8 @@ int main(int argc, char **argv)
 		for (int m = 0; m < NMET; m++)
 			fprintf(csv, ",%s", met_names[m]);
 		fprintf(csv, "\n");
+		fprintf(hist, "policy,seed,cpu_demand_bin,node_steps\n");
+		fprintf(ots, "policy,seed,hour,overloaded_node_share\n");
 	}
 	double(*acc)[10][NMET + 1] = calloc(sim_npolicies, sizeof(*acc));
 	if (!acc) {
@@ -248,6 +257,13 @@ int main(int argc, char **argv)
 					fprintf(csv, ",%.6g", v[m]);
 				fprintf(csv, "\n");
 				fflush(csv);
+				/* demand in 0.01 bins (last: >= 2), counted node-steps */
+				for (int b = 0; b <= 200; b++)
+					fprintf(hist, "%s,%u,%.2f,%llu\n", r.policy, sd, b / 100.0,
+						(unsigned long long)r.hist[b]);
+				for (size_t k = 0; k < r.n_ts; k++)
+					fprintf(ots, "%s,%u,%zu,%.4f\n", r.policy, sd, k,
+						r.over_ts[k]);
 			}
 			fprintf(stderr,
 				"SUCCESS sim: run policy=%s seed=%u pods=%zu overload_cpu=%.4f "
@@ -295,6 +311,10 @@ int main(int argc, char **argv)
 	}
 	if (csv)
 		fclose(csv);
+	if (hist)
+		fclose(hist);
+	if (ots)
+		fclose(ots);
 	free(acc);
 	sim_traces_free(&tr);
 	return 0;

@@ -97,6 +97,7 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	mc.anomaly_path = an;
 	mc.qtable_path = with_q ? qt : "none";
 	mc.reload_ms = 0;
+	mc.horizon_s = s->ns_horizon_s; /* the agent's --forecast-horizon */
 	/* one detector sample per simulated step (its windows are in samples) */
 	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
 	for (uint32_t i = 0; i < s->nnodes; i++)

@@ -30,3 +30,51 @@ plot "$dat" using 3:xtic(1) lc rgb "#cc6677"
 unset multiplot
 GP
 echo "SUCCESS sim: plot written path=$png"
+
+# Utilisation distribution (all seeds) and overload over time (seed 1),
+# when the run wrote them beside the runs CSV.
+base=${png%.png}
+hist=${csv%-runs.csv}-hist.csv
+ots=${csv%-runs.csv}-overtime.csv
+pols=$(awk -F, 'NR > 1 && !($2 in s) { s[$2] = 1; printf "%s ", $2 }' "$csv")
+if [ -s "$hist" ]; then
+	for p in $pols; do
+		awk -F, -v p="$p" 'NR > 1 && $1 == p { c[$3] += $4; t += $4 }
+			END { for (b in c) print b, c[b] / t }' "$hist" | sort -n >"$dat.$p"
+	done
+	{
+		echo 'set terminal pngcairo size 1000,500 font "sans,10"'
+		echo "set output \"$base-util.png\""
+		echo "set title \"$(basename "$base"): node CPU demand, share of node-time above x (all seeds)\""
+		echo 'set logscale y; set grid; set xrange [0.5:1.3]; set yrange [1e-5:1]'
+		echo 'set xlabel "CPU demand / capacity"; set key outside right noenhanced'
+		echo 'set arrow from 0.9, graph 0 to 0.9, graph 1 nohead dt 2'
+		printf 'plot '
+		sep=
+		for p in $pols; do
+			printf '%s"< sort -n %s | awk '"'"'{ a[NR] = $1; v[NR] = $2 } END { s = 0; for (i = NR; i >= 1; i--) { s += v[i]; print a[i], s } }'"'"'" using 1:2 with lines lw 2 title "%s"' \
+				"$sep" "$dat.$p" "$p"
+			sep=', '
+		done
+		echo
+	} | gnuplot
+	echo "SUCCESS sim: plot written path=$base-util.png"
+fi
+if [ -s "$ots" ]; then
+	{
+		echo 'set terminal pngcairo size 1000,450 font "sans,10"'
+		echo "set output \"$base-overtime.png\""
+		echo "set title \"$(basename "$base"): share of nodes over 90 % CPU, hourly (seed 1)\""
+		echo 'set grid; set xlabel "hour"; set key outside right noenhanced; set datafile separator ","'
+		printf 'plot '
+		sep=
+		for p in $pols; do
+			printf '%s"< awk -F, -v p=%s '"'"'$1 == p && $2 == 1'"'"' %s" using 3:4 with lines lw 1.5 title "%s"' \
+				"$sep" "$p" "$ots" "$p"
+			sep=', '
+		done
+		echo
+	} | gnuplot
+	echo "SUCCESS sim: plot written path=$base-overtime.png"
+fi
+rm -f "$dat".*

@@ -27,7 +27,6 @@
 #define REWARD_WINDOW_S 600.0
 #define GAMMA 0.5
 #define EPSILON 0.1
-#define ALPHA_MIN 0.01
 #define Q_INIT 0.5
 #define Q_BONUS 100.0 /* Q's weight beside the default plugins (0..200) */
 
@@ -79,6 +78,7 @@ static int q_init(struct sim_policy *p, struct sim *s)
 	mc.anomaly_path = an;
 	mc.qtable_path = "none";
 	mc.reload_ms = 0;
+	mc.horizon_s = s->ns_horizon_s;
 	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
 	for (uint32_t i = 0; i < s->nnodes; i++) {
 		qs->last_over[i] = -1;
@@ -140,9 +140,9 @@ static void q_tick(struct sim_policy *p, struct sim *s)
 		}
 		r = qs->last_over[d->node] > d->t_bind ? 0 : 1;
 		target = (1 - GAMMA) * r + GAMMA * qs->q[qs->state[d->node]];
+		/* 1/n steps: the table converges to the mean target (a floor
+		 * made it chase the cluster's daily load cycle instead) */
 		alpha = 1.0 / (1.0 + qs->visits[d->state]);
-		if (alpha < ALPHA_MIN)
-			alpha = ALPHA_MIN;
 		qs->q[d->state] += alpha * (target - qs->q[d->state]);
 		qs->visits[d->state]++;
 		if (d->t_bind >= qs->warmup_s) {

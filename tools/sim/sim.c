@@ -318,6 +318,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	s.seed = seed;
 	s.rng = seed * 31 + 1;
 	s.models_dir = c->models_dir;
+	s.ns_horizon_s = c->ns_horizon_s;
 	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
 	res->over_ts = calloc(nsteps / c->ts_every + 2, sizeof(float));
 	if (!pods || !cand || !score || !keep || !s.nodes || !res->over_ts)
@@ -400,8 +401,10 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			cv_sum += m > 0 ? sqrt(fmax(0, usq / c->nodes - m * m)) / m : 0;
 			cv_n++;
 		}
-		if (s.k % c->ts_every == 0)
-			res->over_ts[res->n_ts++] = (float)over_nodes / (float)c->nodes;
+		/* hourly mean of the share of nodes over 0.90 */
+		res->over_ts[s.k / c->ts_every] +=
+		    (float)over_nodes / (float)c->nodes / (float)c->ts_every;
+		res->n_ts = s.k / c->ts_every + 1;
 		if (pol.tick)
 			pol.tick(&pol, &s);
 

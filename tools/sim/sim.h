@@ -66,6 +66,7 @@ struct sim {
 	uint64_t seed;
 	uint64_t rng;
 	const char *models_dir;
+	uint32_t ns_horizon_s; /* forecast horizon of the nodescore agents */
 };
 
 /* Window statistics of a node's measured utilisation over the nsteps steps

@@ -41,6 +41,7 @@ struct sim_cfg {
 	double fault_t;
 	int progress;
 	const char *models_dir;
+	uint32_t ns_horizon_s;
 };
 
 struct sim_result {

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# make sim: the default placement comparison (docs/sim.md) on the test half
+# of the traces, two runs at a time, then the plots.
+#   S1 steady, S3 faults, S4 packing (80 % offered load): 5 seeds, 1 day
+#   S2 burst at 60 s score staleness: 5 seeds; nodescore alone at 0, 10 and
+#   180 s staleness: 3 seeds each (the peers do not depend on it); both
+#   nodescore policies with a 15-minute forecast horizon: 5 seeds
+# Usage: tools/sim/make-sim.sh BUILD_DIR OUT_DIR
+set -u
+build=${1:-build}
+out=${2:-docs/sim-results}
+sim=$build/nodescore-sim
+mkdir -p "$out" || exit 1
+start=$(date +%s)
+jobs=$(mktemp)
+trap 'rm -f "$jobs"' EXIT
+cat >"$jobs" <<JOBS
+--scenario s2 --seeds 5 --load 1.8 --staleness 60 --out $out
+--scenario s1 --days 1 --seeds 5 --load 0.65 --out $out
+--scenario s3 --days 1 --seeds 5 --load 0.65 --out $out
+--scenario s4 --days 1 --seeds 5 --load 0.8 --out $out
+--scenario s2 --seeds 5 --load 1.8 --staleness 60 --policies nodescore,nodescore-q --ns-horizon 900 --out $out/s2-h900
+--scenario s2 --seeds 3 --load 1.8 --staleness 0 --policies nodescore --out $out/s2-stale0
+--scenario s2 --seeds 3 --load 1.8 --staleness 10 --policies nodescore --out $out/s2-stale10
+--scenario s2 --seeds 3 --load 1.8 --staleness 180 --policies nodescore --out $out/s2-stale180
+JOBS
+echo "INFO sim: $(wc -l <"$jobs") runs, two at a time; progress on stderr"
+# shellcheck disable=SC2016
+xargs -P 2 -L 1 sh -c '"$0" --quiet "$@" 2>&1 | grep -E "^(SUCCESS|ERROR)" || true; exit 0' "$sim" <"$jobs"
+rc=0
+for sc in s1 s2 s3 s4; do
+	[ -s "$out/$sc-runs.csv" ] || { echo "ERROR sim: $out/$sc-runs.csv missing"; rc=1; continue; }
+	"$(dirname "$0")/plot.sh" "$out/$sc-runs.csv" "$out/$sc.png" || rc=1
+done
+if [ -s "$out/qlearn-curve.csv" ]; then
+	"$(dirname "$0")/plot-qlearn.sh" "$out/qlearn-curve.csv" "$out/qlearn.png" || rc=1
+fi
+echo "INFO sim: make sim took $(($(date +%s) - start)) s"
+exit $rc
