@@ -411,8 +411,8 @@ static enum ns_series_fmt sniff(const char *line)
 	return NS_SERIES_FMT_AUTO;
 }
 
-static int load_file(const char *path, enum ns_series_fmt fmt, struct ns_series_set *set, char *err,
-		     size_t errlen)
+static int load_file(const char *path, enum ns_series_fmt fmt, struct ns_series_set *set,
+		     int in_dir, char *err, size_t errlen)
 {
 	struct reader r = { .path = path };
 	char id[64];
@@ -435,6 +435,13 @@ static int load_file(const char *path, enum ns_series_fmt fmt, struct ns_series_
 		if (gzgets(r.gz, first, sizeof(first)))
 			fmt = sniff(first);
 		gzrewind(r.gz);
+		if (fmt == NS_SERIES_FMT_AUTO && in_dir) {
+			/* A directory of traces often carries an index or notes. */
+			if (!set->skipped_files++)
+				snprintf(set->skipped_first, sizeof(set->skipped_first), "%s", path);
+			gzclose(r.gz);
+			return 0;
+		}
 		if (fmt == NS_SERIES_FMT_AUTO) {
 			ERR("%s:1: unknown format (use --format)", path);
 			gzclose(r.gz);
@@ -485,7 +492,7 @@ int ns_series_load(const char *path, enum ns_series_fmt fmt, struct ns_series_se
 		return -EINVAL;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return load_file(path, fmt, set, err, errlen);
+		return load_file(path, fmt, set, 0, err, errlen);
 	d = opendir(path);
 	if (!d) {
 		ERR("%s: %s", path, strerror(errno));
@@ -522,7 +529,7 @@ int ns_series_load(const char *path, enum ns_series_fmt fmt, struct ns_series_se
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; rc == 0 && i < n && !(cancel && *cancel); i++) {
 		snprintf(full, sizeof(full), "%s/%s", path, names[i]);
-		rc = load_file(full, fmt, set, err, errlen);
+		rc = load_file(full, fmt, set, 1, err, errlen);
 	}
 	if (rc == 0 && cancel && *cancel) {
 		ERR("interrupted");

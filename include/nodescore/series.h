@@ -38,13 +38,18 @@ struct ns_series_set {
 	struct ns_series *s;
 	size_t n, cap;
 	uint64_t rows_read;
+	/* Files of a directory read with format AUTO whose first line is no
+	 * known format (an index CSV, notes): skipped, counted, first named. */
+	size_t skipped_files;
+	char skipped_first[256];
 };
 
 int ns_series_parse_format(const char *s, enum ns_series_fmt *out);
 const char *ns_series_format_name(enum ns_series_fmt f);
 
 /* Reads path (a file, or a directory whose *.csv / *.csv.gz files are read
- * in name order) in format fmt (AUTO sniffs the first line) into set, on a
+ * in name order; with AUTO, files of no known format there are skipped and
+ * counted in set->skipped_files) in format fmt (AUTO sniffs the first line) into set, on a
  * grid of set->step_ms (cell mean, NaN where no sample). Returns 0, or
  * -EINVAL with "file:line: reason" in err, or -ECANCELED once *cancel
  * (NULL: never) is set, e.g. by a signal handler. */

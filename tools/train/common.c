@@ -72,11 +72,16 @@ int cli_load_data(int argc, char **argv, enum ns_series_fmt fmt, struct ns_serie
 		int rc;
 
 		log_info("train", "reading data path=%s format=%s", argv[i], ns_series_format_name(fmt));
+		set->skipped_files = 0; /* counted per path */
 		rc = ns_series_load(argv[i], fmt, set, &train_stop, err, sizeof(err));
 		if (rc) {
 			log_error("train", "cannot read training data: %s", err);
 			return rc;
 		}
+		if (set->skipped_files)
+			log_warning("train",
+				    "skipped files of no known trace format path=%s files=%zu first=%s",
+				    argv[i], set->skipped_files, set->skipped_first);
 		log_info("train", "read data path=%s series=%zu samples=%llu", argv[i], set->n - before,
 			 (unsigned long long)(set->rows_read - rows));
 		if (provenance) {
