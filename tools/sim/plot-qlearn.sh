@@ -18,7 +18,7 @@ set title "reward: share of placements with no overload in 10 min"
 plot "< awk -F, 'NR > 1 { s += \$2; q[NR] = \$2; if (NR > 26) s -= q[NR - 25]; print \$1 \",\" \$2 \",\" s / (NR - 1 < 25 ? NR - 1 : 25) }' $csv" \
 	using 1:2 with points pt 7 ps 0.3 lc rgb "#aaaaaa" title "episode", \
 	"" using 1:3 with lines lw 2 lc rgb "#4477aa" title "25-episode mean"
-set title "table: visit-weighted mean |Q - Q_final|"
+set title "table: visit-weighted mean |Q - Q(final)|"
 set logscale y
 plot "$csv" using 1:3 every ::1 with lines lw 2 lc rgb "#cc6677" notitle
 unset multiplot

@@ -37,6 +37,9 @@ base=${png%.png}
 hist=${csv%-runs.csv}-hist.csv
 ots=${csv%-runs.csv}-overtime.csv
 pols=$(awk -F, 'NR > 1 && !($2 in s) { s[$2] = 1; printf "%s ", $2 }' "$csv")
+# one distinct colour per policy (gnuplot's default cycle repeats after 8)
+colour() { echo "#332288 #88ccee #44aa99 #117733 #999933 #ddcc77 #cc6677 #882255 #aa4499 #000000 #dd7700 #777777" |
+	cut -d' ' -f"$1"; }
 if [ -s "$hist" ]; then
 	for p in $pols; do
 		awk -F, -v p="$p" 'NR > 1 && $1 == p { c[$3] += $4; t += $4 }
@@ -51,10 +54,12 @@ if [ -s "$hist" ]; then
 		echo 'set arrow from 0.9, graph 0 to 0.9, graph 1 nohead dt 2'
 		printf 'plot '
 		sep=
+		i=1
 		for p in $pols; do
-			printf '%s"< sort -n %s | awk '"'"'{ a[NR] = $1; v[NR] = $2 } END { s = 0; for (i = NR; i >= 1; i--) { s += v[i]; print a[i], s } }'"'"'" using 1:2 with lines lw 2 title "%s"' \
-				"$sep" "$dat.$p" "$p"
+			printf '%s"< sort -n %s | awk '"'"'{ a[NR] = $1; v[NR] = $2 } END { s = 0; for (i = NR; i >= 1; i--) { s += v[i]; print a[i], s } }'"'"'" using 1:2 with lines lw 2 lc rgb "%s" title "%s"' \
+				"$sep" "$dat.$p" "$(colour $i)" "$p"
 			sep=', '
+			i=$((i + 1))
 		done
 		echo
 	} | gnuplot
@@ -68,10 +73,12 @@ if [ -s "$ots" ]; then
 		echo 'set grid; set xlabel "hour"; set key outside right noenhanced; set datafile separator ","'
 		printf 'plot '
 		sep=
+		i=1
 		for p in $pols; do
-			printf '%s"< awk -F, -v p=%s '"'"'$1 == p && $2 == 1'"'"' %s" using 3:4 with lines lw 1.5 title "%s"' \
-				"$sep" "$p" "$ots" "$p"
+			printf '%s"< awk -F, -v p=%s '"'"'$1 == p && $2 == 1'"'"' %s" using 3:4 with lines lw 1.5 lc rgb "%s" title "%s"' \
+				"$sep" "$p" "$ots" "$(colour $i)" "$p"
 			sep=', '
+			i=$((i + 1))
 		done
 		echo
 	} | gnuplot
