@@ -36,5 +36,12 @@ done
 if [ -s "$out/qlearn-curve.csv" ]; then
 	"$(dirname "$0")/plot-qlearn.sh" "$out/qlearn-curve.csv" "$out/qlearn.png" || rc=1
 fi
+{
+	echo "# Placement targets against the last make sim run"
+	for p in nodescore nodescore-q; do
+		echo
+		"$(dirname "$0")/targets.sh" "$out" "$p"
+	done
+} >"$out/targets.md" || rc=1
 echo "INFO sim: make sim took $(($(date +%s) - start)) s"
 exit $rc
