@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "nodescore/agent.h"
+#include "nodescore/fileio.h"
 #include "nodescore/key.h"
 #include "nodescore/log.h"
 #include "nodescore/models.h"
@@ -156,23 +156,9 @@ static int node_name(char *out, size_t cap)
 	return 0;
 }
 
-/* fsync of the directory makes the rename itself durable. */
-static void sync_dir_of(const char *path)
-{
-	char buf[PATH_MAX];
-	int fd;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return;
-	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* FILE.tmp.XXXXXX, fsync, rename: a failed or interrupted export leaves the
- * old FILE (or none), never a partial CSV. */
+ * old FILE (or none), never a partial CSV. Streamed, not built in memory for
+ * ns_file_write_atomic: the CSV of a large ring runs to gigabytes. */
 static int export_to_file(struct ns_ring *r, const char *file)
 {
 	char tmp[PATH_MAX];
@@ -205,7 +191,8 @@ static int export_to_file(struct ns_ring *r, const char *file)
 		unlink(tmp);
 		return err;
 	}
-	sync_dir_of(file);
+	/* fsync of the directory makes the rename itself durable. */
+	ns_file_sync_parent(file);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "nodescore/bundle.h"
+#include "nodescore/fileio.h"
 
 struct ns_bundle {
 	char dir[4096];
@@ -92,18 +93,6 @@ static void remove_flat_dir(const char *path)
 			unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
 	rmdir(path);
-}
-
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
 }
 
 int ns_bundle_write(const char *dir, const cJSON *meta, const struct ns_bundle_file *files,
@@ -198,7 +187,7 @@ int ns_bundle_write(const char *dir, const cJSON *meta, const struct ns_bundle_f
 		ERR("cannot move bundle into %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	fsync_path(parent);
+	ns_file_sync_dir(parent);
 	goto out;
 fail:
 	remove_flat_dir(tmp);
@@ -208,45 +197,6 @@ out:
 	free(text);
 	cJSON_Delete(man);
 	return rc;
-}
-
-/* Reads a whole regular file of at most max bytes. */
-static int read_all(const char *path, size_t max, uint8_t **buf, size_t *len)
-{
-	struct stat st;
-	uint8_t *p;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return -EFBIG;
-	}
-	p = malloc((size_t)st.st_size + 1);
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	p[got] = 0;
-	*buf = p;
-	*len = got;
-	return 0;
 }
 
 static const cJSON *find_file(const struct ns_bundle *b, const char *name)
@@ -278,11 +228,9 @@ int ns_bundle_open(const char *dir, struct ns_bundle **out, char *err, size_t er
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, NS_BUNDLE_MANIFEST);
-	rc = read_all(path, NS_BUNDLE_MAX_MANIFEST, &text, &len);
-	if (rc) {
-		ERR("cannot read %s: %s", path, strerror(-rc));
+	rc = ns_file_read_all(path, NS_BUNDLE_MAX_MANIFEST, &text, &len, err, errlen);
+	if (rc)
 		return rc;
-	}
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		free(text);
@@ -351,11 +299,9 @@ int ns_bundle_read(const struct ns_bundle *b, const char *name, size_t max, uint
 	if (sodium_init() < 0)
 		return -EIO;
 	snprintf(path, sizeof(path), "%s/%s", b->dir, name);
-	rc = read_all(path, max, &p, &n);
-	if (rc) {
-		ERR("cannot read %s: %s", path, strerror(-rc));
+	rc = ns_file_read_all(path, max, &p, &n, err, errlen);
+	if (rc)
 		return rc;
-	}
 	ns_bundle_sha256_hex(p, n, hex);
 	if ((double)n != cJSON_GetObjectItemCaseSensitive(e, "bytes")->valuedouble ||
 	    strcmp(hex, cJSON_GetObjectItemCaseSensitive(e, "sha256")->valuestring) != 0) {

@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Isolation forest (Liu, Ting, Zhou 2008): training, scoring, attribution, model file. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
+#include "nodescore/fileio.h"
 #include "nodescore/iforest.h"
 
 /* Scoring walks only this: 12 bytes, and the right child is always
@@ -584,129 +581,31 @@ fail:
 
 int ns_iforest_save(const struct ns_iforest *f, const char *path, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
 	uint8_t *buf = NULL;
-	size_t len, done = 0;
-	char *slash;
-	int fd = -1, rc, dfd;
+	size_t len;
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "model path too long");
-		return -ENAMETOOLONG;
-	}
 	rc = ns_iforest_serialize(f, &buf, &len);
 	if (rc) {
 		snprintf(err, errlen, "out of memory serialising the model");
 		return rc;
 	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot create temp file path=%s: %s", tmp, strerror(-rc));
-		free(buf);
-		return rc;
-	}
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "cannot write path=%s: %s", tmp, strerror(-rc));
-			goto fail;
-		}
-		done += (size_t)w;
-	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot sync path=%s: %s", tmp, strerror(-rc));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = -errno;
-		snprintf(err, errlen, "cannot close path=%s: %s", tmp, strerror(-rc));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot rename %s -> %s: %s", tmp, path, strerror(-rc));
-		goto fail;
-	}
-	free(buf);
-	/* The rename is durable only once the directory entry is synced. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	rc = ns_file_write_atomic(path, buf, len, 0644, err, errlen);
 	free(buf);
 	return rc;
 }
 
 int ns_iforest_load(const char *path, struct ns_iforest **out, char *err, size_t errlen)
 {
-	struct stat sb;
 	uint8_t *buf;
-	size_t len = 0;
-	int fd, rc;
+	size_t len;
+	int rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot open model path=%s: %s", path, strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "model is not a regular file path=%s", path);
-		return -EINVAL;
-	}
-	if (sb.st_size > (off_t)NS_IFOREST_FILE_MAX) {
-		close(fd);
-		snprintf(err, errlen, "model file too large path=%s bytes=%lld max=%u", path,
-			 (long long)sb.st_size, NS_IFOREST_FILE_MAX);
-		return -EBADMSG;
-	}
-	/* One spare byte detects a file that grew after fstat. */
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, (size_t)sb.st_size + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			close(fd);
-			free(buf);
-			snprintf(err, errlen, "cannot read model path=%s: %s", path, strerror(-rc));
-			return rc;
-		}
-		if (r == 0 || (len += (size_t)r) > (size_t)sb.st_size)
-			break;
-	}
-	close(fd);
-	if (len != (size_t)sb.st_size) {
-		free(buf);
-		snprintf(err, errlen, "model file changed while reading path=%s", path);
-		return -EAGAIN;
-	}
+	rc = ns_file_read_all(path, NS_IFOREST_FILE_MAX, &buf, &len, err, errlen);
+	/* An oversized file is a bad model file, as the decoder reports it. */
+	if (rc)
+		return rc == -EFBIG ? -EBADMSG : rc;
 	rc = ns_iforest_deserialize(buf, len, out, err, errlen);
 	free(buf);
 	return rc;

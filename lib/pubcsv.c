@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Strict, bounded parser of the nodescore-pub replay CSV. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "nodescore/fileio.h"
 #include "nodescore/pubcsv.h"
 
 enum col {
@@ -306,61 +304,19 @@ fail:
 int ns_pubcsv_load(const char *path, struct ns_msg **rows, size_t *nrows, char *err, size_t errlen)
 {
 	char why[200];
-	struct stat sb;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc;
+	uint8_t *buf;
+	size_t len;
+	int rc;
 
 	*rows = NULL;
 	*nrows = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return -EINVAL;
-	}
-	if ((uint64_t)sb.st_size > NS_PUBCSV_MAX_BYTES) {
-		close(fd);
-		snprintf(err, errlen, "%s: %lld bytes, limit %u", path, (long long)sb.st_size,
-			 NS_PUBCSV_MAX_BYTES);
-		return -E2BIG;
-	}
-	/* One byte more than the limit tells a file that grew while read apart. */
-	buf = malloc(NS_PUBCSV_MAX_BYTES + 1u);
-	if (!buf) {
-		close(fd);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, NS_PUBCSV_MAX_BYTES + 1u - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > NS_PUBCSV_MAX_BYTES) {
-			snprintf(err, errlen, "%s: more than %u bytes", path, NS_PUBCSV_MAX_BYTES);
-			rc = -E2BIG;
-			goto out;
-		}
-	}
-	rc = ns_pubcsv_parse(buf, len, rows, nrows, why, sizeof(why));
+	rc = ns_file_read_all(path, NS_PUBCSV_MAX_BYTES, &buf, &len, err, errlen);
+	/* Too big is -E2BIG here, as the parser's row limit. */
+	if (rc)
+		return rc == -EFBIG ? -E2BIG : rc;
+	rc = ns_pubcsv_parse((const char *)buf, len, rows, nrows, why, sizeof(why));
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", path, why);
-out:
-	close(fd);
 	free(buf);
 	return rc;
 }

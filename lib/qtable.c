@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Q-table placement value: state buckets, lookup, the checksummed table file. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
+#include "nodescore/fileio.h"
 #include "nodescore/qtable.h"
 
 #define QT_FORMAT 1u
@@ -250,128 +247,28 @@ int ns_qtable_deserialize(const uint8_t *buf, size_t len, struct ns_qtable *out,
 
 int ns_qtable_save(const struct ns_qtable *t, const char *path, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
 	uint8_t *buf = NULL;
-	size_t len, done = 0;
-	char *slash;
-	int fd = -1, rc, dfd;
+	size_t len;
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "Q-table path too long");
-		return -ENAMETOOLONG;
-	}
 	rc = serialize(t, &buf, &len, err, errlen);
 	if (rc)
 		return rc;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot create temp file path=%s: %s", tmp, strerror(-rc));
-		free(buf);
-		return rc;
-	}
-	while (done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			snprintf(err, errlen, "cannot write path=%s: %s", tmp, strerror(-rc));
-			goto fail;
-		}
-		done += (size_t)w;
-	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot sync path=%s: %s", tmp, strerror(-rc));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = -errno;
-		snprintf(err, errlen, "cannot close path=%s: %s", tmp, strerror(-rc));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot rename %s -> %s: %s", tmp, path, strerror(-rc));
-		goto fail;
-	}
-	free(buf);
-	/* The rename is durable only once the directory entry is synced. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	rc = ns_file_write_atomic(path, buf, len, 0644, err, errlen);
 	free(buf);
 	return rc;
 }
 
 int ns_qtable_load(const char *path, struct ns_qtable *out, char *err, size_t errlen)
 {
-	struct stat sb;
 	uint8_t *buf;
-	size_t len = 0;
-	int fd, rc;
+	size_t len;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot open Q-table path=%s: %s", path, strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "Q-table is not a regular file path=%s", path);
-		return -EINVAL;
-	}
-	if (sb.st_size > (off_t)QT_FILE_MAX) {
-		close(fd);
-		snprintf(err, errlen, "Q-table file too large path=%s bytes=%lld max=%u", path,
-			 (long long)sb.st_size, QT_FILE_MAX);
-		return -EINVAL;
-	}
-	/* One spare byte detects a file that grew after fstat. */
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		close(fd);
-		snprintf(err, errlen, "out of memory reading path=%s", path);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, (size_t)sb.st_size + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			close(fd);
-			free(buf);
-			snprintf(err, errlen, "cannot read Q-table path=%s: %s", path,
-				 strerror(-rc));
-			return rc;
-		}
-		if (r == 0 || (len += (size_t)r) > (size_t)sb.st_size)
-			break;
-	}
-	close(fd);
-	if (len != (size_t)sb.st_size) {
-		free(buf);
-		snprintf(err, errlen, "Q-table file changed while reading path=%s", path);
-		return -EAGAIN;
-	}
+	rc = ns_file_read_all(path, QT_FILE_MAX, &buf, &len, err, errlen);
+	/* Every refusal of the file itself is -EINVAL, as the decoder's. */
+	if (rc)
+		return rc == -EFBIG ? -EINVAL : rc;
 	rc = ns_qtable_deserialize(buf, len, out, err, errlen);
 	free(buf);
 	return rc;

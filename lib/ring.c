@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nodescore/fileio.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
@@ -419,27 +420,6 @@ static int pwrite_all(int fd, const uint8_t *b, size_t n, uint64_t off)
 	return 0;
 }
 
-static int fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, err = 0;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* Creates a complete ring file (header, full size) under a temporary name and
  * only then links it into place, so path never names a half-made ring. With
  * replace set, an existing (empty) file at path is replaced. */
@@ -485,7 +465,7 @@ static int create_file(const char *path, uint32_t capacity, int replace)
 			err = -errno;
 	}
 	if (!err)
-		err = fsync_parent(path);
+		err = ns_file_sync_parent(path);
 out:
 	free(h);
 	close(fd);

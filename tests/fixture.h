@@ -4,6 +4,7 @@
 #ifndef NODESCORE_FIXTURE_H
 #define NODESCORE_FIXTURE_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -110,6 +111,22 @@ FX_FN void fx_remove(const char *rel)
 	if (snprintf(p, sizeof(p), "%s/%s", fx_root, rel) >= (int)sizeof(p))
 		abort();
 	nftw(p, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Entries in dir, "." and ".." aside; -1 when it cannot be opened. */
+FX_FN int fx_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* size bytes of text lines (no NUL), starting with prefix. */

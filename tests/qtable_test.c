@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* Tests for lib/qtable.c: state buckets, lookup, table file round trip and rejection. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -15,6 +14,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "nodescore/qtable.h"
 
 /* magic, format, dims, episodes, version; states; crc */
@@ -103,6 +103,23 @@ static int decode_untouched(const uint8_t *b, size_t len, char *err, size_t errl
 	rc = ns_qtable_deserialize(b, len, &out, err, errlen);
 	*touched = memcmp(&out, &sentinel, sizeof(out)) != 0;
 	return rc;
+}
+
+/* The valid file each rejection test edits: fill()'s table, serialised. */
+static int good_file(uint8_t **buf, size_t *len)
+{
+	struct ns_qtable t;
+
+	fill(&t);
+	return ns_qtable_serialize(&t, buf, len);
+}
+
+/* Re-seals the checksum, then decodes: a refusal is then the edited
+ * field's, not the checksum's. */
+static int resealed_decode(uint8_t *b, size_t len, char *err, size_t errlen, int *touched)
+{
+	fix_crc(b, len);
+	return decode_untouched(b, len, err, errlen, touched);
 }
 
 static void test_cpu_buckets(void)
@@ -240,21 +257,6 @@ static void test_value_lookup(void)
 	CHECK(isnan(ns_qtable_value(NULL, 0)));
 }
 
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void test_round_trip_serialize_save_load(void)
 {
 	char dir[] = "/tmp/ns-qtable-test.XXXXXX", path[600], err[256];
@@ -299,7 +301,7 @@ static void test_round_trip_serialize_save_load(void)
 	t.q[3] = 0.125f;
 	t.version[0] = '\0';
 	CHECK_EQ_INT(ns_qtable_save(&t, path, err, sizeof(err)), 0);
-	CHECK_EQ_INT(count_entries(dir), 1);
+	CHECK_EQ_INT(fx_count_entries(dir), 1);
 	CHECK_EQ_INT(ns_qtable_load(path, &back, err, sizeof(err)), 0);
 	CHECK(back.q[3] == 0.125f);
 	CHECK_EQ_STR(back.version, "");
@@ -307,7 +309,7 @@ static void test_round_trip_serialize_save_load(void)
 	t.q[5] = NAN;
 	CHECK_EQ_INT(ns_qtable_save(&t, path, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "state=5"));
-	CHECK_EQ_INT(count_entries(dir), 1);
+	CHECK_EQ_INT(fx_count_entries(dir), 1);
 	snprintf(path, sizeof(path), "%s/missing/q.nsq", dir);
 	t.q[5] = 0.5f;
 	CHECK_EQ_INT(ns_qtable_save(&t, path, err, sizeof(err)), -ENOENT);
@@ -348,14 +350,12 @@ static void test_serialize_refuses_bad_tables(void)
 
 static void test_every_truncation_rejected(void)
 {
-	struct ns_qtable t;
 	uint8_t *buf = NULL, *big;
 	size_t len = 0;
 	char err[256];
 	int touched;
 
-	fill(&t);
-	CHECK_EQ_INT(ns_qtable_serialize(&t, &buf, &len), 0);
+	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (size_t l = 0; l < len; l++) {
 		err[0] = '\0';
 		if (decode_untouched(buf, l, err, sizeof(err), &touched) != -EINVAL || touched ||
@@ -371,8 +371,7 @@ static void test_every_truncation_rejected(void)
 	big = calloc(1, len + 1);
 	CHECK(big);
 	memcpy(big, buf, len - 4);
-	fix_crc(big, len + 1);
-	CHECK_EQ_INT(decode_untouched(big, len + 1, err, sizeof(err), &touched), -EINVAL);
+	CHECK_EQ_INT(resealed_decode(big, len + 1, err, sizeof(err), &touched), -EINVAL);
 	CHECK(!touched);
 	CHECK(strstr(err, "bytes"));
 	free(big);
@@ -381,14 +380,12 @@ static void test_every_truncation_rejected(void)
 
 static void test_every_byte_flip_rejected(void)
 {
-	struct ns_qtable t;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char err[256];
 	int touched;
 
-	fill(&t);
-	CHECK_EQ_INT(ns_qtable_serialize(&t, &buf, &len), 0);
+	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (size_t i = 0; i < len; i++) {
 		int rc;
 
@@ -407,12 +404,10 @@ static void test_every_byte_flip_rejected(void)
 	CHECK_EQ_STR(err, "bad magic (not a nodescore Q-table)");
 	buf[0] ^= 1;
 	buf[4] = 2;
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 	CHECK(strstr(err, "unsupported Q-table format 2"));
 	buf[4] = 1;
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), 0);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
 	CHECK(touched);
 	free(buf);
 }
@@ -420,29 +415,25 @@ static void test_every_byte_flip_rejected(void)
 /* A valid checksum does not make a table of another geometry loadable. */
 static void test_wrong_dimension_refused_with_good_crc(void)
 {
-	struct ns_qtable t;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char err[256];
 	int touched;
 
-	fill(&t);
-	CHECK_EQ_INT(ns_qtable_serialize(&t, &buf, &len), 0);
+	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (int d = 0; d < 5; d++) {
 		uint8_t keep = buf[OFF_DIMS + d];
 
 		buf[OFF_DIMS + d] = (uint8_t)(keep + 1);
-		fix_crc(buf, len);
-		CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+		CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 		CHECK(!touched);
 		CHECK(strstr(err, "dimensions"));
 		buf[OFF_DIMS + d] = keep;
 	}
 	/* Fewer CPU buckets and a file sized for them: still another table. */
 	buf[OFF_DIMS] = 5;
-	fix_crc(buf, len - (size_t)NS_Q_STATES / 2 * 8);
 	CHECK_EQ_INT(
-	    decode_untouched(buf, len - (size_t)NS_Q_STATES / 2 * 8, err, sizeof(err), &touched),
+	    resealed_decode(buf, len - (size_t)NS_Q_STATES / 2 * 8, err, sizeof(err), &touched),
 	    -EINVAL);
 	CHECK(strstr(err, "dimensions 5x3x4x2x3"));
 	free(buf);
@@ -451,31 +442,26 @@ static void test_wrong_dimension_refused_with_good_crc(void)
 static void test_bad_q_refused_with_good_crc(void)
 {
 	static const float bad[] = {NAN, INFINITY, -INFINITY, 1.0001f, -0.0001f, 2.0f, -1.0f};
-	struct ns_qtable t;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char err[256];
 	int touched;
 
-	fill(&t);
-	CHECK_EQ_INT(ns_qtable_serialize(&t, &buf, &len), 0);
+	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		put_q(buf, 7, bad[k]);
-		fix_crc(buf, len);
-		CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+		CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 		CHECK(!touched);
 		CHECK(strstr(err, "state=7"));
 	}
 	/* The last state too, and the bounds themselves are fine. */
 	put_q(buf, 7, 0.5f);
 	put_q(buf, NS_Q_STATES - 1, 1.5f);
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 	CHECK(strstr(err, "state=719"));
 	put_q(buf, NS_Q_STATES - 1, 1.0f);
 	put_q(buf, 0, 0.0f);
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), 0);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
 	free(buf);
 }
 
@@ -483,41 +469,34 @@ static void test_bad_version_refused_with_good_crc(void)
 {
 	static const char *const bad[] = {"has space", "a/b",	   "quote\"",
 					  "tab\t",     "\x80high", "semi;colon"};
-	struct ns_qtable t;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char err[256];
 	int touched;
 
-	fill(&t);
-	CHECK_EQ_INT(ns_qtable_serialize(&t, &buf, &len), 0);
+	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		memset(buf + OFF_VERSION, 0, NS_QTABLE_VERSION_MAX);
 		memcpy(buf + OFF_VERSION, bad[k], strlen(bad[k]));
-		fix_crc(buf, len);
-		CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+		CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 		CHECK(!touched);
 		CHECK(strstr(err, "version"));
 	}
 	/* All 32 bytes used: no terminating NUL. */
 	memset(buf + OFF_VERSION, 'a', NS_QTABLE_VERSION_MAX);
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 	CHECK(strstr(err, "NUL-terminated"));
 	/* Bytes after the NUL. */
 	memset(buf + OFF_VERSION, 0, NS_QTABLE_VERSION_MAX);
 	memcpy(buf + OFF_VERSION, "ab\0c", 4);
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), -EINVAL);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
 	CHECK(strstr(err, "NUL-padded"));
 	/* 31 characters, and the empty version, are fine. */
 	memset(buf + OFF_VERSION, 'Z', NS_QTABLE_VERSION_MAX - 1);
 	buf[OFF_VERSION + NS_QTABLE_VERSION_MAX - 1] = 0;
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), 0);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
 	memset(buf + OFF_VERSION, 0, NS_QTABLE_VERSION_MAX);
-	fix_crc(buf, len);
-	CHECK_EQ_INT(decode_untouched(buf, len, err, sizeof(err), &touched), 0);
+	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
 	free(buf);
 }
 
