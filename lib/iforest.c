@@ -8,6 +8,7 @@
 
 #include <zlib.h>
 
+#include "nodescore/le.h"
 #include "nodescore/fileio.h"
 #include "nodescore/iforest.h"
 
@@ -320,35 +321,6 @@ const char *ns_iforest_feature_name(const struct ns_iforest *f, size_t i)
 
 /* ---- model file ---- */
 
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-	return p + 4;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static float u32_to_float(uint32_t u)
-{
-	float v;
-
-	memcpy(&v, &u, sizeof(v));
-	return v;
-}
-
-static uint32_t float_to_u32(float v)
-{
-	uint32_t u;
-
-	memcpy(&u, &v, sizeof(u));
-	return u;
-}
 
 #define HDR_BYTES (4u + 4u + 4u + 4u + 4u + 8u)
 #define NODE_BYTES 20u /* feature, threshold, left, right, size */
@@ -365,12 +337,12 @@ int ns_iforest_serialize(const struct ns_iforest *f, uint8_t **buf, size_t *len)
 	if (!b)
 		return -ENOMEM;
 	memcpy(b, "NSIF", 4);
-	p = put_u32(b + 4, NS_IFOREST_VERSION);
-	p = put_u32(p, f->nf);
-	p = put_u32(p, f->nt);
-	p = put_u32(p, f->psi);
-	p = put_u32(p, (uint32_t)f->seed);
-	p = put_u32(p, (uint32_t)(f->seed >> 32));
+	p = ns_le_put_u32(b + 4, NS_IFOREST_VERSION);
+	p = ns_le_put_u32(p, f->nf);
+	p = ns_le_put_u32(p, f->nt);
+	p = ns_le_put_u32(p, f->psi);
+	p = ns_le_put_u32(p, (uint32_t)f->seed);
+	p = ns_le_put_u32(p, (uint32_t)(f->seed >> 32));
 	for (uint32_t i = 0; i < f->nf; i++) {
 		size_t l = strlen(f->names[i]);
 		*p++ = (uint8_t)l;
@@ -383,20 +355,20 @@ int ns_iforest_serialize(const struct ns_iforest *f, uint8_t **buf, size_t *len)
 		const uint32_t *sz = f->size + f->off[t];
 		uint32_t nn = f->off[t + 1] - f->off[t];
 
-		p = put_u32(p, nn);
+		p = ns_le_put_u32(p, nn);
 		for (uint32_t i = 0; i < nn; i++)
-			p = put_u32(p, (uint32_t)nd[i].feat);
+			p = ns_le_put_u32(p, (uint32_t)nd[i].feat);
 		/* A leaf's in-memory thr is derived (depth + c(size)): store 0. */
 		for (uint32_t i = 0; i < nn; i++)
-			p = put_u32(p, nd[i].feat < 0 ? 0u : float_to_u32(nd[i].thr));
+			p = ns_le_put_u32(p, nd[i].feat < 0 ? 0u : ns_le_f32_bits(nd[i].thr));
 		for (uint32_t i = 0; i < nn; i++)
-			p = put_u32(p, nd[i].left);
+			p = ns_le_put_u32(p, nd[i].left);
 		for (uint32_t i = 0; i < nn; i++)
-			p = put_u32(p, nd[i].feat < 0 ? 0u : nd[i].left + 1);
+			p = ns_le_put_u32(p, nd[i].feat < 0 ? 0u : nd[i].left + 1);
 		for (uint32_t i = 0; i < nn; i++)
-			p = put_u32(p, sz[i]);
+			p = ns_le_put_u32(p, sz[i]);
 	}
-	put_u32(p, (uint32_t)crc32(0L, b, (uInt)(n - 4)));
+	ns_le_put_u32(p, (uint32_t)crc32(0L, b, (uInt)(n - 4)));
 	*buf = b;
 	*len = n;
 	return 0;
@@ -420,21 +392,21 @@ static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_
 	int rc = 0;
 
 	for (uint32_t i = 0; i < nn; i++) {
-		sz[i] = get_u32(ps + 4 * (size_t)i);
+		sz[i] = ns_le_get_u32(ps + 4 * (size_t)i);
 		seen[i] = 0;
 	}
 	if (sz[0] < 1 || sz[0] > f->psi)
 		BAD("tree=%u root size=%u outside 1..psi=%u", t, sz[0], f->psi);
 	depth[0] = 0;
 	for (uint32_t i = 0; i < nn; i++) {
-		int32_t feat = (int32_t)get_u32(pf + 4 * (size_t)i);
-		float thr = u32_to_float(get_u32(pt + 4 * (size_t)i));
-		uint32_t l = get_u32(pl + 4 * (size_t)i), r = get_u32(pr + 4 * (size_t)i);
+		int32_t feat = (int32_t)ns_le_get_u32(pf + 4 * (size_t)i);
+		float thr = ns_le_bits_f32(ns_le_get_u32(pt + 4 * (size_t)i));
+		uint32_t l = ns_le_get_u32(pl + 4 * (size_t)i), r = ns_le_get_u32(pr + 4 * (size_t)i);
 
 		if (sz[i] < 1)
 			BAD("tree=%u node=%u has size 0", t, i);
 		if (feat == -1) {
-			if (l != 0 || r != 0 || get_u32(pt + 4 * (size_t)i) != 0)
+			if (l != 0 || r != 0 || ns_le_get_u32(pt + 4 * (size_t)i) != 0)
 				BAD("tree=%u leaf=%u has children or a threshold", t, i);
 			nd[i] = (struct node){
 				.thr = (float)((double)depth[i] + c_of((double)sz[i])),
@@ -484,11 +456,11 @@ int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **o
 		BAD("model file too large (%zu bytes, max %u)", len, NS_IFOREST_FILE_MAX);
 	if (memcmp(buf, "NSIF", 4) != 0)
 		BAD("bad magic (not a nodescore isolation forest model)");
-	if (get_u32(buf + 4) != NS_IFOREST_VERSION)
-		BAD("unsupported model version %u (this build reads %u)", get_u32(buf + 4),
+	if (ns_le_get_u32(buf + 4) != NS_IFOREST_VERSION)
+		BAD("unsupported model version %u (this build reads %u)", ns_le_get_u32(buf + 4),
 		    NS_IFOREST_VERSION);
 	body = len - 4;
-	want = get_u32(buf + body);
+	want = ns_le_get_u32(buf + body);
 	crc = (uint32_t)crc32(0L, buf, (uInt)body);
 	if (crc != want)
 		BAD("checksum mismatch (file corrupt or truncated)");
@@ -498,10 +470,10 @@ int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **o
 		rc = -ENOMEM;
 		goto fail;
 	}
-	f->nf = get_u32(buf + 8);
-	f->nt = get_u32(buf + 12);
-	f->psi = get_u32(buf + 16);
-	f->seed = (uint64_t)get_u32(buf + 20) | (uint64_t)get_u32(buf + 24) << 32;
+	f->nf = ns_le_get_u32(buf + 8);
+	f->nt = ns_le_get_u32(buf + 12);
+	f->psi = ns_le_get_u32(buf + 16);
+	f->seed = (uint64_t)ns_le_get_u32(buf + 20) | (uint64_t)ns_le_get_u32(buf + 24) << 32;
 	if (f->nf < 1 || f->nf > NS_IFOREST_MAX_FEATURES)
 		BAD("n_features=%u outside 1..%d", f->nf, NS_IFOREST_MAX_FEATURES);
 	if (f->nt < 1 || f->nt > NS_IFOREST_MAX_TREES)
@@ -534,7 +506,7 @@ int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **o
 
 		if (body - pos < 4)
 			BAD("truncated before tree %u", t);
-		nn = get_u32(buf + pos);
+		nn = ns_le_get_u32(buf + pos);
 		pos += 4;
 		if (nn < 1 || nn > 2 * (size_t)f->psi - 1)
 			BAD("tree=%u nodes=%zu outside 1..%u", t, nn, 2 * f->psi - 1);
@@ -560,7 +532,7 @@ int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **o
 	for (uint32_t i = 0; i < f->nf; i++)
 		pos += 2 + strlen(f->names[i]);
 	for (uint32_t t = 0; t < f->nt; t++) {
-		uint32_t nn = get_u32(buf + pos);
+		uint32_t nn = ns_le_get_u32(buf + pos);
 
 		f->off[t + 1] = f->off[t] + nn;
 		rc = load_tree(f, t, buf + pos + 4, nn, depth, seen, err, errlen);

@@ -8,6 +8,7 @@
 
 #include <zlib.h>
 
+#include "nodescore/le.h"
 #include "nodescore/fileio.h"
 #include "nodescore/qtable.h"
 
@@ -68,35 +69,6 @@ double ns_qtable_value(const struct ns_qtable *t, uint32_t state)
 
 /* ---- table file ---- */
 
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-	return p + 4;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static float u32_to_float(uint32_t u)
-{
-	float v;
-
-	memcpy(&v, &u, sizeof(v));
-	return v;
-}
-
-static uint32_t float_to_u32(float v)
-{
-	uint32_t u;
-
-	memcpy(&u, &v, sizeof(u));
-	return u;
-}
 
 static int version_char_ok(unsigned char c)
 {
@@ -154,23 +126,23 @@ static int serialize(const struct ns_qtable *t, uint8_t **buf, size_t *len, char
 		return -ENOMEM;
 	}
 	memcpy(b, "NSQT", 4);
-	p = put_u32(b + 4, QT_FORMAT);
+	p = ns_le_put_u32(b + 4, QT_FORMAT);
 	*p++ = NS_Q_CPU;
 	*p++ = NS_Q_TREND;
 	*p++ = NS_Q_MEM;
 	*p++ = NS_Q_ANOM;
 	*p++ = NS_Q_DENS;
-	p = put_u32(p, t->episodes);
+	p = ns_le_put_u32(p, t->episodes);
 	/* Only the string: bytes after its NUL are zero so equal tables give
 	 * equal files. */
 	vl = strlen(t->version);
 	memcpy(p, t->version, vl);
 	p += NS_QTABLE_VERSION_MAX;
 	for (uint32_t s = 0; s < NS_Q_STATES; s++) {
-		p = put_u32(p, float_to_u32(t->q[s]));
-		p = put_u32(p, t->visits[s]);
+		p = ns_le_put_u32(p, ns_le_f32_bits(t->q[s]));
+		p = ns_le_put_u32(p, t->visits[s]);
 	}
-	put_u32(p, (uint32_t)crc32(0L, b, (uInt)(QT_FILE_BYTES - 4)));
+	ns_le_put_u32(p, (uint32_t)crc32(0L, b, (uInt)(QT_FILE_BYTES - 4)));
 	*buf = b;
 	*len = QT_FILE_BYTES;
 	return 0;
@@ -207,11 +179,11 @@ int ns_qtable_deserialize(const uint8_t *buf, size_t len, struct ns_qtable *out,
 		BAD("Q-table file too large (%zu bytes, max %u)", len, QT_FILE_MAX);
 	if (memcmp(buf, "NSQT", 4) != 0)
 		BAD("bad magic (not a nodescore Q-table)");
-	if (get_u32(buf + 4) != QT_FORMAT)
-		BAD("unsupported Q-table format %u (this build reads %u)", get_u32(buf + 4),
+	if (ns_le_get_u32(buf + 4) != QT_FORMAT)
+		BAD("unsupported Q-table format %u (this build reads %u)", ns_le_get_u32(buf + 4),
 		    QT_FORMAT);
 	body = len - 4;
-	if ((uint32_t)crc32(0L, buf, (uInt)body) != get_u32(buf + body))
+	if ((uint32_t)crc32(0L, buf, (uInt)body) != ns_le_get_u32(buf + body))
 		BAD("checksum mismatch (file corrupt or truncated)");
 	p = buf + 8;
 	if (p[0] != NS_Q_CPU || p[1] != NS_Q_TREND || p[2] != NS_Q_MEM || p[3] != NS_Q_ANOM ||
@@ -225,7 +197,7 @@ int ns_qtable_deserialize(const uint8_t *buf, size_t len, struct ns_qtable *out,
 		    NS_Q_STATES);
 	p += 5;
 	memset(&t, 0, sizeof(t));
-	t.episodes = get_u32(p);
+	t.episodes = ns_le_get_u32(p);
 	p += 4;
 	/* Canonical padding: a re-serialised table is the same file. */
 	for (size_t i = strnlen((const char *)p, NS_QTABLE_VERSION_MAX); i < NS_QTABLE_VERSION_MAX;
@@ -235,8 +207,8 @@ int ns_qtable_deserialize(const uint8_t *buf, size_t len, struct ns_qtable *out,
 	memcpy(t.version, p, NS_QTABLE_VERSION_MAX);
 	p += NS_QTABLE_VERSION_MAX;
 	for (uint32_t s = 0; s < NS_Q_STATES; s++, p += QT_STATE_BYTES) {
-		t.q[s] = u32_to_float(get_u32(p));
-		t.visits[s] = get_u32(p + 4);
+		t.q[s] = ns_le_bits_f32(ns_le_get_u32(p));
+		t.visits[s] = ns_le_get_u32(p + 4);
 	}
 	rc = check_table(&t, err, errlen);
 	if (rc)

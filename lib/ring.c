@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nodescore/le.h"
 #include "nodescore/fileio.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
@@ -129,35 +130,6 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
 }
 #endif
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (unsigned i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 uint64_t ns_ring_file_size(uint32_t capacity)
 {
@@ -187,14 +159,14 @@ static void encode_record(uint8_t *b, uint64_t seq, const struct ns_sample *s)
 	uint32_t f;
 
 	memset(b, 0, NS_RING_RECORD_SIZE);
-	put_u64(b, seq);
-	put_u64(b + 8, s->ts_ms);
-	put_u32(b + 16, s->health);
+	ns_le_put_u64(b, seq);
+	ns_le_put_u64(b + 8, s->ts_ms);
+	ns_le_put_u32(b + 16, s->health);
 	for (unsigned i = 0; i < NS_METRIC_COUNT; i++) {
 		memcpy(&f, &s->v[i], sizeof(f));
-		put_u32(b + 24 + 4 * i, f);
+		ns_le_put_u32(b + 24 + 4 * i, f);
 	}
-	put_u32(b + NS_RING_RECORD_SIZE - 4, crc32c(b, NS_RING_RECORD_SIZE - 4));
+	ns_le_put_u32(b + NS_RING_RECORD_SIZE - 4, crc32c(b, NS_RING_RECORD_SIZE - 4));
 }
 
 enum rec_state { REC_EMPTY, REC_CORRUPT, REC_VALID };
@@ -209,16 +181,16 @@ static enum rec_state decode_record(const struct ns_ring *r, const uint8_t *b, u
 
 	if (memcmp(b, zero, NS_RING_RECORD_SIZE) == 0)
 		return REC_EMPTY;
-	if (get_u32(b + NS_RING_RECORD_SIZE - 4) != crc32c(b, NS_RING_RECORD_SIZE - 4))
+	if (ns_le_get_u32(b + NS_RING_RECORD_SIZE - 4) != crc32c(b, NS_RING_RECORD_SIZE - 4))
 		return REC_CORRUPT;
-	*seq = get_u64(b);
+	*seq = ns_le_get_u64(b);
 	if (*seq == 0 || *seq > SEQ_MAX || slot_of(r, *seq) != slot)
 		return REC_CORRUPT;
 	if (s) {
-		s->ts_ms = get_u64(b + 8);
-		s->health = get_u32(b + 16);
+		s->ts_ms = ns_le_get_u64(b + 8);
+		s->health = ns_le_get_u32(b + 16);
 		for (unsigned i = 0; i < NS_METRIC_COUNT; i++) {
-			f = get_u32(b + 24 + 4 * i);
+			f = ns_le_get_u32(b + 24 + 4 * i);
 			memcpy(&s->v[i], &f, sizeof(f));
 		}
 	}
@@ -343,21 +315,21 @@ static void encode_header(uint8_t *h, uint32_t capacity)
 {
 	memset(h, 0, NS_RING_HEADER_SIZE);
 	memcpy(h, MAGIC, 8);
-	put_u32(h + 8, NS_RING_VERSION);
-	put_u32(h + 12, NS_RING_HEADER_SIZE);
-	put_u32(h + 16, NS_RING_RECORD_SIZE);
-	put_u32(h + 20, NS_METRIC_COUNT);
-	put_u32(h + 24, capacity);
-	put_u64(h + 32, ns_now_ms());
-	put_u32(h + HDR_USED - 4, crc32c(h, HDR_USED - 4));
+	ns_le_put_u32(h + 8, NS_RING_VERSION);
+	ns_le_put_u32(h + 12, NS_RING_HEADER_SIZE);
+	ns_le_put_u32(h + 16, NS_RING_RECORD_SIZE);
+	ns_le_put_u32(h + 20, NS_METRIC_COUNT);
+	ns_le_put_u32(h + 24, capacity);
+	ns_le_put_u64(h + 32, ns_now_ms());
+	ns_le_put_u32(h + HDR_USED - 4, crc32c(h, HDR_USED - 4));
 }
 
 /* Validates the header; on success *capacity is the file's. want_cap 0 means
  * take whatever the file says. */
 static int check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity)
 {
-	uint32_t ver = get_u32(h + 8), hsz = get_u32(h + 12), rsz = get_u32(h + 16);
-	uint32_t nm = get_u32(h + 20), cap = get_u32(h + 24);
+	uint32_t ver = ns_le_get_u32(h + 8), hsz = ns_le_get_u32(h + 12), rsz = ns_le_get_u32(h + 16);
+	uint32_t nm = ns_le_get_u32(h + 20), cap = ns_le_get_u32(h + 24);
 
 	if (memcmp(h, MAGIC, 8) != 0) {
 		log_error(COMP,
@@ -366,7 +338,7 @@ static int check_header(const char *path, const uint8_t *h, uint32_t want_cap, u
 			  path);
 		return -EINVAL;
 	}
-	if (get_u32(h + HDR_USED - 4) != crc32c(h, HDR_USED - 4)) {
+	if (ns_le_get_u32(h + HDR_USED - 4) != crc32c(h, HDR_USED - 4)) {
 		log_error(COMP,
 			  "ring header checksum mismatch (corrupt header), refusing it path=%s",
 			  path);
