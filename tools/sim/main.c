@@ -51,16 +51,17 @@ static struct ns_opt opts[] = {
 
 #define NMET 14
 static const char *met_names[NMET] = {
-    "overload_cpu", "overload_mem",   "slatah", "unserved",  "p99_med",	 "p99_max",
-    "imbalance_cv", "bad_placements", "herd",	"placed",    "failed",	 "hot_binds",
-    "silent_binds", "leak_binds"};
+    "overload_cpu", "overload_mem", "slatah",	      "unserved",  "p99_med",
+    "p99_max",	    "imbalance_cv", "bad_placements", "herd",	   "placed",
+    "failed",	    "hot_binds",    "silent_binds",   "leak_binds"};
 
 static void metrics_of(const struct sim_result *r, double *v)
 {
 	v[0] = r->overload_cpu, v[1] = r->overload_mem, v[2] = r->slatah, v[3] = r->unserved;
 	v[4] = r->p99_med, v[5] = r->p99_max, v[6] = r->imbalance, v[7] = (double)r->bad;
 	v[8] = (double)r->herd, v[9] = (double)r->placed, v[10] = (double)r->failed;
-	v[11] = (double)r->hot_binds, v[12] = (double)r->silent_binds, v[13] = (double)r->leak_binds;
+	v[11] = (double)r->hot_binds, v[12] = (double)r->silent_binds,
+	v[13] = (double)r->leak_binds;
 }
 
 /* Exact names in a comma-separated list ("nodescore" is not "nodescore-q"). */
@@ -143,8 +144,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sc = ns_opt_get(opts, NOPTS, "split");
-	split = !strcmp(sc, "all") ? SIM_SPLIT_ALL : !strcmp(sc, "train") ? SIM_SPLIT_TRAIN
-		: !strcmp(sc, "test") ? SIM_SPLIT_TEST : -1;
+	split = !strcmp(sc, "all")     ? SIM_SPLIT_ALL
+		: !strcmp(sc, "train") ? SIM_SPLIT_TRAIN
+		: !strcmp(sc, "test")  ? SIM_SPLIT_TEST
+				       : -1;
 	if (split < 0) {
 		fprintf(stderr, "ERROR sim: bad option --split %s (train, test, all)\n", sc);
 		return 2;
@@ -217,7 +220,8 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%s-overtime.csv", out, sc);
 		ots = fopen(path, "w");
 		if (!csv || !md || !hist || !ots) {
-			fprintf(stderr, "ERROR sim: cannot write into %s: %s\n", out, strerror(errno));
+			fprintf(stderr, "ERROR sim: cannot write into %s: %s\n", out,
+				strerror(errno));
 			return 1;
 		}
 		fprintf(csv, "scenario,policy,seed,mean_util");

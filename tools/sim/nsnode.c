@@ -104,7 +104,8 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		if (ns_models_open(&mc, &st->m[i], err, sizeof(err)) ||
 		    (with_q && i == 0 && !sim_ns_has_q(st->m[0]))) {
 			fprintf(stderr, "ERROR sim: models: %s\n",
-				with_q ? "no usable Q-table (train one: nodescore-sim --train-q)" : err);
+				with_q ? "no usable Q-table (train one: nodescore-sim --train-q)"
+				       : err);
 			return -1;
 		}
 	st->cfg.ttl_ms = 3ull * s->step_s * 1000 + (uint64_t)(s->staleness_s * 1000);
@@ -112,7 +113,8 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	/* The extender's default hold (--reserve-settle); 0 turns it off to
 	 * measure what it is worth. */
 	if (!(rs = getenv("NODESCORE_SIM_RESERVE_SETTLE")) || atof(rs) > 0) {
-		st->resv = ns_reserve_new(2 * s->nnodes, rs ? (uint64_t)(atof(rs) * 1000) : RESERVE_SETTLE_MS,
+		st->resv = ns_reserve_new(2 * s->nnodes,
+					  rs ? (uint64_t)(atof(rs) * 1000) : RESERVE_SETTLE_MS,
 					  st->cfg.ttl_ms);
 		if (!st->resv)
 			return -1;

@@ -156,8 +156,8 @@ static void q_tick(struct sim_policy *p, struct sim *s)
 		episode_end();
 }
 
-static void q_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
-		   size_t n, double *sc, uint8_t *keep)
+static void q_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+		   const uint32_t *c, size_t n, double *sc, uint8_t *keep)
 {
 	int explore = sim_rand(&qs->rng) < EPSILON;
 
@@ -282,7 +282,8 @@ int sim_qtrain(const struct sim_cfg *c0, const struct sim_traces *tr,
 	qs->cfg = qc;
 	qs->rng = qc->seed * 2654435761u + 11;
 	qs->warmup_s = c.warmup_s;
-	c.horizon_s = c.warmup_s + (double)qc->episodes * qc->episode_s + REWARD_WINDOW_S + c.step_s;
+	c.horizon_s =
+	    c.warmup_s + (double)qc->episodes * qc->episode_s + REWARD_WINDOW_S + c.step_s;
 	c.progress = 0;
 	if ((rc = sim_work_build(&w, tr, &c, qc->seed)))
 		goto out;
