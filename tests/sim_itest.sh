@@ -92,6 +92,22 @@ rc=$?
 rc=$?
 [ $rc -ne 0 ] && grep -q "ERROR sim: .*nope.csv" "$NS_TMP/e2.log" && pass sim_missing_trace ||
 	fail sim_missing_trace "rc=$rc $(cat "$NS_TMP/e2.log")"
+# Azure VM arrivals: a tiny set in the Huawei layout; token mismatches are errors.
+AZ=$NS_TMP/azure
+mkdir -p "$AZ/maps" "$AZ/traces"
+echo "4,8 a" >"$AZ/maps/flav_map.txt"
+printf '0 0\n300 1\n600 2\n' >"$AZ/maps/v1.interval_map.txt"
+awk 'BEGIN { for (t = 300; t <= 86400; t += 300) print t, "a,a,|,a" }' >"$AZ/traces/v1.test.txt"
+awk 'BEGIN { for (t = 300; t <= 86400; t += 300) print t, "U1,U2,|,C2" }' >"$AZ/traces/v1.test.c2591400.txt"
+run --arrivals azure --azure "$AZ" --split test --policies k8s-default --out "$NS_TMP/az" \
+	>/dev/null 2>"$NS_TMP/az.log"
+[ $? -eq 0 ] && [ "$(awk -F, 'NR == 2 { print ($14 > 0) }' "$NS_TMP/az/s1-runs.csv")" = 1 ] &&
+	pass sim_azure_arrivals || fail sim_azure_arrivals "$(tail -2 "$NS_TMP/az.log")"
+sed -i '5s/U2/X2/' "$AZ/traces/v1.test.c2591400.txt"
+run --arrivals azure --azure "$AZ" --split test --policies k8s-default >/dev/null 2>"$NS_TMP/az2.log"
+[ $? -ne 0 ] && grep -q "v1.test.txt:5: bad token" "$NS_TMP/az2.log" && pass sim_azure_bad_token ||
+	fail sim_azure_bad_token "$(tail -2 "$NS_TMP/az2.log")"
+
 "$SIM" --nodes 1 >/dev/null 2>&1
 [ $? -eq 2 ] && pass sim_bad_flag || fail sim_bad_flag
 "$SIM" --help | grep -q -- "--scenario" && pass sim_help || fail sim_help

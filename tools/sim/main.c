@@ -27,6 +27,10 @@ static struct ns_opt opts[] = {
 	"Alibaba 2018 machine_usage.csv: node backgrounds and pod usage shapes."),
     OPT("tasks", NS_OPT_STRING, "../shared/data/alibaba-v2017-batch-task/batch_task.csv",
 	"Alibaba 2017 batch_task.csv: pod arrivals, requests, durations."),
+    OPT("arrivals", NS_OPT_STRING, "alibaba",
+	"Pod arrivals: alibaba (--tasks, batch tasks) or azure (--azure, VM arrivals)."),
+    OPT("azure", NS_OPT_STRING, "../shared/data/azure-v1-vm-arrivals-huawei/resources",
+	"Azure 2017 VM arrivals (maps/ and traces/ of the Huawei processed set)."),
     OPT("nodes", NS_OPT_STRING, "100", "Nodes (32 cores, 128 GiB each)."),
     OPT("days", NS_OPT_STRING, "2", "Simulated days after the warm-up."),
     OPT("seeds", NS_OPT_STRING, "5", "Seeds 1..N (same arrivals for every policy per seed)."),
@@ -118,7 +122,7 @@ int main(int argc, char **argv)
 	uint32_t nodes, days, seeds, episodes;
 	int split;
 	double load, stale;
-	const char *sc, *pols, *out;
+	const char *sc, *pols, *out, *arr;
 	FILE *csv = NULL, *md = NULL, *hist = NULL, *ots = NULL;
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-sim",
@@ -188,8 +192,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	c.ts_every = (uint32_t)(3600 / c.step_s);
+	arr = ns_opt_get(opts, NOPTS, "arrivals");
+	if (strcmp(arr, "alibaba") && strcmp(arr, "azure")) {
+		fprintf(stderr, "ERROR sim: bad option --arrivals %s (alibaba, azure)\n", arr);
+		return 2;
+	}
 	if (sim_traces_load(&tr, ns_opt_get(opts, NOPTS, "machines"),
-			    ns_opt_get(opts, NOPTS, "tasks"), c.step_s, err, sizeof(err))) {
+			    strcmp(arr, "azure") ? ns_opt_get(opts, NOPTS, "tasks") : NULL, c.step_s,
+			    err, sizeof(err)) ||
+	    (!strcmp(arr, "azure") && sim_tasks_load_azure(&tr, ns_opt_get(opts, NOPTS, "azure"),
+							    split, c.node_mem_mib, err, sizeof(err)))) {
 		fprintf(stderr, "ERROR sim: %s\n", err);
 		return 1;
 	}
@@ -199,8 +211,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr,
-		"INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s split=%s\n",
-		tr.bg.n, tr.ntask, tr.skipped, sc, ns_opt_get(opts, NOPTS, "split"));
+		"INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s split=%s "
+		"arrivals=%s\n",
+		tr.bg.n, tr.ntask, tr.skipped, sc, ns_opt_get(opts, NOPTS, "split"), arr);
 	if (episodes) {
 		int trc = train_q(&c, &tr, episodes);
 		sim_traces_free(&tr);

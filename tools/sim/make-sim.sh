@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # make sim: the default placement comparison (docs/sim.md) on the test half
 # of the traces, two runs at a time, then the plots.
-#   S1 steady, S3 faults, S4 packing (80 % offered load): 5 seeds, 1 day
+#   S1 steady, S3 faults, S4 packing (80 % offered load): 5 seeds, 1 day;
+#   S1 with the Azure VM arrivals instead of the Alibaba tasks: 5 seeds
 #   S2 burst at 60 s score staleness: 5 seeds; nodescore alone at 0, 10 and
 #   180 s staleness: 3 seeds each (the peers do not depend on it); both
 #   nodescore policies with a 15-minute forecast horizon: 5 seeds
@@ -20,6 +21,7 @@ cat >"$jobs" <<JOBS
 --scenario s1 --days 1 --seeds 5 --load 0.65 --out $out
 --scenario s3 --days 1 --seeds 5 --load 0.65 --out $out
 --scenario s4 --days 1 --seeds 5 --load 0.8 --out $out
+--arrivals azure --scenario s1 --days 1 --seeds 5 --load 0.65 --out $out/azure
 --scenario s2 --seeds 5 --load 1.8 --staleness 60 --policies nodescore,nodescore-q --ns-horizon 900 --out $out/s2-h900
 --scenario s2 --seeds 3 --load 1.8 --staleness 0 --policies nodescore --out $out/s2-stale0
 --scenario s2 --seeds 3 --load 1.8 --staleness 10 --policies nodescore --out $out/s2-stale10

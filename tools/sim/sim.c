@@ -91,6 +91,8 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 			sum += tr->bg.s[i].v[0][k];
 		tr->mean_cpu[i] = sum / (double)tr->bg.s[i].n;
 	}
+	if (!tasks)
+		return 0; /* arrivals come from elsewhere (Azure) */
 	f = fopen(tasks, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", tasks, strerror(errno));
@@ -176,6 +178,8 @@ int sim_traces_split(struct sim_traces *tr, int which)
 		free(tr->bg.s[i].cnt);
 	}
 	tr->bg.n = k;
+	if (tr->tasks_split)
+		return 0;
 	/* Tasks: created in the first half of the trace train, the rest test. */
 	k = 0;
 	for (size_t i = 0; i < tr->ntask; i++)

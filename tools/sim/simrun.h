@@ -23,6 +23,7 @@ struct sim_traces {
 	size_t ntask, captask;
 	double tmin, tmax;
 	unsigned long skipped;
+	int tasks_split; /* tasks already hold only the requested half (Azure) */
 };
 
 struct sim_work {
@@ -65,6 +66,11 @@ void sim_traces_free(struct sim_traces *tr);
  * machines and the first half of the task trace train, the rest test. */
 enum { SIM_SPLIT_ALL, SIM_SPLIT_TRAIN, SIM_SPLIT_TEST };
 int sim_traces_split(struct sim_traces *tr, int which);
+/* Azure VM arrivals (azure.c) as the tasks, for the given half: the dev
+ * trace trains, the test trace tests. Call after sim_traces_load with no
+ * tasks file. */
+int sim_tasks_load_azure(struct sim_traces *tr, const char *dir, int split, double node_mem_mib,
+			 char *err, size_t errlen);
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed);
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w,
