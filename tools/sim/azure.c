@@ -60,7 +60,8 @@ static int read_maps(const char *dir, struct az_maps *m, char *err, size_t errle
 		int b;
 		ln++;
 		if (sscanf(line, "%lf %d", &s, &b) != 2 || b < 0 || b >= AZ_BINS || !(s >= 0)) {
-			snprintf(err, errlen, "%s:%lu: want 'seconds bin' (bin < %d)", path, ln, AZ_BINS);
+			snprintf(err, errlen, "%s:%lu: want 'seconds bin' (bin < %d)", path, ln,
+				 AZ_BINS);
 			fclose(f);
 			return -EINVAL;
 		}
@@ -76,19 +77,6 @@ static int read_maps(const char *dir, struct az_maps *m, char *err, size_t errle
 		snprintf(err, errlen, "%s: no bins", path);
 		return -EINVAL;
 	}
-	return 0;
-}
-
-static int push(struct sim_traces *tr, const struct sim_task *t)
-{
-	if (tr->ntask == tr->captask) {
-		size_t nc = tr->captask ? tr->captask * 2 : 65536;
-		struct sim_task *nt = realloc(tr->task, nc * sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		tr->task = nt, tr->captask = nc;
-	}
-	tr->task[tr->ntask++] = *t;
 	return 0;
 }
 
@@ -129,7 +117,8 @@ static int read_pair(const char *dir, const char *name, const char *life, const 
 		tb = strtok_r(b, " \n", &sb);
 		if (!ta || !tb || sscanf(ta, "%lf", &t) != 1 || sscanf(tb, "%lf", &t2) != 1 ||
 		    t != t2 || !(t >= 0)) {
-			snprintf(err, errlen, "%s:%lu: timestamps of the two traces differ", pf, ln);
+			snprintf(err, errlen, "%s:%lu: timestamps of the two traces differ", pf,
+				 ln);
 			goto out;
 		}
 		ta = strtok_r(NULL, " \n", &sa);
@@ -141,8 +130,8 @@ static int read_pair(const char *dir, const char *name, const char *life, const 
 			struct sim_task k = {0};
 			int fi, bin;
 			if (!va || !vb) {
-				snprintf(err, errlen, "%s:%lu: token counts of the two traces differ", pf,
-					 ln);
+				snprintf(err, errlen,
+					 "%s:%lu: token counts of the two traces differ", pf, ln);
 				goto out;
 			}
 			if (!strcmp(va, "|") && !strcmp(vb, "|"))
@@ -151,7 +140,8 @@ static int read_pair(const char *dir, const char *name, const char *life, const 
 			if (va[1] || fi < 0 || fi >= 26 || m->cores[fi] <= 0 ||
 			    (vb[0] != 'U' && vb[0] != 'C') || sscanf(vb + 1, "%d", &bin) != 1 ||
 			    bin < 0 || bin >= m->nbins || m->lo[bin] < 0) {
-				snprintf(err, errlen, "%s:%lu: bad token '%s' / '%s'", pf, ln, va, vb);
+				snprintf(err, errlen, "%s:%lu: bad token '%s' / '%s'", pf, ln, va,
+					 vb);
 				goto out;
 			}
 			/* arrivals in the 300 s before the line's timestamp */
@@ -166,8 +156,10 @@ static int read_pair(const char *dir, const char *name, const char *life, const 
 				tr->skipped++;
 				continue;
 			}
-			if ((rc = push(tr, &k)))
+			if ((rc = sim_traces_push_task(tr, &k))) {
+				snprintf(err, errlen, "out of memory");
 				goto out;
+			}
 			rc = -EINVAL;
 		}
 	}
@@ -189,13 +181,11 @@ int sim_tasks_load_azure(struct sim_traces *tr, const char *dir, int split, doub
 
 	if ((rc = read_maps(dir, &m, err, errlen)))
 		return rc;
-	if (split != SIM_SPLIT_TEST &&
-	    (rc = read_pair(dir, "v1.dev.txt", "v1.dev.c2100000.txt", &m, node_mem_mib, tr, err,
-			    errlen)))
+	if (split != SIM_SPLIT_TEST && (rc = read_pair(dir, "v1.dev.txt", "v1.dev.c2100000.txt", &m,
+						       node_mem_mib, tr, err, errlen)))
 		return rc;
-	if (split != SIM_SPLIT_TRAIN &&
-	    (rc = read_pair(dir, "v1.test.txt", "v1.test.c2591400.txt", &m, node_mem_mib, tr, err,
-			    errlen)))
+	if (split != SIM_SPLIT_TRAIN && (rc = read_pair(dir, "v1.test.txt", "v1.test.c2591400.txt",
+							&m, node_mem_mib, tr, err, errlen)))
 		return rc;
 	if (tr->ntask == 0) {
 		snprintf(err, errlen, "%s: no VM arrivals", dir);

@@ -46,6 +46,19 @@ void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint3
 
 /* --- traces --- */
 
+int sim_traces_push_task(struct sim_traces *tr, const struct sim_task *t)
+{
+	if (tr->ntask == tr->captask) {
+		size_t nc = tr->captask ? tr->captask * 2 : 4096;
+		struct sim_task *nt = realloc(tr->task, nc * sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		tr->task = nt, tr->captask = nc;
+	}
+	tr->task[tr->ntask++] = *t;
+	return 0;
+}
+
 int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
 		    char *err, size_t errlen)
 {
@@ -130,18 +143,12 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 			tr->skipped++;
 			continue;
 		}
-		if (tr->ntask == tr->captask) {
-			size_t nc = tr->captask ? tr->captask * 2 : 4096;
-			struct sim_task *nt = realloc(tr->task, nc * sizeof(*nt));
-			if (!nt) {
-				fclose(f);
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-			tr->task = nt, tr->captask = nc;
+		if (sim_traces_push_task(tr, &(struct sim_task){create, end - create,
+								(uint32_t)inst, cpu * 10, mem})) {
+			fclose(f);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
 		}
-		tr->task[tr->ntask++] =
-		    (struct sim_task){create, end - create, (uint32_t)inst, cpu * 10, mem};
 		if (tr->ntask == 1 || create < tr->tmin)
 			tr->tmin = create;
 		if (create > tr->tmax)
