@@ -82,12 +82,12 @@ printf '%s\nnode-b,100,1,900,300,300,400,300,4000,8192,10,300\n' "$H" >"$NS_TMP/
 printf '%s\nnode-b,800,0,50,300,300,400,300,4000,8192,10,300\nnode-r,500,0,50,300,300,400,300,4000,8192,10,300\n' "$H" >"$NS_TMP/real.csv"
 bad0=$(metric 'nodescore_extender_messages_rejected_total{reason="bad_mac"}')
 "$PUB" --connect "tcp://127.0.0.1:$SP" --node-key-file "$NS_TMP/node-a.key" --replay "$NS_TMP/b.csv" \
-	--interval 100ms --rounds 10 --log-every 0 2>/dev/null
+	--interval 100ms --rounds 10 --connect-wait 500ms --log-every 0 2>/dev/null
 check hijack_refused_bad_mac ge 'nodescore_extender_messages_rejected_total{reason="bad_mac"}' $((bad0 + 5))
 check hijack_not_stored sh -c "! curl -sf '$U/' | grep -q '<td>node-b</td>'"
 # node-b's own key works; so does an agent deriving from the master.
 "$PUB" --connect "tcp://127.0.0.1:$SP" --node-key-file "$NS_TMP/node-b.key" --replay "$NS_TMP/b.csv" \
-	--interval 100ms --rounds 5 --log-every 0 2>/dev/null
+	--interval 100ms --rounds 5 --connect-wait 500ms --log-every 0 2>/dev/null
 check own_node_key_accepted wait_for 3 sh -c "curl -sf '$U/' | grep -q '<td>node-b</td>'"
 
 # --- lock-out: a new nonce dated ahead holds the real agent off <= future skew
@@ -100,13 +100,13 @@ top() { curl -s -X POST --data-binary "$REQ" "$U/prioritize" | grep -q "\"node-b
 check real_agent_ranks_first wait_for 5 top 10
 skew0=$(metric 'nodescore_extender_messages_rejected_total{reason="clock_skew"}')
 "$PUB" --connect "tcp://127.0.0.1:$SP" --node-key-file "$NS_TMP/node-b.key" --replay "$NS_TMP/b.csv" \
-	--clock-offset 25000 --interval 50ms --rounds 10 --log-every 0 2>/dev/null
+	--clock-offset 25000 --interval 50ms --rounds 10 --connect-wait 500ms --log-every 0 2>/dev/null
 check future_25s_refused ge 'nodescore_extender_messages_rejected_total{reason="clock_skew"}' $((skew0 + 5))
 check future_25s_no_effect top 10
 # 1.5 s ahead is within --future-skew (2s): the forgery lands, then the real
 # agent is back once its clock passes the forged timestamp.
 "$PUB" --connect "tcp://127.0.0.1:$SP" --node-key-file "$NS_TMP/node-b.key" --replay "$NS_TMP/b.csv" \
-	--clock-offset 1500 --interval 50ms --rounds 3 --connect-wait 300ms --log-every 0 2>/dev/null
+	--clock-offset 1500 --interval 50ms --rounds 3 --connect-wait 500ms --log-every 0 2>/dev/null
 t0=$(date +%s%N)
 check forged_new_nonce_landed top 0
 if wait_for 5 top 10; then
