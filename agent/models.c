@@ -608,21 +608,31 @@ static void open_qtable(struct ns_models *m)
 		 m->st.qtable.version, m->qt.episodes, NS_Q_STATES);
 }
 
-/* The table's value for this sample's state; NaN when there is no table
- * or cpu or memory is unmeasured (the state would be a guess). */
-static double qt_value(const struct ns_models *m, const struct ns_sample *s)
+int ns_models_qstate(const struct ns_models *m, const struct ns_sample *s, uint32_t *state)
 {
 	struct ns_qstate_in q;
 
-	if (!m->st.qtable.loaded || isnan(s->v[NS_M_CPU_UTIL]) || isnan(s->v[NS_M_MEM_UTIL]))
-		return NAN;
+	if (isnan(s->v[NS_M_CPU_UTIL]) || isnan(s->v[NS_M_MEM_UTIL]))
+		return -EINVAL;
 	q.cpu_now = s->v[NS_M_CPU_UTIL];
 	q.cpu_peak_fc = m->st.cpu_peak_fc;
 	q.mem_now = s->v[NS_M_MEM_UTIL];
 	q.anomaly = m->st.anomaly_ready && m->st.anomaly_flag;
 	q.pods = s->v[NS_M_PODS];
 	q.ncpu = s->v[NS_M_NCPU];
-	return ns_qtable_value(&m->qt, ns_qtable_state(&q));
+	*state = ns_qtable_state(&q);
+	return 0;
+}
+
+/* The table's value for this sample's state; NaN when there is no table
+ * or cpu or memory is unmeasured (the state would be a guess). */
+static double qt_value(const struct ns_models *m, const struct ns_sample *s)
+{
+	uint32_t state;
+
+	if (!m->st.qtable.loaded || ns_models_qstate(m, s, &state))
+		return NAN;
+	return ns_qtable_value(&m->qt, state);
 }
 
 /* --- open, reload --- */

@@ -103,4 +103,10 @@ int ns_models_reload(struct ns_models *m);
 
 void ns_models_stats(const struct ns_models *m, struct ns_models_stats *out);
 
+/* The Q-table state (ns_qtable_state) of sample s with the models' latest
+ * forecast and anomaly flag, as the agent looks it up; call after
+ * ns_models_tick. Returns 0, or -EINVAL when CPU or memory use is not
+ * measured. Needs no table loaded (the trainer uses it). */
+int ns_models_qstate(const struct ns_models *m, const struct ns_sample *s, uint32_t *state);
+
 #endif
