@@ -191,13 +191,6 @@ int sim_tasks_load_azure(struct sim_traces *tr, const char *dir, int split, doub
 		snprintf(err, errlen, "%s: no VM arrivals", dir);
 		return -EINVAL;
 	}
-	tr->tmin = tr->tmax = tr->task[0].create;
-	for (size_t i = 0; i < tr->ntask; i++) {
-		if (tr->task[i].create < tr->tmin)
-			tr->tmin = tr->task[i].create;
-		if (tr->task[i].create > tr->tmax)
-			tr->tmax = tr->task[i].create;
-	}
 	tr->tasks_split = 1;
 	return 0;
 }

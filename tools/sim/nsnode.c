@@ -52,19 +52,41 @@ struct nsst {
 	struct ns_reserve *resv;
 };
 
-static int sim_ns_has_q(const struct ns_models *m)
+int sim_ns_models_open(const struct sim *s, int with_q, struct ns_models **m)
 {
+	struct ns_models_config mc;
 	struct ns_models_stats ms;
+	char fc[512], an[512], qt[512], err[256];
 
-	ns_models_stats(m, &ms);
-	return ms.qtable.loaded;
+	snprintf(fc, sizeof(fc), "%s/forecast-default", s->models_dir);
+	snprintf(an, sizeof(an), "%s/iforest-default.nsif", s->models_dir);
+	snprintf(qt, sizeof(qt), "%s/qtable-default.nsq", s->models_dir);
+	ns_models_config_default(&mc);
+	mc.forecast_path = fc;
+	mc.anomaly_path = an;
+	mc.qtable_path = with_q ? qt : "none";
+	mc.reload_ms = 0;
+	mc.horizon_s = s->ns_horizon_s; /* the agent's --forecast-horizon */
+	/* one detector sample per simulated step (its windows are in samples) */
+	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
+	for (uint32_t i = 0; i < s->nnodes; i++)
+		if (ns_models_open(&mc, &m[i], err, sizeof(err))) {
+			fprintf(stderr, "ERROR sim: models: %s\n", err);
+			return -1;
+		}
+	if (with_q && s->nnodes && (ns_models_stats(m[0], &ms), !ms.qtable.loaded)) {
+		fprintf(stderr,
+			"ERROR sim: models: no usable Q-table in %s (train one: "
+			"nodescore-sim --train-q)\n",
+			s->models_dir);
+		return -1;
+	}
+	return 0;
 }
 
 int sim_ns_init(struct sim_policy *p, struct sim *s)
 {
 	struct nsst *st = calloc(1, sizeof(*st));
-	struct ns_models_config mc;
-	char fc[512], an[512], qt[512], err[256];
 	int with_q = !strcmp(p->name, "nodescore-q");
 	const char *weights = getenv("NODESCORE_SIM_WEIGHTS");
 	const char *ew = getenv("NODESCORE_SIM_EXT_WEIGHT"), *rs;
@@ -89,25 +111,8 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	ns_table_set_future_skew(st->table, 2000);
 	for (size_t i = 0; i < sizeof(st->key); i++)
 		st->key[i] = (uint8_t)(0x5a ^ i);
-	snprintf(fc, sizeof(fc), "%s/forecast-default", s->models_dir);
-	snprintf(an, sizeof(an), "%s/iforest-default.nsif", s->models_dir);
-	snprintf(qt, sizeof(qt), "%s/qtable-default.nsq", s->models_dir);
-	ns_models_config_default(&mc);
-	mc.forecast_path = fc;
-	mc.anomaly_path = an;
-	mc.qtable_path = with_q ? qt : "none";
-	mc.reload_ms = 0;
-	mc.horizon_s = s->ns_horizon_s; /* the agent's --forecast-horizon */
-	/* one detector sample per simulated step (its windows are in samples) */
-	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
-	for (uint32_t i = 0; i < s->nnodes; i++)
-		if (ns_models_open(&mc, &st->m[i], err, sizeof(err)) ||
-		    (with_q && i == 0 && !sim_ns_has_q(st->m[0]))) {
-			fprintf(stderr, "ERROR sim: models: %s\n",
-				with_q ? "no usable Q-table (train one: nodescore-sim --train-q)"
-				       : err);
-			return -1;
-		}
+	if (sim_ns_models_open(s, with_q, st->m))
+		return -1;
 	st->cfg.ttl_ms = 3ull * s->step_s * 1000 + (uint64_t)(s->staleness_s * 1000);
 	st->cfg.norm = NS_NORM_LINEAR;
 	/* The extender's default hold (--reserve-settle); 0 turns it off to

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Q-learning of the placement value (models/qtable-default.nsq) in
  * nodescore-sim: every simulated node runs the agent's own models, its
- * state is bucketed by ns_qtable_state exactly as the agent does, pods are
+ * state comes from the agent's own ns_models_qstate, pods are
  * placed by the default plugins plus the current Q (epsilon-greedy), and
  * each placement is scored 10 minutes later (1: the node stayed at or
  * under 90 % CPU, 0: it crossed it). One action ("place here"), so the
@@ -60,9 +60,6 @@ static struct qst *qs;
 
 static int q_init(struct sim_policy *p, struct sim *s)
 {
-	struct ns_models_config mc;
-	char fc[512], an[512], err[256];
-
 	(void)p;
 	qs->nnodes = s->nnodes;
 	qs->m = calloc(s->nnodes, sizeof(*qs->m));
@@ -71,23 +68,9 @@ static int q_init(struct sim_policy *p, struct sim *s)
 	if (!qs->m || !qs->state || !qs->last_over)
 		return -ENOMEM;
 	ns_log_max = NS_LOG_ERROR;
-	snprintf(fc, sizeof(fc), "%s/forecast-default", s->models_dir);
-	snprintf(an, sizeof(an), "%s/iforest-default.nsif", s->models_dir);
-	ns_models_config_default(&mc);
-	mc.forecast_path = fc;
-	mc.anomaly_path = an;
-	mc.qtable_path = "none";
-	mc.reload_ms = 0;
-	mc.horizon_s = s->ns_horizon_s;
-	mc.anomaly_step_ms = (uint64_t)s->step_s * 1000;
-	for (uint32_t i = 0; i < s->nnodes; i++) {
+	for (uint32_t i = 0; i < s->nnodes; i++)
 		qs->last_over[i] = -1;
-		if (ns_models_open(&mc, &qs->m[i], err, sizeof(err))) {
-			fprintf(stderr, "ERROR sim: models: %s\n", err);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return sim_ns_models_open(s, 0, qs->m) ? -EINVAL : 0;
 }
 
 static void episode_end(void)
@@ -114,7 +97,6 @@ static void q_tick(struct sim_policy *p, struct sim *s)
 	for (uint32_t i = 0; i < s->nnodes; i++) {
 		struct ns_sample smp;
 		struct ns_score_input in;
-		struct ns_qstate_in qi;
 
 		if (s->nodes[i].cpu_dem > 0.9)
 			qs->last_over[i] = s->t;
@@ -122,13 +104,8 @@ static void q_tick(struct sim_policy *p, struct sim *s)
 		ns_score_input_init(&in);
 		ns_score_input_from_sample(&in, &smp);
 		ns_models_tick(qs->m[i], &smp, &in);
-		qi.cpu_now = smp.v[NS_M_CPU_UTIL];
-		qi.mem_now = smp.v[NS_M_MEM_UTIL];
-		qi.cpu_peak_fc = in.cpu_peak_fc;
-		qi.anomaly = !isnan(in.anomaly) && in.anomaly_flag;
-		qi.pods = smp.v[NS_M_PODS];
-		qi.ncpu = smp.v[NS_M_NCPU];
-		qs->state[i] = ns_qtable_state(&qi);
+		/* the simulation always measures CPU and memory */
+		ns_models_qstate(qs->m[i], &smp, &qs->state[i]);
 	}
 	/* Placements whose 10 minutes are up: reward, then the TD update. */
 	for (size_t j = 0; j < qs->npd; j++) {

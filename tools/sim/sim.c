@@ -55,6 +55,10 @@ int sim_traces_push_task(struct sim_traces *tr, const struct sim_task *t)
 			return -ENOMEM;
 		tr->task = nt, tr->captask = nc;
 	}
+	if (!tr->ntask || t->create < tr->tmin)
+		tr->tmin = t->create;
+	if (!tr->ntask || t->create > tr->tmax)
+		tr->tmax = t->create;
 	tr->task[tr->ntask++] = *t;
 	return 0;
 }
@@ -149,10 +153,6 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
-		if (tr->ntask == 1 || create < tr->tmin)
-			tr->tmin = create;
-		if (create > tr->tmax)
-			tr->tmax = create;
 	}
 	fclose(f);
 	if (tr->ntask == 0) {
@@ -188,19 +188,12 @@ int sim_traces_split(struct sim_traces *tr, int which)
 	if (tr->tasks_split)
 		return 0;
 	/* Tasks: created in the first half of the trace train, the rest test. */
-	k = 0;
-	for (size_t i = 0; i < tr->ntask; i++)
+	k = tr->ntask;
+	tr->ntask = 0; /* pushed back in place: never grows, so never reallocates */
+	for (size_t i = 0; i < k; i++)
 		if ((tr->task[i].create < mid) == (which == SIM_SPLIT_TRAIN))
-			tr->task[k++] = tr->task[i];
-	tr->ntask = k;
-	if (!k)
-		return -EINVAL;
-	tr->tmin = tr->tmax = tr->task[0].create;
-	for (size_t i = 0; i < k; i++) {
-		tr->tmin = fmin(tr->tmin, tr->task[i].create);
-		tr->tmax = fmax(tr->tmax, tr->task[i].create);
-	}
-	return 0;
+			sim_traces_push_task(tr, &tr->task[i]);
+	return tr->ntask ? 0 : -EINVAL;
 }
 
 void sim_traces_free(struct sim_traces *tr)

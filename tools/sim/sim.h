@@ -85,6 +85,11 @@ void sim_ns_tick(struct sim_policy *p, struct sim *s);
 void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod, const uint32_t *c,
 		 size_t n, double *sc, uint8_t *keep);
 void sim_ns_fini(struct sim_policy *p);
+/* One agent model set per node (shipped forecaster and anomaly model, and
+ * the Q-table when with_q), configured as the simulation steps. 0 or -1
+ * after an ERROR line. */
+struct ns_models;
+int sim_ns_models_open(const struct sim *s, int with_q, struct ns_models **m);
 /* What node i's agent would sample at ts_ms (measured use clipped at 1). */
 struct ns_sample;
 void sim_ns_sample(const struct sim *s, uint32_t i, uint64_t ts_ms, struct ns_sample *smp);

@@ -62,7 +62,8 @@ struct sim_result {
 int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
 		    char *err, size_t errlen);
 void sim_traces_free(struct sim_traces *tr);
-int sim_traces_push_task(struct sim_traces *tr, const struct sim_task *t); /* 0 or -ENOMEM */
+/* Appends t and keeps tmin/tmax; 0 or -ENOMEM. */
+int sim_traces_push_task(struct sim_traces *tr, const struct sim_task *t);
 /* Keeps the training or the test half of the traces (docs/sim.md): even
  * machines and the first half of the task trace train, the rest test. */
 enum { SIM_SPLIT_ALL, SIM_SPLIT_TRAIN, SIM_SPLIT_TEST };
