@@ -2,6 +2,7 @@
 /* nodescore-collect: pulls node series from Prometheus (query_range) into
  * the CSV that nodescore-train reads (the agent history export format),
  * one file per node. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -52,7 +53,8 @@ static int parse_time(const char *s, int64_t *ms)
 			;
 	if (strcmp(e, "Z") == 0)
 		return *ms >= 0 ? 0 : -EINVAL;
-	if ((e[0] == '+' || e[0] == '-') && strlen(e) == 6 && e[3] == ':') {
+	if ((e[0] == '+' || e[0] == '-') && strlen(e) == 6 && e[3] == ':' && isdigit((unsigned char)e[1]) &&
+	    isdigit((unsigned char)e[2]) && isdigit((unsigned char)e[4]) && isdigit((unsigned char)e[5])) {
 		int h = (e[1] - '0') * 10 + (e[2] - '0'), m = (e[4] - '0') * 10 + (e[5] - '0');
 
 		if (h < 0 || h > 23 || m < 0 || m > 59)
