@@ -267,8 +267,8 @@ int main(int argc, char **argv)
 
 	switch (ns_opt_parse(o, no, "nodescore-collect",
 			     "Pull node series from Prometheus (/api/v1/query_range) into the CSV that\n"
-			     "nodescore-train reads (--format agent), one file per node.\n"
-			     "Usage: nodescore-collect [OPTIONS] (--out FILE | --out-dir DIR)",
+			     "nodescore-train reads (--format agent), one file per node; give exactly one\n"
+			     "of --out FILE and --out-dir DIR. Queries and limits: docs/collect.md.",
 			     argc, argv, &argi, err, sizeof(err))) {
 	case NS_OPT_HELP:
 		return 0;
