@@ -147,7 +147,7 @@ check backfill_header grep -qx 'timestamp_ms,cpu_util,mem_util,ncpu,mem_total_mi
 check backfill_rows_and_ranges awk -F, 'NR > 1 {
 		if ($2 == "") { e++; next }
 		n++; if ($2 < 0.04 || $2 > 0.56 || $3 < 0.29 || $3 > 0.51 || $4 != 2 || $5 != 8192) exit 1
-	} END { exit !(n >= 1550 && e <= 1) }' "$NS_TMP/bf.csv"
+	} END { exit !(n == 1560 && e == 1) }' "$NS_TMP/bf.csv"
 "$COL" --prometheus "$P" --start "$BF_START" --end "$BF_END" --step 60s --node backfill-node \
 	--chunk-points 500 --out "$NS_TMP/bf-chunked.csv" 2>"$NS_TMP/bf-chunked.log"
 check chunked_exit_0 test $? -eq 0

@@ -38,12 +38,14 @@ const char *pq_strerror(enum pq_status s)
  * row is the mean of its interval, as the forecaster's training data are.
  * cpu_util counts iowait as idle, like the agent's /proc/stat sampler
  * (busy = total - idle - iowait). PSI: the share of the window stalled,
- * in percent, the closest counter form of the kernel's avg10.
+ * in percent, the closest counter form of the kernel's avg10. CPUs are
+ * counted over the window too: a bare instant selector would look back 5
+ * minutes and leave ncpu-only rows after a node's data ends.
  */
 static const struct pq_column cols_node_exporter[] = {
 	{ "cpu_util",
 	  "sum by ($BY) (rate(node_cpu_seconds_total{mode!~\"idle|iowait\"$ASEL}[$W])) / "
-	  "count by ($BY) (node_cpu_seconds_total{mode=\"idle\"$ASEL})",
+	  "count by ($BY) (avg_over_time(node_cpu_seconds_total{mode=\"idle\"$ASEL}[$W]))",
 	  1 },
 	{ "mem_util",
 	  "1 - sum by ($BY) (avg_over_time(node_memory_MemAvailable_bytes{$SEL}[$W])) / "
@@ -52,7 +54,7 @@ static const struct pq_column cols_node_exporter[] = {
 	{ "load1", "max by ($BY) (avg_over_time(node_load1{$SEL}[$W]))", 0 },
 	{ "load5", "max by ($BY) (avg_over_time(node_load5{$SEL}[$W]))", 0 },
 	{ "load15", "max by ($BY) (avg_over_time(node_load15{$SEL}[$W]))", 0 },
-	{ "ncpu", "count by ($BY) (node_cpu_seconds_total{mode=\"idle\"$ASEL})", 0 },
+	{ "ncpu", "count by ($BY) (avg_over_time(node_cpu_seconds_total{mode=\"idle\"$ASEL}[$W]))", 0 },
 	{ "mem_total_mib",
 	  "max by ($BY) (avg_over_time(node_memory_MemTotal_bytes{$SEL}[$W])) / 1048576", 0 },
 	{ "mem_avail_mib",
