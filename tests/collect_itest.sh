@@ -184,6 +184,15 @@ fails() { # NAME PATTERN ARGS...: exit status non-zero, stderr matches, no --out
 CLOSED=$(free_port)
 fails unreachable_server "ERROR collect: cannot query Prometheus.*Couldn't connect" \
 	--prometheus "http://127.0.0.1:$CLOSED" --hours 1
+# A server that accepts and never answers: the request stops at --timeout.
+SILENT=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c = s.accept(); time.sleep(5)' "$SILENT" &
+NS_PIDS="$NS_PIDS $!"
+wait_for 5 sh -c "ss -Hltn 'sport = :$SILENT' | grep -q ."
+fails silent_server_times_out "cannot query Prometheus.*timed out after 1[0-9]* milliseconds" \
+	--prometheus "http://127.0.0.1:$SILENT" --hours 1 --timeout 1s
 fails not_prometheus "ERROR collect: query failed.*malformed reply.*not JSON" \
 	--prometheus "http://127.0.0.1:$NE" --hours 1
 fails bad_selector "ERROR collect: query failed.*http=400.*bad_data: .*parse error" \

@@ -430,6 +430,10 @@ int main(int argc, char **argv)
 		 *r.matchers ? r.matchers : "(none)");
 	rc = collect(&r);
 	curl_global_cleanup();
+	if (rc == 0 && stop) { /* during the last request */
+		log_error("collect", "interrupted, nothing written");
+		rc = 1;
+	}
 	if (rc)
 		goto out;
 	rc = 1;
