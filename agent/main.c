@@ -90,6 +90,10 @@ static struct ns_opt opts[] = {
      NULL, 0},
     {"model-reload-interval", NS_OPT_STRING, "30s",
      "Check the model files for changes this often (0 disables hot reload)", NULL, 0},
+    {"test-anomaly-file", NS_OPT_STRING, "",
+     "Tests only: while FILE holds a feature name (e.g. cpu_util.z_short) the anomaly flag is "
+     "forced on with it as the top feature (end-to-end alert tests; never set in production)",
+     NULL, 0},
     {"no-bpf", NS_OPT_BOOL, "0", "Force the non-BPF fallbacks (sock_diag, /proc/diskstats)", NULL,
      0},
     {"once", NS_OPT_BOOL, "0",
@@ -239,6 +243,7 @@ static int models_config(struct ns_models_config *m)
 	m->anomaly_path = get("anomaly-model");
 	m->qtable_path = get("qtable");
 	m->anomaly_metrics = get("anomaly-metrics");
+	m->test_anomaly_file = get("test-anomaly-file");
 	if (ns_parse_duration_ms(get("forecast-horizon"), &h) || h % 1000 || h < 1000 ||
 	    h > 7 * 86400000ull) {
 		log_error("agent", "bad --forecast-horizon value=\"%s\" (whole seconds, 1s..7d)",

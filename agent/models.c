@@ -70,6 +70,8 @@ struct ns_models {
 	struct ns_history_acc an_acc;
 	int an_err_logged;
 	uint64_t an_since_fit; /* scored rows since the detector's last fit */
+	char test_path[PATH_CAP]; /* --test-anomaly-file, "" = off */
+	char test_feature[64];	  /* its feature while forced, "" = not forced */
 
 	/* Q-table: ns_qtable_load writes qt only when the whole file is valid,
 	 * so a bad reload leaves the loaded table in place. */
@@ -739,6 +741,14 @@ int ns_models_open(const struct ns_models_config *c, struct ns_models **out, cha
 	m->cfg = *c;
 	m->cfg.forecast_path = m->cfg.anomaly_path = m->cfg.anomaly_metrics = NULL;
 	m->cfg.qtable_path = NULL;
+	m->cfg.test_anomaly_file = NULL;
+	if (c->test_anomaly_file &&
+	    snprintf(m->test_path, sizeof(m->test_path), "%s", c->test_anomaly_file) >=
+		(int)sizeof(m->test_path)) {
+		snprintf(err, errlen, "--test-anomaly-file too long");
+		free(m);
+		return -ENAMETOOLONG;
+	}
 	if (c->anomaly_metrics && *c->anomaly_metrics)
 		m->cfg.anomaly_metrics = c->anomaly_metrics; /* read in open only */
 	m->st.horizon_s = c->horizon_s;
@@ -867,6 +877,48 @@ int ns_models_reload(struct ns_models *m)
 	return reload_forecast(m) + reload_anomaly(m) + reload_qtable(m);
 }
 
+/* --test-anomaly-file: the detector cannot flag within seconds of a cold
+ * start (its first rows saturate the likelihood reference), so the alert
+ * path's end-to-end test forces the flag here. The file holds one feature
+ * name ([a-z0-9_.], < 64 bytes); absent or invalid = the detector's own
+ * flag, back within one --anomaly-step. */
+static void test_anomaly(struct ns_models *m, struct ns_score_input *in)
+{
+	char buf[64];
+	FILE *f = fopen(m->test_path, "r");
+	size_t n = 0;
+	int ok = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+			n--;
+		buf[n] = '\0';
+		ok = n > 0;
+		for (size_t i = 0; i < n && ok; i++)
+			ok = islower((unsigned char)buf[i]) || isdigit((unsigned char)buf[i]) ||
+			     buf[i] == '_' || buf[i] == '.';
+	}
+	if (!ok) {
+		if (m->test_feature[0]) {
+			log_info("models", "test anomaly ended path=%s", m->test_path);
+			m->test_feature[0] = '\0';
+			m->st.anomaly_flag = 0;
+			m->st.top_feature[0] = '\0';
+		}
+		return;
+	}
+	if (strcmp(buf, m->test_feature) != 0) {
+		log_warning("models", "test anomaly forced feature=%s path=%s", buf, m->test_path);
+		memcpy(m->test_feature, buf, n + 1);
+	}
+	m->st.anomaly_flag = 1;
+	memcpy(m->st.top_feature, m->test_feature, n + 1);
+	in->anomaly_flag = 1;
+	in->top_feature = m->st.top_feature;
+}
+
 void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input *in)
 {
 	struct ns_models *m = ctx;
@@ -891,6 +943,8 @@ void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input 
 		in->anomaly_flag = m->st.anomaly_flag;
 		in->top_feature = m->st.top_feature[0] ? m->st.top_feature : NULL;
 	}
+	if (m->test_path[0])
+		test_anomaly(m, in);
 	/* After the models above: the state uses this tick's forecast and flag. */
 	in->q_value = qt_value(m, s);
 }

@@ -37,6 +37,10 @@ struct ns_models_config {
 	uint32_t horizon_s;	  /* forecast horizon of the peaks used in the score */
 	uint64_t anomaly_step_ms; /* detector sample period (mean of the ticks in it) */
 	uint64_t reload_ms;	  /* stat the model files this often; 0 = never */
+	/* Test hook (--test-anomaly-file), NULL or "" = off: while this file
+	 * holds a feature name the anomaly flag is forced on with it as the
+	 * top feature. For end-to-end tests of the alert path only. */
+	const char *test_anomaly_file;
 };
 
 void ns_models_config_default(struct ns_models_config *c);
