@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Filter and prioritize: decisions from the score table, replies in the
- * kube-scheduler extender v1 JSON shapes. */
+ * kube-scheduler extender v1 JSON shapes, and shadow mode (neutral replies,
+ * the real decisions reported beside them). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,9 @@ enum node_state {
 	NODE_UNKNOWN = 0,
 	NODE_STALE,
 	NODE_FRESH,
+	/* Shadow prioritize: fresh, but the filter would have removed it, so
+	 * the real prioritize would never have seen it. */
+	NODE_EXCLUDED,
 };
 
 enum fail_reason {
@@ -33,6 +37,7 @@ struct ns_extapi_view {
 	uint32_t hash;
 	uint16_t raw;  /* combined 0..1000 before normalisation */
 	uint8_t score; /* 0..10 reply */
+	uint8_t would; /* shadow: the 0..10 the real reply would have had */
 	uint32_t held_cpu_m, held_mib; /* reservations against this node */
 };
 
@@ -102,6 +107,7 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 	int rc, held;
 
 	memset(st, 0, sizeof(*st));
+	st->top = st->base_top = SIZE_MAX;
 	rc = ns_extjson_parse(a, body, len);
 	if (rc == -ENOMEM)
 		return 500;
@@ -127,8 +133,9 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		c->vcap = cap;
 	}
 	st->nodes = (uint32_t)a->n;
-	/* Caller holds the reservation lock; no hold at all is the common case. */
-	held = cfg->resv && ns_reserve_active(cfg->resv) > 0;
+	/* Caller holds the reservation lock; no hold at all is the common case.
+	 * Shadow mode neither reads nor makes holds: it places nothing. */
+	held = !cfg->shadow && cfg->resv && ns_reserve_active(cfg->resv) > 0;
 	/* Two-stage software pipeline: index slot 2 x LOOKAHEAD names ahead,
 	 * entry LOOKAHEAD names ahead, lookup now. */
 	for (size_t i = 0; i < a->n && i < 2 * LOOKAHEAD; i++) {
@@ -260,29 +267,21 @@ static void put_reason(struct ns_buf *b, const struct ns_extapi_view *v, int64_t
 	ns_buf_put(b, l.s, l.n);
 }
 
-int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
-		     const struct ns_extapi_cfg *cfg, struct ns_extapi_now now, const char *body,
-		     size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
+/* Requests round up to whole MiB: the message carries MiB. */
+static int64_t pod_mib(const struct ns_ext_args *a)
 {
-	struct ns_ext_args *a = &c->args;
-	uint64_t now_mono_ms = now.mono_ms;
-	int64_t mem_mib;
-	size_t passed = 0, k, need;
-	char *p;
-	int rc, objects;
+	return a->mem_bytes / 1048576 + (a->mem_bytes % 1048576 != 0);
+}
 
-	out->len = 0;
-	if (cfg->resv)
-		ns_reserve_lock(cfg->resv);
-	rc = load(c, t, cfg, now_mono_ms, body, len, st);
-	if (cfg->resv)
-		ns_reserve_unlock(cfg->resv);
-	if (rc) {
-		put_error_filter(out, a->err);
-		return out->oom ? 500 : rc;
-	}
-	/* Requests round up to whole MiB: the message carries MiB. */
-	mem_mib = a->mem_bytes / 1048576 + (a->mem_bytes % 1048576 != 0);
+/* The filter decision for every candidate, into v->fail and st; fail open
+ * (every fail cleared, st->fail_open set) when nothing would pass. */
+static void decide_filter(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *cfg,
+			  uint64_t now_mono_ms, struct ns_extapi_stats *st)
+{
+	const struct ns_ext_args *a = &c->args;
+	int64_t mem_mib = pod_mib(a);
+	size_t passed = 0;
+
 	for (size_t i = 0; i < a->n; i++) {
 		struct ns_extapi_view *v = &c->v[i];
 		/* Unknown and stale nodes pass: no signal is not a bad signal. */
@@ -300,9 +299,11 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 		/* Our signals are advisory: an empty set would block scheduling
 		 * on data the scheduler cannot see. */
 		st->fail_open = 1;
-		/* A cluster-wide anomaly would otherwise log once per pod. */
+		/* A cluster-wide anomaly would otherwise log once per pod; in
+		 * shadow mode the shadow log line and metrics say it instead. */
 		uint64_t now_s = now_mono_ms / 1000, last = atomic_load(&fail_open_logged_s);
-		if (now_s != last && atomic_compare_exchange_strong(&fail_open_logged_s, &last, now_s))
+		if (!cfg->shadow && now_s != last &&
+		    atomic_compare_exchange_strong(&fail_open_logged_s, &last, now_s))
 			log_warning("extender",
 				    "filter would remove every node, passing all nodes=%zu "
 				    "anomalous=%u cpu=%u memory=%u (logged at most once a second)",
@@ -310,6 +311,34 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 		for (size_t i = 0; i < a->n; i++)
 			c->v[i].fail = FAIL_NONE;
 	}
+}
+
+int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
+		     const struct ns_extapi_cfg *cfg, struct ns_extapi_now now, const char *body,
+		     size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
+{
+	struct ns_ext_args *a = &c->args;
+	int64_t mem_mib;
+	size_t k, need;
+	char *p;
+	int rc, objects, locked = !cfg->shadow && cfg->resv;
+
+	out->len = 0;
+	if (locked)
+		ns_reserve_lock(cfg->resv);
+	rc = load(c, t, cfg, now.mono_ms, body, len, st);
+	if (locked)
+		ns_reserve_unlock(cfg->resv);
+	if (rc) {
+		put_error_filter(out, a->err);
+		return out->oom ? 500 : rc;
+	}
+	mem_mib = pod_mib(a);
+	decide_filter(c, cfg, now.mono_ms, st);
+	if (cfg->shadow)
+		/* The decisions stay in st; the reply passes every node. */
+		for (size_t i = 0; i < a->n; i++)
+			c->v[i].fail = FAIL_NONE;
 
 	objects = a->mode == NS_EXT_OBJECTS;
 	/* Passing nodes echo their request bytes: size that part exactly and
@@ -489,6 +518,90 @@ static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)
 	}
 }
 
+/* Least allocated by what the table has: the mean free share of CPU and
+ * memory measured now (per mille each), as the scheduler's default
+ * LeastAllocated averages free shares of allocatable with weights 1:1. */
+static uint32_t least_alloc(const struct ns_node_data *d)
+{
+	uint32_t c = d->cpu_now > 1000 ? 1000 : d->cpu_now, m = d->mem_now > 1000 ? 1000 : d->mem_now;
+
+	return 2000 - c - m;
+}
+
+/* Shadow prioritize: the real prioritize would only have seen the nodes
+ * the filter passed, so those are set aside before ranking; then the
+ * would-be first choice is compared with the least-allocated first choice
+ * among every candidate with a fresh message, and the reply turns neutral. */
+static void shadow_exclude(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *cfg,
+			   uint64_t now_mono_ms, struct ns_extapi_stats *st)
+{
+	decide_filter(c, cfg, now_mono_ms, st);
+	for (size_t i = 0; i < c->args.n; i++)
+		if (c->v[i].fail != FAIL_NONE)
+			c->v[i].state = NODE_EXCLUDED;
+}
+
+static void shadow_compare(struct ns_extapi_ctx *c, struct ns_extapi_stats *st)
+{
+	size_t n = c->args.n, top = SIZE_MAX, base = SIZE_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ns_extapi_view *v = &c->v[i];
+		/* The same first choice reserve_top holds against. */
+		if (v->state == NODE_FRESH && !(v->d.flags & NS_FLAG_ANOMALY) &&
+		    (top == SIZE_MAX || v->raw > c->v[top].raw))
+			top = i;
+		if ((v->state == NODE_FRESH || v->state == NODE_EXCLUDED) &&
+		    (base == SIZE_MAX || least_alloc(&v->d) > least_alloc(&c->v[base].d)))
+			base = i;
+		if (v->state != NODE_EXCLUDED)
+			st->would_scores[v->score > NS_EXT_SCORE_MAX ? NS_EXT_SCORE_MAX : v->score]++;
+		v->would = v->score;
+		v->score = NS_EXT_SCORE_NEUTRAL;
+	}
+	st->top = top;
+	st->base_top = base;
+	if (top == SIZE_MAX || base == SIZE_MAX)
+		st->agree = NS_SHADOW_NO_SIGNAL;
+	else
+		/* A tie for least allocated is a coin toss for the baseline:
+		 * any of the tied nodes is its choice. */
+		st->agree = least_alloc(&c->v[top].d) == least_alloc(&c->v[base].d)
+				    ? NS_SHADOW_AGREE
+				    : NS_SHADOW_DISAGREE;
+}
+
+size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint8_t *score,
+				size_t k)
+{
+	size_t got = 0, n = c->args.n;
+
+	/* k is a handful and n up to thousands: k selection passes, each
+	 * taking the best not yet taken (ranked before it, or equal and later
+	 * in the request). */
+	while (got < k) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < n; i++) {
+			const struct ns_extapi_view *v = &c->v[i];
+			if (v->state != NODE_FRESH)
+				continue;
+			if (got) {
+				const struct ns_extapi_view *prev = &c->v[idx[got - 1]];
+				if (v->raw > prev->raw || (v->raw == prev->raw && i <= idx[got - 1]))
+					continue;
+			}
+			if (best == SIZE_MAX || v->raw > c->v[best].raw)
+				best = i;
+		}
+		if (best == SIZE_MAX)
+			break;
+		idx[got] = best;
+		score[got] = c->v[best].would;
+		got++;
+	}
+	return got;
+}
+
 int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
 			 const char *body, size_t len, struct ns_buf *out,
@@ -497,26 +610,30 @@ int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 	struct ns_ext_args *a = &c->args;
 	size_t need;
 	char *p;
-	int rc;
+	int rc, locked = !cfg->shadow && cfg->resv;
 
 	out->len = 0;
 	/* One lock for the lookup and the add: two concurrent calls must not
 	 * both see a node without the other's hold. */
-	if (cfg->resv)
+	if (locked)
 		ns_reserve_lock(cfg->resv);
 	rc = load(c, t, cfg, now.mono_ms, body, len, st);
 	if (rc) {
-		if (cfg->resv)
+		if (locked)
 			ns_reserve_unlock(cfg->resv);
 		put_error(out, a->err);
 		return out->oom ? 500 : rc;
 	}
+	if (cfg->shadow)
+		shadow_exclude(c, cfg, now.mono_ms, st);
 	combine(c, a->cls);
-	if (cfg->resv) {
+	if (locked) {
 		reserve_top(c, cfg, now, st);
 		ns_reserve_unlock(cfg->resv);
 	}
 	normalise(c, cfg->norm);
+	if (cfg->shadow)
+		shadow_compare(c, st);
 	/* One reservation, then plain stores: this loop is the hot path. */
 	need = 2;
 	for (size_t i = 0; i < a->n; i++)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Extender HTTP endpoints on libmicrohttpd: routing, bounded bodies,
- * Prometheus metrics and the HTML status page. */
+ * Prometheus metrics, the HTML status page and shadow-mode accounting. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -82,6 +82,29 @@ struct conn {
 	uint64_t deadline_ns; /* 0: answering, no deadline */
 };
 
+/* Candidates of the last shadow prioritize shown in /metrics and on the
+ * status page: enough to see the ranking, few series for Prometheus. */
+#define SHADOW_TOP 5
+/* Names in logs and on the page; Kubernetes names are at most 253 bytes. */
+#define SHADOW_NAME 254
+
+/* The last shadow prioritize, copied out of the per-thread scratch. */
+struct shadow_last {
+	uint64_t seq; /* 0: none yet */
+	char pod[2 * SHADOW_NAME];
+	char node[SHADOW_TOP][SHADOW_NAME];
+	uint8_t score[SHADOW_TOP];
+	size_t n;
+	char base[SHADOW_NAME];
+	enum ns_shadow_agree agree;
+};
+
+static const char *const agree_names[] = {
+	[NS_SHADOW_NO_SIGNAL] = "no_signal",
+	[NS_SHADOW_AGREE] = "agree",
+	[NS_SHADOW_DISAGREE] = "disagree",
+};
+
 struct pbuf {
 	struct ns_buf b;
 	struct pbuf *next;
@@ -101,6 +124,15 @@ struct ns_exthttp {
 	_Atomic uint64_t fail_open, failed_anomaly, failed_cpu, failed_mem, unknown, stale;
 	_Atomic uint64_t body_too_large, over_budget, deadline_closed, bad_header;
 	_Atomic uint64_t bad_logged_s;
+	/* Shadow mode: requests by verb (filter, prioritize), prioritize
+	 * requests compared with least allocated and those that disagreed,
+	 * nodes filter would have removed (anomaly, cpu, memory), would-be
+	 * fail-opens, would-be scores 0..10, last log second per verb. */
+	_Atomic uint64_t sh_requests[2], sh_compared, sh_disagree, sh_would[3], sh_fail_open;
+	_Atomic uint64_t sh_scores[NS_EXT_SCORE_MAX + 1];
+	_Atomic uint64_t sh_logged_s[2];
+	pthread_mutex_t sh_mu;
+	struct shadow_last sh_last;
 	/* Bytes reserved by bodies being received or held, across connections:
 	 * the per-request limit alone let 24 parallel 60 MB bodies take 1.4 GB. */
 	_Atomic uint64_t inflight;
@@ -318,6 +350,50 @@ static void metric_one(struct ns_buf *b, const char *name, const char *type, con
 	ns_buf_printf(b, "%s %llu\n", name, v);
 }
 
+/* Present in both modes, so dashboards and alerts need no second query. */
+static void render_shadow_metrics(struct ns_exthttp *h, struct ns_buf *b)
+{
+	static const char *const reasons[3] = {"anomaly", "cpu", "memory"};
+	struct shadow_last l;
+
+	metric_one(b, "nodescore_extender_shadow", "gauge",
+		   "1 when --shadow: replies are neutral and decisions only counted.",
+		   (unsigned long long)(h->cfg.api.shadow != 0));
+	metric_head(b, "nodescore_extender_shadow_requests_total", "counter",
+		    "Filter and prioritize requests answered neutrally in shadow mode.");
+	for (int v = 0; v < 2; v++)
+		ns_buf_printf(b, "nodescore_extender_shadow_requests_total{verb=\"%s\"} %llu\n",
+			      verb_names[v], (unsigned long long)atomic_load(&h->sh_requests[v]));
+	metric_one(b, "nodescore_extender_shadow_compared_total", "counter",
+		   "Shadow prioritize requests with both a would-be and a least-allocated first choice.",
+		   atomic_load(&h->sh_compared));
+	metric_one(b, "nodescore_extender_shadow_disagree_total", "counter",
+		   "Compared shadow prioritize requests whose would-be first choice is not least "
+		   "allocated.",
+		   atomic_load(&h->sh_disagree));
+	metric_head(b, "nodescore_extender_shadow_would_filter_total", "counter",
+		    "Candidate nodes shadow filter would have removed, by reason.");
+	for (int i = 0; i < 3; i++)
+		ns_buf_printf(b, "nodescore_extender_shadow_would_filter_total{reason=\"%s\"} %llu\n",
+			      reasons[i], (unsigned long long)atomic_load(&h->sh_would[i]));
+	metric_one(b, "nodescore_extender_shadow_would_fail_open_total", "counter",
+		   "Shadow filter calls whose signals would have removed every node (fail open).",
+		   atomic_load(&h->sh_fail_open));
+	metric_head(b, "nodescore_extender_shadow_scores_total", "counter",
+		    "Would-be prioritize scores given in shadow mode, by score.");
+	for (int i = 0; i <= NS_EXT_SCORE_MAX; i++)
+		ns_buf_printf(b, "nodescore_extender_shadow_scores_total{score=\"%d\"} %llu\n", i,
+			      (unsigned long long)atomic_load(&h->sh_scores[i]));
+	pthread_mutex_lock(&h->sh_mu);
+	l = h->sh_last;
+	pthread_mutex_unlock(&h->sh_mu);
+	metric_head(b, "nodescore_extender_shadow_last_ranking", "gauge",
+		    "Would-be score of the first candidates of the last shadow prioritize, by rank.");
+	for (size_t i = 0; i < l.n; i++)
+		ns_buf_printf(b, "nodescore_extender_shadow_last_ranking{rank=\"%zu\",node=\"%s\"} %u\n",
+			      i + 1, l.node[i], l.score[i]);
+}
+
 static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 {
 	const struct ns_table *t = h->cfg.table;
@@ -423,6 +499,7 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"replaced\"} %llu\n",
 			      (unsigned long long)rs.replaced);
 	}
+	render_shadow_metrics(h, b);
 }
 
 static int by_score_desc(const void *a, const void *b)
@@ -432,6 +509,41 @@ static int by_score_desc(const void *a, const void *b)
 	if (x->d.score != y->d.score)
 		return x->d.score < y->d.score ? 1 : -1;
 	return strcmp(x->name, y->name);
+}
+
+/* Names here went through safe_name ([A-Za-z0-9._-?]): safe in HTML. */
+static void render_shadow_status(struct ns_exthttp *h, struct ns_buf *b)
+{
+	uint64_t cmp = atomic_load(&h->sh_compared), dis = atomic_load(&h->sh_disagree);
+	struct shadow_last l;
+
+	ns_buf_printf(b,
+		      "<h2>Shadow mode</h2>\n<p>--shadow: /filter passes every node and "
+		      "/prioritize gives every node %d; in-flight holds are off. What nodescore "
+		      "would have done: %llu filter and %llu prioritize requests; first choice not "
+		      "least allocated in %llu of %llu compared (%.1f %%); would have filtered "
+		      "%llu anomalous, %llu short of CPU, %llu short of memory; would have failed "
+		      "open %llu times.</p>\n",
+		      NS_EXT_SCORE_NEUTRAL, (unsigned long long)atomic_load(&h->sh_requests[0]),
+		      (unsigned long long)atomic_load(&h->sh_requests[1]), (unsigned long long)dis,
+		      (unsigned long long)cmp, cmp ? 100.0 * (double)dis / (double)cmp : 0.0,
+		      (unsigned long long)atomic_load(&h->sh_would[0]),
+		      (unsigned long long)atomic_load(&h->sh_would[1]),
+		      (unsigned long long)atomic_load(&h->sh_would[2]),
+		      (unsigned long long)atomic_load(&h->sh_fail_open));
+	pthread_mutex_lock(&h->sh_mu);
+	l = h->sh_last;
+	pthread_mutex_unlock(&h->sh_mu);
+	if (!l.seq)
+		return;
+	ns_buf_printf(b,
+		      "<p>Last prioritize: pod %s, least allocated %s, %s.</p>\n<table>\n"
+		      "<tr><th>rank</th><th>node</th><th>would-be score</th></tr>\n",
+		      l.pod, l.base[0] ? l.base : "-", agree_names[l.agree]);
+	for (size_t i = 0; i < l.n; i++)
+		ns_buf_printf(b, "<tr><td>%zu</td><td>%s</td><td>%u</td></tr>\n", i + 1, l.node[i],
+			      l.score[i]);
+	ns_buf_puts(b, "</table>\n<h2>Nodes</h2>\n");
 }
 
 static void render_status(struct ns_exthttp *h, struct ns_buf *b)
@@ -454,12 +566,15 @@ static void render_status(struct ns_exthttp *h, struct ns_buf *b)
 		      "collapse}td,th{padding:2px 8px;text-align:right}td:nth-child(2){text-align:"
 		      "left}tr.stale{color:#999}tr.anomaly{background:#fdd}</style></head><body>\n"
 		      "<h1>nodescore extender</h1>\n<p>%zu nodes, %u stale (TTL %llu ms), %llu "
-		      "messages accepted</p>\n<table>\n<tr><th>#</th><th>node</th><th>score</th>"
-		      "<th>anomaly</th><th>age s</th><th>flags</th><th>cpu now</th><th>mem now</th>"
-		      "<th>free mCPU</th><th>free MiB</th><th>rtt p99 us</th><th>pods</th></tr>\n",
+		      "messages accepted</p>\n",
 		      n, ns_table_stale(t, now, h->cfg.api.ttl_ms),
 		      (unsigned long long)h->cfg.api.ttl_ms,
 		      (unsigned long long)ns_table_count(t, NS_WIRE_OK));
+	if (h->cfg.api.shadow)
+		render_shadow_status(h, b);
+	ns_buf_puts(b, "<table>\n<tr><th>#</th><th>node</th><th>score</th>"
+		       "<th>anomaly</th><th>age s</th><th>flags</th><th>cpu now</th><th>mem now</th>"
+		       "<th>free mCPU</th><th>free MiB</th><th>rtt p99 us</th><th>pods</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct ns_node_data *d = &e[i].d;
 		uint64_t age = now > d->recv_mono_ms ? now - d->recv_mono_ms : 0;
@@ -519,6 +634,107 @@ static enum MHD_Result refuse_body(struct MHD_Connection *conn, struct ns_exthtt
 	return reply(conn, h, r, status, "application/json", out);
 }
 
+/* Request names are untrusted and go into log lines, the status page and
+ * label values: keep the characters Kubernetes names use, mark the rest. */
+static void safe_name(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k + 1 < cap; i++) {
+		char ch = s[i];
+		int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			 (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_';
+		dst[k++] = ok ? ch : '?';
+	}
+	dst[k] = '\0';
+}
+
+static void pod_label(const struct ns_ext_args *a, char *dst, size_t cap)
+{
+	char ns[SHADOW_NAME], name[SHADOW_NAME];
+
+	safe_name(ns, sizeof(ns), a->pod_ns ? a->pod_ns : "", a->pod_ns_len);
+	safe_name(name, sizeof(name), a->pod_name ? a->pod_name : "", a->pod_name_len);
+	snprintf(dst, cap, "%s%s%s", ns, ns[0] ? "/" : "", name[0] ? name : "-");
+}
+
+/* One rate-limited INFO line per request at most, per verb at most one a
+ * second: a busy scheduler asks hundreds of times a second. */
+static int shadow_log_allowed(struct ns_exthttp *h, int verb)
+{
+	uint64_t now_s = ns_mono_ns() / 1000000000u, last = atomic_load(&h->sh_logged_s[verb]);
+
+	return now_s != last &&
+	       atomic_compare_exchange_strong(&h->sh_logged_s[verb], &last, now_s);
+}
+
+static void shadow_account(struct ns_exthttp *h, const struct ns_extapi_ctx *c, enum verb verb,
+			   const struct ns_extapi_stats *st)
+{
+	const struct ns_ext_args *a = &c->args;
+	uint32_t would = st->fail_open ? 0 : st->failed_anomaly + st->failed_cpu + st->failed_mem;
+	char pod[2 * SHADOW_NAME];
+
+	atomic_fetch_add_explicit(&h->sh_requests[verb], 1, memory_order_relaxed);
+	if (verb == V_FILTER) {
+		/* Counted here only: prioritize re-derives the same removals and
+		 * would count every pod twice. */
+		if (st->fail_open) {
+			atomic_fetch_add_explicit(&h->sh_fail_open, 1, memory_order_relaxed);
+		} else {
+			atomic_fetch_add_explicit(&h->sh_would[0], st->failed_anomaly,
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&h->sh_would[1], st->failed_cpu, memory_order_relaxed);
+			atomic_fetch_add_explicit(&h->sh_would[2], st->failed_mem, memory_order_relaxed);
+		}
+		if ((would || st->fail_open) && shadow_log_allowed(h, V_FILTER)) {
+			pod_label(a, pod, sizeof(pod));
+			log_info("shadow",
+				 "filter pod=%s candidates=%u would_filter=%u anomaly=%u cpu=%u "
+				 "memory=%u fail_open=%d (at most one line a second)",
+				 pod, st->nodes, would, st->fail_open ? 0 : st->failed_anomaly,
+				 st->fail_open ? 0 : st->failed_cpu, st->fail_open ? 0 : st->failed_mem,
+				 st->fail_open);
+		}
+		return;
+	}
+	for (int i = 0; i <= NS_EXT_SCORE_MAX; i++)
+		if (st->would_scores[i])
+			atomic_fetch_add_explicit(&h->sh_scores[i], st->would_scores[i],
+						  memory_order_relaxed);
+	if (st->agree != NS_SHADOW_NO_SIGNAL)
+		atomic_fetch_add_explicit(&h->sh_compared, 1, memory_order_relaxed);
+	if (st->agree == NS_SHADOW_DISAGREE)
+		atomic_fetch_add_explicit(&h->sh_disagree, 1, memory_order_relaxed);
+
+	struct shadow_last l;
+	size_t idx[SHADOW_TOP];
+	memset(&l, 0, sizeof(l));
+	pod_label(a, l.pod, sizeof(l.pod));
+	l.n = ns_extapi_shadow_ranking(c, idx, l.score, SHADOW_TOP);
+	for (size_t i = 0; i < l.n; i++)
+		safe_name(l.node[i], sizeof(l.node[i]), a->nodes[idx[i]].name,
+			  a->nodes[idx[i]].name_len);
+	if (st->base_top != SIZE_MAX)
+		safe_name(l.base, sizeof(l.base), a->nodes[st->base_top].name,
+			  a->nodes[st->base_top].name_len);
+	l.agree = st->agree;
+	pthread_mutex_lock(&h->sh_mu);
+	l.seq = h->sh_last.seq + 1;
+	h->sh_last = l;
+	pthread_mutex_unlock(&h->sh_mu);
+	if (shadow_log_allowed(h, V_PRIORITIZE)) {
+		char top[SHADOW_NAME] = "-";
+		if (st->top != SIZE_MAX)
+			safe_name(top, sizeof(top), a->nodes[st->top].name, a->nodes[st->top].name_len);
+		log_info("shadow",
+			 "prioritize pod=%s top=%s least_allocated=%s agreement=%s candidates=%u "
+			 "would_filter=%u (at most one line a second)",
+			 l.pod, top, l.base[0] ? l.base : "-", agree_names[st->agree], st->nodes,
+			 would);
+	}
+}
+
 static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp *h,
 				  struct req *r)
 {
@@ -542,7 +758,10 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 	if (status == 200) {
 		atomic_fetch_add_explicit(&h->unknown, st.unknown, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->stale, st.stale, memory_order_relaxed);
-		if (r->verb == V_FILTER) {
+		if (h->cfg.api.shadow) {
+			/* Nothing was filtered: the real counters stay at zero. */
+			shadow_account(h, c, r->verb, &st);
+		} else if (r->verb == V_FILTER) {
 			atomic_fetch_add_explicit(&h->fail_open, (uint64_t)st.fail_open,
 						  memory_order_relaxed);
 			if (!st.fail_open) {
@@ -876,6 +1095,7 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 	h->cfg = *cfg;
 	pthread_mutex_init(&h->pool_mu, NULL);
 	pthread_mutex_init(&h->conn_mu, NULL);
+	pthread_mutex_init(&h->sh_mu, NULL);
 	if (!h->cfg.body_budget)
 		h->cfg.body_budget = h->cfg.max_body;
 	if (!h->cfg.request_timeout_ms)
@@ -954,5 +1174,6 @@ void ns_exthttp_stop(struct ns_exthttp *h)
 	}
 	pthread_mutex_destroy(&h->pool_mu);
 	pthread_mutex_destroy(&h->conn_mu);
+	pthread_mutex_destroy(&h->sh_mu);
 	free(h);
 }

@@ -741,6 +741,22 @@ static int parse_labels(struct rd *r)
 	return rc;
 }
 
+/* The pod's name and namespace only label shadow-mode logs: a value of
+ * another type is skipped, as before they were read, rather than refused. */
+static int pod_str(struct rd *r, const char **s, size_t *n)
+{
+	const char *tok;
+	size_t tl;
+	int esc;
+
+	ws(r);
+	if (r->p >= r->end || *r->p != '"')
+		return skip_value(r);
+	if (read_string(r, &tok, &tl, &esc) < 0)
+		return -EINVAL;
+	return str_view(r, tok, tl, esc, s, n);
+}
+
 static int parse_pod_meta(struct rd *r)
 {
 	const char *k;
@@ -752,7 +768,14 @@ static int parse_pod_meta(struct rd *r)
 	if (enter(r, '{') < 0)
 		return fail(r, "Pod metadata must be an object");
 	while ((rc = obj_next(r, &n, &k, &kl, &kesc)) == 1) {
-		rc = key_is(k, kl, kesc, "labels", 1) ? parse_labels(r) : skip_value(r);
+		if (key_is(k, kl, kesc, "labels", 1))
+			rc = parse_labels(r);
+		else if (key_is(k, kl, kesc, "name", 1))
+			rc = pod_str(r, &r->a->pod_name, &r->a->pod_name_len);
+		else if (key_is(k, kl, kesc, "namespace", 1))
+			rc = pod_str(r, &r->a->pod_ns, &r->a->pod_ns_len);
+		else
+			rc = skip_value(r);
 		if (rc < 0)
 			return rc;
 	}
@@ -807,6 +830,8 @@ int ns_extjson_parse(struct ns_ext_args *a, const char *body, size_t len)
 	a->cpu_milli = a->mem_bytes = 0;
 	a->cls = NS_CLASS_DEFAULT;
 	a->mode = 0;
+	a->pod_name = a->pod_ns = NULL;
+	a->pod_name_len = a->pod_ns_len = 0;
 	a->err[0] = '\0';
 	if (!body)
 		return fail(&r, "empty body");

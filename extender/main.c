@@ -65,6 +65,10 @@ static struct ns_opt opts[] = {
 	 "hold each pod's request against the node prioritize ranks first until that node sends a "
 	 "message this much later (pod started and measured); 0 turns holds off",
 	 NULL, 0},
+	{"shadow", NS_OPT_BOOL, "0",
+	 "answer neutrally (filter passes all, prioritize scores all 5), log and count what "
+	 "nodescore would have done and how often it disagrees with least allocated; no holds",
+	 NULL, 0},
 	{"max-nodes", NS_OPT_STRING, "10000", "score table capacity in nodes", NULL, 0},
 	{"http-threads", NS_OPT_STRING, "2", "HTTP worker threads", NULL, 0},
 	{"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
@@ -139,7 +143,7 @@ int main(int argc, char **argv)
 	struct ns_reserve *resv = NULL;
 	const char *scores;
 	char err[256], httpaddr[80];
-	int rc = 1, shared = 0;
+	int rc = 1, shared = 0, shadow = 0;
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-extender",
 			     "Central kube-scheduler extender: keeps the latest signed score of every "
@@ -193,6 +197,8 @@ int main(int argc, char **argv)
 		return bad("http-threads", "expected 1..64");
 	if (ns_parse_duration_ms(opt("reserve-settle"), &settle) < 0 || settle > 600000)
 		return bad("reserve-settle", "expected a duration up to 10m, e.g. 10s, or 0");
+	if (ns_parse_bool(opt("shadow"), &shadow) < 0)
+		return bad("shadow", "expected true or false");
 	if (ns_key_load(opt("key-file"), &key, err, sizeof(err)) < 0) {
 		log_error("extender", "%s", err);
 		return 2;
@@ -237,6 +243,11 @@ int main(int argc, char **argv)
 	hc.per_ip_limit = (unsigned)per_ip;
 	hc.api.ttl_ms = ttl;
 	hc.table = table;
+	hc.api.shadow = shadow;
+	/* Shadow mode places nothing, so a hold would be held against a node
+	 * no pod was sent to: no reservation table at all. */
+	if (shadow)
+		settle = 0;
 	/* A hold outlives no TTL: past it the node is stale and neutral anyway. */
 	if (settle) {
 		resv = ns_reserve_new(max_nodes < 16384 ? 2 * (uint32_t)max_nodes : 32768, settle, ttl);
@@ -253,10 +264,17 @@ int main(int argc, char **argv)
 	addr_str(&hc.addr, ns_exthttp_port(http), httpaddr, sizeof(httpaddr));
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
-		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu",
+		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu "
+		    "shadow=%s",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
 		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"),
-		    (unsigned long long)threads, (unsigned long long)settle);
+		    (unsigned long long)threads, (unsigned long long)settle, shadow ? "on" : "off");
+	if (shadow)
+		log_info("extender",
+			 "shadow mode: /filter passes every node, /prioritize gives every node %d; "
+			 "would-be decisions in the log and nodescore_extender_shadow_* metrics; "
+			 "in-flight holds off",
+			 NS_EXT_SCORE_NEUTRAL);
 
 	/* Signals interrupt poll(); the timeout only bounds a missed wakeup. */
 	while (!stop)

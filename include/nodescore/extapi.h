@@ -30,6 +30,18 @@ struct ns_extapi_cfg {
 	 * pod's request against the node it ranks first, and both verbs count
 	 * what is held against a node's headroom until the node measured it. */
 	struct ns_reserve *resv;
+	/* Shadow mode: the replies are neutral (filter passes every node,
+	 * prioritize gives every node NS_EXT_SCORE_NEUTRAL) and what the real
+	 * replies would have been goes into ns_extapi_stats. Holds are neither
+	 * read nor made, whatever resv is. */
+	int shadow;
+};
+
+/* Shadow prioritize: the candidates' ranking next to a least-allocated one. */
+enum ns_shadow_agree {
+	NS_SHADOW_NO_SIGNAL = 0, /* no candidate with a fresh message: nothing to compare */
+	NS_SHADOW_AGREE,	 /* the would-be first choice is least allocated (ties count) */
+	NS_SHADOW_DISAGREE,
 };
 
 /* What one call saw, for metrics and logs. */
@@ -41,6 +53,15 @@ struct ns_extapi_stats {
 	int fail_open; /* filter kept every node because its signals removed all */
 	uint32_t held;	/* candidates with a reservation against them */
 	int reserved;	/* prioritize made a reservation */
+	/* Shadow mode. failed_* and fail_open above are then what filter
+	 * would have done (prioritize fills them too: those nodes would not
+	 * have reached it). The rest is prioritize only: request indices of
+	 * the would-be first choice and of the least-allocated first choice
+	 * (SIZE_MAX: none), and how often each would-be score 0..10 would
+	 * have been given to candidates that pass the would-be filter. */
+	enum ns_shadow_agree agree;
+	size_t top, base_top;
+	uint32_t would_scores[NS_EXT_SCORE_MAX + 1];
 };
 
 struct ns_extapi_view;
@@ -69,6 +90,14 @@ int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
 			 const char *body, size_t len, struct ns_buf *out,
 			 struct ns_extapi_stats *st);
+/* After a shadow prioritize that returned 200: the request indices of up
+ * to k candidates in the order the real reply would have ranked them
+ * (combined value, best first; request order on ties), leaving out nodes
+ * without a fresh message and nodes the filter would have removed, with
+ * the 0..10 score each would have got. Returns how many were written. */
+size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint8_t *score,
+				size_t k);
+
 void ns_extapi_ctx_free(struct ns_extapi_ctx *c);
 
 #endif

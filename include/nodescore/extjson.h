@@ -40,6 +40,8 @@ struct ns_ext_args {
 	int64_t cpu_milli; /* the pod's effective requests, as the scheduler sums them */
 	int64_t mem_bytes;
 	enum ns_pod_class cls;
+	const char *pod_name, *pod_ns; /* decoded metadata.name/namespace, NULL if absent */
+	size_t pod_name_len, pod_ns_len;
 	char *arena; /* decoded names that contained escapes */
 	size_t arena_len, arena_cap;
 	char err[160];
