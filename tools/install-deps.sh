@@ -8,7 +8,36 @@ PKGS="make gcc clang llvm pkg-config libelf-dev zlib1g-dev libbpf-dev bpftool
 libmnl-dev libcjson-dev libnanomsg-dev libxgboost-dev libmicrohttpd-dev
 libsodium-dev libcurl4-openssl-dev iproute2 curl wrk gnuplot-nox bc
 prometheus prometheus-alertmanager prometheus-node-exporter
-python3-numpy python3-xgboost python3-sklearn"
+python3-numpy python3-xgboost python3-sklearn yamllint python3-yaml"
+
+# Kubernetes OpenAPI models for tools/manifests/check.py (tests/manifests_itest.sh):
+# the generated model files of the npm package @kubernetes/client-node, fetched
+# with npm pack (the tarball alone, none of the client's dependencies) and
+# unpacked under /usr/local. Pinned: a new version is a new directory.
+K8S_MODELS_PKG=@kubernetes/client-node@2.0.1
+K8S_MODELS_DIR=/usr/local/share/nodescore-test/k8s-client-node-2.0.1
+k8s_models() {
+	[ -f "$K8S_MODELS_DIR/models/V1PodSpec.js" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "WARNING install-deps: no Kubernetes models in $K8S_MODELS_DIR and not root; manifest schema checks will skip" >&2
+		return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null ||
+			{ echo "WARNING install-deps: cannot install npm; manifest schema checks will skip" >&2; return 0; }
+	fi
+	tmp=$(mktemp -d)
+	if (cd "$tmp" && npm pack --silent "$K8S_MODELS_PKG" >/dev/null 2>&1) &&
+		tar -xzf "$tmp"/*.tgz -C "$tmp" package/dist/gen/models; then
+		mkdir -p "$K8S_MODELS_DIR"
+		rm -rf "$K8S_MODELS_DIR/models"
+		mv "$tmp/package/dist/gen/models" "$K8S_MODELS_DIR/models"
+		echo "INFO install-deps: Kubernetes models from $K8S_MODELS_PKG in $K8S_MODELS_DIR"
+	else
+		echo "WARNING install-deps: npm pack $K8S_MODELS_PKG failed; manifest schema checks will skip" >&2
+	fi
+	rm -rf "$tmp"
+}
 
 missing=""
 for p in $PKGS; do
@@ -20,6 +49,7 @@ for p in $PKGS; do
 done
 
 if [ -z "$missing" ]; then
+	k8s_models
 	echo "SUCCESS install-deps: all packages present"
 	exit 0
 fi
@@ -41,4 +71,5 @@ for s in prometheus prometheus-alertmanager prometheus-node-exporter; do
 		systemctl disable --now "$s" >/dev/null 2>&1 || true
 	fi
 done
+k8s_models
 echo "SUCCESS install-deps: installed$missing"

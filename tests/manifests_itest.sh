@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: MIT
+# daemonset/ offline: yamllint on every YAML file, kubectl kustomize (when
+# kubectl is installed), every object against the Kubernetes OpenAPI models
+# with unknown fields rejected, the agent's capability and host path
+# allowlists, the scheduler configurations against the extender's real flags
+# and routes, and the Containerfile against the libraries the built binaries
+# load. Each checker is also shown a broken copy and must reject it.
+. tests/lib.sh
+BUILD=${1:-build}
+PY=/usr/bin/python3
+CHECK=tools/manifests/check.py
+MODELS=${NS_K8S_MODELS:-/usr/local/share/nodescore-test/k8s-client-node-2.0.1/models}
+YL="yamllint -s -c tools/manifests/yamllint.yaml"
+
+# The Kubernetes objects and configurations (the rest of daemonset/ is
+# Prometheus and Alertmanager configuration, checked by their own tests).
+K8S_FILES="daemonset/kustomization.yaml daemonset/namespaces.yaml daemonset/agent.yaml
+daemonset/extender.yaml daemonset/networkpolicy.yaml daemonset/scheduler/kustomization.yaml
+daemonset/scheduler/rbac.yaml daemonset/scheduler/deployment.yaml daemonset/scheduler/config.yaml
+daemonset/scheduler-config.yaml"
+
+# rejects NAME WANT CMD...: CMD must exit 1 and print WANT.
+rejects() {
+	n=$1 want=$2
+	shift 2
+	"$@" >"$NS_TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -qF -- "$want" "$NS_TMP/out"; then
+		pass "$n"
+	else
+		fail "$n" "exit $rc, wanted 1 with '$want'"
+		head -5 "$NS_TMP/out"
+	fi
+}
+
+# broken NAME FILE SED-SCRIPT: a copy of daemonset/ in $NS_TMP/NAME with one
+# edit; fails the test (and returns 1) if the edit matched nothing.
+broken() {
+	rm -rf "${NS_TMP:?}/$1"
+	cp -r daemonset "$NS_TMP/$1"
+	sed -e "$3" "daemonset/$2" >"$NS_TMP/$1/$2"
+	if cmp -s "daemonset/$2" "$NS_TMP/$1/$2"; then
+		fail "$1" "the edit '$3' changed nothing in $2"
+		return 1
+	fi
+}
+
+# --- yamllint
+if command -v yamllint >/dev/null 2>&1; then
+	# shellcheck disable=SC2086
+	check yamllint_daemonset $YL daemonset/
+	printf 'a: 1\nb: 2\na: 3\n' >"$NS_TMP/dup.yaml"
+	# shellcheck disable=SC2086
+	if $YL "$NS_TMP/dup.yaml" >/dev/null 2>&1; then
+		fail yamllint_rejects_duplicate_key
+	else
+		pass yamllint_rejects_duplicate_key
+	fi
+else
+	skip yamllint_daemonset "yamllint not installed (tools/install-deps.sh installs it)"
+fi
+
+if ! $PY -c 'import yaml' 2>/dev/null; then
+	skip manifests "$PY cannot import yaml (Debian package python3-yaml)"
+	summary
+	exit
+fi
+
+# --- kustomize
+if command -v kubectl >/dev/null 2>&1; then
+	if kubectl kustomize daemonset >"$NS_TMP/rendered.yaml" 2>"$NS_TMP/kerr"; then
+		pass kustomize_build
+		n=$(grep -c '^kind:' "$NS_TMP/rendered.yaml")
+		# 21 objects: 2 namespaces, agent 2, extender 5, policies 3, scheduler 9.
+		check kustomize_object_count [ "$n" -eq 21 ]
+	else
+		fail kustomize_build "$(head -3 "$NS_TMP/kerr")"
+	fi
+else
+	skip kustomize_build "kubectl not installed: 'kubectl kustomize daemonset' not run (check.py policy reads the kustomization itself)"
+fi
+
+# --- schema
+if [ -f "$MODELS/V1PodSpec.js" ]; then
+	# shellcheck disable=SC2086
+	check schema_all $PY $CHECK schema --models "$MODELS" $K8S_FILES
+	if [ -s "$NS_TMP/rendered.yaml" ]; then
+		check schema_kustomize_output $PY $CHECK schema --models "$MODELS" "$NS_TMP/rendered.yaml"
+	fi
+	if broken unknown_field agent.yaml 's/^      hostNetwork: true/&\n      hostNetwrok: true/'; then
+		rejects schema_rejects_unknown_field "unknown field 'hostNetwrok' in V1PodSpec" \
+			$PY $CHECK schema --models "$MODELS" "$NS_TMP/unknown_field/agent.yaml"
+	fi
+	if broken unknown_sched_field scheduler/config.yaml 's/^    httpTimeout:/    httpTimeOut:/'; then
+		rejects schema_rejects_unknown_scheduler_field "unknown field 'httpTimeOut' in Extender" \
+			$PY $CHECK schema --models "$MODELS" "$NS_TMP/unknown_sched_field/scheduler/config.yaml"
+	fi
+	if broken wrong_type extender.yaml 's/^  replicas: 2/  replicas: "two"/'; then
+		rejects schema_rejects_wrong_type "spec.replicas: expected a number" \
+			$PY $CHECK schema --models "$MODELS" "$NS_TMP/wrong_type/extender.yaml"
+	fi
+	if broken wrong_group agent.yaml 's|^apiVersion: apps/v1|apiVersion: extensions/v1beta1|'; then
+		rejects schema_rejects_wrong_api_group "DaemonSet is in group 'apps'" \
+			$PY $CHECK schema --models "$MODELS" "$NS_TMP/wrong_group/agent.yaml"
+	fi
+	if broken missing_required agent.yaml 's/^        - name: agent$/        - image: x/'; then
+		rejects schema_rejects_missing_required "required field 'name' of V1Container" \
+			$PY $CHECK schema --models "$MODELS" "$NS_TMP/missing_required/agent.yaml"
+	fi
+else
+	skip schema_all "no Kubernetes models in $MODELS (tools/install-deps.sh fetches them with npm pack)"
+fi
+
+# --- policy: allowlists and the manifests against the built binaries
+POLICY="$PY $CHECK policy --build $BUILD"
+if [ ! -x "$BUILD/nodescore-agent" ] || [ ! -x "$BUILD/nodescore-extender" ]; then
+	fail policy "no $BUILD/nodescore-agent or nodescore-extender (make all)"
+	summary
+	exit
+fi
+check policy_holds $POLICY daemonset
+
+# policy_rejects NAME FILE SED-SCRIPT WANT
+policy_rejects() {
+	broken "$1" "$2" "$3" && rejects "policy_rejects_$1" "$4" $POLICY "$NS_TMP/$1"
+}
+policy_rejects forbidden_cap agent.yaml 's/^                - PERFMON/&\n                - SYS_ADMIN/' \
+	"capability SYS_ADMIN is not in the allowlist"
+policy_rejects cap_not_dropped agent.yaml 's/drop: \["ALL"\]/drop: ["NET_RAW"]/' \
+	"capabilities.drop must be [ALL]"
+policy_rejects privileged agent.yaml 's/^            privileged: false/            privileged: true/' \
+	"privileged: true is not allowed"
+policy_rejects new_host_path agent.yaml 's|^            path: /var/lib/nodescore|            path: /etc|' \
+	"host path /etc is not in the allowlist"
+policy_rejects proc_writable agent.yaml '/mountPath: \/host\/proc/{n;s/readOnly: true/readOnly: false/}' \
+	"host path /proc must be mounted readOnly"
+policy_rejects host_pid agent.yaml 's/^      hostPID: false/      hostPID: true/' \
+	"hostPID is not allowed"
+policy_rejects agent_bind_all agent.yaml 's/--listen-http=$(POD_IP):9464/--listen-http=0.0.0.0:9464/' \
+	"--listen-http must be \$(POD_IP):9464"
+policy_rejects unknown_agent_flag agent.yaml 's/--interval=1s/--intervall=1s/' \
+	"--intervall is not a nodescore-agent flag"
+policy_rejects unknown_extender_flag extender.yaml 's/--skew=30s/--clock-skew=30s/' \
+	"--clock-skew is not a nodescore-extender flag"
+policy_rejects replica_not_published extender.yaml 's/^  replicas: 2/  replicas: 3/' \
+	"must list every extender replica"
+policy_rejects interval_mismatch extender.yaml 's/--publish-interval=2s/--publish-interval=1s/' \
+	"differs from the extender's"
+policy_rejects token_mounted extender.yaml 's/^      automountServiceAccountToken: false/      automountServiceAccountToken: true/' \
+	"automountServiceAccountToken must be false"
+policy_rejects wrong_filter_verb scheduler/config.yaml 's/filterVerb: filter/filterVerb: filtr/' \
+	"'filtr': the extender serves V_FILTER at ['/filter']"
+policy_rejects wrong_prioritize_verb scheduler-config.yaml 's/prioritizeVerb: prioritize/prioritizeVerb: filter/' \
+	"'filter': the extender serves V_PRIORITIZE"
+policy_rejects preempt_verb scheduler/config.yaml 's/^    filterVerb: filter/&\n    preemptVerb: preempt/' \
+	"the extender serves no preemptVerb"
+policy_rejects slow_timeout scheduler/config.yaml 's/httpTimeout: 200ms/httpTimeout: 2s/' \
+	"well under 1s"
+policy_rejects wrong_port scheduler/config.yaml 's/svc.cluster.local:8888/svc.cluster.local:5555/' \
+	"does not reach the extender's --listen-http port 8888"
+policy_rejects headless_url scheduler/config.yaml 's|//nodescore-extender.nodescore|//nodescore-extender-peers.nodescore|' \
+	"is headless"
+policy_rejects not_ignorable scheduler/config.yaml 's/ignorable: true/ignorable: false/' \
+	"must be true: nodescore must never block scheduling"
+policy_rejects no_lease_rbac scheduler/rbac.yaml 's/resourceNames: \["nodescore-scheduler"\]/resourceNames: ["other"]/' \
+	"no Role grants get/update on lease nodescore/nodescore-scheduler"
+policy_rejects rbac_wildcard scheduler/rbac.yaml 's/verbs: \["get", "update"\]/verbs: ["*"]/' \
+	"wildcards are not least privilege"
+policy_rejects baseline_namespace namespaces.yaml 's/enforce: privileged/enforce: baseline/' \
+	"namespace nodescore-node must enforce Pod Security privileged"
+policy_rejects extender_host_network extender.yaml 's/^      serviceAccountName: nodescore-extender/&\n      hostNetwork: true/' \
+	"hostNetwork: only the agent needs it"
+# A manifest added to daemonset/ but not to kustomization.yaml is never applied.
+rm -rf "$NS_TMP/unlisted" && cp -r daemonset "$NS_TMP/unlisted" && cp daemonset/agent.yaml "$NS_TMP/unlisted/extra.yaml"
+rejects policy_rejects_unlisted_file "extra.yaml: /: not listed in any kustomization.yaml" $POLICY "$NS_TMP/unlisted"
+
+# --- Containerfile (no container engine here: a static check only)
+if command -v objdump >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+	check containerfile_matches_binaries $PY $CHECK containerfile --build "$BUILD" Containerfile
+	sed 's/ libsodium23//' Containerfile >"$NS_TMP/Containerfile.nolib"
+	rejects containerfile_rejects_missing_library "needs libsodium.so.23 from package libsodium23" \
+		$PY $CHECK containerfile --build "$BUILD" "$NS_TMP/Containerfile.nolib"
+	sed 's/^      libbpf1 /      libbpf-dev libbpf1 /' Containerfile >"$NS_TMP/Containerfile.dev"
+	rejects containerfile_rejects_dev_package "build-only package libbpf-dev in the runtime stage" \
+		$PY $CHECK containerfile --build "$BUILD" "$NS_TMP/Containerfile.dev"
+	sed 's/ AS runtime$/ AS final/' Containerfile >"$NS_TMP/Containerfile.nostage"
+	rejects containerfile_rejects_missing_stage "no stage 'runtime'" \
+		$PY $CHECK containerfile --build "$BUILD" "$NS_TMP/Containerfile.nostage"
+else
+	skip containerfile_matches_binaries "objdump or dpkg missing"
+fi
+summary
