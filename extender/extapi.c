@@ -576,29 +576,23 @@ size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint
 {
 	size_t got = 0, n = c->args.n;
 
-	/* k is a handful and n up to thousands: k selection passes, each
-	 * taking the best not yet taken (ranked before it, or equal and later
-	 * in the request). */
-	while (got < k) {
-		size_t best = SIZE_MAX;
-		for (size_t i = 0; i < n; i++) {
-			const struct ns_extapi_view *v = &c->v[i];
-			if (v->state != NODE_FRESH)
-				continue;
-			if (got) {
-				const struct ns_extapi_view *prev = &c->v[idx[got - 1]];
-				if (v->raw > prev->raw || (v->raw == prev->raw && i <= idx[got - 1]))
-					continue;
-			}
-			if (best == SIZE_MAX || v->raw > c->v[best].raw)
-				best = i;
+	/* One pass with a sorted top k: candidates come in request order, so
+	 * a later one enters only with a strictly higher value, which keeps
+	 * ties in request order; most are refused by one comparison. */
+	for (size_t i = 0; i < n && k; i++) {
+		const struct ns_extapi_view *v = &c->v[i];
+		size_t j;
+		if (v->state != NODE_FRESH || (got == k && v->raw <= c->v[idx[k - 1]].raw))
+			continue;
+		j = got < k ? got++ : k - 1;
+		while (j > 0 && c->v[idx[j - 1]].raw < v->raw) {
+			idx[j] = idx[j - 1];
+			j--;
 		}
-		if (best == SIZE_MAX)
-			break;
-		idx[got] = best;
-		score[got] = c->v[best].would;
-		got++;
+		idx[j] = i;
 	}
+	for (size_t j = 0; j < got; j++)
+		score[j] = c->v[idx[j]].would;
 	return got;
 }
 
