@@ -53,9 +53,9 @@ static int add(const struct node_spec *s)
 	if (n < 0)
 		return n;
 	return ns_table_ingest(table, buf, (size_t)n, key, sizeof(key), NOW_MS, NOW_MONO, 30000) ==
-			       NS_WIRE_OK
-		       ? 0
-		       : -EINVAL;
+		       NS_WIRE_OK
+		   ? 0
+		   : -EINVAL;
 }
 
 /* s-a ranks well but is busy; s-b is the least allocated that nodescore
@@ -63,18 +63,16 @@ static int add(const struct node_spec *s)
  * least allocated of all but anomalous; s-e ties s-b on allocation. s-x
  * never publishes. */
 static const struct node_spec cluster[] = {
-	{"s-a", 0, 900, 700, 600, 4000},
-	{"s-b", 0, 500, 200, 200, 4000},
-	{"s-c", 0, 950, 100, 100, 500},
-	{"s-d", NS_FLAG_ANOMALY, 1000, 0, 0, 4000},
-	{"s-e", 0, 400, 200, 200, 4000},
+    {"s-a", 0, 900, 700, 600, 4000}, {"s-b", 0, 500, 200, 200, 4000},
+    {"s-c", 0, 950, 100, 100, 500},  {"s-d", NS_FLAG_ANOMALY, 1000, 0, 0, 4000},
+    {"s-e", 0, 400, 200, 200, 4000},
 };
 
 static const struct ns_extapi_cfg real = {.ttl_ms = TTL, .norm = NS_NORM_LINEAR};
 static const struct ns_extapi_cfg shadow = {.ttl_ms = TTL, .norm = NS_NORM_LINEAR, .shadow = 1};
 
 #define POD_1CPU                                                                                   \
-	"\"Pod\":{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\"},\"spec\":{"            \
+	"\"Pod\":{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\"},\"spec\":{"             \
 	"\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]}}"
 #define POD_NONE "\"Pod\":{\"metadata\":{\"name\":\"idle\"}}"
 #define ALL "\"NodeNames\":[\"s-a\",\"s-b\",\"s-c\",\"s-d\",\"s-x\"]"
@@ -109,12 +107,14 @@ static void test_filter_neutral_names(void)
 	/* The real filter removes the anomalous node and the one short of CPU. */
 	CHECK_EQ_INT(filter(&real, req, &out, &st), 200);
 	CHECK(strstr(out.p, "\"NodeNames\":[\"s-a\",\"s-b\",\"s-x\"]") != NULL);
-	CHECK(strstr(out.p, "\"s-c\":\"nodescore: forecast CPU headroom 500m < pod request 1000m\"") !=
+	CHECK(strstr(out.p,
+		     "\"s-c\":\"nodescore: forecast CPU headroom 500m < pod request 1000m\"") !=
 	      NULL);
 	/* Shadow: every node passes, no failures, the decisions in the stats. */
 	CHECK_EQ_INT(filter(&shadow, req, &out, &st), 200);
-	CHECK_EQ_STR(out.p, "{\"Nodes\":null,\"NodeNames\":[\"s-a\",\"s-b\",\"s-c\",\"s-d\",\"s-x\"],"
-			    "\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+	CHECK_EQ_STR(out.p,
+		     "{\"Nodes\":null,\"NodeNames\":[\"s-a\",\"s-b\",\"s-c\",\"s-d\",\"s-x\"],"
+		     "\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
 	CHECK_EQ_INT(st.nodes, 5);
 	CHECK_EQ_INT(st.unknown, 1);
 	CHECK_EQ_INT(st.failed_anomaly, 1);
@@ -127,18 +127,19 @@ static void test_filter_neutral_names(void)
 static void test_filter_neutral_objects(void)
 {
 	const char *req =
-		"{" POD_1CPU ",\"Nodes\":{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"s-c\"},"
-		"\"spec\":{}},{\"metadata\":{\"name\":\"s-d\",\"labels\":{\"x\":\"y\"}}}]},"
-		"\"NodeNames\":null}";
+	    "{" POD_1CPU ",\"Nodes\":{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"s-c\"},"
+	    "\"spec\":{}},{\"metadata\":{\"name\":\"s-d\",\"labels\":{\"x\":\"y\"}}}]},"
+	    "\"NodeNames\":null}";
 	struct ns_buf out = {0};
 	struct ns_extapi_stats st;
 
 	/* Both would fail: the real filter fails open, so shadow counts that. */
 	CHECK_EQ_INT(filter(&shadow, req, &out, &st), 200);
-	CHECK_EQ_STR(out.p, "{\"Nodes\":{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"s-c\"},"
-			    "\"spec\":{}},{\"metadata\":{\"name\":\"s-d\",\"labels\":{\"x\":\"y\"}}}]},"
-			    "\"NodeNames\":null,\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},"
-			    "\"Error\":\"\"}");
+	CHECK_EQ_STR(out.p,
+		     "{\"Nodes\":{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"s-c\"},"
+		     "\"spec\":{}},{\"metadata\":{\"name\":\"s-d\",\"labels\":{\"x\":\"y\"}}}]},"
+		     "\"NodeNames\":null,\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},"
+		     "\"Error\":\"\"}");
 	CHECK_EQ_INT(st.fail_open, 1);
 	CHECK_EQ_INT(st.failed_anomaly, 1);
 	CHECK_EQ_INT(st.failed_cpu, 1);
@@ -192,26 +193,26 @@ static void test_agreement(void)
 	char b1[64], b2[64];
 
 	/* s-c fits a pod without requests, ranks best and is least allocated. */
-	CHECK_EQ_INT(prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-b\",\"s-c\"]}", &out, &st),
-		     200);
+	CHECK_EQ_INT(
+	    prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-b\",\"s-c\"]}", &out, &st), 200);
 	CHECK_EQ_STR(cand(st.top, b1, sizeof(b1)), "s-c");
 	CHECK_EQ_STR(cand(st.base_top, b2, sizeof(b2)), "s-c");
 	CHECK_EQ_INT(st.agree, NS_SHADOW_AGREE);
 	/* s-a ranks first, s-b is less allocated. */
-	CHECK_EQ_INT(prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-a\",\"s-b\"]}", &out, &st),
-		     200);
+	CHECK_EQ_INT(
+	    prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-a\",\"s-b\"]}", &out, &st), 200);
 	CHECK_EQ_STR(cand(st.top, b1, sizeof(b1)), "s-a");
 	CHECK_EQ_STR(cand(st.base_top, b2, sizeof(b2)), "s-b");
 	CHECK_EQ_INT(st.agree, NS_SHADOW_DISAGREE);
 	/* s-e and s-b tie on allocation: either is the baseline's choice. */
-	CHECK_EQ_INT(prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-e\",\"s-b\"]}", &out, &st),
-		     200);
+	CHECK_EQ_INT(
+	    prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-e\",\"s-b\"]}", &out, &st), 200);
 	CHECK_EQ_STR(cand(st.top, b1, sizeof(b1)), "s-b");
 	CHECK_EQ_STR(cand(st.base_top, b2, sizeof(b2)), "s-e");
 	CHECK_EQ_INT(st.agree, NS_SHADOW_AGREE);
 	/* Only unknown nodes: nothing to compare. */
-	CHECK_EQ_INT(prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-x\",\"s-y\"]}", &out, &st),
-		     200);
+	CHECK_EQ_INT(
+	    prioritize(&shadow, "{" POD_NONE ",\"NodeNames\":[\"s-x\",\"s-y\"]}", &out, &st), 200);
 	CHECK_EQ_INT(st.agree, NS_SHADOW_NO_SIGNAL);
 	CHECK(st.top == SIZE_MAX && st.base_top == SIZE_MAX);
 	CHECK_EQ_STR(out.p, "[{\"Host\":\"s-x\",\"Score\":5},{\"Host\":\"s-y\",\"Score\":5}]");
@@ -302,21 +303,23 @@ static void test_pod_name(void)
 	CHECK(ctx.args.pod_name_len == 5 && memcmp(ctx.args.pod_name, "web-1", 5) == 0);
 	CHECK(ctx.args.pod_ns_len == 4 && memcmp(ctx.args.pod_ns, "shop", 4) == 0);
 	/* Escapes are decoded; the next request does not inherit the name. */
-	CHECK_EQ_INT(filter(&shadow, "{\"Pod\":{\"metadata\":{\"name\":\"a\\u002db\"}},\"NodeNames\":[]}",
+	CHECK_EQ_INT(filter(&shadow,
+			    "{\"Pod\":{\"metadata\":{\"name\":\"a\\u002db\"}},\"NodeNames\":[]}",
 			    &out, &st),
 		     200);
 	CHECK(ctx.args.pod_name_len == 3 && memcmp(ctx.args.pod_name, "a-b", 3) == 0);
 	CHECK(ctx.args.pod_ns == NULL);
 	/* A name of another type is ignored, as before names were read. */
-	CHECK_EQ_INT(filter(&shadow, "{\"Pod\":{\"metadata\":{\"name\":{\"x\":[1]},\"namespace\":7}},"
-				     "\"NodeNames\":[]}",
+	CHECK_EQ_INT(filter(&shadow,
+			    "{\"Pod\":{\"metadata\":{\"name\":{\"x\":[1]},\"namespace\":7}},"
+			    "\"NodeNames\":[]}",
 			    &out, &st),
 		     200);
 	CHECK(ctx.args.pod_name == NULL && ctx.args.pod_ns == NULL);
 	/* ... but it must still be valid JSON. */
-	CHECK_EQ_INT(filter(&shadow, "{\"Pod\":{\"metadata\":{\"name\":\"x}},\"NodeNames\":[]}", &out,
-			    &st),
-		     400);
+	CHECK_EQ_INT(
+	    filter(&shadow, "{\"Pod\":{\"metadata\":{\"name\":\"x}},\"NodeNames\":[]}", &out, &st),
+	    400);
 	ns_buf_free(&out);
 }
 
@@ -333,8 +336,9 @@ static void test_scale_5000(void)
 	char name[32];
 
 	for (int i = 0; i < 5000; i++) {
-		struct node_spec sp = {name, 0, (uint16_t)(i * 7 % 1001), (uint16_t)(i % 900),
-				       (uint16_t)(i * 3 % 900), 4000};
+		struct node_spec sp = {
+		    name, 0, (uint16_t)(i * 7 % 1001), (uint16_t)(i % 900), (uint16_t)(i * 3 % 900),
+		    4000};
 		snprintf(name, sizeof(name), "worker-%05d", i);
 		CHECK_EQ_INT(add(&sp), 0);
 	}
@@ -358,7 +362,8 @@ static void test_scale_5000(void)
 	CHECK_EQ_INT(st.nodes, 5000);
 	CHECK(st.agree != NS_SHADOW_NO_SIGNAL);
 	CHECK(strstr(out.p, "\"Score\":0") == NULL && strstr(out.p, "\"Score\":10") == NULL);
-	printf("  prioritize, 5,000 names: %.3f ms real, %.3f ms shadow (best of 20 each; shadow with its top 5)\n",
+	printf("  prioritize, 5,000 names: %.3f ms real, %.3f ms shadow (best of 20 each; shadow "
+	       "with its top 5)\n",
 	       (double)best[0] / 1e6, (double)best[1] / 1e6);
 	ns_buf_free(&body);
 	ns_buf_free(&out);
