@@ -5,7 +5,9 @@
 . tests/lib.sh
 BUILD=${1:-build}
 
-for b in agent extender pub netlat ringbench loadgen cjsonfloor iforestbench nab sim train; do
+for d in agent/main.c extender/main.c tools/*/main.c; do
+	b=${d%/main.c}
+	b=${b#tools/}
 	check "help_$b" "$BUILD/nodescore-$b" --help >/dev/null 2>&1
 done
 sh tools/readme-flags.sh "$BUILD" >"$NS_TMP/want" 2>&1

@@ -6,8 +6,18 @@
 #   tools/readme-flags.sh BUILD --update   rewrite README.md between the markers
 set -eu
 build=${1:-build}
+# Every binary the Makefile builds (agent, extender, tools/*/main.c), so a
+# new tool cannot be left out; train has subcommands and comes last.
+bins() {
+	echo agent extender
+	for d in tools/*/main.c; do
+		d=${d#tools/}
+		d=${d%/main.c}
+		[ "$d" = train ] || echo "$d"
+	done
+}
 gen() {
-	for b in agent extender pub netlat ringbench loadgen cjsonfloor iforestbench nab sim; do
+	for b in $(bins); do
 		echo "### nodescore-$b"
 		echo
 		echo '```'

@@ -32,6 +32,9 @@ static struct ns_opt opts[] = {
     OPT("azure", NS_OPT_STRING, "../shared/data/azure-v1-vm-arrivals-huawei/resources",
 	"Azure 2017 VM arrivals (maps/ and traces/ of the Huawei processed set)."),
     OPT("nodes", NS_OPT_STRING, "100", "Nodes (32 cores, 128 GiB each)."),
+    OPT("nodes-to-score", NS_OPT_STRING, "0",
+	"kube-scheduler percentageOfNodesToScore for every policy: 0 adaptive (all under 100 "
+	"nodes, 42 % of 1,000), 100 all."),
     OPT("days", NS_OPT_STRING, "2", "Simulated days after the warm-up."),
     OPT("seeds", NS_OPT_STRING, "5", "Seeds 1..N (same arrivals for every policy per seed)."),
     OPT("load", NS_OPT_STRING, "0.75", "Offered CPU request load, share of cluster CPU."),
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
 	}
 	if (ns_opt_u32(opts, NOPTS, "nodes", 2, 20000, &nodes, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "nodes-to-score", 0, 100, &c.score_pct, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "train-q", 0, 100000, &episodes, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "ns-horizon", 900, 14400, &c.ns_horizon_s, err, sizeof(err)) ||

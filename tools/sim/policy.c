@@ -14,13 +14,13 @@ static double least_alloc(const struct sim_node *n, const struct sim_pod *p)
 {
 	double c = (n->cpu_cap - n->cpu_req - p->cpu_req) * 100 / n->cpu_cap;
 	double m = (n->mem_cap - n->mem_req - p->mem_req) * 100 / n->mem_cap;
-	return (fmax(c, 0) + fmax(m, 0)) / 2;
+	return (sim_max(c, 0) + sim_max(m, 0)) / 2;
 }
 
 static double balanced(const struct sim_node *n, const struct sim_pod *p)
 {
-	double fc = fmin(1, (n->cpu_req + p->cpu_req) / n->cpu_cap);
-	double fm = fmin(1, (n->mem_req + p->mem_req) / n->mem_cap);
+	double fc = sim_min(1, (n->cpu_req + p->cpu_req) / n->cpu_cap);
+	double fm = sim_min(1, (n->mem_req + p->mem_req) / n->mem_cap);
 	/* std of the two fractions = |fc - fm| / 2 */
 	return (1 - fabs(fc - fm) / 2) * 100;
 }

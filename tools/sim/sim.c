@@ -290,11 +290,26 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 
 /* --- one run --- */
 
+uint32_t sim_nodes_to_find(uint32_t nodes, uint32_t pct)
+{
+	/* kubernetes pkg/scheduler/schedule_one.go numFeasibleNodesToFind:
+	 * every node under 100, else an adaptive share (50 % minus 1 % per 125
+	 * nodes, at least 5 %) but never under 100 nodes. */
+	uint32_t n;
+
+	if (nodes < 100 || pct >= 100)
+		return nodes;
+	if (!pct)
+		pct = nodes / 125 >= 45 ? 5 : 50 - nodes / 125;
+	n = (uint32_t)((uint64_t)nodes * pct / 100);
+	return n < 100 ? 100 : n;
+}
+
 static double pod_cpu(const struct sim_pod *p, const struct sim_traces *tr, uint64_t k0, uint64_t k)
 {
 	const struct ns_series *se = &tr->bg.s[p->shape];
 	double v = se->v[0][(p->shape_off + (k - k0)) % se->n];
-	return p->cpu_req * p->r_cpu * fmin(4, v / (tr->mean_cpu[p->shape] + 1e-3));
+	return p->cpu_req * p->r_cpu * sim_min(4, v / (tr->mean_cpu[p->shape] + 1e-3));
 }
 
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w0,
@@ -310,6 +325,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	uint64_t nsteps = (uint64_t)(c->horizon_s / c->step_s),
 		 warm = (uint64_t)(c->warmup_s / c->step_s);
 	uint64_t bgrng = seed * 104729 + 3;
+	uint32_t nfind = sim_nodes_to_find(c->nodes, c->score_pct), start = 0;
 	double cv_sum = 0;
 	uint64_t cv_n = 0;
 	int rc = -ENOMEM;
@@ -378,17 +394,9 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		}
 		for (uint32_t i = 0; i < c->nodes; i++) {
 			struct sim_node *n = &s.nodes[i];
-			n->hist_cpu[s.k % SIM_HIST] = (float)fmin(1, n->cpu_dem);
-			n->hist_mem[s.k % SIM_HIST] = (float)fmin(1, n->mem_dem);
-			if (n->cpu_dem > 0.9) {
-				over_nodes++;
-				for (size_t r = 0; r < nrun; r++) {
-					struct sim_pod *p = &pods[run[r]];
-					if (p->node == (int)i && !p->bad &&
-					    s.t - p->t_bind <= 600 && p->t_bind >= c->warmup_s)
-						p->bad = 1, res->bad++;
-				}
-			}
+			n->hist_cpu[s.k % SIM_HIST] = (float)sim_min(1, n->cpu_dem);
+			n->hist_mem[s.k % SIM_HIST] = (float)sim_min(1, n->mem_dem);
+			over_nodes += n->cpu_dem > 0.9;
 			if (!counted)
 				continue;
 			n->active_steps++;
@@ -399,6 +407,13 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			n->demand_sum += n->cpu_dem;
 			n->hist_u[(int)fmin(200, floor(n->cpu_dem * 100))]++;
 			usum += n->cpu_dem, usq += n->cpu_dem * n->cpu_dem;
+		}
+		/* bad placements: pods bound in the last 10 minutes to a node over 0.90 */
+		for (size_t r = 0; over_nodes && r < nrun; r++) {
+			struct sim_pod *p = &pods[run[r]];
+			if (!p->bad && s.t - p->t_bind <= 600 && p->t_bind >= c->warmup_s &&
+			    s.nodes[p->node].cpu_dem > 0.9)
+				p->bad = 1, res->bad++;
 		}
 		if (counted) {
 			double m = usum / c->nodes;
@@ -427,12 +442,17 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		for (size_t q = 0; q < npend; q++) {
 			struct sim_pod *p = &pods[pend[q]];
 			size_t nc = 0, best = 0, ties = 0;
-			for (uint32_t i = 0; i < c->nodes; i++) {
+			uint32_t seen = 0;
+			/* kube-scheduler's search: round robin from where the last
+			 * one stopped, until enough feasible nodes are found */
+			for (; seen < c->nodes && nc < nfind; seen++) {
+				uint32_t i = (start + seen) % c->nodes;
 				const struct sim_node *n = &s.nodes[i];
 				if (n->cpu_req + p->cpu_req <= n->cpu_cap &&
 				    n->mem_req + p->mem_req <= n->mem_cap)
 					cand[nc++] = i;
 			}
+			start = (start + seen) % c->nodes;
 			if (nc)
 				pol.rank(&pol, &s, p, cand, nc, score, keep);
 			for (size_t i = 0; i < nc; i++) {

@@ -33,6 +33,7 @@ struct sim_work {
 
 struct sim_cfg {
 	uint32_t nodes, step_s, ts_every;
+	uint32_t score_pct; /* kube-scheduler percentageOfNodesToScore, 0 = adaptive */
 	double node_cpu_m, node_mem_mib;
 	double horizon_s, warmup_s, req_load, bg_scale;
 	double startup_s, pending_s, staleness_s;
@@ -75,6 +76,9 @@ int sim_tasks_load_azure(struct sim_traces *tr, const char *dir, int split, doub
 			 char *err, size_t errlen);
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed);
+/* How many feasible nodes kube-scheduler looks for before it stops its
+ * search (numFeasibleNodesToFind, docs/sim.md). */
+uint32_t sim_nodes_to_find(uint32_t nodes, uint32_t pct);
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w,
 	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res);
 
