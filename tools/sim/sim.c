@@ -326,6 +326,8 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		 warm = (uint64_t)(c->warmup_s / c->step_s);
 	uint64_t bgrng = seed * 104729 + 3;
 	uint32_t nfind = sim_nodes_to_find(c->nodes, c->score_pct), start = 0;
+	float *hist = NULL;
+	uint32_t *hist_u = NULL;
 	double cv_sum = 0;
 	uint64_t cv_n = 0;
 	int rc = -ENOMEM;
@@ -340,12 +342,17 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	s.models_dir = c->models_dir;
 	s.ns_horizon_s = c->ns_horizon_s;
 	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
+	hist = calloc((size_t)c->nodes * 2 * SIM_HIST, sizeof(float));
+	hist_u = calloc((size_t)c->nodes * 201, sizeof(uint32_t));
 	res->over_ts = calloc(nsteps / c->ts_every + 2, sizeof(float));
-	if (!pods || !cand || !score || !keep || !s.nodes || !res->over_ts)
+	if (!pods || !cand || !score || !keep || !s.nodes || !res->over_ts || !hist || !hist_u)
 		goto out;
 	memcpy(pods, w0->p, w0->n * sizeof(*pods));
 	for (uint32_t i = 0; i < c->nodes; i++) {
 		struct sim_node *n = &s.nodes[i];
+		n->hist_cpu = hist + (size_t)i * 2 * SIM_HIST;
+		n->hist_mem = n->hist_cpu + SIM_HIST;
+		n->hist_u = hist_u + (size_t)i * 201;
 		n->cpu_cap = c->node_cpu_m;
 		n->mem_cap = c->node_mem_mib;
 		n->bg = (uint32_t)((i + seed) % tr->bg.n);
@@ -445,12 +452,13 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			uint32_t seen = 0;
 			/* kube-scheduler's search: round robin from where the last
 			 * one stopped, until enough feasible nodes are found */
-			for (; seen < c->nodes && nc < nfind; seen++) {
-				uint32_t i = (start + seen) % c->nodes;
+			for (uint32_t i = start; seen < c->nodes && nc < nfind; seen++) {
 				const struct sim_node *n = &s.nodes[i];
 				if (n->cpu_req + p->cpu_req <= n->cpu_cap &&
 				    n->mem_req + p->mem_req <= n->mem_cap)
 					cand[nc++] = i;
+				if (++i == c->nodes)
+					i = 0;
 			}
 			start = (start + seen) % c->nodes;
 			if (nc)
@@ -549,5 +557,6 @@ out_pol:
 		pol.fini(&pol);
 out:
 	free(pods), free(run), free(cand), free(score), free(keep), free(s.nodes), free(pend);
+	free(hist), free(hist_u);
 	return rc;
 }
