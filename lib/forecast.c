@@ -12,6 +12,7 @@
 
 #include "nodescore/bundle.h"
 #include "nodescore/forecast.h"
+#include "nodescore/le.h"
 
 /* Node: 8 bytes. Children of a node are adjacent (left, left + 1) and always
  * after it, so a walk terminates and the file cannot encode a cycle. */
@@ -451,17 +452,14 @@ static void put(struct wbuf *w, const void *d, size_t n)
 
 static void put_u32(struct wbuf *w, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t b[4];
 
-	put(w, b, 4);
+	put(w, b, (size_t)(ns_le_put_u32(b, v) - b));
 }
 
 static void put_f32(struct wbuf *w, float f)
 {
-	uint32_t v;
-
-	memcpy(&v, &f, 4);
-	put_u32(w, v);
+	put_u32(w, ns_le_f32_bits(f));
 }
 
 int ns_forecast_save(const struct ns_forecast *fc, uint8_t **buf, size_t *len)
@@ -519,8 +517,7 @@ static int get_u32(struct rbuf *r, uint32_t *v)
 {
 	if (r->len - r->off < 4)
 		return -1;
-	*v = (uint32_t)r->p[r->off] | (uint32_t)r->p[r->off + 1] << 8 |
-	     (uint32_t)r->p[r->off + 2] << 16 | (uint32_t)r->p[r->off + 3] << 24;
+	*v = ns_le_get_u32(r->p + r->off);
 	r->off += 4;
 	return 0;
 }
@@ -531,7 +528,7 @@ static int get_f32(struct rbuf *r, float *f)
 
 	if (get_u32(r, &v))
 		return -1;
-	memcpy(f, &v, 4);
+	*f = ns_le_bits_f32(v);
 	return isfinite(*f) ? 0 : -1;
 }
 

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "nodescore/key.h"
+#include "nodescore/le.h"
 #include "nodescore/wire.h"
 
 static const char *const reason_names[NS_WIRE_STATUS_COUNT] = {
@@ -52,39 +53,6 @@ int ns_wire_name_valid(const char *name, size_t len)
 	return name[len - 1] != '-' && name[len - 1] != '.';
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static void mac(const uint8_t *data, size_t len, const uint8_t *key, size_t key_len,
 		uint8_t out[NS_WIRE_MAC_LEN])
 {
@@ -114,22 +82,22 @@ int ns_wire_encode(const struct ns_msg *msg, const uint8_t *key, size_t key_len,
 		return -EINVAL;
 	if (cap < NS_WIRE_HDR_LEN + n + NS_WIRE_MAC_LEN)
 		return -ENOSPC;
-	put16(buf + 0, NS_WIRE_MAGIC);
+	ns_le_put_u16(buf + 0, NS_WIRE_MAGIC);
 	buf[2] = NS_WIRE_VERSION;
 	buf[3] = msg->flags;
-	put32(buf + 4, msg->boot_nonce);
-	put32(buf + 8, msg->seq);
-	put64(buf + 12, msg->ts_ms);
-	put16(buf + 20, msg->score);
-	put16(buf + 22, msg->anomaly);
-	put16(buf + 24, msg->cpu_now);
-	put16(buf + 26, msg->mem_now);
-	put16(buf + 28, msg->cpu_peak_fc);
-	put16(buf + 30, msg->mem_peak_fc);
-	put32(buf + 32, msg->free_millicores);
-	put32(buf + 36, msg->free_mib);
-	put16(buf + 40, msg->pods);
-	put32(buf + 42, msg->rtt_p99_us);
+	ns_le_put_u32(buf + 4, msg->boot_nonce);
+	ns_le_put_u32(buf + 8, msg->seq);
+	ns_le_put_u64(buf + 12, msg->ts_ms);
+	ns_le_put_u16(buf + 20, msg->score);
+	ns_le_put_u16(buf + 22, msg->anomaly);
+	ns_le_put_u16(buf + 24, msg->cpu_now);
+	ns_le_put_u16(buf + 26, msg->mem_now);
+	ns_le_put_u16(buf + 28, msg->cpu_peak_fc);
+	ns_le_put_u16(buf + 30, msg->mem_peak_fc);
+	ns_le_put_u32(buf + 32, msg->free_millicores);
+	ns_le_put_u32(buf + 36, msg->free_mib);
+	ns_le_put_u16(buf + 40, msg->pods);
+	ns_le_put_u32(buf + 42, msg->rtt_p99_us);
 	buf[46] = (uint8_t)n;
 	memcpy(buf + NS_WIRE_HDR_LEN, msg->name, n);
 	mac(buf, NS_WIRE_HDR_LEN + n, key, key_len, buf + NS_WIRE_HDR_LEN + n);
@@ -144,7 +112,7 @@ static enum ns_wire_status check_frame(const uint8_t *buf, size_t len, size_t *n
 
 	if (len < NS_WIRE_MIN_LEN || len > NS_WIRE_MAX_LEN)
 		return NS_WIRE_ERR_LENGTH;
-	if (get16(buf) != NS_WIRE_MAGIC)
+	if (ns_le_get_u16(buf) != NS_WIRE_MAGIC)
 		return NS_WIRE_ERR_MAGIC;
 	if (buf[2] != NS_WIRE_VERSION)
 		return NS_WIRE_ERR_VERSION;
@@ -188,19 +156,19 @@ enum ns_wire_status ns_wire_decode(const uint8_t *buf, size_t len, const uint8_t
 
 	memset(out, 0, sizeof(*out));
 	out->flags = buf[3];
-	out->boot_nonce = get32(buf + 4);
-	out->seq = get32(buf + 8);
-	out->ts_ms = get64(buf + 12);
-	out->score = get16(buf + 20);
-	out->anomaly = get16(buf + 22);
-	out->cpu_now = get16(buf + 24);
-	out->mem_now = get16(buf + 26);
-	out->cpu_peak_fc = get16(buf + 28);
-	out->mem_peak_fc = get16(buf + 30);
-	out->free_millicores = get32(buf + 32);
-	out->free_mib = get32(buf + 36);
-	out->pods = get16(buf + 40);
-	out->rtt_p99_us = get32(buf + 42);
+	out->boot_nonce = ns_le_get_u32(buf + 4);
+	out->seq = ns_le_get_u32(buf + 8);
+	out->ts_ms = ns_le_get_u64(buf + 12);
+	out->score = ns_le_get_u16(buf + 20);
+	out->anomaly = ns_le_get_u16(buf + 22);
+	out->cpu_now = ns_le_get_u16(buf + 24);
+	out->mem_now = ns_le_get_u16(buf + 26);
+	out->cpu_peak_fc = ns_le_get_u16(buf + 28);
+	out->mem_peak_fc = ns_le_get_u16(buf + 30);
+	out->free_millicores = ns_le_get_u32(buf + 32);
+	out->free_mib = ns_le_get_u32(buf + 36);
+	out->pods = ns_le_get_u16(buf + 40);
+	out->rtt_p99_us = ns_le_get_u32(buf + 42);
 	out->name_len = (uint8_t)n;
 	memcpy(out->name, buf + NS_WIRE_HDR_LEN, n);
 	out->name[n] = '\0';

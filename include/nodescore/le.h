@@ -1,12 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Little-endian byte packing for the file and wire formats (model files,
- * Q-table, history ring): one copy, independent of the host's byte order,
+/* Little-endian byte packing for the file and wire formats (wire messages,
+ * model files, Q-table, history ring): one copy, independent of the host's byte order,
  * no unaligned access. Floats travel as their IEEE-754 bit pattern. */
 #ifndef NODESCORE_LE_H
 #define NODESCORE_LE_H
 
 #include <stdint.h>
 #include <string.h>
+
+static inline uint8_t *ns_le_put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	return p + 2;
+}
+
+static inline uint16_t ns_le_get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
 
 /* Writes v at p, returns p + 4. */
 static inline uint8_t *ns_le_put_u32(uint8_t *p, uint32_t v)
