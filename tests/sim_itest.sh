@@ -108,6 +108,33 @@ run --arrivals azure --azure "$AZ" --split test --policies k8s-default >/dev/nul
 [ $? -ne 0 ] && grep -q "v1.test.txt:5: bad token" "$NS_TMP/az2.log" && pass sim_azure_bad_token ||
 	fail sim_azure_bad_token "$(tail -2 "$NS_TMP/az2.log")"
 
+# Bitbrains VM backgrounds: a hot VM (bursting over its share, clipped to
+# 100 %), a cold one, and one that lived an hour (dropped, counted).
+BB=$NS_TMP/bitbrains
+mkdir -p "$BB"
+for vm in 1:250 2:5 3:5; do
+	n=${vm%%:*} u=${vm#*:}
+	len=$((3 * 86400))
+	[ "$n" = 3 ] && len=3600
+	awk -v u="$u" -v len="$len" 'BEGIN {
+		print "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned [KB];\tMemory usage [KB];\tDisk read throughput [KB/s];\tDisk write throughput [KB/s];\tNetwork received throughput [KB/s];\tNetwork transmitted throughput [KB/s]"
+		for (t = 0; t < len; t += 300) printf "%d;\t2;\t5000;\t100;\t%d;\t8000000;\t1000000;\t0;\t0;\t0;\t0\n", 1372629600 + t, u }' >"$BB/$n.csv"
+done
+"$SIM" --background bitbrains --bitbrains "$BB" --tasks "$T" --nodes 2 --days 1 --seeds 1 --bg-scale 1 \
+	--load 0.05 --split all --policies k8s-default,trimaran-tlp --out "$NS_TMP/bb" >/dev/null 2>"$NS_TMP/bb.log"
+rc=$?
+bbcol() { awk -F, -v p="$1" 'NR > 1 && $2 == p { print $12 }' "$NS_TMP/bb/s1-runs.csv"; }
+[ $rc -eq 0 ] && grep -q "machines=2 short_dropped=1 .*background=bitbrains" "$NS_TMP/bb.log" &&
+	pass sim_bitbrains_background || fail sim_bitbrains_background "rc=$rc $(tail -2 "$NS_TMP/bb.log")"
+[ "$(bbcol k8s-default)" -gt 0 ] 2>/dev/null && [ "$(bbcol trimaran-tlp)" = 0 ] &&
+	pass sim_bitbrains_hot_vm_avoided ||
+	fail sim_bitbrains_hot_vm_avoided "default=$(bbcol k8s-default) tlp=$(bbcol trimaran-tlp)"
+"$SIM" --background bitbrains --bitbrains "$M" --tasks "$T" --quiet >/dev/null 2>"$NS_TMP/bb2.log"
+[ $? -eq 1 ] && grep -q "not a Bitbrains header" "$NS_TMP/bb2.log" && pass sim_bitbrains_bad_file ||
+	fail sim_bitbrains_bad_file "$(tail -2 "$NS_TMP/bb2.log")"
+"$SIM" --background nope --quiet >/dev/null 2>&1
+[ $? -eq 2 ] && pass sim_bad_background || fail sim_bad_background
+
 "$SIM" --nodes 1 >/dev/null 2>&1
 [ $? -eq 2 ] && pass sim_bad_flag || fail sim_bad_flag
 "$SIM" --help | grep -q -- "--scenario" && pass sim_help || fail sim_help

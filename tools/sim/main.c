@@ -25,6 +25,11 @@ static struct ns_opt opts[] = {
     OPT("machines", NS_OPT_STRING,
 	"../shared/data/alibaba-v2018-machine-usage-slice/machine_usage.csv",
 	"Alibaba 2018 machine_usage.csv: node backgrounds and pod usage shapes."),
+    OPT("background", NS_OPT_STRING, "alibaba",
+	"Node backgrounds and pod usage shapes: alibaba (--machines) or bitbrains (--bitbrains "
+	"VMs)."),
+    OPT("bitbrains", NS_OPT_STRING, "../shared/data/bitbrains-rnd-2013-7/rnd/2013-7",
+	"Bitbrains GWA-T-12 Rnd directory of per-VM CSV files (.csv or .csv.gz)."),
     OPT("tasks", NS_OPT_STRING, "../shared/data/alibaba-v2017-batch-task/batch_task.csv",
 	"Alibaba 2017 batch_task.csv: pod arrivals, requests, durations."),
     OPT("arrivals", NS_OPT_STRING, "alibaba",
@@ -125,7 +130,8 @@ int main(int argc, char **argv)
 	uint32_t nodes, days, seeds, episodes;
 	int split;
 	double load, stale;
-	const char *sc, *pols, *out, *arr;
+	const char *sc, *pols, *out, *arr, *bgs;
+	int bitb;
 	FILE *csv = NULL, *md = NULL, *hist = NULL, *ots = NULL;
 
 	switch (ns_opt_parse(opts, NOPTS, "nodescore-sim",
@@ -201,7 +207,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR sim: bad option --arrivals %s (alibaba, azure)\n", arr);
 		return 2;
 	}
-	if (sim_traces_load(&tr, ns_opt_get(opts, NOPTS, "machines"),
+	bgs = ns_opt_get(opts, NOPTS, "background");
+	if (strcmp(bgs, "alibaba") && strcmp(bgs, "bitbrains")) {
+		fprintf(stderr, "ERROR sim: bad option --background %s (alibaba, bitbrains)\n", bgs);
+		return 2;
+	}
+	bitb = !strcmp(bgs, "bitbrains");
+	if (sim_traces_load(&tr, ns_opt_get(opts, NOPTS, bitb ? "bitbrains" : "machines"),
+			    bitb ? NS_SERIES_FMT_BITBRAINS : NS_SERIES_FMT_ALIBABA,
 			    strcmp(arr, "azure") ? ns_opt_get(opts, NOPTS, "tasks") : NULL, c.step_s,
 			    err, sizeof(err)) ||
 	    (!strcmp(arr, "azure") && sim_tasks_load_azure(&tr, ns_opt_get(opts, NOPTS, "azure"),
@@ -215,9 +228,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr,
-		"INFO sim: traces machines=%zu tasks=%zu skipped_rows=%lu scenario=%s split=%s "
-		"arrivals=%s\n",
-		tr.bg.n, tr.ntask, tr.skipped, sc, ns_opt_get(opts, NOPTS, "split"), arr);
+		"INFO sim: traces machines=%zu short_dropped=%zu tasks=%zu skipped_rows=%lu "
+		"scenario=%s split=%s arrivals=%s background=%s\n",
+		tr.bg.n, tr.short_dropped, tr.ntask, tr.skipped, sc, ns_opt_get(opts, NOPTS, "split"),
+		arr, bgs);
 	if (episodes) {
 		int trc = train_q(&c, &tr, episodes);
 		sim_traces_free(&tr);

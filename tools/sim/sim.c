@@ -63,8 +63,8 @@ int sim_traces_push_task(struct sim_traces *tr, const struct sim_task *t)
 	return 0;
 }
 
-int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
-		    char *err, size_t errlen)
+int sim_traces_load(struct sim_traces *tr, const char *machines, enum ns_series_fmt bg_fmt,
+		    const char *tasks, uint32_t step_s, char *err, size_t errlen)
 {
 	FILE *f;
 	char line[512];
@@ -73,7 +73,7 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 
 	memset(tr, 0, sizeof(*tr));
 	tr->bg.step_ms = step_s * 1000;
-	rc = ns_series_load(machines, NS_SERIES_FMT_ALIBABA, &tr->bg, NULL, err, errlen);
+	rc = ns_series_load(machines, bg_fmt, &tr->bg, NULL, err, errlen);
 	if (rc)
 		return rc;
 	/* Carry values over the grid's empty cells; a series too short for a day
@@ -85,18 +85,37 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tas
 			for (size_t k = 0; k < se->n; k++)
 				if (isnan(se->v[r][k]))
 					se->v[r][k] = last;
-				else
-					last = se->v[r][k];
+				else /* a VM bursting over its share (Bitbrains) is a busy machine */
+					last = se->v[r][k] = fminf(se->v[r][k], 1);
 			for (size_t k = 0; k < se->n && isnan(se->v[r][k]); k++)
 				se->v[r][k] = 0;
 		}
 	}
-	for (size_t i = 0; i < tr->bg.n; i++)
-		if (tr->bg.s[i].n < 86400u / step_s) {
+	/* A series too short for a day is of no use as a node: a Bitbrains VM
+	 * that lived a few hours is dropped and counted, an Alibaba machine (the
+	 * slice holds 8 days of each) means a broken file. */
+	size_t kept = 0;
+	for (size_t i = 0; i < tr->bg.n; i++) {
+		struct ns_series *se = &tr->bg.s[i];
+		if (se->n >= 86400u / step_s) {
+			tr->bg.s[kept++] = *se;
+			continue;
+		}
+		if (bg_fmt != NS_SERIES_FMT_BITBRAINS) {
 			snprintf(err, errlen, "%s: machine %s has under a day of samples", machines,
-				 tr->bg.s[i].id);
+				 se->id);
 			return -EINVAL;
 		}
+		for (int r = 0; r < NS_SERIES_NRES; r++)
+			free(se->v[r]);
+		free(se->cnt);
+		tr->short_dropped++;
+	}
+	tr->bg.n = kept;
+	if (kept < 2) {
+		snprintf(err, errlen, "%s: under 2 machines with a day of samples", machines);
+		return -EINVAL;
+	}
 	tr->mean_cpu = calloc(tr->bg.n, sizeof(double));
 	if (!tr->mean_cpu) {
 		snprintf(err, errlen, "out of memory");

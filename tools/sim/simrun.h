@@ -23,6 +23,7 @@ struct sim_traces {
 	size_t ntask, captask;
 	double tmin, tmax;
 	unsigned long skipped;
+	size_t short_dropped; /* background series under a day long (Bitbrains VMs) */
 	int tasks_split; /* tasks already hold only the requested half (Azure) */
 };
 
@@ -60,8 +61,10 @@ struct sim_result {
 	size_t n_ts;
 };
 
-int sim_traces_load(struct sim_traces *tr, const char *machines, const char *tasks, uint32_t step_s,
-		    char *err, size_t errlen);
+/* machines: Alibaba 2018 machine_usage.csv (NS_SERIES_FMT_ALIBABA) or a
+ * Bitbrains VM directory (NS_SERIES_FMT_BITBRAINS); tasks may be NULL. */
+int sim_traces_load(struct sim_traces *tr, const char *machines, enum ns_series_fmt bg_fmt,
+		    const char *tasks, uint32_t step_s, char *err, size_t errlen);
 void sim_traces_free(struct sim_traces *tr);
 /* Appends t and keeps tmin/tmax; 0 or -ENOMEM. */
 int sim_traces_push_task(struct sim_traces *tr, const struct sim_task *t);
