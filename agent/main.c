@@ -66,6 +66,10 @@ static struct ns_opt opts[] = {
      "Write the history ring as CSV to FILE ('-' for stdout) and exit", NULL, 0},
     {"weights", NS_OPT_STRING, NS_SCORE_WEIGHTS_DEFAULT,
      "Score weights headroom,Q,anomaly (normalised to sum 1)", NULL, 0},
+    {"headroom-cpu-share", NS_OPT_STRING, "0.5",
+     "CPU's share of the headroom term, memory has the rest (1 = rank on CPU, memory left to "
+     "the extender's filter; docs/agent.md)",
+     NULL, 0},
     {"forecast-model", NS_OPT_STRING, "",
      "Forecast bundle directory (default: " NS_MODELS_SHARE_DIR "/" NS_MODELS_FORECAST_DEFAULT
      ", else ./models/" NS_MODELS_FORECAST_DEFAULT "; none disables)",
@@ -399,6 +403,11 @@ int main(int argc, char **argv)
 			  "bad --weights value=\"%s\" (want three numbers in 0..1 with a positive "
 			  "sum: headroom,Q,anomaly, e.g. 0.3,0.4,0.3)",
 			  get("weights"));
+		return 2;
+	}
+	if (ns_parse_double(get("headroom-cpu-share"), 0, 1, &cfg.weights.cpu_share)) {
+		log_error("agent", "bad --headroom-cpu-share value=\"%s\" (want a number in 0..1)",
+			  get("headroom-cpu-share"));
 		return 2;
 	}
 	if (ns_parse_bool(get("no-bpf"), &no_bpf) || ns_parse_bool(get("once"), &once)) {

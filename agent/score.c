@@ -14,7 +14,8 @@
  *   mem      = mem_util, else 0.5
  *   peak     = forecast peak, else the current value
  *   pressure = max(psi cpu some, memory some, io some) / 100, 0 when unknown
- *   headroom = clamp(0.5*(1-cpu_peak) + 0.5*(1-mem_peak) - pressure, 0, 1)
+ *   headroom = clamp(c*(1-cpu_peak) + (1-c)*(1-mem_peak) - pressure, 0, 1),
+ *              c = --headroom-cpu-share (0.5)
  *   Q        = Q-table value, else headroom
  *   anomaly  = isolation forest score, else 0
  *   score    = 1000 * clamp(w_f*headroom + w_q*Q + w_a*(1-anomaly), 0, 1)
@@ -88,6 +89,7 @@ int ns_score_parse_weights(const char *s, struct ns_score_weights *w)
 	w->f = v[0] / sum;
 	w->q = v[1] / sum;
 	w->a = v[2] / sum;
+	w->cpu_share = NS_SCORE_CPU_SHARE_DEFAULT;
 	return 0;
 }
 
@@ -139,7 +141,8 @@ void ns_score_compute(const struct ns_score_weights *w, const struct ns_score_in
 	pressure = clamp01(pressure / 100.0);
 	out->pressure = pressure;
 
-	headroom = clamp01(0.5 * (1 - out->cpu_peak) + 0.5 * (1 - out->mem_peak) - pressure);
+	headroom = clamp01(w->cpu_share * (1 - out->cpu_peak) +
+			   (1 - w->cpu_share) * (1 - out->mem_peak) - pressure);
 	out->headroom = headroom;
 
 	/* A missing part with weight 0 changes nothing in the score, so it does

@@ -387,7 +387,7 @@ static void test_missing_models_fallback_then_appear(void)
 	struct ns_models *m = NULL;
 	struct ns_score_input in;
 	struct ns_score_output o;
-	struct ns_score_weights w = {0.3, 0.4, 0.3};
+	struct ns_score_weights w = {0.3, 0.4, 0.3, NS_SCORE_CPU_SHARE_DEFAULT};
 	struct ns_models_stats st;
 	uint64_t ts = T0_MS;
 

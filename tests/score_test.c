@@ -114,16 +114,31 @@ static void test_models_present(void)
 	CHECK_EQ_INT(o.flags, NS_FLAG_ANOMALY | NS_FLAG_MODEL_FALLBACK);
 	/* ... unless its weight is 0: it then changes nothing in the score. */
 	{
-		struct ns_score_weights w0 = {0.5, 0, 0.5};
+		struct ns_score_weights w0 = {0.5, 0, 0.5, NS_SCORE_CPU_SHARE_DEFAULT};
 
 		ns_score_compute(&w0, &in, &o);
 		CHECK_EQ_INT(o.flags, NS_FLAG_ANOMALY);
 		in.anomaly = NAN;
-		w0 = (struct ns_score_weights){0.5, 0.5, 0};
+		w0 = (struct ns_score_weights){0.5, 0.5, 0, NS_SCORE_CPU_SHARE_DEFAULT};
 		in.q_value = 0.6;
 		ns_score_compute(&w0, &in, &o);
 		CHECK_EQ_INT(o.flags, 0);
 		in.anomaly = 0.8;
+	}
+	/* CPU's share of headroom: 1 ranks on CPU alone, 0 on memory alone. */
+	{
+		struct ns_score_weights wc = {1, 0, 0, 1};
+		struct ns_score_input b = base(); /* cpu 0.2, mem 0.4, no pressure */
+
+		ns_score_compute(&wc, &b, &o);
+		CHECK(fabs(o.headroom - 0.8) < 1e-9);
+		CHECK_EQ_INT(o.score, 800);
+		wc.cpu_share = 0;
+		ns_score_compute(&wc, &b, &o);
+		CHECK(fabs(o.headroom - 0.6) < 1e-9);
+		wc.cpu_share = NS_SCORE_CPU_SHARE_DEFAULT;
+		ns_score_compute(&wc, &b, &o);
+		CHECK(fabs(o.headroom - 0.7) < 1e-9);
 	}
 	/* A forecast below the present is not believed. */
 	in = base();

@@ -13,7 +13,12 @@ struct ns_score_weights {
 	double f; /* headroom */
 	double q; /* placement value (Q-table) */
 	double a; /* 1 - anomaly */
+	/* CPU's share of headroom, memory has the rest (--headroom-cpu-share):
+	 * 1 ranks on CPU alone and leaves memory to the extender's filter. */
+	double cpu_share;
 };
+
+#define NS_SCORE_CPU_SHARE_DEFAULT 0.5
 
 /* DESIGN.md's 0.3/0.4/0.3 with no Q-table shipped: Q falls back to headroom,
  * so 0.3h + 0.4h + 0.3(1-a) == 0.7h + 0.3(1-a). Folding the Q weight into
@@ -62,7 +67,8 @@ void ns_score_input_init(struct ns_score_input *in);
 void ns_score_input_from_sample(struct ns_score_input *in, const struct ns_sample *s);
 
 /* Parses "f,q,a": three numbers in [0,1] with a positive sum; they are
- * normalised to sum to 1. Returns 0 or -EINVAL. */
+ * normalised to sum to 1, and cpu_share is set to its default. Returns 0
+ * or -EINVAL. */
 int ns_score_parse_weights(const char *s, struct ns_score_weights *w);
 
 /* Pure function of its inputs, no allocation, no I/O. */

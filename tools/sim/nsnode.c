@@ -99,6 +99,7 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		weights = with_q ? "0.3,0.4,0.3" : NS_SCORE_WEIGHTS_DEFAULT;
 	if (ns_score_parse_weights(weights, &st->w))
 		return -1;
+	st->w.cpu_share = s->ns_cpu_share;
 	st->nnodes = s->nnodes;
 	st->ext_weight = ew ? atof(ew) : EXT_WEIGHT;
 	if (!(st->ext_weight >= 0 && st->ext_weight <= 100))

@@ -360,6 +360,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	s.rng = seed * 31 + 1;
 	s.models_dir = c->models_dir;
 	s.ns_horizon_s = c->ns_horizon_s;
+	s.ns_cpu_share = c->ns_cpu_share;
 	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
 	hist = calloc((size_t)c->nodes * 2 * SIM_HIST, sizeof(float));
 	hist_u = calloc((size_t)c->nodes * 201, sizeof(uint32_t));

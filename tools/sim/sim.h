@@ -69,6 +69,7 @@ struct sim {
 	uint64_t rng;
 	const char *models_dir;
 	uint32_t ns_horizon_s; /* forecast horizon of the nodescore agents */
+	double ns_cpu_share;   /* their --headroom-cpu-share */
 };
 
 /* Window statistics of a node's measured utilisation over the nsteps steps

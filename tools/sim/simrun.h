@@ -45,6 +45,7 @@ struct sim_cfg {
 	int progress;
 	const char *models_dir;
 	uint32_t ns_horizon_s;
+	double ns_cpu_share;
 };
 
 struct sim_result {
