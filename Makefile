@@ -155,6 +155,15 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) | $(SKELS)
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-Iinclude -I$(BUILD) $< $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) $(LDLIBS) -o $@
 
+# Regression replay in make test/asan (tests/fuzz_replay_itest.sh): each target
+# linked with tests/fuzz/replay.c instead of libFuzzer, normal flags (+ SANFLAGS).
+FUZZ_REPLAYS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+tests: $(FUZZ_REPLAYS)
+$(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 fuzz: deps $(FUZZERS)
 	$(Q)set -e; for f in $(FUZZERS); do \
 		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
