@@ -20,6 +20,10 @@
       label_values metric as match[] must be non-empty. One PASS/FAIL line
       per target, the panel title first.
 
+  check.py expr FILE TITLE REFID NODE
+      Prints that target's expr with the same substitutions (for value
+      checks in tests); exit 1 when there is no such target.
+
 Exit status: 0 all passed, 1 something failed, 2 usage or I/O error.
 """
 import json
@@ -216,7 +220,7 @@ def queries(dash, prom, node, need_finite):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("structure", "queries"):
+    if len(argv) < 3 or argv[1] not in ("structure", "queries", "expr"):
         print(__doc__, file=sys.stderr)
         return 2
     try:
@@ -234,9 +238,17 @@ def main(argv):
             print("PASS structure: %d panels, %d targets" % (
                 n, sum(len(p.get("targets") or []) for p in panels_of(dash) if p.get("type") != "row")))
         return 1 if errs else 0
-    if len(argv) < 5:
+    if len(argv) < 5 or (argv[1] == "expr" and len(argv) < 6):
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[1] == "expr":
+        for p in panels_of(dash):
+            for t in p.get("targets") or []:
+                if p.get("title") == argv[3] and t.get("refId") == argv[4]:
+                    print(substitute(t.get("expr", ""), argv[5]))
+                    return 0
+        print("no target %s [%s]" % (argv[3], argv[4]), file=sys.stderr)
+        return 1
     return 0 if queries(dash, argv[3], argv[4], "--finite" in argv[5:]) else 1
 
 
