@@ -13,6 +13,9 @@
 # checkers are shown broken inputs and must reject them. Grafana itself is
 # not needed. Usage: sh tests/grafana_itest.sh BUILD_DIR
 . "$(dirname "$0")/lib.sh"
+# A signal to this shell alone (run.sh stopped, a timeout) still stops the
+# processes below: lib.sh cleans up on EXIT only, which a signal skips.
+trap 'exit 143' HUP INT TERM
 B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
