@@ -14,6 +14,9 @@ ns_cleanup() {
 	rm -rf "$NS_TMP"
 }
 trap ns_cleanup EXIT
+# A test killed by a signal (CI timeout, Ctrl-C) cleans up too: exiting runs
+# the EXIT trap, which a bare signal death does not.
+trap 'exit 130' HUP INT TERM
 
 pass() { passed=$((passed + 1)); echo "PASS $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
