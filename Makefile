@@ -148,7 +148,9 @@ test: deps
 asan: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined BUILD=build-asan CFLAGS="-O1 -g" check
 
-FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# FUZZ_TARGETS="wire_fuzz extjson_fuzz" runs only those (default: all).
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZERS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) | $(SKELS)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -172,7 +174,7 @@ fuzz: deps $(FUZZERS)
 		rc=0; $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 			-artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n $$seed \
 			>$(BUILD)/fuzz/$$n.log 2>&1 || rc=$$?; \
-		grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' $(BUILD)/fuzz/$$n.log || true; \
+		grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|==[0-9]+==ERROR|SUMMARY)' $(BUILD)/fuzz/$$n.log || true; \
 		[ $$rc -eq 0 ] || { echo "FAIL $$n: exit $$rc, see $(BUILD)/fuzz/$$n.log"; exit 1; }; \
 	done; echo "SUCCESS fuzz: no crashes"
 
