@@ -54,7 +54,10 @@ struct ns_agent {
 	struct ns_http *http;
 	struct ns_http_route routes[2];
 	struct ns_history_acc hist;
-	struct ns_ring *ring; /* NULL: history off */
+	struct ns_ring *ring; /* NULL: history off or unavailable */
+	int history_wanted;   /* configured; ring NULL means the state dir failed */
+	uint64_t history_retry_ns, history_backoff_ns;
+	uint64_t history_damaged; /* corrupt + stale records found at the last open */
 	ns_agent_model_fn model;
 	void *model_ctx;
 	struct ns_models *models; /* for the snapshot; NULL without models */
@@ -200,10 +203,44 @@ static int open_history(struct ns_agent *a, char *err, size_t errlen)
 			     : "");
 		return e;
 	}
-	a->snap.history_enabled = 1;
+	{
+		struct ns_ring_stats rs;
+
+		ns_ring_get_stats(a->ring, &rs);
+		a->history_damaged = rs.corrupt + rs.stale;
+	}
 	log_info("agent", "history path=%s capacity=%u interval_ms=%llu", path,
 		 a->cfg.history_capacity, (unsigned long long)a->cfg.history_interval_ms);
 	return 0;
+}
+
+/* History is an aid to the models, not the agent's job: a state directory
+ * that is read-only, full or failing must not stop sampling and publishing.
+ * Errors that are the configuration's (another agent on the directory,
+ * another capacity, a damaged header) still refuse to start. */
+static int history_fatal(int e)
+{
+	return e == -EBUSY || e == -EINVAL || e == -ENAMETOOLONG;
+}
+
+/* Without a ring: retries the open, backing off from one history interval
+ * to 64; the intervals meanwhile are lost and counted as errors. */
+static void retry_history(struct ns_agent *a, uint64_t now_ns)
+{
+	char err[PATH_MAX + 128];
+	uint64_t max = a->cfg.history_interval_ms * 1000000ull * 64;
+
+	if (now_ns >= a->history_retry_ns) {
+		if (open_history(a, err, sizeof(err)) == 0) {
+			log_success("agent", "history available again");
+			return;
+		}
+		a->history_backoff_ns =
+		    a->history_backoff_ns * 2 > max ? max : a->history_backoff_ns * 2;
+		a->history_retry_ns = now_ns + a->history_backoff_ns;
+	}
+	a->history_errors++;
+	ns_history_reset(&a->hist);
 }
 
 /* Appends the interval mean; a failed append is counted, never fatal. */
@@ -272,9 +309,19 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 	open_latency(a);
 	ns_sample_init(&a->snap.sample, 0);
 	if (cfg->state_dir && cfg->history_interval_ms) {
+		a->history_wanted = 1;
 		e = open_history(a, err, errlen);
-		if (e)
+		if (e && history_fatal(e))
 			goto fail;
+		a->snap.history_enabled = e == 0; /* before HTTP starts: no lock needed */
+		if (e) {
+			log_error("agent", "history unavailable, sampling and publishing without it "
+					   "reason=\"%s\"",
+				  err);
+			a->history_backoff_ns = cfg->history_interval_ms * 1000000ull;
+			a->history_retry_ns = ns_mono_ns() + a->history_backoff_ns;
+			err[0] = '\0';
+		}
 	}
 	if (cfg->publish) {
 		e = ns_publish_open(cfg->publish, &a->pub, err, errlen);
@@ -417,12 +464,14 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	ns_score_compute(&a->cfg.weights, &in, &o);
 
 	ns_history_add(&a->hist, &s);
-	if (a->ring) {
+	if (a->history_wanted) {
 		uint64_t step = a->cfg.history_interval_ms * 1000000ull;
 
 		if (a->next_history_ns == 0) {
 			a->next_history_ns = now_ns + step;
 		} else if (now_ns >= a->next_history_ns) {
+			if (!a->ring)
+				retry_history(a, now_ns);
 			flush_history(a, s.ts_ms);
 			a->next_history_ns += step;
 			if (now_ns >= a->next_history_ns)
@@ -466,6 +515,8 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	a->snap.seq = a->seq;
 	a->snap.history_appends = a->history_appends;
 	a->snap.history_errors = a->history_errors;
+	a->snap.history_enabled = a->ring != NULL;
+	a->snap.history_damaged = a->history_damaged;
 	a->snap.models_enabled = a->models != NULL;
 	if (a->models)
 		ns_models_stats(a->models, &a->snap.models);

@@ -291,7 +291,14 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	simple(&o, "nodescore_agent_history_appends_total", "counter",
 	       "Records appended to the history ring.", node, (double)s->history_appends);
 	simple(&o, "nodescore_agent_history_errors_total", "counter",
-	       "History ring appends that failed.", node, (double)s->history_errors);
+	       "History intervals not written: failed appends, or the ring unavailable.", node,
+	       (double)s->history_errors);
+	simple(&o, "nodescore_agent_history_available", "gauge",
+	       "1 while the history ring is open and written; 0 when off or the state dir failed.",
+	       node, s->history_enabled);
+	simple(&o, "nodescore_agent_history_damaged_records", "gauge",
+	       "Damaged records (corrupt or stale) skipped when the ring was last opened.", node,
+	       (double)s->history_damaged);
 	simple(&o, "nodescore_agent_ticks_total", "counter", "Sampling loop iterations.", node,
 	       (double)s->ticks);
 	simple(&o, "nodescore_agent_interval_seconds", "gauge", "Sampling interval.", node,
