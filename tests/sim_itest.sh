@@ -135,6 +135,9 @@ bbcol() { awk -F, -v p="$1" 'NR > 1 && $2 == p { print $12 }' "$NS_TMP/bb/s1-run
 "$SIM" --background nope --quiet >/dev/null 2>&1
 [ $? -eq 2 ] && pass sim_bad_background || fail sim_bad_background
 
+"$SIM" --policies k8s-default,trimaran-tpl --quiet >/dev/null 2>"$NS_TMP/pol.log"
+[ $? -eq 2 ] && grep -q "unknown policy 'trimaran-tpl'" "$NS_TMP/pol.log" && pass sim_unknown_policy ||
+	fail sim_unknown_policy "$(cat "$NS_TMP/pol.log")"
 "$SIM" --nodes 1 >/dev/null 2>&1
 [ $? -eq 2 ] && pass sim_bad_flag || fail sim_bad_flag
 "$SIM" --help | grep -q -- "--scenario" && pass sim_help || fail sim_help

@@ -91,6 +91,26 @@ static int wanted(const char *list, const char *name)
 	return 0;
 }
 
+/* Every name in list is a policy (a typo would silently drop a policy from
+ * the comparison); 0, or -1 with the first unknown name in err. */
+static int policies_known(const char *list, char *err, size_t errlen)
+{
+	if (!strcmp(list, "all"))
+		return 0;
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		size_t n = strcspn(p, ","), i;
+		for (i = 0; i < sim_npolicies; i++)
+			if (strlen(sim_policies[i].name) == n && !strncmp(p, sim_policies[i].name, n))
+				break;
+		if (i == sim_npolicies) {
+			snprintf(err, errlen, "unknown policy '%.*s' in --policies", (int)(n > 64 ? 64 : n),
+				 p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int train_q(const struct sim_cfg *c, const struct sim_traces *tr, uint32_t episodes)
 {
 	struct sim_qtrain_cfg qc = {0};
@@ -174,6 +194,10 @@ int main(int argc, char **argv)
 		split = SIM_SPLIT_TRAIN; /* the Q-table never sees the test half */
 	sc = ns_opt_get(opts, NOPTS, "scenario");
 	pols = ns_opt_get(opts, NOPTS, "policies");
+	if (policies_known(pols, err, sizeof(err))) {
+		fprintf(stderr, "ERROR sim: %s (names: see docs/sim.md, or all)\n", err);
+		return 2;
+	}
 	out = ns_opt_get(opts, NOPTS, "out");
 	c.nodes = nodes;
 	c.node_cpu_m = 32000;
