@@ -239,7 +239,7 @@ static int bit_get(const uint8_t *bm, uint32_t i)
 static int scan(struct ns_ring *r)
 {
 	uint8_t *buf = malloc((size_t)CHUNK_RECS * NS_RING_RECORD_SIZE);
-	uint64_t max = 0, min = UINT64_MAX, valid = 0, seq = 0, lo;
+	uint64_t max = 0, min = UINT64_MAX, valid = 0, seq = 0, lo, tail_bad = 0;
 	struct stat sb;
 	int err = 0;
 
@@ -266,9 +266,13 @@ static int scan(struct ns_ring *r)
 		if (err)
 			goto out;
 		for (uint32_t i = 0; i < n; i++) {
-			if (decode_record(r, buf + (size_t)i * NS_RING_RECORD_SIZE, first + i, &seq,
-					  NULL) != REC_VALID)
+			enum rec_state rs = decode_record(r, buf + (size_t)i * NS_RING_RECORD_SIZE,
+							  first + i, &seq, NULL);
+
+			tail_bad += rs == REC_CORRUPT;
+			if (rs != REC_VALID)
 				continue;
+			tail_bad = 0;
 			valid++;
 			max = seq > max ? seq : max;
 			min = seq < min ? seq : min;
@@ -306,6 +310,11 @@ static int scan(struct ns_ring *r)
 	r->corrupt = (max - lo + 1) - valid;
 	if (max == 0)
 		r->corrupt = 0;
+	/* Before the first wrap the slots past the head are outside the window and
+	 * should be empty: damage there (the newest record torn or overwritten)
+	 * counts too, as it does in a wrapped ring, whose next slot is in it. */
+	if (max < r->capacity)
+		r->corrupt += tail_bad;
 out:
 	free(buf);
 	return err;

@@ -309,6 +309,35 @@ static void test_torn_newest_record(void)
 	CHECK_EQ_INT(c.k[7], 10);
 }
 
+/* Before the first wrap: the newest record damaged (torn, or bytes
+ * overwritten) is lost alone and counted, as in a wrapped ring. */
+static void test_torn_newest_record_unwrapped(void)
+{
+	const char *p = tpath("torn-unwrapped.ring");
+	uint8_t junk[16];
+	struct ns_ring *r;
+	struct ns_ring_stats st;
+	struct collect c = {0};
+
+	memset(junk, 'X', sizeof(junk));
+	CHECK_EQ_INT(make_ring(p, 16, 5), 0);
+	poke(p, rec_off(16, 5) + 40, junk, sizeof(junk));
+	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	ns_ring_get_stats(r, &st);
+	CHECK_EQ_INT(st.last_seq, 4);
+	CHECK_EQ_INT(st.records, 4);
+	CHECK_EQ_INT(st.corrupt, 1);
+	CHECK_EQ_INT(append_range(r, 5, 5), 0);
+	ns_ring_close(r);
+	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	ns_ring_get_stats(r, &st);
+	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
+	ns_ring_close(r);
+	CHECK_EQ_INT(st.corrupt, 0);
+	CHECK_EQ_INT(c.n, 5);
+	CHECK_EQ_INT(c.mismatch, 0);
+}
+
 /* Power loss after page-cache writeback out of order: slot of seq 8 still
  * holds seq 3 from the previous lap, valid but stale. */
 static void test_stale_lap_record_skipped(void)
@@ -796,6 +825,7 @@ int main(void)
 	RUN(test_wrap_keeps_newest_in_order);
 	RUN(test_corrupt_middle_skipped_and_counted);
 	RUN(test_torn_newest_record);
+	RUN(test_torn_newest_record_unwrapped);
 	RUN(test_stale_lap_record_skipped);
 	RUN(test_misplaced_record_rejected);
 	RUN(test_truncated_file);

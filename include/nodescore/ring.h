@@ -37,7 +37,8 @@ struct ns_ring;
 struct ns_ring_stats {
 	uint64_t records; /* valid records readable now */
 	uint64_t corrupt; /* slots of the current window that held no valid record at the
-			   * last scan (bad checksum, torn, truncated, garbage) */
+			   * last scan (bad checksum, torn, truncated, garbage), and before
+			   * the first wrap damaged slots past the newest record */
 	uint32_t capacity;
 	uint64_t file_bytes;
 	uint64_t stale;	   /* valid records of an older lap found at the last scan
