@@ -14,6 +14,7 @@
 #include "../bpf/biolat.h"
 #include "bpf/biolat.skel.h"
 #include "nodescore/lathist.h"
+#include "nodescore/bpflog.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
 #include "disklat_int.h"
@@ -45,7 +46,7 @@ int ns_disklat_bpf_open(int raw_tp_only, struct ns_disklat_bpf **out, char *why,
 	*out = NULL;
 	if (whylen)
 		why[0] = '\0';
-	ns_log_route_libbpf();
+	ns_bpflog_route();
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		err = -ENOENT;
 		snprintf(why, whylen, "no_kernel_btf");

@@ -17,6 +17,7 @@
 #include "nodescore/agent.h"
 #include "nodescore/fileio.h"
 #include "nodescore/key.h"
+#include "nodescore/bpflog.h"
 #include "nodescore/log.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
@@ -362,7 +363,7 @@ int main(int argc, char **argv)
 			  get("log-level"));
 		return 2;
 	}
-	ns_log_route_libbpf();
+	ns_bpflog_route();
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.proc_root = get("proc-root");

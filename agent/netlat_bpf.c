@@ -15,6 +15,7 @@
 #include "../bpf/tcprtt.h"
 #include "bpf/tcprtt.skel.h"
 #include "nodescore/lathist.h"
+#include "nodescore/bpflog.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
 #include "netlat_int.h"
@@ -62,7 +63,7 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 	*out = NULL;
 	if (whylen)
 		why[0] = '\0';
-	ns_log_route_libbpf();
+	ns_bpflog_route();
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		err = -ENOENT;
 		snprintf(why, whylen, "no_kernel_btf");

@@ -6,7 +6,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <bpf/libbpf.h>
 
 #include "nodescore/log.h"
 
@@ -33,7 +32,7 @@ int ns_log_set_level(const char *name)
 void ns_log_vwrite(enum ns_log_level lvl, const char *component, int errnum, const char *fmt,
 		   va_list ap)
 {
-	char line[8192]; /* libbpf verifier logs are long */
+	char line[8192]; /* libbpf verifier logs (agent/bpflog.c) are long */
 	int n, m;
 
 	n = snprintf(line, sizeof(line), "%s %s: ", level_names[lvl], component);
@@ -72,21 +71,4 @@ void ns_log_write(enum ns_log_level lvl, const char *component, int with_errno, 
 	ns_log_vwrite(lvl, component, with_errno ? saved : 0, fmt, ap);
 	va_end(ap);
 	errno = saved;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	/* libbpf's debug chatter is noise for an operator; warnings are real. */
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	enum ns_log_level lvl = level == LIBBPF_WARN ? NS_LOG_WARNING : NS_LOG_INFO;
-	if (lvl > ns_log_max)
-		return 0;
-	ns_log_vwrite(lvl, "libbpf", 0, fmt, ap);
-	return 0;
-}
-
-void ns_log_route_libbpf(void)
-{
-	libbpf_set_print(libbpf_print);
 }

@@ -24,8 +24,6 @@ void ns_log_write(enum ns_log_level lvl, const char *component, int with_errno, 
 void ns_log_vwrite(enum ns_log_level lvl, const char *component, int errnum, const char *fmt,
 		   va_list ap);
 
-/* Routes libbpf's own messages into ns_log (component "libbpf"). */
-void ns_log_route_libbpf(void);
 
 #define NS_LOG_(lvl, comp, en, ...)                                                                \
 	do {                                                                                       \
