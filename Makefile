@@ -111,13 +111,11 @@ $(BUILD)/agent/models.o $(BUILD)/agent/main.o: $(BUILD)/.prefix
 .PHONY: FORCE
 FORCE:
 
+# One recipe for the three archives (an empty object list still gives a valid archive).
 $(BUILD)/libnodescore.a: $(LIB_OBJ)
-	$(call msg,AR,$@)
-	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
 $(BUILD)/libagent.a: $(AGENT_OBJ)
-	$(call msg,AR,$@)
-	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
 $(BUILD)/libextender.a: $(EXT_OBJ)
+$(LIBS):
 	$(call msg,AR,$@)
 	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
 
