@@ -46,7 +46,7 @@ endif
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DNS_MODELS_SHARE_DIR=\"$(PREFIX)/share/nodescore/models\" $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -I$(BUILD) -MMD -MP
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DNS_MODELS_SHARE_DIR=\"$(PREFIX)/share/nodescore/models\" $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude -I. -I$(BUILD) -MMD -MP
 # The shared core is held to -Wconversion: it parses untrusted bytes.
 LIB_CFLAGS := -Wconversion -Wsign-conversion
 LDFLAGS ?=

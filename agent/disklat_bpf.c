@@ -11,7 +11,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "../bpf/biolat.h"
+#include "bpf/biolat.h"
 #include "bpf/biolat.skel.h"
 #include "nodescore/lathist.h"
 #include "nodescore/bpflog.h"

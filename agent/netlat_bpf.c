@@ -12,7 +12,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "../bpf/tcprtt.h"
+#include "bpf/tcprtt.h"
 #include "bpf/tcprtt.skel.h"
 #include "nodescore/lathist.h"
 #include "nodescore/bpflog.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bpf/lathist.h"
+#include "bpf/lathist.h"
 #include "nodescore/lathist.h"
 
 void ns_lathist_bounds(uint32_t slot, double *lo, double *width)

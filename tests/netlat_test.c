@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <linux/tcp.h>
 
-#include "../bpf/lathist.h"
+#include "bpf/lathist.h"
 #include "nodescore/lathist.h"
 #include "nodescore/log.h"
 #include "nodescore/netlat.h"
