@@ -153,7 +153,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) | $(SKELS)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iinclude -I$(BUILD) $< $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) $(LDLIBS) -o $@
+		-Iinclude -I. -I$(BUILD) $< $(LIB_SRC) $(EXT_SRC) $(AGENT_SRC) $(LDLIBS) -o $@
 
 # Regression replay in make test/asan (tests/fuzz_replay_itest.sh): each target
 # linked with tests/fuzz/replay.c instead of libFuzzer, normal flags (+ SANFLAGS).
