@@ -35,6 +35,9 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 		     size_t errlen);
 /* The bound port (useful after port 0). */
 uint16_t ns_exthttp_port(const struct ns_exthttp *h);
+/* Appends s to b as HTML text, escaping & < > " ' (the status page writes
+ * every node name through it). */
+void ns_exthttp_html_text(struct ns_buf *b, const char *s);
 /* Stops accepting, finishes in-flight requests, frees h. NULL-safe. */
 void ns_exthttp_stop(struct ns_exthttp *h);
 
