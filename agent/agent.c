@@ -315,8 +315,9 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 			goto fail;
 		a->snap.history_enabled = e == 0; /* before HTTP starts: no lock needed */
 		if (e) {
-			log_error("agent", "history unavailable, sampling and publishing without it "
-					   "reason=\"%s\"",
+			log_error("agent",
+				  "history unavailable, sampling and publishing without it "
+				  "reason=\"%s\"",
 				  err);
 			a->history_backoff_ns = cfg->history_interval_ms * 1000000ull;
 			a->history_retry_ns = ns_mono_ns() + a->history_backoff_ns;

@@ -73,8 +73,8 @@ struct ns_agent_snapshot {
 	uint32_t publish_endpoints;
 	uint32_t seq;
 	uint64_t history_appends, history_errors;
-	int history_enabled;	  /* the ring is open (0: off, or the state dir failed) */
-	uint64_t history_damaged; /* corrupt + stale records skipped at the last open */
+	int history_enabled;		/* the ring is open (0: off, or the state dir failed) */
+	uint64_t history_damaged;	/* corrupt + stale records skipped at the last open */
 	struct ns_agent_hist loop_wall; /* wall time per iteration */
 	struct ns_agent_hist loop_cpu;	/* the loop thread's CPU time per iteration */
 	int models_enabled;		/* ns_agent_set_models was called */
