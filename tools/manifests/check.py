@@ -22,6 +22,8 @@
 # Output: one "ERROR manifests: <file>: <path>: <message>" line per problem and
 # exit status 1, or one SUCCESS line and 0. Exit status 2: bad usage or input
 # the checker cannot read.
+import copy
+import glob
 import json
 import os
 import re
@@ -44,7 +46,8 @@ class Errors:
         self.lines.append("%s: %s: %s" % (where, path or "/", msg))
 
     def finish(self, what):
-        for line in self.lines:
+        # A component pass re-checks the base objects: report each line once.
+        for line in dict.fromkeys(self.lines):
             print("ERROR manifests: " + line)
         if self.lines:
             return 1
@@ -169,6 +172,10 @@ KUST = {
     }),
 }
 
+# kustomize.config.k8s.io/v1alpha1 Component (daemonset/components/*): the
+# same fields.
+KUST["Component"] = KUST["Kustomization"]
+
 # Kinds this tree uses and their API group; anything else is refused rather
 # than waved through.
 KIND_GROUP = {
@@ -262,6 +269,8 @@ def doc_class(doc, models):
         return kind, None
     if av == "kustomize.config.k8s.io/v1beta1" and kind == "Kustomization":
         return kind, None
+    if av == "kustomize.config.k8s.io/v1alpha1" and kind == "Component":
+        return kind, None
     group, _, version = av.rpartition("/")
     if kind not in KIND_GROUP:
         return None, "kind %s is not one the checker knows" % kind
@@ -310,12 +319,131 @@ AGENT_HOST_PATHS = {
     "/sys/fs/cgroup": ("/host/sys/fs/cgroup", True),
     "/var/lib/nodescore": ("/var/lib/nodescore", False),  # history ring
 }
+# Allowed, not required: daemonset/components/node-keys mounts this node's own
+# key, one file, read-only, type File, given to --node-key-file; the
+# master-key Secret and --key-file must then be gone.
+AGENT_NODE_KEY = "/etc/nodescore/node.key"
+AGENT_OPTIONAL_HOST_PATHS = {AGENT_NODE_KEY: (AGENT_NODE_KEY, True)}
+AGENT_HOST_PATH_TYPES = {AGENT_NODE_KEY: "File"}
+MASTER_KEY_SECRET = "nodescore-key"
 EXTENDER_SCORES_FLAG = "listen-scores"
+
+
+def json_pointer(path):
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError("path %r is not a JSON pointer below the root" % (path,))
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def apply_json6902(doc, ops):
+    """Applies a JSON 6902 patch (add, remove, replace, test: what kustomize
+    applies) to doc in place; ValueError where kustomize would fail."""
+    if not isinstance(ops, list):
+        raise ValueError("not a JSON 6902 patch (a list of operations); the checker applies no other kind")
+    for i, o in enumerate(ops):
+        what = "operation %d" % i
+        if not isinstance(o, dict) or o.get("op") not in ("add", "remove", "replace", "test"):
+            raise ValueError("%s: op %r is not add, remove, replace or test" % (what, (o or {}).get("op")))
+        keys = json_pointer(o.get("path"))
+        parent = doc
+        for k in keys[:-1]:
+            if isinstance(parent, list) and k.isdigit() and int(k) < len(parent):
+                parent = parent[int(k)]
+            elif isinstance(parent, dict) and k in parent:
+                parent = parent[k]
+            else:
+                raise ValueError("%s: %s does not exist" % (what, o["path"]))
+        last, op = keys[-1], o["op"]
+        if op != "remove" and "value" not in o:
+            raise ValueError("%s: %s without a value" % (what, op))
+        if isinstance(parent, list):
+            if op == "add" and last == "-":
+                last = str(len(parent))
+            if not last.isdigit() or int(last) > len(parent) or (op != "add" and int(last) == len(parent)):
+                raise ValueError("%s: %s does not exist" % (what, o["path"]))
+            idx = int(last)
+        elif isinstance(parent, dict):
+            if op != "add" and last not in parent:
+                raise ValueError("%s: %s does not exist" % (what, o["path"]))
+            idx = last
+        else:
+            raise ValueError("%s: %s is below a scalar" % (what, o["path"]))
+        if op == "test":
+            if parent[idx] != o["value"]:
+                raise ValueError("%s: test of %s failed: %r, not %r" % (what, o["path"], parent[idx], o["value"]))
+        elif op == "remove":
+            del parent[idx]
+        elif op == "replace":
+            parent[idx] = copy.deepcopy(o["value"])
+        elif isinstance(parent, list):
+            parent.insert(idx, copy.deepcopy(o["value"]))
+        else:
+            parent[idx] = copy.deepcopy(o["value"])
+
+
+def target_matches(t, doc):
+    group, _, version = (doc.get("apiVersion") or "").rpartition("/")
+    md = doc.get("metadata") or {}
+    have = {"group": group, "version": version, "kind": doc.get("kind"),
+            "name": md.get("name"), "namespace": md.get("namespace")}
+    return all(have[k] == v for k, v in t.items() if k in have)
+
+
+def apply_component(c, docs, errs):
+    """docs with the kustomize Component in directory c applied: its
+    resources added and its JSON 6902 patches applied to their targets
+    (patched objects are labelled "FILE (+c)")."""
+    kpath = os.path.join(c, "kustomization.yaml")
+    if not os.path.isfile(kpath):
+        errs.add(c, "", "no kustomization.yaml")
+        return docs
+    k = load_docs(kpath)[0]
+    if k.get("kind") != "Component" or k.get("apiVersion") != "kustomize.config.k8s.io/v1alpha1":
+        errs.add(kpath, "", "not a kustomize.config.k8s.io/v1alpha1 Component")
+        return docs
+    docs = list(docs)
+    for r in k.get("resources") or []:
+        p = os.path.join(c, r)
+        if os.path.isfile(p):
+            docs += [(p, doc) for doc in load_docs(p)]
+        else:
+            errs.add(kpath, "resources", "%s is not a file" % r)
+    for i, pt in enumerate(k.get("patches") or []):
+        where = "patches[%d]" % i
+        t = pt.get("target")
+        if not isinstance(t, dict) or not t.get("kind") or not t.get("name"):
+            errs.add(kpath, where, "needs a target with kind and name (JSON 6902)")
+            continue
+        if pt.get("path"):
+            ppath = os.path.join(c, pt["path"])
+            if not os.path.isfile(ppath):
+                errs.add(kpath, where, "%s does not exist" % pt["path"])
+                continue
+            ops = load_docs(ppath)
+            ops = ops[0] if len(ops) == 1 else ops
+        else:
+            ppath, ops = kpath, yaml.safe_load(pt.get("patch") or "")
+        hit = False
+        for j, (f, doc) in enumerate(docs):
+            if not target_matches(t, doc):
+                continue
+            hit = True
+            new = copy.deepcopy(doc)
+            try:
+                apply_json6902(new, ops)
+            except ValueError as e:
+                errs.add(ppath, where, str(e))
+                continue
+            docs[j] = ("%s (+%s)" % (f, os.path.normpath(c)), new)
+        if not hit:
+            errs.add(kpath, where, "target %s matches no object" % t)
+    return docs
 
 
 def kustomize_docs(d, errs):
     """Every object a kustomize directory yields, as (file, doc), including
-    its configMapGenerator ConfigMaps (name without the hash suffix)."""
+    its configMapGenerator ConfigMaps (name without the hash suffix) and its
+    components' patches."""
     kpath = os.path.join(d, "kustomization.yaml")
     if not os.path.isfile(kpath):
         errs.add(d, "", "no kustomization.yaml")
@@ -340,6 +468,8 @@ def kustomize_docs(d, errs):
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": g["name"], "namespace": g.get("namespace", "")},
             "data": data}))
+    for c in k.get("components") or []:
+        out = apply_component(os.path.join(d, c), out, errs)
     return out
 
 
@@ -433,18 +563,38 @@ def cmd_policy(args):
         die("usage: check.py policy --build BUILD DIR")
     build, d = args[1], args[2]
     errs = Errors()
-    err = errs.add
     docs = kustomize_docs(d, errs)
+    nsched = policy(build, d, docs, errs, True)
+    # Each component shipped in DIR/components, applied to DIR as an overlay
+    # would (README "Key file"): the result must hold to the same policy.
+    comps = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(d, "components", "*", "kustomization.yaml")))
+    for c in comps:
+        policy(build, d, apply_component(c, kustomize_docs(d, Errors()), errs), errs, False)
+    return errs.finish("policy holds for %d objects, %d scheduler configurations%s" %
+                       (len(docs), nsched, ", %d components" % len(comps) if comps else ""))
+
+
+def policy(build, d, docs, errs, walk):
+    """Checks the objects docs of directory d; walk: also that every YAML file
+    under d is applied. Returns the number of scheduler configurations."""
+    err = errs.add
     routes = served_routes(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                         "..", "..", "extender", "exthttp.c"))
     agent_flags = parse_help(build, "agent")
     ext_flags = parse_help(build, "extender")
 
-    # Every YAML file is either applied or known not to be a Kubernetes object.
+    # Every YAML file is either applied or known not to be a Kubernetes object
+    # (a kustomization's patch files are neither: they are used by it).
     applied = {os.path.normpath(f) for f, _ in docs}
+    for root, _, files in os.walk(d):
+        if walk and "kustomization.yaml" in files:
+            for k in load_docs(os.path.join(root, "kustomization.yaml"))[:1]:
+                for pt in k.get("patches") or []:
+                    if isinstance(pt, dict) and pt.get("path"):
+                        applied.add(os.path.normpath(os.path.join(root, pt["path"])))
     not_objects = {"scheduler-config.yaml", "prometheus-scrape.yaml",
                    "prometheus-rules.yaml", "alertmanager-example.yml"}
-    for root, _, files in os.walk(d):
+    for root, _, files in os.walk(d) if walk else ():
         for name in files:
             p = os.path.normpath(os.path.join(root, name))
             if name.endswith((".yaml", ".yml")) and name != "kustomization.yaml" and \
@@ -493,18 +643,22 @@ def cmd_policy(args):
         vols = {v["name"]: v for v in spec.get("volumes") or []}
         mounts = {m["name"]: m for m in c.get("volumeMounts") or []}
         seen = set()
+        allowed = dict(AGENT_HOST_PATHS, **AGENT_OPTIONAL_HOST_PATHS)
         for name, v in vols.items():
             hp = v.get("hostPath")
             if not hp:
                 continue
             path = hp.get("path", "").rstrip("/") or "/"
             m = mounts.get(name)
-            if path not in AGENT_HOST_PATHS:
+            if path not in allowed:
                 err(af, "agent volume %s" % name, "host path %s is not in the allowlist %s" %
-                    (path, sorted(AGENT_HOST_PATHS)))
+                    (path, sorted(allowed)))
                 continue
             seen.add(path)
-            want_at, want_ro = AGENT_HOST_PATHS[path]
+            want_at, want_ro = allowed[path]
+            if path in AGENT_HOST_PATH_TYPES and hp.get("type") != AGENT_HOST_PATH_TYPES[path]:
+                err(af, "agent volume %s" % name, "host path %s must have type %s, has %r" %
+                    (path, AGENT_HOST_PATH_TYPES[path], hp.get("type")))
             if not m:
                 err(af, "agent volume %s" % name, "host path %s is not mounted" % path)
                 continue
@@ -520,6 +674,19 @@ def cmd_policy(args):
         for k in aargs:
             if k not in agent_flags:
                 err(af, "agent args", "--%s is not a nodescore-agent flag" % k)
+        # Per-node keys (components/node-keys): the node's own key file, and
+        # nothing of the master key left on the node.
+        master = [n for n, v in vols.items() if (v.get("secret") or {}).get("secretName") == MASTER_KEY_SECRET]
+        if AGENT_NODE_KEY in seen:
+            if aargs.get("node-key-file") != AGENT_NODE_KEY:
+                err(af, "agent args", "--node-key-file must be %s, the mounted host file" % AGENT_NODE_KEY)
+            if "key-file" in aargs:
+                err(af, "agent args", "--key-file (the master key) must go when the node key is mounted")
+            for n in master:
+                err(af, "agent volume %s" % n, "the master-key Secret %s must not be mounted with per-node keys"
+                    % MASTER_KEY_SECRET)
+        elif "node-key-file" in aargs:
+            err(af, "agent args", "--node-key-file needs the host file %s mounted read-only" % AGENT_NODE_KEY)
         env = {e["name"]: e for e in c.get("env") or []}
         pod_ip = env.get("POD_IP", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
         if aargs.get("listen-http") != "$(POD_IP):9464" or pod_ip != "status.podIP":
@@ -683,7 +850,7 @@ def cmd_policy(args):
             if levels.get(ns) != want:
                 err(f, doc["metadata"]["name"], "namespace %s must enforce Pod Security %s, has %r"
                     % (ns, want, levels.get(ns)))
-    return errs.finish("policy holds for %d objects, %d scheduler configurations" % (len(docs), len(scheds)))
+    return len(scheds)
 
 
 # --- Containerfile --------------------------------------------------------
