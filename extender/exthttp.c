@@ -756,19 +756,27 @@ static void render_status(struct ns_exthttp *h, struct ns_buf *b)
 				      sep);
 			sep = "; ";
 		}
-		if (d->flags & NS_FLAG_DEGRADED) {
+		if ((d->flags & NS_FLAG_DEGRADED) && (cpu_na || mem_na)) {
 			ns_buf_printf(b,
-				      "%sdegraded: a sampler failed (CPU or memory unmeasured: "
-				      "neutral score 500)",
+				      "%sdegraded: %s not measured, so the agent sends the neutral "
+				      "score 500",
+				      sep,
+				      cpu_na && mem_na ? "CPU and memory"
+				      : cpu_na	       ? "CPU"
+						       : "memory");
+			sep = "; ";
+		} else if (d->flags & NS_FLAG_DEGRADED) {
+			ns_buf_printf(b,
+				      "%sdegraded: one of the agent's samplers is failing (e.g. no "
+				      "pods cgroup); the score uses what is measured",
 				      sep);
 			sep = "; ";
 		}
 		if (d->flags & NS_FLAG_MODEL_FALLBACK) {
-			ns_buf_printf(
-			    b,
-			    "%smodel fallback: no forecast yet (first samples or no model), "
-			    "peak = now",
-			    sep);
+			ns_buf_printf(b,
+				      "%smodel fallback: a model output is missing (forecast or "
+				      "detector not ready, or no model): peak = now, anomaly 0",
+				      sep);
 			sep = "; ";
 		}
 		if (d->flags & NS_FLAG_DRAINING) {
