@@ -751,7 +751,7 @@ static void render_status(struct ns_exthttp *h, struct ns_buf *b)
 		}
 		if (an) {
 			ns_buf_printf(b,
-				      "%s<b>anomaly</b> flagged by the node's detector: /filter "
+				      "%s<b>anomaly flagged</b> by the node's detector: /filter "
 				      "removes it",
 				      sep);
 			sep = "; ";
