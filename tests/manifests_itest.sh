@@ -4,7 +4,9 @@
 # with unknown fields rejected, the agent's capability and host path
 # allowlists, the scheduler configurations against the extender's real flags
 # and routes, and the Containerfile against the libraries the built binaries
-# load. Each checker is also shown a broken copy and must reject it.
+# load. Each checker is also shown a broken copy and must reject it. The
+# per-node key component (daemonset/components/node-keys) is rendered in an
+# overlay and held to the same checks.
 . tests/lib.sh
 BUILD=${1:-build}
 PY=/usr/bin/python3
@@ -17,7 +19,7 @@ YL="yamllint -s -c tools/manifests/yamllint.yaml"
 K8S_FILES="daemonset/kustomization.yaml daemonset/namespaces.yaml daemonset/agent.yaml
 daemonset/extender.yaml daemonset/networkpolicy.yaml daemonset/scheduler/kustomization.yaml
 daemonset/scheduler/rbac.yaml daemonset/scheduler/deployment.yaml daemonset/scheduler/config.yaml
-daemonset/scheduler-config.yaml"
+daemonset/scheduler-config.yaml daemonset/components/node-keys/kustomization.yaml"
 
 # rejects NAME WANT CMD...: CMD must exit 1 and print WANT.
 rejects() {
@@ -80,12 +82,69 @@ else
 	skip kustomize_build "kubectl not installed: 'kubectl kustomize daemonset' not run (check.py policy reads the kustomization itself)"
 fi
 
+# The node-keys component as README "Key file" enables it: an overlay beside
+# a copy of daemonset/.
+nk_overlay() { # DIR SRC: DIR/daemonset from SRC, DIR/overlay using the component
+	rm -rf "${1:?}" && mkdir -p "$1/overlay" && cp -r "$2" "$1/daemonset"
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+		'resources:' '  - ../daemonset' 'components:' '  - ../daemonset/components/node-keys' \
+		>"$1/overlay/kustomization.yaml"
+}
+nk_overlay "$NS_TMP/nk" daemonset
+# nk_agent PYTHON-EXPR: true on the rendered agent DaemonSet (a), its pod spec
+# (s) and its container (c).
+nk_agent() {
+	$PY - "$NS_TMP/nk.yaml" "$1" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+a = [d for d in docs if d["kind"] == "DaemonSet" and d["metadata"]["name"] == "nodescore-agent"][0]
+s = a["spec"]["template"]["spec"]
+c = s["containers"][0]
+sys.exit(0 if eval(sys.argv[2]) else 1)
+EOF
+}
+if command -v kubectl >/dev/null 2>&1; then
+	if kubectl kustomize "$NS_TMP/nk/overlay" >"$NS_TMP/nk.yaml" 2>"$NS_TMP/kerr"; then
+		pass nodekeys_kustomize_build
+		check nodekeys_object_count [ "$(grep -c '^kind:' "$NS_TMP/nk.yaml")" -eq 21 ]
+		check nodekeys_no_master_key_volume nk_agent \
+			'not [v for v in s["volumes"] if "secret" in v] and "key" not in [v["name"] for v in s["volumes"]]'
+		check nodekeys_host_file_volume nk_agent \
+			'{"name": "node-key", "hostPath": {"path": "/etc/nodescore/node.key", "type": "File"}} in s["volumes"]'
+		check nodekeys_mount_read_only nk_agent \
+			'[m for m in c["volumeMounts"] if m["name"] == "node-key"] == [{"name": "node-key", "mountPath": "/etc/nodescore/node.key", "readOnly": True}]'
+		check nodekeys_args nk_agent \
+			'"--node-key-file=/etc/nodescore/node.key" in c["args"] and not [x for x in c["args"] if x.startswith("--key-file")]'
+		# The rest of the agent is untouched.
+		check nodekeys_other_mounts_kept nk_agent \
+			'[m["name"] for m in c["volumeMounts"]] == ["proc", "cgroup", "state", "node-key"]'
+		# The patch's "test" operations: agent.yaml reordered, kustomize fails
+		# rather than patching the wrong argument.
+		nk_overlay "$NS_TMP/nk_moved" daemonset
+		sed -i 's|^            - --key-file=/etc/nodescore/key|            - --key-file=/etc/nodescore/master|' \
+			"$NS_TMP/nk_moved/daemonset/agent.yaml"
+		if kubectl kustomize "$NS_TMP/nk_moved/overlay" >/dev/null 2>"$NS_TMP/kerr2"; then
+			fail nodekeys_kustomize_guard "agent.yaml changed under the patch, kustomize still rendered"
+		else
+			check nodekeys_kustomize_guard grep -q "testing value /spec/template/spec/containers/0/args/2 failed" "$NS_TMP/kerr2"
+		fi
+	else
+		fail nodekeys_kustomize_build "$(head -3 "$NS_TMP/kerr")"
+	fi
+else
+	skip nodekeys_kustomize_build "kubectl not installed: the node-keys overlay is not rendered (check.py policy applies the component itself)"
+fi
+
 # --- schema
 if [ -f "$MODELS/V1PodSpec.js" ]; then
 	# shellcheck disable=SC2086
 	check schema_all $PY $CHECK schema --models "$MODELS" $K8S_FILES
 	if [ -s "$NS_TMP/rendered.yaml" ]; then
 		check schema_kustomize_output $PY $CHECK schema --models "$MODELS" "$NS_TMP/rendered.yaml"
+	fi
+	if [ -s "$NS_TMP/nk.yaml" ]; then
+		check schema_nodekeys_output $PY $CHECK schema --models "$MODELS" "$NS_TMP/nk.yaml" \
+			"$NS_TMP/nk/overlay/kustomization.yaml"
 	fi
 	if broken unknown_field agent.yaml 's/^      hostNetwork: true/&\n      hostNetwrok: true/'; then
 		rejects schema_rejects_unknown_field "unknown field 'hostNetwrok' in V1PodSpec" \
@@ -119,6 +178,9 @@ if [ ! -x "$BUILD/nodescore-agent" ] || [ ! -x "$BUILD/nodescore-extender" ]; th
 	exit
 fi
 check policy_holds $POLICY daemonset
+# ... and on daemonset/ with each of its components applied, and the overlay.
+check policy_checks_components sh -c "$POLICY daemonset | grep -q ', 1 components'"
+check policy_nodekeys_overlay $POLICY "$NS_TMP/nk/overlay"
 
 # policy_rejects NAME FILE SED-SCRIPT WANT
 policy_rejects() {
@@ -170,6 +232,25 @@ policy_rejects baseline_namespace namespaces.yaml 's/enforce: privileged/enforce
 	"namespace nodescore-node must enforce Pod Security privileged"
 policy_rejects extender_host_network extender.yaml 's/^      serviceAccountName: nodescore-extender/&\n      hostNetwork: true/' \
 	"hostNetwork: only the agent needs it"
+# The node-keys component: exactly /etc/nodescore/node.key, read-only, a file,
+# with --node-key-file and without the master key.
+NKP=components/node-keys/agent-node-key.yaml
+policy_rejects nodekeys_writable $NKP 's/^    readOnly: true/    readOnly: false/' \
+	"host path /etc/nodescore/node.key must be mounted readOnly"
+policy_rejects nodekeys_directory $NKP 's|^      path: /etc/nodescore/node.key|      path: /etc/nodescore|' \
+	"host path /etc/nodescore is not in the allowlist"
+policy_rejects nodekeys_file_or_create $NKP 's/^      type: File$/      type: FileOrCreate/' \
+	"host path /etc/nodescore/node.key must have type File, has 'FileOrCreate'"
+policy_rejects nodekeys_master_kept $NKP 's|value: --node-key-file=/etc/nodescore/node.key|value: --key-file=/etc/nodescore/key|' \
+	"--key-file (the master key) must go when the node key is mounted"
+policy_rejects nodekeys_patch_drift agent.yaml 's|^            - --key-file=/etc/nodescore/key|            - --key-file=/etc/nodescore/master|' \
+	"test of /spec/template/spec/containers/0/args/2 failed"
+# Writable through the overlay too (the broken copy's overlay).
+if broken nk_writable_tree $NKP 's/^    readOnly: true/    readOnly: false/'; then
+	nk_overlay "$NS_TMP/nk_writable" "$NS_TMP/nk_writable_tree"
+	rejects policy_rejects_nodekeys_writable_overlay "host path /etc/nodescore/node.key must be mounted readOnly" \
+		$POLICY "$NS_TMP/nk_writable/overlay"
+fi
 # A manifest added to daemonset/ but not to kustomization.yaml is never applied.
 rm -rf "$NS_TMP/unlisted" && cp -r daemonset "$NS_TMP/unlisted" && cp daemonset/agent.yaml "$NS_TMP/unlisted/extra.yaml"
 rejects policy_rejects_unlisted_file "extra.yaml: /: not listed in any kustomization.yaml" $POLICY "$NS_TMP/unlisted"
