@@ -69,7 +69,7 @@ struct ns_models {
 	uint64_t an_next_ms;
 	struct ns_history_acc an_acc;
 	int an_err_logged;
-	uint64_t an_since_fit; /* scored rows since the detector's last fit */
+	uint64_t an_since_fit;	  /* scored rows since the detector's last fit */
 	char test_path[PATH_CAP]; /* --test-anomaly-file, "" = off */
 	char test_feature[64];	  /* its feature while forced, "" = not forced */
 
@@ -742,9 +742,8 @@ int ns_models_open(const struct ns_models_config *c, struct ns_models **out, cha
 	m->cfg.forecast_path = m->cfg.anomaly_path = m->cfg.anomaly_metrics = NULL;
 	m->cfg.qtable_path = NULL;
 	m->cfg.test_anomaly_file = NULL;
-	if (c->test_anomaly_file &&
-	    snprintf(m->test_path, sizeof(m->test_path), "%s", c->test_anomaly_file) >=
-		(int)sizeof(m->test_path)) {
+	if (c->test_anomaly_file && snprintf(m->test_path, sizeof(m->test_path), "%s",
+					     c->test_anomaly_file) >= (int)sizeof(m->test_path)) {
 		snprintf(err, errlen, "--test-anomaly-file too long");
 		free(m);
 		return -ENAMETOOLONG;

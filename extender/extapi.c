@@ -35,9 +35,9 @@ struct ns_extapi_view {
 	uint8_t state;
 	uint8_t fail;
 	uint32_t hash;
-	uint16_t raw;  /* combined 0..1000 before normalisation */
-	uint8_t score; /* 0..10 reply */
-	uint8_t would; /* shadow: the 0..10 the real reply would have had */
+	uint16_t raw;		       /* combined 0..1000 before normalisation */
+	uint8_t score;		       /* 0..10 reply */
+	uint8_t would;		       /* shadow: the 0..10 the real reply would have had */
 	uint32_t held_cpu_m, held_mib; /* reservations against this node */
 };
 
@@ -115,10 +115,11 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 		return 400;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct ns_ext_node *nd = &a->nodes[i];
-		if (!utf8_valid(nd->name_tok, nd->name_tok_len) || !utf8_valid(nd->name, nd->name_len) ||
+		if (!utf8_valid(nd->name_tok, nd->name_tok_len) ||
+		    !utf8_valid(nd->name, nd->name_len) ||
 		    (a->mode == NS_EXT_OBJECTS && !utf8_valid(nd->obj, nd->obj_len))) {
-			snprintf(a->err, sizeof(a->err), "node %zu: name or object is not valid UTF-8",
-				 i);
+			snprintf(a->err, sizeof(a->err),
+				 "node %zu: name or object is not valid UTF-8", i);
 			return 400;
 		}
 	}
@@ -165,9 +166,9 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 			st->stale++;
 		} else {
 			v->state = NODE_FRESH;
-			if (held && ns_reserve_get(cfg->resv, a->nodes[i].name, a->nodes[i].name_len,
-						   v->hash, &v->d, now, &v->held_cpu_m,
-						   &v->held_mib))
+			if (held &&
+			    ns_reserve_get(cfg->resv, a->nodes[i].name, a->nodes[i].name_len,
+					   v->hash, &v->d, now, &v->held_cpu_m, &v->held_mib))
 				st->held++;
 		}
 	}
@@ -347,7 +348,8 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 	for (size_t i = 0; i < a->n; i++)
 		if (c->v[i].fail == FAIL_NONE)
 			need += (objects ? a->nodes[i].obj_len : a->nodes[i].name_tok_len) + 1;
-	ns_buf_puts(out, objects ? "{\"Nodes\":{\"metadata\":{},\"items\":[" : "{\"Nodes\":null,\"NodeNames\":[");
+	ns_buf_puts(out, objects ? "{\"Nodes\":{\"metadata\":{},\"items\":["
+				 : "{\"Nodes\":null,\"NodeNames\":[");
 	if (ns_buf_reserve(out, need) < 0)
 		return 500;
 	p = out->p + out->len;
@@ -368,7 +370,8 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 	}
 	*p = '\0';
 	out->len = (size_t)(p - out->p);
-	ns_buf_puts(out, objects ? "]},\"NodeNames\":null,\"FailedNodes\":{" : "],\"FailedNodes\":{");
+	ns_buf_puts(out,
+		    objects ? "]},\"NodeNames\":null,\"FailedNodes\":{" : "],\"FailedNodes\":{");
 	k = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct ns_ext_node *nd = &a->nodes[i];
@@ -417,13 +420,14 @@ static void combine(struct ns_extapi_ctx *c, enum ns_pod_class cls)
 		switch (cls) {
 		case NS_CLASS_LATENCY:
 			/* Lowest network p99 among the candidates is best. */
-			lat = rmax > rmin ? (uint32_t)(1000ull * (rmax - v->d.rtt_p99_us) /
-						       (rmax - rmin))
-					  : 1000;
+			lat = rmax > rmin
+				  ? (uint32_t)(1000ull * (rmax - v->d.rtt_p99_us) / (rmax - rmin))
+				  : 1000;
 			v->raw = (uint16_t)((3 * s + 7 * lat) / 10);
 			break;
 		case NS_CLASS_BATCH:
-			h = v->d.cpu_peak_fc > v->d.mem_peak_fc ? v->d.cpu_peak_fc : v->d.mem_peak_fc;
+			h = v->d.cpu_peak_fc > v->d.mem_peak_fc ? v->d.cpu_peak_fc
+								: v->d.mem_peak_fc;
 			h = h > 1000 ? 0 : 1000 - h;
 			v->raw = (uint16_t)((s + h) / 2);
 			break;
@@ -476,7 +480,8 @@ static void reserve_top(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *cfg
 		return;
 	ns_reserve_add(cfg->resv, a->nodes[best].name, a->nodes[best].name_len, c->v[best].hash,
 		       now.ms, now.mono_ms,
-		       a->cpu_milli > UINT32_MAX ? UINT32_MAX : (uint32_t)(a->cpu_milli > 0 ? a->cpu_milli : 0),
+		       a->cpu_milli > UINT32_MAX ? UINT32_MAX
+						 : (uint32_t)(a->cpu_milli > 0 ? a->cpu_milli : 0),
 		       mib > UINT32_MAX ? UINT32_MAX : (uint32_t)mib);
 	st->reserved = 1;
 }
@@ -512,9 +517,11 @@ static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)
 			/* Nothing to stretch: keep the absolute score on 0..10. */
 			v->score = (uint8_t)((v->raw + 50) / 100);
 		else if (norm == NS_NORM_RANK)
-			v->score = (uint8_t)((10u * dense[v->raw] + (distinct - 1) / 2) / (distinct - 1));
+			v->score =
+			    (uint8_t)((10u * dense[v->raw] + (distinct - 1) / 2) / (distinct - 1));
 		else
-			v->score = (uint8_t)((10u * (v->raw - rmin) + (rmax - rmin) / 2) / (rmax - rmin));
+			v->score =
+			    (uint8_t)((10u * (v->raw - rmin) + (rmax - rmin) / 2) / (rmax - rmin));
 	}
 }
 
@@ -523,7 +530,8 @@ static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)
  * LeastAllocated averages free shares of allocatable with weights 1:1. */
 static uint32_t least_alloc(const struct ns_node_data *d)
 {
-	uint32_t c = d->cpu_now > 1000 ? 1000 : d->cpu_now, m = d->mem_now > 1000 ? 1000 : d->mem_now;
+	uint32_t c = d->cpu_now > 1000 ? 1000 : d->cpu_now,
+		 m = d->mem_now > 1000 ? 1000 : d->mem_now;
 
 	return 2000 - c - m;
 }
@@ -555,7 +563,8 @@ static void shadow_compare(struct ns_extapi_ctx *c, struct ns_extapi_stats *st)
 		    (base == SIZE_MAX || least_alloc(&v->d) > least_alloc(&c->v[base].d)))
 			base = i;
 		if (v->state != NODE_EXCLUDED)
-			st->would_scores[v->score > NS_EXT_SCORE_MAX ? NS_EXT_SCORE_MAX : v->score]++;
+			st->would_scores[v->score > NS_EXT_SCORE_MAX ? NS_EXT_SCORE_MAX
+								     : v->score]++;
 		v->would = v->score;
 		v->score = NS_EXT_SCORE_NEUTRAL;
 	}
@@ -567,8 +576,8 @@ static void shadow_compare(struct ns_extapi_ctx *c, struct ns_extapi_stats *st)
 		/* A tie for least allocated is a coin toss for the baseline:
 		 * any of the tied nodes is its choice. */
 		st->agree = least_alloc(&c->v[top].d) == least_alloc(&c->v[base].d)
-				    ? NS_SHADOW_AGREE
-				    : NS_SHADOW_DISAGREE;
+				? NS_SHADOW_AGREE
+				: NS_SHADOW_DISAGREE;
 }
 
 size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint8_t *score,

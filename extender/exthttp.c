@@ -31,8 +31,8 @@ enum verb {
 };
 
 static const char *const verb_names[V_COUNT] = {
-	[V_FILTER] = "filter",	 [V_PRIORITIZE] = "prioritize", [V_HEALTHZ] = "healthz",
-	[V_METRICS] = "metrics", [V_STATUS] = "status",		[V_OTHER] = "other",
+    [V_FILTER] = "filter",   [V_PRIORITIZE] = "prioritize", [V_HEALTHZ] = "healthz",
+    [V_METRICS] = "metrics", [V_STATUS] = "status",	    [V_OTHER] = "other",
 };
 
 enum code {
@@ -47,11 +47,13 @@ enum code {
 };
 
 static const unsigned code_values[C_COUNT] = {
-	[C_200] = 200, [C_400] = 400, [C_404] = 404, [C_405] = 405, [C_413] = 413, [C_500] = 500, [C_503] = 503,
+    [C_200] = 200, [C_400] = 400, [C_404] = 404, [C_405] = 405,
+    [C_413] = 413, [C_500] = 500, [C_503] = 503,
 };
 
 /* Latency buckets in microseconds; the scheduler's budget is milliseconds. */
-static const uint64_t bucket_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+static const uint64_t bucket_us[] = {100,   250,   500,	  1000,	  2500,	  5000,
+				     10000, 25000, 50000, 100000, 250000, 1000000};
 #define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
 
 struct hist {
@@ -100,9 +102,9 @@ struct shadow_last {
 };
 
 static const char *const agree_names[] = {
-	[NS_SHADOW_NO_SIGNAL] = "no_signal",
-	[NS_SHADOW_AGREE] = "agree",
-	[NS_SHADOW_DISAGREE] = "disagree",
+    [NS_SHADOW_NO_SIGNAL] = "no_signal",
+    [NS_SHADOW_AGREE] = "agree",
+    [NS_SHADOW_DISAGREE] = "disagree",
 };
 
 struct pbuf {
@@ -145,7 +147,7 @@ struct ns_exthttp {
 
 struct req {
 	enum verb verb;
-	int post_ok;	/* the method fits the route */
+	int post_ok; /* the method fits the route */
 	int too_big;
 	int over_budget;
 	int close;	   /* answer with Connection: close */
@@ -266,7 +268,7 @@ static enum code code_index(unsigned status)
 static void conn_answering(struct ns_exthttp *h, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn *c = ci ? ci->socket_context : NULL;
 
 	if (!c)
@@ -364,9 +366,10 @@ static void render_shadow_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	for (int v = 0; v < 2; v++)
 		ns_buf_printf(b, "nodescore_extender_shadow_requests_total{verb=\"%s\"} %llu\n",
 			      verb_names[v], (unsigned long long)atomic_load(&h->sh_requests[v]));
-	metric_one(b, "nodescore_extender_shadow_compared_total", "counter",
-		   "Shadow prioritize requests with both a would-be and a least-allocated first choice.",
-		   atomic_load(&h->sh_compared));
+	metric_one(
+	    b, "nodescore_extender_shadow_compared_total", "counter",
+	    "Shadow prioritize requests with both a would-be and a least-allocated first choice.",
+	    atomic_load(&h->sh_compared));
 	metric_one(b, "nodescore_extender_shadow_disagree_total", "counter",
 		   "Compared shadow prioritize requests whose would-be first choice is not least "
 		   "allocated.",
@@ -374,7 +377,8 @@ static void render_shadow_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	metric_head(b, "nodescore_extender_shadow_would_filter_total", "counter",
 		    "Candidate nodes shadow filter would have removed, by reason.");
 	for (int i = 0; i < 3; i++)
-		ns_buf_printf(b, "nodescore_extender_shadow_would_filter_total{reason=\"%s\"} %llu\n",
+		ns_buf_printf(b,
+			      "nodescore_extender_shadow_would_filter_total{reason=\"%s\"} %llu\n",
 			      reasons[i], (unsigned long long)atomic_load(&h->sh_would[i]));
 	metric_one(b, "nodescore_extender_shadow_would_fail_open_total", "counter",
 		   "Shadow filter calls whose signals would have removed every node (fail open).",
@@ -387,11 +391,13 @@ static void render_shadow_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	pthread_mutex_lock(&h->sh_mu);
 	l = h->sh_last;
 	pthread_mutex_unlock(&h->sh_mu);
-	metric_head(b, "nodescore_extender_shadow_last_ranking", "gauge",
-		    "Would-be score of the first candidates of the last shadow prioritize, by rank.");
+	metric_head(
+	    b, "nodescore_extender_shadow_last_ranking", "gauge",
+	    "Would-be score of the first candidates of the last shadow prioritize, by rank.");
 	for (size_t i = 0; i < l.n; i++)
-		ns_buf_printf(b, "nodescore_extender_shadow_last_ranking{rank=\"%zu\",node=\"%s\"} %u\n",
-			      i + 1, l.node[i], l.score[i]);
+		ns_buf_printf(
+		    b, "nodescore_extender_shadow_last_ranking{rank=\"%zu\",node=\"%s\"} %u\n",
+		    i + 1, l.node[i], l.score[i]);
 }
 
 static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
@@ -403,28 +409,33 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		    "HTTP requests by verb and status code.");
 	for (int v = 0; v < V_COUNT; v++)
 		for (int c = 0; c < C_COUNT; c++)
-			ns_buf_printf(b, "nodescore_extender_requests_total{verb=\"%s\",code=\"%u\"} %llu\n",
-				      verb_names[v], code_values[c],
-				      (unsigned long long)atomic_load(&h->requests[v][c]));
+			ns_buf_printf(
+			    b, "nodescore_extender_requests_total{verb=\"%s\",code=\"%u\"} %llu\n",
+			    verb_names[v], code_values[c],
+			    (unsigned long long)atomic_load(&h->requests[v][c]));
 	metric_head(b, "nodescore_extender_request_duration_seconds", "histogram",
 		    "Time to answer filter and prioritize, body received to reply queued.");
 	for (int v = 0; v < 2; v++) {
 		uint64_t cum = 0;
 		for (size_t i = 0; i < NBUCKETS; i++) {
 			cum += atomic_load(&h->lat[v].le[i]);
-			ns_buf_printf(b,
-				      "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\","
-				      "le=\"%g\"} %llu\n",
-				      verb_names[v], (double)bucket_us[i] / 1e6, (unsigned long long)cum);
+			ns_buf_printf(
+			    b,
+			    "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\","
+			    "le=\"%g\"} %llu\n",
+			    verb_names[v], (double)bucket_us[i] / 1e6, (unsigned long long)cum);
 		}
+		ns_buf_printf(
+		    b,
+		    "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
+		    "%llu\n",
+		    verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
 		ns_buf_printf(b,
-			      "nodescore_extender_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} "
-			      "%llu\n",
-			      verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
-		ns_buf_printf(b, "nodescore_extender_request_duration_seconds_sum{verb=\"%s\"} %.9f\n",
+			      "nodescore_extender_request_duration_seconds_sum{verb=\"%s\"} %.9f\n",
 			      verb_names[v], (double)atomic_load(&h->lat[v].sum_ns) / 1e9);
-		ns_buf_printf(b, "nodescore_extender_request_duration_seconds_count{verb=\"%s\"} %llu\n",
-			      verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
+		ns_buf_printf(
+		    b, "nodescore_extender_request_duration_seconds_count{verb=\"%s\"} %llu\n",
+		    verb_names[v], (unsigned long long)atomic_load(&h->lat[v].count));
 	}
 	metric_head(b, "nodescore_extender_table_nodes", "gauge", "Nodes in the score table.");
 	ns_buf_printf(b, "nodescore_extender_table_nodes %u\n", ns_table_size(t));
@@ -462,7 +473,8 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		   atomic_load(&h->fail_open));
 	metric_head(b, "nodescore_extender_candidates_without_signal_total", "counter",
 		    "Candidates answered with the neutral score, by why.");
-	ns_buf_printf(b, "nodescore_extender_candidates_without_signal_total{why=\"unknown\"} %llu\n",
+	ns_buf_printf(b,
+		      "nodescore_extender_candidates_without_signal_total{why=\"unknown\"} %llu\n",
 		      (unsigned long long)atomic_load(&h->unknown));
 	ns_buf_printf(b, "nodescore_extender_candidates_without_signal_total{why=\"stale\"} %llu\n",
 		      (unsigned long long)atomic_load(&h->stale));
@@ -475,28 +487,33 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	metric_one(b, "nodescore_extender_body_inflight_bytes", "gauge",
 		   "Request body bytes reserved across connections now.",
 		   atomic_load(&h->inflight));
-	metric_one(b, "nodescore_extender_request_deadline_closed_total", "counter",
-		   "Connections closed because a request was not received within --request-timeout.",
-		   atomic_load(&h->deadline_closed));
+	metric_one(
+	    b, "nodescore_extender_request_deadline_closed_total", "counter",
+	    "Connections closed because a request was not received within --request-timeout.",
+	    atomic_load(&h->deadline_closed));
 	metric_one(b, "nodescore_extender_bad_header_total", "counter",
 		   "Requests refused with 400 for repeated or conflicting Content-Length headers.",
 		   atomic_load(&h->bad_header));
 	if (h->cfg.api.resv) {
 		struct ns_reserve_stats rs;
 		ns_reserve_stats(h->cfg.api.resv, &rs);
-		metric_one(b, "nodescore_extender_reservations_active", "gauge",
-			   "Nodes holding the requests of pods ranked first since their last score.",
-			   ns_reserve_active(h->cfg.api.resv));
+		metric_one(
+		    b, "nodescore_extender_reservations_active", "gauge",
+		    "Nodes holding the requests of pods ranked first since their last score.",
+		    ns_reserve_active(h->cfg.api.resv));
 		metric_head(b, "nodescore_extender_reservations_total", "counter",
 			    "Pod requests held against the node prioritize ranked first, and holds "
 			    "ended, by outcome.");
 		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"made\"} %llu\n",
 			      (unsigned long long)rs.made);
-		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"settled\"} %llu\n",
+		ns_buf_printf(b,
+			      "nodescore_extender_reservations_total{outcome=\"settled\"} %llu\n",
 			      (unsigned long long)rs.settled);
-		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"expired\"} %llu\n",
+		ns_buf_printf(b,
+			      "nodescore_extender_reservations_total{outcome=\"expired\"} %llu\n",
 			      (unsigned long long)rs.expired);
-		ns_buf_printf(b, "nodescore_extender_reservations_total{outcome=\"replaced\"} %llu\n",
+		ns_buf_printf(b,
+			      "nodescore_extender_reservations_total{outcome=\"replaced\"} %llu\n",
 			      (unsigned long long)rs.replaced);
 	}
 	render_shadow_metrics(h, b);
@@ -852,9 +869,9 @@ static enum MHD_Result refuse_body(struct MHD_Connection *conn, struct ns_exthtt
 		status = 503;
 	}
 	ns_buf_puts(&out->b, r->verb == V_FILTER
-				     ? "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},"
-				       "\"FailedAndUnresolvableNodes\":{},\"Error\":"
-				     : "{\"Error\":");
+				 ? "{\"Nodes\":null,\"NodeNames\":null,\"FailedNodes\":{},"
+				   "\"FailedAndUnresolvableNodes\":{},\"Error\":"
+				 : "{\"Error\":");
 	ns_buf_put_json_str(&out->b, msg, strlen(msg));
 	ns_buf_putc(&out->b, '}');
 	if (log_allowed(h))
@@ -896,8 +913,7 @@ static int shadow_log_allowed(struct ns_exthttp *h, int verb)
 {
 	uint64_t now_s = ns_mono_ns() / 1000000000u, last = atomic_load(&h->sh_logged_s[verb]);
 
-	return now_s != last &&
-	       atomic_compare_exchange_strong(&h->sh_logged_s[verb], &last, now_s);
+	return now_s != last && atomic_compare_exchange_strong(&h->sh_logged_s[verb], &last, now_s);
 }
 
 static void shadow_account(struct ns_exthttp *h, const struct ns_extapi_ctx *c, enum verb verb,
@@ -916,8 +932,10 @@ static void shadow_account(struct ns_exthttp *h, const struct ns_extapi_ctx *c, 
 		} else {
 			atomic_fetch_add_explicit(&h->sh_would[0], st->failed_anomaly,
 						  memory_order_relaxed);
-			atomic_fetch_add_explicit(&h->sh_would[1], st->failed_cpu, memory_order_relaxed);
-			atomic_fetch_add_explicit(&h->sh_would[2], st->failed_mem, memory_order_relaxed);
+			atomic_fetch_add_explicit(&h->sh_would[1], st->failed_cpu,
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&h->sh_would[2], st->failed_mem,
+						  memory_order_relaxed);
 		}
 		if ((would || st->fail_open) && shadow_log_allowed(h, V_FILTER)) {
 			pod_label(a, pod, sizeof(pod));
@@ -925,8 +943,8 @@ static void shadow_account(struct ns_exthttp *h, const struct ns_extapi_ctx *c, 
 				 "filter pod=%s candidates=%u would_filter=%u anomaly=%u cpu=%u "
 				 "memory=%u fail_open=%d (at most one line a second)",
 				 pod, st->nodes, would, st->fail_open ? 0 : st->failed_anomaly,
-				 st->fail_open ? 0 : st->failed_cpu, st->fail_open ? 0 : st->failed_mem,
-				 st->fail_open);
+				 st->fail_open ? 0 : st->failed_cpu,
+				 st->fail_open ? 0 : st->failed_mem, st->fail_open);
 		}
 		return;
 	}
@@ -958,7 +976,8 @@ static void shadow_account(struct ns_exthttp *h, const struct ns_extapi_ctx *c, 
 	if (shadow_log_allowed(h, V_PRIORITIZE)) {
 		char top[SHADOW_NAME] = "-";
 		if (st->top != SIZE_MAX)
-			safe_name(top, sizeof(top), a->nodes[st->top].name, a->nodes[st->top].name_len);
+			safe_name(top, sizeof(top), a->nodes[st->top].name,
+				  a->nodes[st->top].name_len);
 		log_info("shadow",
 			 "prioritize pod=%s top=%s least_allocated=%s agreement=%s candidates=%u "
 			 "would_filter=%u (at most one line a second)",
@@ -967,8 +986,7 @@ static void shadow_account(struct ns_exthttp *h, const struct ns_extapi_ctx *c, 
 	}
 }
 
-static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp *h,
-				  struct req *r)
+static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp *h, struct req *r)
 {
 	struct ns_extapi_ctx *c = thread_ctx(h);
 	struct ns_extapi_stats st;
@@ -983,10 +1001,11 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 	if (r->too_big || r->over_budget)
 		return refuse_body(conn, h, r, out);
 	if (r->verb == V_FILTER)
-		status = ns_extapi_filter(c, h->cfg.table, &h->cfg.api, now, body, blen, &out->b, &st);
+		status =
+		    ns_extapi_filter(c, h->cfg.table, &h->cfg.api, now, body, blen, &out->b, &st);
 	else
-		status = ns_extapi_prioritize(c, h->cfg.table, &h->cfg.api, now, body, blen, &out->b,
-					      &st);
+		status = ns_extapi_prioritize(c, h->cfg.table, &h->cfg.api, now, body, blen,
+					      &out->b, &st);
 	if (status == 200) {
 		atomic_fetch_add_explicit(&h->unknown, st.unknown, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->stale, st.stale, memory_order_relaxed);
@@ -1035,7 +1054,7 @@ static enum verb route(const char *url)
 }
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				   const char *value)
+				    const char *value)
 {
 	unsigned *n = cls;
 
@@ -1072,9 +1091,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 			return MHD_NO;
 		r->t0 = ns_mono_ns();
 		r->verb = route(url);
-		r->post_ok = r->verb <= V_PRIORITIZE ? strcmp(method, MHD_HTTP_METHOD_POST) == 0
-						     : strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-							       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		r->post_ok = r->verb <= V_PRIORITIZE
+				 ? strcmp(method, MHD_HTTP_METHOD_POST) == 0
+				 : strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+				       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		/* Owned by MHD from here: completed() frees it on every path. */
 		*con_cls = r;
 		if (count_content_length(conn, &cl) > 1) {
@@ -1099,7 +1119,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 			else if (cl && n)
 				/* A claimed length is not data: reserve at most 16 MiB
 				 * up front, grow past that only as bytes arrive. */
-				ns_buf_reserve(&r->body->b, (size_t)(n < (16u << 20) ? n : (16u << 20)));
+				ns_buf_reserve(&r->body->b,
+					       (size_t)(n < (16u << 20) ? n : (16u << 20)));
 			if (r->too_big || r->over_budget) {
 				out = pbuf_get(h);
 				if (!out)
@@ -1194,7 +1215,7 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			return; /* untracked: MHD's idle timeout still applies */
@@ -1246,7 +1267,8 @@ static void *watchdog(void *arg)
 		if (n) {
 			atomic_fetch_add_explicit(&h->deadline_closed, n, memory_order_relaxed);
 			if (log_allowed(h))
-				log_info("http", "closed connections past the request deadline count=%llu",
+				log_info("http",
+					 "closed connections past the request deadline count=%llu",
 					 (unsigned long long)n);
 		}
 	}
@@ -1346,22 +1368,19 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 		flags |= MHD_USE_IPv6;
 	/* MHD warns about a pool of one: leave the option out instead. */
 	struct MHD_OptionItem pool[] = {
-		{h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-		 (intptr_t)h->cfg.threads, NULL},
-		{MHD_OPTION_END, 0, NULL},
+	    {h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+	     (intptr_t)h->cfg.threads, NULL},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	/* The logger must come first or MHD prints early messages itself. */
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-				h, MHD_OPTION_SOCK_ADDR, &h->cfg.addr,
-				MHD_OPTION_ARRAY, pool,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-				MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
-				MHD_OPTION_CONNECTION_TIMEOUT,
-				(unsigned)((h->cfg.request_timeout_ms + 999) / 1000),
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip_limit,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, &h->cfg.addr, MHD_OPTION_ARRAY, pool, MHD_OPTION_NOTIFY_COMPLETED,
+	    completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((h->cfg.request_timeout_ms + 999) / 1000),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip_limit, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!h->d) {
 		e = errno ? errno : EADDRINUSE;
 		pthread_key_delete(h->ctx_key);

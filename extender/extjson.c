@@ -81,8 +81,9 @@ static void scan_plain(struct rd *r)
 
 	while (r->end - r->p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)r->p);
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-					 _mm_cmplt_epi8(_mm_xor_si128(x, flip), lim));
+		__m128i m =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+				 _mm_cmplt_epi8(_mm_xor_si128(x, flip), lim));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m);
 		if (bits) {
 			r->p += __builtin_ctz(bits);
@@ -126,7 +127,14 @@ static int read_string(struct rd *r, const char **tok, size_t *toklen, int *esc)
 		if (r->end - r->p < 2)
 			return fail(r, "unterminated string");
 		switch (r->p[1]) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
 			r->p += 2;
 			break;
 		case 'u':
@@ -173,7 +181,8 @@ static size_t put_utf8(char *o, unsigned cp)
 
 static unsigned hex4(const char *p)
 {
-	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 |
+			  hexval(p[3]));
 }
 
 /* Decodes a validated string token into out (room for toklen bytes is
@@ -189,15 +198,26 @@ static size_t decode_string(const char *tok, size_t toklen, char *out)
 			continue;
 		}
 		switch (p[1]) {
-		case 'b': out[n++] = '\b'; break;
-		case 'f': out[n++] = '\f'; break;
-		case 'n': out[n++] = '\n'; break;
-		case 'r': out[n++] = '\r'; break;
-		case 't': out[n++] = '\t'; break;
+		case 'b':
+			out[n++] = '\b';
+			break;
+		case 'f':
+			out[n++] = '\f';
+			break;
+		case 'n':
+			out[n++] = '\n';
+			break;
+		case 'r':
+			out[n++] = '\r';
+			break;
+		case 't':
+			out[n++] = '\t';
+			break;
 		case 'u': {
 			unsigned cp = hex4(p + 2);
 			p += 6;
-			if (cp >= 0xd800 && cp < 0xdc00 && e - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+			if (cp >= 0xd800 && cp < 0xdc00 && e - p >= 6 && p[0] == '\\' &&
+			    p[1] == 'u') {
 				unsigned lo = hex4(p + 2);
 				if (lo >= 0xdc00 && lo < 0xe000) {
 					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -211,7 +231,9 @@ static size_t decode_string(const char *tok, size_t toklen, char *out)
 			n += put_utf8(out + n, cp);
 			continue;
 		}
-		default: out[n++] = p[1]; break;
+		default:
+			out[n++] = p[1];
+			break;
 		}
 		p += 2;
 	}

@@ -64,7 +64,8 @@ static void *sub_loop(void *arg)
 		for (;;) {
 			int n = nn_recv(s->sock, buf, sizeof(buf), NN_DONTWAIT);
 			if (n < 0) {
-				if (nn_errno() != EAGAIN && nn_errno() != EINTR && nn_errno() != ETERM)
+				if (nn_errno() != EAGAIN && nn_errno() != EINTR &&
+				    nn_errno() != ETERM)
 					log_warning("subscriber", "receive failed error=\"%s\"",
 						    nn_strerror(nn_errno()));
 				break;
@@ -73,15 +74,15 @@ static void *sub_loop(void *arg)
 				ns_table_count_reject(s->t, NS_WIRE_ERR_LENGTH);
 				continue;
 			}
-			ns_table_ingest(s->t, buf, (size_t)n, s->key->bytes, s->key->len, ns_now_ms(),
-					ns_mono_ns() / 1000000u, s->skew_ms);
+			ns_table_ingest(s->t, buf, (size_t)n, s->key->bytes, s->key->len,
+					ns_now_ms(), ns_mono_ns() / 1000000u, s->skew_ms);
 		}
 	}
 	return NULL;
 }
 
-int ns_extsub_start(const char *url, struct ns_table *t, const struct ns_key *key,
-		    uint64_t skew_ms, struct ns_extsub **out, char *err, size_t errlen)
+int ns_extsub_start(const char *url, struct ns_table *t, const struct ns_key *key, uint64_t skew_ms,
+		    struct ns_extsub **out, char *err, size_t errlen)
 {
 	struct ns_extsub *s = calloc(1, sizeof(*s));
 	size_t fdlen = sizeof(int);

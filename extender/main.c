@@ -27,51 +27,50 @@ static void on_signal(int sig)
 }
 
 static struct ns_opt opts[] = {
-	{"listen-scores", NS_OPT_STRING, "tcp://0.0.0.0:5555",
-	 "nanomsg SUB address the agents publish to (tcp://host:port or ipc://path)", NULL, 0},
-	{"listen-http", NS_OPT_STRING, "0.0.0.0:8888",
-	 "HTTP address for the scheduler, metrics and status page (host:port, [v6]:port; port 0 "
-	 "picks one)",
-	 NULL, 0},
-	{"key-file", NS_OPT_STRING, NULL,
-	 "master HMAC key file, mode 0600 (required); each node's key is derived from it", NULL, 0},
-	{"shared-key", NS_OPT_BOOL, "0",
-	 "compatibility: verify with the master key itself, as agents before per-node keys signed",
-	 NULL, 0},
-	{"derive-key", NS_OPT_STRING, NULL,
-	 "write the per-node key of NODE (HKDF-SHA256 of --key-file) to stdout and exit", NULL, 0},
-	{"publish-interval", NS_OPT_STRING, "2s", "agents' publish interval; the TTL defaults to 3x",
-	 NULL, 0},
-	{"ttl", NS_OPT_STRING, NULL, "age after which a node is stale (default 3 x publish-interval)",
-	 NULL, 0},
-	{"skew", NS_OPT_STRING, "30s", "accepted age of message timestamps (sender clock behind)",
-	 NULL, 0},
-	{"future-skew", NS_OPT_STRING, "2s",
-	 "accepted lead of message timestamps (sender clock ahead); bounds a restart lock-out",
-	 NULL, 0},
-	{"max-body", NS_OPT_STRING, "32Mi",
-	 "largest accepted request body (5,000 full Node objects are about 19 MB); larger gets 413",
-	 NULL, 0},
-	{"body-budget", NS_OPT_STRING, "96Mi",
-	 "request body bytes held at once across all connections; past it 503", NULL, 0},
-	{"request-timeout", NS_OPT_STRING, "10s",
-	 "a request's headers and body must arrive within this, else the connection is closed",
-	 NULL, 0},
-	{"max-conns-per-ip", NS_OPT_STRING, "64", "open HTTP connections per source address", NULL,
-	 0},
-	{"normalize", NS_OPT_STRING, "linear", "prioritize scores over the candidates: linear|rank",
-	 NULL, 0},
-	{"reserve-settle", NS_OPT_STRING, "10s",
-	 "hold each pod's request against the node prioritize ranks first until that node sends a "
-	 "message this much later (pod started and measured); 0 turns holds off",
-	 NULL, 0},
-	{"shadow", NS_OPT_BOOL, "0",
-	 "answer neutrally (filter passes all, prioritize scores all 5), log and count what "
-	 "nodescore would have done and how often it disagrees with least allocated; no holds",
-	 NULL, 0},
-	{"max-nodes", NS_OPT_STRING, "10000", "score table capacity in nodes", NULL, 0},
-	{"http-threads", NS_OPT_STRING, "2", "HTTP worker threads", NULL, 0},
-	{"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
+    {"listen-scores", NS_OPT_STRING, "tcp://0.0.0.0:5555",
+     "nanomsg SUB address the agents publish to (tcp://host:port or ipc://path)", NULL, 0},
+    {"listen-http", NS_OPT_STRING, "0.0.0.0:8888",
+     "HTTP address for the scheduler, metrics and status page (host:port, [v6]:port; port 0 "
+     "picks one)",
+     NULL, 0},
+    {"key-file", NS_OPT_STRING, NULL,
+     "master HMAC key file, mode 0600 (required); each node's key is derived from it", NULL, 0},
+    {"shared-key", NS_OPT_BOOL, "0",
+     "compatibility: verify with the master key itself, as agents before per-node keys signed",
+     NULL, 0},
+    {"derive-key", NS_OPT_STRING, NULL,
+     "write the per-node key of NODE (HKDF-SHA256 of --key-file) to stdout and exit", NULL, 0},
+    {"publish-interval", NS_OPT_STRING, "2s", "agents' publish interval; the TTL defaults to 3x",
+     NULL, 0},
+    {"ttl", NS_OPT_STRING, NULL, "age after which a node is stale (default 3 x publish-interval)",
+     NULL, 0},
+    {"skew", NS_OPT_STRING, "30s", "accepted age of message timestamps (sender clock behind)", NULL,
+     0},
+    {"future-skew", NS_OPT_STRING, "2s",
+     "accepted lead of message timestamps (sender clock ahead); bounds a restart lock-out", NULL,
+     0},
+    {"max-body", NS_OPT_STRING, "32Mi",
+     "largest accepted request body (5,000 full Node objects are about 19 MB); larger gets 413",
+     NULL, 0},
+    {"body-budget", NS_OPT_STRING, "96Mi",
+     "request body bytes held at once across all connections; past it 503", NULL, 0},
+    {"request-timeout", NS_OPT_STRING, "10s",
+     "a request's headers and body must arrive within this, else the connection is closed", NULL,
+     0},
+    {"max-conns-per-ip", NS_OPT_STRING, "64", "open HTTP connections per source address", NULL, 0},
+    {"normalize", NS_OPT_STRING, "linear", "prioritize scores over the candidates: linear|rank",
+     NULL, 0},
+    {"reserve-settle", NS_OPT_STRING, "10s",
+     "hold each pod's request against the node prioritize ranks first until that node sends a "
+     "message this much later (pod started and measured); 0 turns holds off",
+     NULL, 0},
+    {"shadow", NS_OPT_BOOL, "0",
+     "answer neutrally (filter passes all, prioritize scores all 5), log and count what "
+     "nodescore would have done and how often it disagrees with least allocated; no holds",
+     NULL, 0},
+    {"max-nodes", NS_OPT_STRING, "10000", "score table capacity in nodes", NULL, 0},
+    {"http-threads", NS_OPT_STRING, "2", "HTTP worker threads", NULL, 0},
+    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -93,7 +92,8 @@ static void addr_str(const struct sockaddr_storage *ss, uint16_t port, char *out
 	char host[INET6_ADDRSTRLEN] = "?";
 
 	if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, host, sizeof(host));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, host,
+			  sizeof(host));
 		snprintf(out, cap, "[%s]:%u", host, port);
 	} else {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, host, sizeof(host));
@@ -110,13 +110,16 @@ static int derive_key(struct ns_key *master, const char *node)
 
 	if (!ns_wire_name_valid(node, len)) {
 		ns_key_wipe(master);
-		log_error("extender", "invalid --derive-key node=\"%.80s\" (a DNS-1123 subdomain of "
-				      "1..63 characters)", node);
+		log_error("extender",
+			  "invalid --derive-key node=\"%.80s\" (a DNS-1123 subdomain of "
+			  "1..63 characters)",
+			  node);
 		return 2;
 	}
 	if (isatty(STDOUT_FILENO)) {
 		ns_key_wipe(master);
-		log_error("extender", "--derive-key writes raw key bytes: redirect stdout to a file");
+		log_error("extender",
+			  "--derive-key writes raw key bytes: redirect stdout to a file");
 		return 2;
 	}
 	ns_key_derive_node(master, node, len, &nk);
@@ -138,17 +141,18 @@ int main(int argc, char **argv)
 	struct ns_table *table = NULL;
 	struct ns_key key;
 	struct sigaction sa;
-	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes, threads,
-		evict, settle;
+	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes,
+	    threads, evict, settle;
 	struct ns_reserve *resv = NULL;
 	const char *scores;
 	char err[256], httpaddr[80];
 	int rc = 1, shared = 0, shadow = 0;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-extender",
-			     "Central kube-scheduler extender: keeps the latest signed score of every "
-			     "node\nand answers /filter and /prioritize from them.",
-			     argc, argv, NULL, err, sizeof(err))) {
+	switch (
+	    ns_opt_parse(opts, NOPTS, "nodescore-extender",
+			 "Central kube-scheduler extender: keeps the latest signed score of every "
+			 "node\nand answers /filter and /prioritize from them.",
+			 argc, argv, NULL, err, sizeof(err))) {
 	case NS_OPT_HELP:
 		return 0;
 	case NS_OPT_ERROR:
@@ -250,7 +254,8 @@ int main(int argc, char **argv)
 		settle = 0;
 	/* A hold outlives no TTL: past it the node is stale and neutral anyway. */
 	if (settle) {
-		resv = ns_reserve_new(max_nodes < 16384 ? 2 * (uint32_t)max_nodes : 32768, settle, ttl);
+		resv = ns_reserve_new(max_nodes < 16384 ? 2 * (uint32_t)max_nodes : 32768, settle,
+				      ttl);
 		if (!resv) {
 			log_error("extender", "cannot allocate the reservation table");
 			goto out;

@@ -16,10 +16,10 @@
 #define SLOTS_MAX (1u << 20)
 
 struct slot {
-	uint64_t due_ms;	/* sender clock: a message at or after this has seen the pods */
-	uint64_t made_mono_ms;	/* last add */
+	uint64_t due_ms;       /* sender clock: a message at or after this has seen the pods */
+	uint64_t made_mono_ms; /* last add */
 	uint32_t cpu_m, mem_mib;
-	uint8_t len;		/* 0: free */
+	uint8_t len; /* 0: free */
 	char name[NS_WIRE_NAME_MAX];
 };
 
@@ -140,8 +140,8 @@ int ns_reserve_add(struct ns_reserve *r, const char *name, size_t len, uint32_t 
 	if (!(s = find(r, name, len, hash))) {
 		for (uint32_t k = 0; k < WINDOW && !s; k++) {
 			struct slot *c = &r->s[(hash + k) & r->mask];
-			if (!c->len ||
-			    (now_mono_ms > c->made_mono_ms && now_mono_ms - c->made_mono_ms > r->hold_ms))
+			if (!c->len || (now_mono_ms > c->made_mono_ms &&
+					now_mono_ms - c->made_mono_ms > r->hold_ms))
 				s = c;
 			else if (!oldest || c->made_mono_ms < oldest->made_mono_ms)
 				oldest = c;

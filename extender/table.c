@@ -46,7 +46,7 @@ struct entry {
 struct tab {
 	_Atomic uint64_t *idx;
 	struct entry *entries;
-	struct ns_replay_state *replay; /* writer only, indexed like entries */
+	struct ns_replay_state *replay;	  /* writer only, indexed like entries */
 	uint8_t (*keys)[NS_NODE_KEY_LEN]; /* writer only: each node's derived key */
 	uint8_t *keys_valid;		  /* writer only: keys[i] is cached */
 	uint32_t mask;
@@ -328,7 +328,8 @@ static int compact(struct ns_table *t, uint64_t now_mono_ms)
 	struct tab *old = atomic_load_explicit(&t->cur, memory_order_relaxed), *nt;
 	uint32_t n = atomic_load_explicit(&old->size, memory_order_relaxed), victims = 0;
 
-	if (!t->evict_ms || (t->last_compact_ms && now_mono_ms - t->last_compact_ms < COMPACT_MIN_MS))
+	if (!t->evict_ms ||
+	    (t->last_compact_ms && now_mono_ms - t->last_compact_ms < COMPACT_MIN_MS))
 		return 0;
 	t->last_compact_ms = now_mono_ms;
 	for (uint32_t i = 0; i < n; i++) {
@@ -348,7 +349,7 @@ static int compact(struct ns_table *t, uint64_t now_mono_ms)
 		find(nt, e->name, e->len, e->hash, &slot);
 		insert(nt, slot, e->name, e->len, e->hash, w, &old->replay[i], old->keys[i]);
 		nt->keys_valid[atomic_load_explicit(&nt->size, memory_order_relaxed) - 1] =
-			old->keys_valid[i];
+		    old->keys_valid[i];
 	}
 	atomic_store_explicit(&t->cur, nt, memory_order_release);
 	/* Retired COMPACT_MIN_MS ago at least: no reader still holds it. */

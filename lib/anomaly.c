@@ -91,8 +91,8 @@ static void metric_step(struct metric *m, double x, float *out)
 	out[NS_AF_RESID] = clampf((x - pred) / dz);
 	out[NS_AF_VOL] = clampf(log((rstd(m->s) + 0.05 * sl + floor_) / dz));
 	same = m->season && ns_roll_count(m->season) >= m->season->cap
-		       ? ns_roll_at(m->season, m->season->cap - 1)
-		       : NULL;
+		   ? ns_roll_at(m->season, m->season->cap - 1)
+		   : NULL;
 	out[NS_AF_SEASON] = clampf(same ? (x - same->mean) / dz : 0.0);
 
 	ns_roll_push(m->s, x);
@@ -112,9 +112,9 @@ static void metric_step(struct metric *m, double x, float *out)
 }
 
 static const char *const feat_suffix[NF_PER] = {
-	[NS_AF_Z_SHORT] = "z_short", [NS_AF_Z_MID] = "z_mid",	[NS_AF_Z_LONG] = "z_long",
-	[NS_AF_DELTA] = "delta",	 [NS_AF_RESID] = "resid",	[NS_AF_MAXZ] = "maxz",
-	[NS_AF_SEASON] = "season",	 [NS_AF_VOL] = "vol",
+    [NS_AF_Z_SHORT] = "z_short", [NS_AF_Z_MID] = "z_mid", [NS_AF_Z_LONG] = "z_long",
+    [NS_AF_DELTA] = "delta",	 [NS_AF_RESID] = "resid", [NS_AF_MAXZ] = "maxz",
+    [NS_AF_SEASON] = "season",	 [NS_AF_VOL] = "vol",
 };
 
 /* ---- detector ---- */
@@ -135,11 +135,12 @@ struct ns_anomaly {
 	/* feature rows, newest last */
 	float *rows;
 	uint32_t rcap, rn, rhead;
-	float *train;  /* scratch: contiguous training rows */
+	float *train; /* scratch: contiguous training rows */
 	double *scratch;
 
 	struct ns_iforest *model;
-	double model_q99; /* 99th percentile of the model's scores on its training rows, NaN unknown */
+	double
+	    model_q99; /* 99th percentile of the model's scores on its training rows, NaN unknown */
 	uint32_t since_fit;
 	int refit_requested;
 	int own_fit;
@@ -288,8 +289,8 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 	a->rows = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->train = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->scratch = calloc(a->rcap, sizeof(double));
-	if (!a->rows || !a->train || !a->scratch ||
-	    ns_roll_new(c->lik_short, &a->sshort) || ns_roll_new(c->lik_long, &a->ref))
+	if (!a->rows || !a->train || !a->scratch || ns_roll_new(c->lik_short, &a->sshort) ||
+	    ns_roll_new(c->lik_long, &a->ref))
 		goto nomem;
 	a->model_q99 = NAN;
 	a->armed = 1;
@@ -749,8 +750,8 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 	return err;
 }
 
-int ns_anomaly_features_series(const struct ns_anomaly_config *c, const float *values,
-			       size_t rows, float *x_out)
+int ns_anomaly_features_series(const struct ns_anomaly_config *c, const float *values, size_t rows,
+			       float *x_out)
 {
 	struct metric met[NS_ANOMALY_MAX_METRICS];
 	char err[128];

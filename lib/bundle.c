@@ -107,7 +107,8 @@ int ns_bundle_write(const char *dir, const cJSON *meta, const struct ns_bundle_f
 		ERR("libsodium init failed");
 		return -EIO;
 	}
-	if (!dir || strlen(dir) >= sizeof(parent) || !cJSON_IsObject(meta) || n > NS_BUNDLE_MAX_FILES) {
+	if (!dir || strlen(dir) >= sizeof(parent) || !cJSON_IsObject(meta) ||
+	    n > NS_BUNDLE_MAX_FILES) {
 		ERR("bad bundle arguments");
 		return -EINVAL;
 	}
@@ -258,7 +259,8 @@ int ns_bundle_open(const char *dir, struct ns_bundle **out, char *err, size_t er
 
 		if (++nfiles > (int)NS_BUNDLE_MAX_FILES || !cJSON_IsString(nm) ||
 		    !name_ok(nm->valuestring) || !cJSON_IsNumber(by) || by->valuedouble < 0 ||
-		    by->valuedouble > 1e12 || !cJSON_IsString(sh) || strlen(sh->valuestring) != 64) {
+		    by->valuedouble > 1e12 || !cJSON_IsString(sh) ||
+		    strlen(sh->valuestring) != 64) {
 			ERR("%s: malformed files entry %d", path, nfiles);
 			ns_bundle_close(b);
 			return -EBADMSG;

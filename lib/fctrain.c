@@ -102,7 +102,8 @@ int ns_fctrain_fit(const float *X, const float *y, const float *w, size_t n, siz
 			ERR("xgboost round %u: %s", i, XGBGetLastError());
 			goto out;
 		}
-		if (p->progress && (i + 1) % 10 == 0 && p->progress(i + 1, p->ntrees, p->progress_arg)) {
+		if (p->progress && (i + 1) % 10 == 0 &&
+		    p->progress(i + 1, p->ntrees, p->progress_arg)) {
 			ERR("training cancelled");
 			rc = -ECANCELED;
 			goto out;

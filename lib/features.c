@@ -13,21 +13,21 @@
 #define FEAT_NAME_LEN 40
 
 static const uint32_t win_ms[NS_FEAT_NWIN] = {
-	[NS_FEAT_W_1M] = 60000u,      [NS_FEAT_W_5M] = 300000u,	    [NS_FEAT_W_1H] = 3600000u,
-	[NS_FEAT_W_6H] = 21600000u,   [NS_FEAT_W_24H] = 86400000u,
+    [NS_FEAT_W_1M] = 60000u,	[NS_FEAT_W_5M] = 300000u,    [NS_FEAT_W_1H] = 3600000u,
+    [NS_FEAT_W_6H] = 21600000u, [NS_FEAT_W_24H] = 86400000u,
 };
 static const char *const win_name[NS_FEAT_NWIN] = {
-	[NS_FEAT_W_1M] = "1m", [NS_FEAT_W_5M] = "5m", [NS_FEAT_W_1H] = "1h",
-	[NS_FEAT_W_6H] = "6h", [NS_FEAT_W_24H] = "24h",
+    [NS_FEAT_W_1M] = "1m", [NS_FEAT_W_5M] = "5m",   [NS_FEAT_W_1H] = "1h",
+    [NS_FEAT_W_6H] = "6h", [NS_FEAT_W_24H] = "24h",
 };
 /* Windows below this index run over raw samples, the rest over buckets. */
 #define FEAT_FIRST_BUCKET_WIN NS_FEAT_W_1H
 
 static const uint32_t lag_ms[NS_FEAT_NLAG] = {
-	300000u, 900000u, 3600000u, 7200000u, 14400000u, 72000000u, 79200000u, 82800000u,
+    300000u, 900000u, 3600000u, 7200000u, 14400000u, 72000000u, 79200000u, 82800000u,
 };
 static const char *const lag_name[NS_FEAT_NLAG] = {
-	"5m", "15m", "1h", "2h", "4h", "20h", "22h", "23h",
+    "5m", "15m", "1h", "2h", "4h", "20h", "22h", "23h",
 };
 
 struct feat_metric {
@@ -62,7 +62,7 @@ static uint32_t div_round(uint64_t a, uint64_t b)
  * value carry that change directly, where trees over raw levels need many
  * splits per level to express it. */
 static const char *const rel_name[] = {
-	"dm_1h", "dm_6h", "dm_24h", "dlag_23h", "dmax_1h", "z_1h", "z_24h", "vr_1h",
+    "dm_1h", "dm_6h", "dm_24h", "dlag_23h", "dmax_1h", "z_1h", "z_24h", "vr_1h",
 };
 
 /* Keeps z-scores and the volatility ratio finite on flat series (0.5 pp). */
@@ -70,9 +70,9 @@ static const char *const rel_name[] = {
 
 static void build_names(struct ns_feat *f)
 {
-	static const char *const glob[NS_FEAT_GLOBAL] = { "tod_sin", "tod_cos", "dow_sin",
-							  "dow_cos" };
-	static const char *const stat[3] = { "mean", "std", "max" };
+	static const char *const glob[NS_FEAT_GLOBAL] = {"tod_sin", "tod_cos", "dow_sin",
+							 "dow_cos"};
+	static const char *const stat[3] = {"mean", "std", "max"};
 	size_t k = 0;
 
 	for (size_t i = 0; i < NS_FEAT_GLOBAL; i++)
@@ -127,7 +127,7 @@ int ns_feat_new(const struct ns_feat_config *cfg, struct ns_feat **out)
 	bucket_ms = (uint64_t)f->bucket_steps * cfg->step_ms;
 	for (size_t w = 0; w < NS_FEAT_NWIN; w++) {
 		cap[w] = w < FEAT_FIRST_BUCKET_WIN ? div_round(win_ms[w], cfg->step_ms)
-						    : div_round(win_ms[w], bucket_ms);
+						   : div_round(win_ms[w], bucket_ms);
 		per += ns_roll_storage_bytes(cap[w]);
 	}
 	for (size_t l = 0; l < NS_FEAT_NLAG; l++)

@@ -30,8 +30,8 @@ struct fc_node {
 
 struct fc_model {
 	struct ns_fc_target t;
-	float base;   /* XGBoost base_score (identity link: the margin start) */
-	float offset; /* bias correction */
+	float base;	    /* XGBoost base_score (identity link: the margin start) */
+	float offset;	    /* bias correction */
 	uint16_t anchor[2]; /* relative models: feature added back, and its fallback */
 	uint16_t flat_feat; /* flat guard: when x[flat_feat] < flat_thr, forecast */
 	float flat_thr;	    /* anchor + offset (persistence) instead of the trees */
@@ -167,7 +167,7 @@ void ns_forecast_free(struct ns_forecast *fc)
 
 static const cJSON *jpath(const cJSON *o, const char *a, const char *b, const char *c)
 {
-	const char *k[3] = { a, b, c };
+	const char *k[3] = {a, b, c};
 
 	for (int i = 0; i < 3 && o && k[i]; i++)
 		o = cJSON_GetObjectItemCaseSensitive(o, k[i]);
@@ -199,9 +199,9 @@ static int jnums(const cJSON *a, double *out, int n)
 static int import_tree(const cJSON *tree, size_t nfeat, struct fc_node *dst, uint32_t room,
 		       uint32_t *used, char *err, size_t errlen)
 {
-	const char *arr[5] = { "left_children", "right_children", "split_indices",
-			       "split_conditions", "default_left" };
-	double *col[5] = { 0 };
+	const char *arr[5] = {"left_children", "right_children", "split_indices",
+			      "split_conditions", "default_left"};
+	double *col[5] = {0};
 	const cJSON *st, *e;
 	uint32_t *queue = NULL, *pos = NULL, head = 0, tail = 0;
 	uint8_t *seen = NULL;
@@ -209,8 +209,8 @@ static int import_tree(const cJSON *tree, size_t nfeat, struct fc_node *dst, uin
 
 	n = cJSON_GetArraySize(jpath(tree, "left_children", NULL, NULL));
 	if (n < 1 || (uint32_t)n > NS_FC_MAX_TREE_NODES || (uint32_t)n > room) {
-		ERR("tree has %d nodes (1..%u allowed, %u left in budget)", n,
-		    NS_FC_MAX_TREE_NODES, room);
+		ERR("tree has %d nodes (1..%u allowed, %u left in budget)", n, NS_FC_MAX_TREE_NODES,
+		    room);
 		return -EINVAL;
 	}
 	st = jpath(tree, "split_type", NULL, NULL);
@@ -265,7 +265,8 @@ static int import_tree(const cJSON *tree, size_t nfeat, struct fc_node *dst, uin
 			goto out;
 		}
 		if (f < 0 || f >= (double)nfeat || f != floor(f) || f > FC_FMASK) {
-			ERR("split feature %.0f out of range (%zu features) at node %u", f, nfeat, id);
+			ERR("split feature %.0f out of range (%zu features) at node %u", f, nfeat,
+			    id);
 			goto out;
 		}
 		seen[(uint32_t)l] = seen[(uint32_t)r] = 1;
@@ -287,14 +288,13 @@ out:
 	return rc;
 }
 
-int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t,
-			     const char *json, size_t len, float offset, int relative, char *err,
-			     size_t errlen)
+int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t, const char *json,
+			     size_t len, float offset, int relative, char *err, size_t errlen)
 {
-	static const char *const objectives[] = { "reg:squarederror", "reg:pseudohubererror",
-						  "reg:absoluteerror" };
+	static const char *const objectives[] = {"reg:squarederror", "reg:pseudohubererror",
+						 "reg:absoluteerror"};
 	const cJSON *learner, *trees, *tree, *o;
-	struct fc_model m = { 0 };
+	struct fc_model m = {0};
 	cJSON *root = NULL;
 	int ok = 0, rc = -EINVAL, nt;
 	uint32_t room = NS_FC_MAX_NODES, total = 0;
@@ -464,7 +464,7 @@ static void put_f32(struct wbuf *w, float f)
 
 int ns_forecast_save(const struct ns_forecast *fc, uint8_t **buf, size_t *len)
 {
-	struct wbuf w = { 0 };
+	struct wbuf w = {0};
 
 	put(&w, FC_MAGIC, 4);
 	put_u32(&w, FC_VERSION);
@@ -636,7 +636,7 @@ static int load_model(struct rbuf *r, struct ns_forecast *fc, struct fc_model *m
 int ns_forecast_load(const void *buf, size_t len, struct ns_forecast **out, char *err,
 		     size_t errlen)
 {
-	struct rbuf r = { .p = buf, .len = len };
+	struct rbuf r = {.p = buf, .len = len};
 	struct ns_feat_config cfg;
 	struct ns_forecast *fc = NULL;
 	uint32_t ver, nfeat, nmodels, crc, budget = NS_FC_MAX_NODES;

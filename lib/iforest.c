@@ -26,10 +26,10 @@ struct node {
 struct ns_iforest {
 	uint32_t nf, nt, psi;
 	uint64_t seed;
-	double cpsi;	   /* c(psi): normalises the mean path length */
-	uint32_t *off;	   /* nt + 1 offsets into nodes */
+	double cpsi;   /* c(psi): normalises the mean path length */
+	uint32_t *off; /* nt + 1 offsets into nodes */
 	struct node *nodes;
-	uint32_t *size;	   /* training rows that reached each node */
+	uint32_t *size; /* training rows that reached each node */
 	char names[NS_IFOREST_MAX_FEATURES][NS_IFOREST_NAME_MAX + 1];
 };
 
@@ -115,8 +115,8 @@ static void build(struct builder *b, uint32_t id, uint32_t lo, uint32_t hi, uint
 		}
 	}
 	if (!found) {
-		b->nodes[id] = (struct node){
-			.thr = (float)((double)depth + c_of((double)cnt)), .feat = -1};
+		b->nodes[id] =
+		    (struct node){.thr = (float)((double)depth + c_of((double)cnt)), .feat = -1};
 		return;
 	}
 	thr = (float)((double)mn + rnd_unit(&b->rng) * ((double)mx - (double)mn));
@@ -131,8 +131,7 @@ static void build(struct builder *b, uint32_t id, uint32_t lo, uint32_t hi, uint
 			b->idx[mid++] = t;
 		}
 	}
-	b->nodes[id] = (struct node){
-		.thr = thr, .feat = (int32_t)feat, .left = b->n};
+	b->nodes[id] = (struct node){.thr = thr, .feat = (int32_t)feat, .left = b->n};
 	b->n += 2;
 	build(b, b->nodes[id].left, lo, mid, depth + 1);
 	build(b, b->nodes[id].left + 1, mid, hi, depth + 1);
@@ -148,9 +147,8 @@ static void set_names(struct ns_iforest *f, const char *const *names)
 	}
 }
 
-int ns_iforest_train(const float *x, size_t n_rows, size_t n_features,
-		     const char *const *names, const struct ns_iforest_params *p,
-		     struct ns_iforest **out)
+int ns_iforest_train(const float *x, size_t n_rows, size_t n_features, const char *const *names,
+		     const struct ns_iforest_params *p, struct ns_iforest **out)
 {
 	struct ns_iforest_params def;
 	struct ns_iforest *f = NULL;
@@ -227,7 +225,7 @@ static double mean_path(const struct ns_iforest *f, const float *x)
 		uint32_t i = 0;
 
 		while (nd[i].feat >= 0)
-			i = nd[i].left + (uint32_t)!(x[nd[i].feat] < nd[i].thr);
+			i = nd[i].left + (uint32_t) !(x[nd[i].feat] < nd[i].thr);
 		h += nd[i].thr;
 	}
 	return h / f->nt;
@@ -264,8 +262,8 @@ int ns_iforest_score_batch(const struct ns_iforest *f, const float *x, size_t n_
 	return 0;
 }
 
-int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_features,
-		       double *score, int *top, double *contrib)
+int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_features, double *score,
+		       int *top, double *contrib)
 {
 	double acc[NS_IFOREST_MAX_FEATURES] = {0}, total = 0, best = 0, h = 0;
 	int err = check_x(f, x, n_features);
@@ -278,7 +276,7 @@ int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_feat
 		uint32_t i = 0;
 
 		while (nd[i].feat >= 0) {
-			uint32_t c = nd[i].left + (uint32_t)!(x[nd[i].feat] < nd[i].thr);
+			uint32_t c = nd[i].left + (uint32_t) !(x[nd[i].feat] < nd[i].thr);
 			acc[nd[i].feat] += log2((double)sz[i] / (double)sz[c]);
 			i = c;
 		}
@@ -320,7 +318,6 @@ const char *ns_iforest_feature_name(const struct ns_iforest *f, size_t i)
 }
 
 /* ---- model file ---- */
-
 
 #define HDR_BYTES (4u + 4u + 4u + 4u + 4u + 8u)
 #define NODE_BYTES 20u /* feature, threshold, left, right, size */
@@ -401,7 +398,8 @@ static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_
 	for (uint32_t i = 0; i < nn; i++) {
 		int32_t feat = (int32_t)ns_le_get_u32(pf + 4 * (size_t)i);
 		float thr = ns_le_bits_f32(ns_le_get_u32(pt + 4 * (size_t)i));
-		uint32_t l = ns_le_get_u32(pl + 4 * (size_t)i), r = ns_le_get_u32(pr + 4 * (size_t)i);
+		uint32_t l = ns_le_get_u32(pl + 4 * (size_t)i),
+			 r = ns_le_get_u32(pr + 4 * (size_t)i);
 
 		if (sz[i] < 1)
 			BAD("tree=%u node=%u has size 0", t, i);
@@ -409,8 +407,7 @@ static int load_tree(struct ns_iforest *f, uint32_t t, const uint8_t *a, uint32_
 			if (l != 0 || r != 0 || ns_le_get_u32(pt + 4 * (size_t)i) != 0)
 				BAD("tree=%u leaf=%u has children or a threshold", t, i);
 			nd[i] = (struct node){
-				.thr = (float)((double)depth[i] + c_of((double)sz[i])),
-				.feat = -1};
+			    .thr = (float)((double)depth[i] + c_of((double)sz[i])), .feat = -1};
 			continue;
 		}
 		if (feat < 0 || (uint32_t)feat >= f->nf)
@@ -511,7 +508,8 @@ int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **o
 		if (nn < 1 || nn > 2 * (size_t)f->psi - 1)
 			BAD("tree=%u nodes=%zu outside 1..%u", t, nn, 2 * f->psi - 1);
 		if ((body - pos) / NODE_BYTES < nn)
-			BAD("tree=%u claims %zu nodes but only %zu bytes are left", t, nn, body - pos);
+			BAD("tree=%u claims %zu nodes but only %zu bytes are left", t, nn,
+			    body - pos);
 		pos += nn * NODE_BYTES;
 		total += nn;
 		maxnn = nn > maxnn ? nn : maxnn;

@@ -51,7 +51,8 @@ int ns_key_load(const char *path, struct ns_key *key, char *err, size_t errlen)
 			e = errno;
 			close(fd);
 			sodium_memzero(buf, sizeof(buf));
-			snprintf(err, errlen, "cannot read key file path=%s: %s", path, strerror(e));
+			snprintf(err, errlen, "cannot read key file path=%s: %s", path,
+				 strerror(e));
 			return -e;
 		}
 		if (n == 0)
@@ -95,8 +96,8 @@ void ns_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const uint8_t 
 	sodium_memzero(&st, sizeof(st));
 }
 
-int ns_hkdf_sha256_expand(const uint8_t prk[NS_HKDF_HASH_LEN], const uint8_t *info,
-			  size_t info_len, uint8_t *out, size_t out_len)
+int ns_hkdf_sha256_expand(const uint8_t prk[NS_HKDF_HASH_LEN], const uint8_t *info, size_t info_len,
+			  uint8_t *out, size_t out_len)
 {
 	uint8_t t[NS_HKDF_HASH_LEN];
 	size_t done = 0, tlen = 0;

@@ -6,16 +6,15 @@
 #include <strings.h>
 #include <unistd.h>
 
-
 #include "nodescore/log.h"
 
 enum ns_log_level ns_log_max = NS_LOG_INFO;
 
 static const char *const level_names[] = {
-	[NS_LOG_ERROR] = "ERROR",
-	[NS_LOG_WARNING] = "WARNING",
-	[NS_LOG_SUCCESS] = "SUCCESS",
-	[NS_LOG_INFO] = "INFO",
+    [NS_LOG_ERROR] = "ERROR",
+    [NS_LOG_WARNING] = "WARNING",
+    [NS_LOG_SUCCESS] = "SUCCESS",
+    [NS_LOG_INFO] = "INFO",
 };
 
 int ns_log_set_level(const char *name)

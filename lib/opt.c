@@ -206,7 +206,7 @@ int ns_parse_duration_ms(const char *s, uint64_t *out)
 int ns_parse_size(const char *s, uint64_t *out)
 {
 	static const char *const sfx[] = {"K", "M", "G", "Ki", "Mi", "Gi", "KiB", "MiB", "GiB"};
-	static const double mul[] = {1e3,	  1e6,	       1e9,	    1024.0,	1048576.0,
+	static const double mul[] = {1e3,	   1e6,	   1e9,	      1024.0,	   1048576.0,
 				     1073741824.0, 1024.0, 1048576.0, 1073741824.0};
 
 	return parse_scaled(s, sfx, mul, 9, 1, out);

@@ -29,18 +29,18 @@ static const struct {
 	const char *name;
 	uint32_t max;
 } cols[COL_COUNT] = {
-	[COL_NODE] = {"node", 0},
-	[COL_SCORE] = {"score", NS_SCORE_MAX},
-	[COL_FLAGS] = {"flags", UINT8_MAX},
-	[COL_ANOMALY] = {"anomaly", NS_PERMILLE},
-	[COL_CPU_NOW] = {"cpu_now", NS_PERMILLE},
-	[COL_MEM_NOW] = {"mem_now", NS_PERMILLE},
-	[COL_CPU_PEAK_FC] = {"cpu_peak_fc", NS_PERMILLE},
-	[COL_MEM_PEAK_FC] = {"mem_peak_fc", NS_PERMILLE},
-	[COL_FREE_MILLICORES] = {"free_millicores", UINT32_MAX},
-	[COL_FREE_MIB] = {"free_mib", UINT32_MAX},
-	[COL_PODS] = {"pods", UINT16_MAX},
-	[COL_RTT_P99_US] = {"rtt_p99_us", UINT32_MAX},
+    [COL_NODE] = {"node", 0},
+    [COL_SCORE] = {"score", NS_SCORE_MAX},
+    [COL_FLAGS] = {"flags", UINT8_MAX},
+    [COL_ANOMALY] = {"anomaly", NS_PERMILLE},
+    [COL_CPU_NOW] = {"cpu_now", NS_PERMILLE},
+    [COL_MEM_NOW] = {"mem_now", NS_PERMILLE},
+    [COL_CPU_PEAK_FC] = {"cpu_peak_fc", NS_PERMILLE},
+    [COL_MEM_PEAK_FC] = {"mem_peak_fc", NS_PERMILLE},
+    [COL_FREE_MILLICORES] = {"free_millicores", UINT32_MAX},
+    [COL_FREE_MIB] = {"free_mib", UINT32_MAX},
+    [COL_PODS] = {"pods", UINT16_MAX},
+    [COL_RTT_P99_US] = {"rtt_p99_us", UINT32_MAX},
 };
 
 /* Prints at most 24 bytes of a field, replacing bytes that would garble a log line. */

@@ -69,7 +69,6 @@ double ns_qtable_value(const struct ns_qtable *t, uint32_t state)
 
 /* ---- table file ---- */
 
-
 static int version_char_ok(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

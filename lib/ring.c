@@ -130,7 +130,6 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
 }
 #endif
 
-
 uint64_t ns_ring_file_size(uint32_t capacity)
 {
 	return NS_RING_HEADER_SIZE + (uint64_t)capacity * NS_RING_RECORD_SIZE;
@@ -337,7 +336,8 @@ static void encode_header(uint8_t *h, uint32_t capacity)
  * take whatever the file says. */
 static int check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity)
 {
-	uint32_t ver = ns_le_get_u32(h + 8), hsz = ns_le_get_u32(h + 12), rsz = ns_le_get_u32(h + 16);
+	uint32_t ver = ns_le_get_u32(h + 8), hsz = ns_le_get_u32(h + 12),
+		 rsz = ns_le_get_u32(h + 16);
 	uint32_t nm = ns_le_get_u32(h + 20), cap = ns_le_get_u32(h + 24);
 
 	if (memcmp(h, MAGIC, 8) != 0) {

@@ -17,12 +17,14 @@
 #include "nodescore/sample.h"
 #include "nodescore/series.h"
 
-const uint8_t ns_series_res_metric[NS_SERIES_NRES] = { NS_M_CPU_UTIL, NS_M_MEM_UTIL };
+const uint8_t ns_series_res_metric[NS_SERIES_NRES] = {NS_M_CPU_UTIL, NS_M_MEM_UTIL};
 
 static const char *const fmt_names[] = {
-	[NS_SERIES_FMT_AUTO] = "auto",	     [NS_SERIES_FMT_AGENT] = "agent",
-	[NS_SERIES_FMT_BITBRAINS] = "bitbrains", [NS_SERIES_FMT_ALIBABA] = "alibaba",
-	[NS_SERIES_FMT_NAB] = "nab",
+    [NS_SERIES_FMT_AUTO] = "auto",
+    [NS_SERIES_FMT_AGENT] = "agent",
+    [NS_SERIES_FMT_BITBRAINS] = "bitbrains",
+    [NS_SERIES_FMT_ALIBABA] = "alibaba",
+    [NS_SERIES_FMT_NAB] = "nab",
 };
 
 int ns_series_parse_format(const char *s, enum ns_series_fmt *out)
@@ -73,7 +75,8 @@ static int next_line(struct reader *r, char *err, size_t errlen)
 	l = strlen(r->buf);
 	r->bytes += l;
 	if (r->bytes > NS_SERIES_MAX_FILE_BYTES) {
-		ERR("%s: larger than %llu bytes", r->path, (unsigned long long)NS_SERIES_MAX_FILE_BYTES);
+		ERR("%s: larger than %llu bytes", r->path,
+		    (unsigned long long)NS_SERIES_MAX_FILE_BYTES);
 		return -1;
 	}
 	if (l == sizeof(r->buf) - 1 && r->buf[l - 1] != '\n') {
@@ -124,7 +127,8 @@ static int num(const char *s, int allow_empty, double *out)
 	return (end == s || *end || errno == ERANGE || !isfinite(*out)) ? -1 : 0;
 }
 
-static struct ns_series *series_get(struct ns_series_set *set, const char *id, char *err, size_t errlen)
+static struct ns_series *series_get(struct ns_series_set *set, const char *id, char *err,
+				    size_t errlen)
 {
 	struct ns_series *s;
 
@@ -169,7 +173,8 @@ static int series_add(struct ns_series_set *set, struct ns_series *s, uint64_t t
 	}
 	cell = (t - s->t0_ms) / set->step_ms;
 	if (cell >= NS_SERIES_MAX_CELLS) {
-		ERR("%s:%lu: series spans more than %u steps", r->path, r->line, NS_SERIES_MAX_CELLS);
+		ERR("%s:%lu: series spans more than %u steps", r->path, r->line,
+		    NS_SERIES_MAX_CELLS);
 		return -EINVAL;
 	}
 	if (cell >= s->n) {
@@ -234,7 +239,7 @@ static int read_agent(struct reader *r, struct ns_series_set *set, const char *i
 		      size_t errlen)
 {
 	char *f[NS_METRIC_COUNT + 2];
-	int col[NS_SERIES_NRES] = { -1, -1 }, rc;
+	int col[NS_SERIES_NRES] = {-1, -1}, rc;
 	size_t nf;
 	struct ns_series *s;
 
@@ -290,8 +295,9 @@ static int read_agent(struct reader *r, struct ns_series_set *set, const char *i
 }
 
 /*
- * Timestamp [ms];	CPU cores;	CPU capacity provisioned [MHZ];	CPU usage [MHZ];	CPU usage [%];	Memory capacity provisioned [KB];	Memory usage [KB];	...
- * 1372629804;	2;	5851.9989;	87.7799835;	1.5;	8218624.0;	1034592.8;	160.86;	21.73;	0.26;	1.46
+ * Timestamp [ms];	CPU cores;	CPU capacity provisioned [MHZ];	CPU usage [MHZ];	CPU
+ * usage [%];	Memory capacity provisioned [KB];	Memory usage [KB];	... 1372629804; 2;
+ * 5851.9989;	87.7799835;	1.5;	8218624.0;	1034592.8;	160.86;	21.73;	0.26;	1.46
  * (the "ms" timestamp is in seconds)
  */
 static int read_bitbrains(struct reader *r, struct ns_series_set *set, const char *id, char *err,
@@ -345,8 +351,8 @@ static int read_alibaba(struct reader *r, struct ns_series_set *set, char *err, 
 		if (split(r->buf, ',', f, 10) != 9 || f[0][0] == '\0' || strlen(f[0]) >= 64 ||
 		    num(f[1], 0, &t) || t < 0 || t > 1e10 || num(f[2], 1, &v[0]) ||
 		    num(f[3], 1, &v[1])) {
-			ERR("%s:%lu: expected machine_id,time_stamp,cpu,mem,... (9 fields)", r->path,
-			    r->line);
+			ERR("%s:%lu: expected machine_id,time_stamp,cpu,mem,... (9 fields)",
+			    r->path, r->line);
 			return -EINVAL;
 		}
 		if (check_util(v[0], 100, r, "cpu_util_percent", err, errlen) ||
@@ -378,13 +384,13 @@ static int read_nab(struct reader *r, struct ns_series_set *set, const char *id,
 	if (!s)
 		return -EINVAL;
 	while ((rc = next_line(r, err, errlen)) > 0) {
-		struct tm tm = { 0 };
-		double v[NS_SERIES_NRES] = { NAN, NAN };
+		struct tm tm = {0};
+		double v[NS_SERIES_NRES] = {NAN, NAN};
 		const char *e;
 		time_t t;
 
-		if (split(r->buf, ',', f, 3) != 2 || !(e = strptime(f[0], "%Y-%m-%d %H:%M:%S", &tm)) ||
-		    *e || num(f[1], 0, &v[0])) {
+		if (split(r->buf, ',', f, 3) != 2 ||
+		    !(e = strptime(f[0], "%Y-%m-%d %H:%M:%S", &tm)) || *e || num(f[1], 0, &v[0])) {
 			ERR("%s:%lu: expected 'YYYY-MM-DD HH:MM:SS,value'", r->path, r->line);
 			return -EINVAL;
 		}
@@ -414,7 +420,7 @@ static enum ns_series_fmt sniff(const char *line)
 static int load_file(const char *path, enum ns_series_fmt fmt, struct ns_series_set *set,
 		     int in_dir, char *err, size_t errlen)
 {
-	struct reader r = { .path = path };
+	struct reader r = {.path = path};
 	char id[64];
 	const char *base = strrchr(path, '/');
 	int rc;
@@ -438,7 +444,8 @@ static int load_file(const char *path, enum ns_series_fmt fmt, struct ns_series_
 		if (fmt == NS_SERIES_FMT_AUTO && in_dir) {
 			/* A directory of traces often carries an index or notes. */
 			if (!set->skipped_files++)
-				snprintf(set->skipped_first, sizeof(set->skipped_first), "%s", path);
+				snprintf(set->skipped_first, sizeof(set->skipped_first), "%s",
+					 path);
 			gzclose(r.gz);
 			return 0;
 		}
@@ -501,9 +508,8 @@ int ns_series_load(const char *path, enum ns_series_fmt fmt, struct ns_series_se
 	while ((e = readdir(d)) != NULL) {
 		size_t l = strlen(e->d_name);
 
-		if (e->d_name[0] == '.' ||
-		    !((l > 4 && !strcmp(e->d_name + l - 4, ".csv")) ||
-		      (l > 7 && !strcmp(e->d_name + l - 7, ".csv.gz"))))
+		if (e->d_name[0] == '.' || !((l > 4 && !strcmp(e->d_name + l - 4, ".csv")) ||
+					     (l > 7 && !strcmp(e->d_name + l - 7, ".csv.gz"))))
 			continue;
 		if (n == cap) {
 			char **nn = realloc(names, (cap = cap ? cap * 2 : 256) * sizeof(*nn));

@@ -10,16 +10,16 @@
 #include "nodescore/wire.h"
 
 static const char *const reason_names[NS_WIRE_STATUS_COUNT] = {
-	[NS_WIRE_OK] = "ok",
-	[NS_WIRE_ERR_LENGTH] = "bad_length",
-	[NS_WIRE_ERR_MAGIC] = "bad_magic",
-	[NS_WIRE_ERR_VERSION] = "bad_version",
-	[NS_WIRE_ERR_NAME] = "bad_name",
-	[NS_WIRE_ERR_RANGE] = "bad_field",
-	[NS_WIRE_ERR_MAC] = "bad_mac",
-	[NS_WIRE_ERR_SKEW] = "clock_skew",
-	[NS_WIRE_ERR_REPLAY] = "replay",
-	[NS_WIRE_ERR_TABLE_FULL] = "table_full",
+    [NS_WIRE_OK] = "ok",
+    [NS_WIRE_ERR_LENGTH] = "bad_length",
+    [NS_WIRE_ERR_MAGIC] = "bad_magic",
+    [NS_WIRE_ERR_VERSION] = "bad_version",
+    [NS_WIRE_ERR_NAME] = "bad_name",
+    [NS_WIRE_ERR_RANGE] = "bad_field",
+    [NS_WIRE_ERR_MAC] = "bad_mac",
+    [NS_WIRE_ERR_SKEW] = "clock_skew",
+    [NS_WIRE_ERR_REPLAY] = "replay",
+    [NS_WIRE_ERR_TABLE_FULL] = "table_full",
 };
 
 const char *ns_wire_strerror(enum ns_wire_status st)
@@ -124,7 +124,7 @@ static enum ns_wire_status check_frame(const uint8_t *buf, size_t len, size_t *n
 }
 
 enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char **name,
-				     size_t *name_len)
+				      size_t *name_len)
 {
 	size_t n;
 	enum ns_wire_status st = check_frame(buf, len, &n);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Tests for lib/anomaly.c: hysteresis, step detection delay, quiet on noise, drift, refits, model hand-over. */
+/* Tests for lib/anomaly.c: hysteresis, step detection delay, quiet on noise, drift, refits, model
+ * hand-over. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -175,8 +176,10 @@ static void test_tail_cap_quiets_ordinary_spikes(void)
 
 	spiky_onsets(0, &off, &d_off, &s_off);
 	spiky_onsets(2016, &on, &d_on, &s_on);
-	fprintf(stderr, "  spiky series: onsets off=%d on=%d, severity sum off=%.1f on=%.1f, "
-		"step delay off=%d on=%d\n", off, on, s_off, s_on, d_off, d_on);
+	fprintf(stderr,
+		"  spiky series: onsets off=%d on=%d, severity sum off=%.1f on=%.1f, "
+		"step delay off=%d on=%d\n",
+		off, on, s_off, s_on, d_off, d_on);
 	CHECK(on <= off);
 	CHECK(s_on < 0.95 * s_off);
 	CHECK(d_off >= 0 && d_off <= 10);
@@ -225,8 +228,10 @@ static void test_seasonal_tail_quiets_daily_job(void)
 	daily_job(0, &off, &d_off);
 	daily_job(1, &on1, &d_on1);
 	daily_job(3, &on3, &d_on3);
-	fprintf(stderr, "  daily job onsets on days 3-11: seasonal tail off=%d, 1 day=%d, "
-		"3 days=%d; novel spike delay %d / %d / %d\n", off, on1, on3, d_off, d_on1, d_on3);
+	fprintf(stderr,
+		"  daily job onsets on days 3-11: seasonal tail off=%d, 1 day=%d, "
+		"3 days=%d; novel spike delay %d / %d / %d\n",
+		off, on1, on3, d_off, d_on1, d_on3);
 	CHECK(off >= 6);
 	CHECK(on1 * 3 <= off * 2); /* at least a third of the repeats gone */
 	CHECK(on3 <= on1);

@@ -21,9 +21,9 @@ static int check_cur_failed, check_cur_skipped;
 
 #define CHECK_EQ_INT(a, b)                                                                         \
 	do {                                                                                       \
-		long long check_a_ = (long long)(a), check_b_ = (long long)(b);                   \
+		long long check_a_ = (long long)(a), check_b_ = (long long)(b);                    \
 		if (check_a_ != check_b_) {                                                        \
-			fprintf(stderr, "  %s:%d: CHECK failed: %s == %s (%lld != %lld)\n",       \
+			fprintf(stderr, "  %s:%d: CHECK failed: %s == %s (%lld != %lld)\n",        \
 				__FILE__, __LINE__, #a, #b, check_a_, check_b_);                   \
 			check_cur_failed = 1;                                                      \
 			return;                                                                    \
@@ -34,7 +34,8 @@ static int check_cur_failed, check_cur_skipped;
 	do {                                                                                       \
 		const char *check_a_ = (a), *check_b_ = (b);                                       \
 		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                   \
-			fprintf(stderr, "  %s:%d: CHECK failed: %s == %s\n    got:  %s\n    want: %s\n", \
+			fprintf(stderr,                                                            \
+				"  %s:%d: CHECK failed: %s == %s\n    got:  %s\n    want: %s\n",   \
 				__FILE__, __LINE__, #a, #b, check_a_ ? check_a_ : "(null)",        \
 				check_b_ ? check_b_ : "(null)");                                   \
 			check_cur_failed = 1;                                                      \
@@ -70,7 +71,7 @@ static int check_cur_failed, check_cur_skipped;
 	} while (0)
 
 #define CHECK_SUMMARY()                                                                            \
-	(printf("%d passed, %d failed, %d skipped\n", check_passed, check_failed, check_skipped), \
+	(printf("%d passed, %d failed, %d skipped\n", check_passed, check_failed, check_skipped),  \
 	 check_failed ? 1 : 0)
 
 #endif

@@ -56,9 +56,9 @@ static int add_at(const struct node_spec *s, uint64_t ts)
 	if (n < 0)
 		return n;
 	return ns_table_ingest(table, buf, (size_t)n, key, sizeof(key), ts, s->recv_mono, 30000) ==
-			       NS_WIRE_OK
-		       ? 0
-		       : -EINVAL;
+		       NS_WIRE_OK
+		   ? 0
+		   : -EINVAL;
 }
 
 static int add(const struct node_spec *s)
@@ -68,12 +68,12 @@ static int add(const struct node_spec *s)
 
 /* The cluster every fixture was written against (see docs/extender.md). */
 static const struct node_spec cluster[] = {
-	{"node-a", 0, 800, 50, 400, 300, 4000, 8192, 300, NOW_MONO},
-	{"node-b", NS_FLAG_ANOMALY, 400, 912, 100, 100, 4000, 8192, 300, NOW_MONO},
-	{"node-c", 0, 600, 20, 700, 500, 900, 8192, 200, NOW_MONO},
-	{"node-d", 0, 300, 10, 200, 100, 4000, 300, 5000, NOW_MONO},
-	/* node-e is never published: unknown */
-	{"node-f", 0, 900, 0, 100, 100, 8000, 8192, 100, NOW_MONO - TTL - 1},
+    {"node-a", 0, 800, 50, 400, 300, 4000, 8192, 300, NOW_MONO},
+    {"node-b", NS_FLAG_ANOMALY, 400, 912, 100, 100, 4000, 8192, 300, NOW_MONO},
+    {"node-c", 0, 600, 20, 700, 500, 900, 8192, 200, NOW_MONO},
+    {"node-d", 0, 300, 10, 200, 100, 4000, 300, 5000, NOW_MONO},
+    /* node-e is never published: unknown */
+    {"node-f", 0, 900, 0, 100, 100, 8000, 8192, 100, NOW_MONO - TTL - 1},
 };
 
 static const struct ns_extapi_cfg cfg = {.ttl_ms = TTL, .norm = NS_NORM_LINEAR};
@@ -139,8 +139,8 @@ static int fixture(enum verb v, const char *name)
 	ok = code == 200 && out.len == pl && memcmp(out.p, want, pl) == 0;
 	if (!ok)
 		fprintf(stderr, "  %s: code %d\n    got:  %.*s\n    want: %.*s\n", name, code,
-			(int)(out.len > 600 ? 600 : out.len), out.p ? out.p : "", (int)(pl > 600 ? 600 : pl),
-			want);
+			(int)(out.len > 600 ? 600 : out.len), out.p ? out.p : "",
+			(int)(pl > 600 ? 600 : pl), want);
 	ns_buf_free(&out);
 	free(body);
 	free(want);
@@ -179,7 +179,8 @@ static void test_filter_stats_and_fail_open(void)
 	struct ns_extapi_stats st;
 
 	CHECK_EQ_INT(run_str(FILTER, &cfg,
-			     "{" POD ",\"NodeNames\":[\"node-a\",\"node-b\",\"node-e\",\"node-f\"]}",
+			     "{" POD
+			     ",\"NodeNames\":[\"node-a\",\"node-b\",\"node-e\",\"node-f\"]}",
 			     &out, &st),
 		     200);
 	CHECK_EQ_INT(st.nodes, 4);
@@ -221,21 +222,23 @@ static void test_prioritize_normalisation(void)
 	CHECK_EQ_STR(out.p, "[{\"Host\":\"node-d\",\"Score\":0},{\"Host\":\"node-c\",\"Score\":5},"
 			    "{\"Host\":\"node-a\",\"Score\":10},{\"Host\":\"nope\",\"Score\":5}]");
 	/* One fresh candidate: nothing to stretch, its own score on 0..10. */
-	CHECK_EQ_INT(run_str(PRIORITIZE, &cfg, "{" POD ",\"NodeNames\":[\"node-c\",\"x\"]}", &out,
-			     &st),
-		     200);
+	CHECK_EQ_INT(
+	    run_str(PRIORITIZE, &cfg, "{" POD ",\"NodeNames\":[\"node-c\",\"x\"]}", &out, &st),
+	    200);
 	CHECK_EQ_STR(out.p, "[{\"Host\":\"node-c\",\"Score\":6},{\"Host\":\"x\",\"Score\":5}]");
 	/* Duplicates are answered as asked. */
 	CHECK_EQ_INT(run_str(PRIORITIZE, &cfg,
-			     "{" POD ",\"NodeNames\":[\"node-a\",\"node-d\",\"node-a\"]}", &out, &st),
+			     "{" POD ",\"NodeNames\":[\"node-a\",\"node-d\",\"node-a\"]}", &out,
+			     &st),
 		     200);
 	CHECK_EQ_STR(out.p, "[{\"Host\":\"node-a\",\"Score\":10},{\"Host\":\"node-d\",\"Score\":0},"
 			    "{\"Host\":\"node-a\",\"Score\":10}]");
 	/* Anomalous nodes only reach prioritize after a fail-open: last. */
-	CHECK_EQ_INT(run_str(PRIORITIZE, &cfg, "{" POD ",\"NodeNames\":[\"node-b\",\"node-d\"]}",
-			     &out, &st),
-		     200);
-	CHECK_EQ_STR(out.p, "[{\"Host\":\"node-b\",\"Score\":0},{\"Host\":\"node-d\",\"Score\":10}]");
+	CHECK_EQ_INT(
+	    run_str(PRIORITIZE, &cfg, "{" POD ",\"NodeNames\":[\"node-b\",\"node-d\"]}", &out, &st),
+	    200);
+	CHECK_EQ_STR(out.p,
+		     "[{\"Host\":\"node-b\",\"Score\":0},{\"Host\":\"node-d\",\"Score\":10}]");
 	ns_buf_free(&out);
 }
 
@@ -245,26 +248,30 @@ static void test_escapes_and_lowercase_keys(void)
 	struct ns_buf out = {0};
 	struct ns_extapi_stats st;
 
-	CHECK_EQ_INT(run_str(PRIORITIZE, &cfg,
-			     "{\"pod\":{},\"nodes\":null,\"nodenames\":[\"node-\\u0061\",\"node\\u002dd\","
-			     "\"\\ud83d\\ude00\",\"a\\\"b\"]}",
-			     &out, &st),
-		     200);
-	CHECK_EQ_STR(out.p, "[{\"Host\":\"node-\\u0061\",\"Score\":10},{\"Host\":\"node\\u002dd\","
-			    "\"Score\":0},{\"Host\":\"\\ud83d\\ude00\",\"Score\":5},{\"Host\":\"a\\\"b\","
-			    "\"Score\":5}]");
+	CHECK_EQ_INT(
+	    run_str(PRIORITIZE, &cfg,
+		    "{\"pod\":{},\"nodes\":null,\"nodenames\":[\"node-\\u0061\",\"node\\u002dd\","
+		    "\"\\ud83d\\ude00\",\"a\\\"b\"]}",
+		    &out, &st),
+	    200);
+	CHECK_EQ_STR(out.p,
+		     "[{\"Host\":\"node-\\u0061\",\"Score\":10},{\"Host\":\"node\\u002dd\","
+		     "\"Score\":0},{\"Host\":\"\\ud83d\\ude00\",\"Score\":5},{\"Host\":\"a\\\"b\","
+		     "\"Score\":5}]");
 	CHECK_EQ_INT(st.unknown, 2);
 	/* objects mode: metadata.name with an escape, key case folded */
-	CHECK_EQ_INT(run_str(FILTER, &cfg,
-			     "{\"POD\":{},\"Nodes\":{\"Items\":[{\"Metadata\":{\"Name\":\"node-\\u0062\"}},"
-			     " {\"metadata\":{\"name\":\"node-a\"},\"x\":[1,2.5e3,true,null]}]}}",
-			     &out, &st),
-		     200);
-	CHECK_EQ_STR(out.p,
-		     "{\"Nodes\":{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"node-a\"},"
-		     "\"x\":[1,2.5e3,true,null]}]},\"NodeNames\":null,\"FailedNodes\":{\"node-\\u0062\":"
-		     "\"nodescore: node flagged anomalous (anomaly score 0.912)\"},"
-		     "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+	CHECK_EQ_INT(
+	    run_str(FILTER, &cfg,
+		    "{\"POD\":{},\"Nodes\":{\"Items\":[{\"Metadata\":{\"Name\":\"node-\\u0062\"}},"
+		    " {\"metadata\":{\"name\":\"node-a\"},\"x\":[1,2.5e3,true,null]}]}}",
+		    &out, &st),
+	    200);
+	CHECK_EQ_STR(
+	    out.p,
+	    "{\"Nodes\":{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"node-a\"},"
+	    "\"x\":[1,2.5e3,true,null]}]},\"NodeNames\":null,\"FailedNodes\":{\"node-\\u0062\":"
+	    "\"nodescore: node flagged anomalous (anomaly score 0.912)\"},"
+	    "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
 	ns_buf_free(&out);
 }
 
@@ -279,25 +286,28 @@ static void test_pod_requests(void)
 
 	memset(&a, 0, sizeof(a));
 	/* containers summed; init containers max; overhead added */
-	CHECK_EQ_INT(parse(&a, "{\"Pod\":{\"spec\":{\"overhead\":{\"cpu\":\"10m\",\"memory\":\"1Mi\"},"
-			       "\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"100m\","
-			       "\"memory\":\"1Gi\"}}},{\"resources\":{\"requests\":{\"cpu\":0.5,"
-			       "\"ephemeral-storage\":\"1Gi\"},\"limits\":{\"cpu\":\"4\"}}}],"
-			       "\"initContainers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\","
-			       "\"memory\":\"10Mi\"}}}]}},\"NodeNames\":[]}"),
+	CHECK_EQ_INT(parse(&a,
+			   "{\"Pod\":{\"spec\":{\"overhead\":{\"cpu\":\"10m\",\"memory\":\"1Mi\"},"
+			   "\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"100m\","
+			   "\"memory\":\"1Gi\"}}},{\"resources\":{\"requests\":{\"cpu\":0.5,"
+			   "\"ephemeral-storage\":\"1Gi\"},\"limits\":{\"cpu\":\"4\"}}}],"
+			   "\"initContainers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\","
+			   "\"memory\":\"10Mi\"}}}]}},\"NodeNames\":[]}"),
 		     0);
 	CHECK_EQ_INT(a.cpu_milli, 2010);
 	CHECK_EQ_INT(a.mem_bytes, (1ll << 30) + (1 << 20));
 	CHECK_EQ_INT(a.mode, NS_EXT_NAMES);
 	CHECK_EQ_INT(a.cls, NS_CLASS_DEFAULT);
 	/* sidecar (restartable init container) runs alongside everything after it */
-	CHECK_EQ_INT(parse(&a, "{\"Pod\":{\"metadata\":{\"labels\":{\"nodescore.io/class\":\"batch\"}},"
-			       "\"spec\":{\"initContainers\":["
-			       "{\"name\":\"side\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":"
-			       "{\"cpu\":\"300m\"}}},{\"name\":\"init\",\"resources\":{\"requests\":{\"cpu\":"
-			       "\"1\"}}}],\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"500m\"}}}]}},"
-			       "\"Nodes\":{\"items\":[]}}"),
-		     0);
+	CHECK_EQ_INT(
+	    parse(&a,
+		  "{\"Pod\":{\"metadata\":{\"labels\":{\"nodescore.io/class\":\"batch\"}},"
+		  "\"spec\":{\"initContainers\":["
+		  "{\"name\":\"side\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":"
+		  "{\"cpu\":\"300m\"}}},{\"name\":\"init\",\"resources\":{\"requests\":{\"cpu\":"
+		  "\"1\"}}}],\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"500m\"}}}]}},"
+		  "\"Nodes\":{\"items\":[]}}"),
+	    0);
 	/* max(500m + 300m, 1000m + 300m) */
 	CHECK_EQ_INT(a.cpu_milli, 1300);
 	CHECK_EQ_INT(a.mode, NS_EXT_OBJECTS);
@@ -317,51 +327,54 @@ static void test_pod_requests(void)
 static void test_rejects_bad_requests(void)
 {
 	static const char *const bad[] = {
-		"",
-		"   ",
-		"null",
-		"[]",
-		"{",
-		"{}",
-		"{\"Pod\":{}}",
-		"{\"NodeNames\":[]}",
-		"{\"Pod\":null,\"NodeNames\":[]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\",]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"],}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"]}x",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"]}{}",
-		"{\"Pod\":{},\"NodeNames\":[1]}",
-		"{\"Pod\":{},\"NodeNames\":\"a\"}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"],\"Nodes\":{\"items\":[]}}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"],\"NodeNames\":[\"b\"]}",
-		"{\"Pod\":{},\"Nodes\":{\"items\":[{\"metadata\":{}}]}}",
-		"{\"Pod\":{},\"Nodes\":{\"items\":[{\"metadata\":{\"name\":7}}]}}",
-		"{\"Pod\":{},\"Nodes\":{\"items\":[\"a\"]}}",
-		"{\"Pod\":{},\"Nodes\":[]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\x01\"]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\\x\"]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\\u12\"]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\\u12g4\"]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a]}",
-		"{\"Pod\":{\"x\":01},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\":1.},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\":-},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\":1e},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\":+1},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\":tru},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\":NaN},\"NodeNames\":[]}",
-		"{\"Pod\":{\"x\" 1},\"NodeNames\":[]}",
-		"{\"Pod\":{x:1},\"NodeNames\":[]}",
-		"{\"Pod\":{'x':1},\"NodeNames\":[]}",
-		"{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1K\"}}}]}},"
-		"\"NodeNames\":[]}",
-		"{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"-1\"}}}]}},"
-		"\"NodeNames\":[]}",
-		"{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"memory\":true}}}]}},"
-		"\"NodeNames\":[]}",
-		"{\"Pod\":{\"spec\":{\"containers\":{}}},\"NodeNames\":[]}",
-		"{\"Pod\":{\"metadata\":{\"labels\":{\"nodescore.io/class\":1}}},\"NodeNames\":[]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"]",
+	    "",
+	    "   ",
+	    "null",
+	    "[]",
+	    "{",
+	    "{}",
+	    "{\"Pod\":{}}",
+	    "{\"NodeNames\":[]}",
+	    "{\"Pod\":null,\"NodeNames\":[]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\",]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"],}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"]}x",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"]}{}",
+	    "{\"Pod\":{},\"NodeNames\":[1]}",
+	    "{\"Pod\":{},\"NodeNames\":\"a\"}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"],\"Nodes\":{\"items\":[]}}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"],\"NodeNames\":[\"b\"]}",
+	    "{\"Pod\":{},\"Nodes\":{\"items\":[{\"metadata\":{}}]}}",
+	    "{\"Pod\":{},\"Nodes\":{\"items\":[{\"metadata\":{\"name\":7}}]}}",
+	    "{\"Pod\":{},\"Nodes\":{\"items\":[\"a\"]}}",
+	    "{\"Pod\":{},\"Nodes\":[]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\x01\"]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\\x\"]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\\u12\"]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\\u12g4\"]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a]}",
+	    "{\"Pod\":{\"x\":01},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\":1.},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\":-},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\":1e},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\":+1},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\":tru},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\":NaN},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"x\" 1},\"NodeNames\":[]}",
+	    "{\"Pod\":{x:1},\"NodeNames\":[]}",
+	    "{\"Pod\":{'x':1},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1K\"}}}]}}"
+	    ","
+	    "\"NodeNames\":[]}",
+	    "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"-1\"}}}]}}"
+	    ","
+	    "\"NodeNames\":[]}",
+	    "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"memory\":true}}}]}"
+	    "},"
+	    "\"NodeNames\":[]}",
+	    "{\"Pod\":{\"spec\":{\"containers\":{}}},\"NodeNames\":[]}",
+	    "{\"Pod\":{\"metadata\":{\"labels\":{\"nodescore.io/class\":1}}},\"NodeNames\":[]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"]",
 	};
 	struct ns_buf out = {0};
 	struct ns_extapi_stats st;
@@ -380,7 +393,8 @@ static void test_rejects_bad_requests(void)
 			e = cJSON_GetObjectItemCaseSensitive(j, "Error");
 			CHECK(cJSON_IsString(e) && e->valuestring[0]);
 			if (v == FILTER)
-				CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "NodeNames")));
+				CHECK(
+				    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "NodeNames")));
 			cJSON_Delete(j);
 		}
 	}
@@ -489,8 +503,8 @@ static void test_scale_5000(void)
 	CHECK(nodefix);
 	for (int i = 0; i < 5000; i++) {
 		char name[32];
-		struct node_spec s = {name, 0, (uint16_t)(i % 1001), 0, 500, 500, 4000, 4000,
-				      (uint32_t)i, NOW_MONO};
+		struct node_spec s = {name, 0,	  (uint16_t)(i % 1001), 0,	 500, 500,
+				      4000, 4000, (uint32_t)i,		NOW_MONO};
 		snprintf(name, sizeof(name), "worker-%05d.zone-a", i);
 		CHECK_EQ_INT(add(&s), 0);
 	}
@@ -500,9 +514,8 @@ static void test_scale_5000(void)
 	ns_buf_puts(&body, "]}");
 	for (int r = 0; r < 20; r++) {
 		t0 = ns_mono_ns();
-		CHECK_EQ_INT(ns_extapi_prioritize(&ctx, table, &cfg, NOW, body.p, body.len, &out,
-						  &st),
-			     200);
+		CHECK_EQ_INT(
+		    ns_extapi_prioritize(&ctx, table, &cfg, NOW, body.p, body.len, &out, &st), 200);
 		t0 = ns_mono_ns() - t0;
 		if (t0 < best)
 			best = t0;
@@ -550,8 +563,9 @@ static void test_reservations(void)
 {
 	static const struct node_spec r1 = {"r-1", 0, 800, 0, 300, 300, 4000, 8192, 100, NOW_MONO};
 	static const struct node_spec r2 = {"r-2", 0, 780, 0, 300, 300, 4000, 8192, 100, NOW_MONO};
-	const char *pod = "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
-			  "{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}},\"NodeNames\":[\"r-1\",\"r-2\"]}";
+	const char *pod =
+	    "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
+	    "{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}},\"NodeNames\":[\"r-1\",\"r-2\"]}";
 	const char *big = "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
 			  "{\"cpu\":\"3500m\"}}}]}},\"NodeNames\":[\"r-1\",\"r-2\"]}";
 	const char *first = "[{\"Host\":\"r-1\",\"Score\":10},{\"Host\":\"r-2\",\"Score\":0}]";
@@ -632,8 +646,9 @@ static void test_reserve_table(void)
 	/* nine live names on one probe window of eight: the oldest is replaced */
 	for (int i = 0; i < 9; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
-		CHECK_EQ_INT(ns_reserve_add(r, name, strlen(name), h, 1000, (uint64_t)(100 + i), 1, 1),
-			     i < 8 ? 0 : -ENOSPC);
+		CHECK_EQ_INT(
+		    ns_reserve_add(r, name, strlen(name), h, 1000, (uint64_t)(100 + i), 1, 1),
+		    i < 8 ? 0 : -ENOSPC);
 	}
 	CHECK_EQ_INT(ns_reserve_active(r), 8);
 	CHECK_EQ_INT(ns_reserve_get(r, "n0", 2, h, &d, 200, &c, &m), 0);

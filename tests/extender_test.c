@@ -101,10 +101,10 @@ struct resp {
 	size_t body_len;
 };
 
-static int http(const char *method, const char *path, const char *body, size_t len,
-		struct resp *r)
+static int http(const char *method, const char *path, const char *body, size_t len, struct resp *r)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)http_port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char hdr[512], buf[65536];
@@ -210,10 +210,10 @@ struct node_spec {
 
 /* Same cluster as tests/extapi_test.c, which the fixtures describe. */
 static const struct node_spec cluster[] = {
-	{"node-a", 0, 800, 50, 400, 300, 4000, 8192, 300},
-	{"node-b", NS_FLAG_ANOMALY, 400, 912, 100, 100, 4000, 8192, 300},
-	{"node-c", 0, 600, 20, 700, 500, 900, 8192, 200},
-	{"node-d", 0, 300, 10, 200, 100, 4000, 300, 5000},
+    {"node-a", 0, 800, 50, 400, 300, 4000, 8192, 300},
+    {"node-b", NS_FLAG_ANOMALY, 400, 912, 100, 100, 4000, 8192, 300},
+    {"node-c", 0, 600, 20, 700, 500, 900, 8192, 200},
+    {"node-d", 0, 300, 10, 200, 100, 4000, 300, 5000},
 };
 static const struct node_spec stale_f = {"node-f", 0, 900, 0, 100, 100, 8000, 8192, 100};
 
@@ -298,9 +298,10 @@ static int check_fixture(const char *path, const char *name)
 
 static void test_startup_and_first_message(void)
 {
-	char *argv[] = {bin, "--key-file", keypath, "--listen-http", "127.0.0.1:0",
-			"--listen-scores", NULL, "--ttl", "2500ms", "--max-body", "64Ki",
-			"--max-nodes", "6", "--reserve-settle", "0", NULL};
+	char *argv[] = {bin,	       "--key-file",	   keypath, "--listen-http",
+			"127.0.0.1:0", "--listen-scores",  NULL,    "--ttl",
+			"2500ms",      "--max-body",	   "64Ki",  "--max-nodes",
+			"6",	       "--reserve-settle", "0",	    NULL};
 	char scores[64], *log = NULL, *p;
 	size_t len;
 	int port = free_tcp_port();
@@ -418,8 +419,8 @@ static void test_bad_messages_rejected_and_counted(void)
 		memset(huge, 0xcd, sizeof(huge));
 		before = accepted();
 		CHECK_EQ_INT(send_raw(huge, sizeof(huge)), 0);
-		CHECK(wait_metric("nodescore_extender_messages_rejected_total{reason=\"bad_length\"}",
-				  4));
+		CHECK(wait_metric(
+		    "nodescore_extender_messages_rejected_total{reason=\"bad_length\"}", 4));
 		CHECK_EQ_INT(publish(&cluster[0]), 0);
 		CHECK(wait_metric(acc, before + 1));
 	}
@@ -430,8 +431,8 @@ static void test_bad_messages_rejected_and_counted(void)
 		h.name = "node-h";
 		CHECK_EQ_INT(publish(&g), 0);
 		CHECK_EQ_INT(publish(&h), 0);
-		CHECK(wait_metric("nodescore_extender_messages_rejected_total{reason=\"table_full\"}",
-				  1));
+		CHECK(wait_metric(
+		    "nodescore_extender_messages_rejected_total{reason=\"table_full\"}", 1));
 	}
 	CHECK_EQ_INT(metric("nodescore_extender_table_nodes"), 6);
 	/* none of it changed node-a */
@@ -441,12 +442,19 @@ static void test_bad_messages_rejected_and_counted(void)
 static void test_http_errors(void)
 {
 	static const char *const bad[] = {
-		"", "{", "null", "{\"Pod\":{}}", "{\"Pod\":{},\"NodeNames\":[1]}",
-		"{\"Pod\":{},\"NodeNames\":[\"a\"]}garbage", "\xff\xfe", "{\"Pod\":[],\"NodeNames\":[]}",
+	    "",
+	    "{",
+	    "null",
+	    "{\"Pod\":{}}",
+	    "{\"Pod\":{},\"NodeNames\":[1]}",
+	    "{\"Pod\":{},\"NodeNames\":[\"a\"]}garbage",
+	    "\xff\xfe",
+	    "{\"Pod\":[],\"NodeNames\":[]}",
 	};
 	struct resp r;
 	struct ns_buf big = {0};
-	long long before = metric("nodescore_extender_requests_total{verb=\"filter\",code=\"400\"}");
+	long long before =
+	    metric("nodescore_extender_requests_total{verb=\"filter\",code=\"400\"}");
 
 	CHECK(http_port > 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -514,8 +522,8 @@ static void test_sigterm_clean_exit(void)
 	for (char *l = log; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		if (!*l)
 			break;
-		if (strncmp(l, "ERROR ", 6) && strncmp(l, "WARNING ", 8) && strncmp(l, "INFO ", 5) &&
-		    strncmp(l, "SUCCESS ", 8)) {
+		if (strncmp(l, "ERROR ", 6) && strncmp(l, "WARNING ", 8) &&
+		    strncmp(l, "INFO ", 5) && strncmp(l, "SUCCESS ", 8)) {
 			fprintf(stderr, "  bad log line: %.80s\n", l);
 			free(log);
 			CHECK(0);
@@ -528,8 +536,8 @@ static void test_sigterm_clean_exit(void)
 static void test_ipv6_and_ipc(void)
 {
 	char ipc[300], path[300], *log = NULL, *p, buf[256];
-	char *argv[] = {bin, "--key-file", keypath, "--listen-http", "[::1]:0", "--listen-scores",
-			ipc, NULL};
+	char *argv[] = {bin,	   "--key-file",      keypath, "--listen-http",
+			"[::1]:0", "--listen-scores", ipc,     NULL};
 	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	int port = 0, fd, n = 0;
@@ -581,16 +589,21 @@ static void test_ipv6_and_ipc(void)
 static void test_bad_flags_exit_2(void)
 {
 	static const char *const cases[][2] = {
-		{"--max-nodes", "0"},	     {"--http-threads", "many"}, {"--normalize", "cubic"},
-		{"--listen-http", "nohost"}, {"--ttl", "-1s"},		 {"--max-body", "1"},
-		{"--listen-scores", "udp://x"}, {"--publish-interval", "0"},
+	    {"--max-nodes", "0"},
+	    {"--http-threads", "many"},
+	    {"--normalize", "cubic"},
+	    {"--listen-http", "nohost"},
+	    {"--ttl", "-1s"},
+	    {"--max-body", "1"},
+	    {"--listen-scores", "udp://x"},
+	    {"--publish-interval", "0"},
 	};
 	char path[300];
 
 	snprintf(path, sizeof(path), "%s/flags.log", dir);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *argv[] = {bin, "--key-file", keypath, (char *)cases[i][0], (char *)cases[i][1],
-				NULL};
+		char *argv[] = {
+		    bin, "--key-file", keypath, (char *)cases[i][0], (char *)cases[i][1], NULL};
 		pid_t p = spawn(argv, path);
 		size_t len;
 		char *log;
@@ -620,7 +633,8 @@ int main(int argc, char **argv)
 	snprintf(tmp, sizeof(tmp), "%s", argv[0]);
 	snprintf(bin, sizeof(bin), "%s/../nodescore-extender", dirname(tmp));
 	if (access(bin, X_OK) != 0 || !mkdtemp(dir)) {
-		printf("FAIL setup: %s not built or no temp dir\n0 passed, 1 failed, 0 skipped\n", bin);
+		printf("FAIL setup: %s not built or no temp dir\n0 passed, 1 failed, 0 skipped\n",
+		       bin);
 		return 1;
 	}
 	snprintf(keypath, sizeof(keypath), "%s/key", dir);

@@ -50,9 +50,9 @@ static void acc_range(const float *g, int64_t lo, int64_t hi, struct acc *a)
 	}
 }
 
-static const uint64_t win_ms[5] = { 60000, 300000, 3600000, 21600000, 86400000 };
-static const uint64_t lag_ms[8] = { 300000,   900000,	3600000,  7200000,
-				    14400000, 72000000, 79200000, 82800000 };
+static const uint64_t win_ms[5] = {60000, 300000, 3600000, 21600000, 86400000};
+static const uint64_t lag_ms[8] = {300000,   900000,   3600000,	 7200000,
+				   14400000, 72000000, 79200000, 82800000};
 
 static uint64_t rnd_div(uint64_t a, uint64_t b)
 {
@@ -82,8 +82,8 @@ static int compare_metric(const float *out, size_t base, const float *g, int64_t
 		} else {
 			int64_t c = (int64_t)rnd_div(win_ms[w], step * B);
 
-			acc_range(g, (blast - c + 1) * (int64_t)B, blast * (int64_t)B + (int64_t)B - 1,
-				  &a);
+			acc_range(g, (blast - c + 1) * (int64_t)B,
+				  blast * (int64_t)B + (int64_t)B - 1, &a);
 		}
 		mean[w] = a.n ? a.s / a.n : NAN;
 		sd[w] = a.n ? sqrt(a.ss / a.n) : NAN;
@@ -113,14 +113,14 @@ static int compare_metric(const float *out, size_t base, const float *g, int64_t
 		return (int)k - 1;
 	{
 		const double rel[8] = {
-			mean[2] - g[s],
-			mean[3] - g[s],
-			mean[4] - g[s],
-			lag[7] - g[s],
-			mx[2] - g[s],
-			(g[s] - mean[2]) / (sd[2] + 0.005),
-			(g[s] - mean[4]) / (sd[4] + 0.005),
-			sd[2] / (sd[4] + 0.005),
+		    mean[2] - g[s],
+		    mean[3] - g[s],
+		    mean[4] - g[s],
+		    lag[7] - g[s],
+		    mx[2] - g[s],
+		    (g[s] - mean[2]) / (sd[2] + 0.005),
+		    (g[s] - mean[4]) / (sd[4] + 0.005),
+		    sd[2] / (sd[4] + 0.005),
 		};
 
 		/* Differences of nearly equal values: compare on the inputs' scale. */
@@ -134,7 +134,7 @@ static int compare_metric(const float *out, size_t base, const float *g, int64_t
 
 static void run_config(uint32_t step_ms, size_t nsteps, size_t check_every)
 {
-	struct ns_feat_config cfg = { .step_ms = step_ms, .metric_mask = NS_FEAT_MASK_FORECAST };
+	struct ns_feat_config cfg = {.step_ms = step_ms, .metric_mask = NS_FEAT_MASK_FORECAST};
 	float *gc = malloc(nsteps * sizeof(float)), *gm = malloc(nsteps * sizeof(float));
 	float out[NS_FEAT_MAX];
 	struct ns_feat *f = NULL;
@@ -202,7 +202,7 @@ static void test_step_1s_minute_buckets(void)
 
 static void test_names_and_time(void)
 {
-	struct ns_feat_config cfg = { .step_ms = 60000, .metric_mask = NS_FEAT_MASK_FORECAST };
+	struct ns_feat_config cfg = {.step_ms = 60000, .metric_mask = NS_FEAT_MASK_FORECAST};
 	struct ns_feat *f;
 	struct ns_sample s;
 	float out[NS_FEAT_MAX];
@@ -214,7 +214,8 @@ static void test_names_and_time(void)
 	CHECK_EQ_INT(ns_feat_index(f, "mem_util_max_24h"),
 		     NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC + 15);
 	CHECK_EQ_INT(ns_feat_index(f, "mem_util_d_1h"), NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC + 25);
-	CHECK_EQ_INT(ns_feat_index(f, "mem_util_vr_1h"), NS_FEAT_GLOBAL + 2 * NS_FEAT_PER_METRIC - 1);
+	CHECK_EQ_INT(ns_feat_index(f, "mem_util_vr_1h"),
+		     NS_FEAT_GLOBAL + 2 * NS_FEAT_PER_METRIC - 1);
 	CHECK(ns_feat_name(f, ns_feat_count(f)) == NULL);
 	/* 2024-01-01 was a Monday; 06:00 UTC is a quarter of the day. */
 	ns_sample_init(&s, 1704088800000ull);
@@ -237,7 +238,7 @@ static void test_names_and_time(void)
 
 static void test_bad_config(void)
 {
-	struct ns_feat_config cfg = { .step_ms = 10, .metric_mask = 1 };
+	struct ns_feat_config cfg = {.step_ms = 10, .metric_mask = 1};
 	struct ns_feat *f = (struct ns_feat *)1;
 
 	CHECK_EQ_INT(ns_feat_new(&cfg, &f), -EINVAL);

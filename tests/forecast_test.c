@@ -38,7 +38,7 @@ static int fixture_rc = -1;
 
 static int build_fixture(void)
 {
-	struct ns_feat_config cfg = { .step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST };
+	struct ns_feat_config cfg = {.step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST};
 	struct ns_fctrain_params p;
 	struct ns_feat *f;
 	float cpu[NSTEP];
@@ -79,13 +79,14 @@ static int build_fixture(void)
 	p.max_depth = 5;
 	p.eta = 0.15;
 	/* First 70 % of rows train. */
-	return ns_fctrain_fit(X, Y, NULL, NROW * 7 / 10, NF, &p, &JSON, &JSON_LEN, err, sizeof(err));
+	return ns_fctrain_fit(X, Y, NULL, NROW * 7 / 10, NF, &p, &JSON, &JSON_LEN, err,
+			      sizeof(err));
 }
 
 static struct ns_forecast *model_from_json(float offset, int relative)
 {
-	struct ns_feat_config cfg = { .step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST };
-	struct ns_fc_target t = { .metric = NS_M_CPU_UTIL, .stat = NS_FC_MEAN, .horizon_s = 3600 };
+	struct ns_feat_config cfg = {.step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST};
+	struct ns_fc_target t = {.metric = NS_M_CPU_UTIL, .stat = NS_FC_MEAN, .horizon_s = 3600};
 	struct ns_forecast *fc = NULL;
 	char err[256];
 
@@ -117,8 +118,8 @@ static void test_beats_persistence(void)
 		n++;
 	}
 	ns_forecast_free(fc);
-	fprintf(stderr, "  test rows %zu: MAE ours %.4f persistence %.4f (MASE %.3f)\n", n,
-		mae / n, mae_p / n, mae / mae_p);
+	fprintf(stderr, "  test rows %zu: MAE ours %.4f persistence %.4f (MASE %.3f)\n", n, mae / n,
+		mae_p / n, mae / mae_p);
 	CHECK(n > 500);
 	CHECK(mae < 0.8 * mae_p);
 }
@@ -265,8 +266,9 @@ static void test_corrupt_rejected(void)
 		rejected += rc < 0;
 		tried++;
 	}
-	fprintf(stderr, "  %zu bytes: all truncations and flips rejected; CRC-fixed flips %zu/%zu "
-			"rejected structurally\n",
+	fprintf(stderr,
+		"  %zu bytes: all truncations and flips rejected; CRC-fixed flips %zu/%zu "
+		"rejected structurally\n",
 		len, rejected, tried);
 	/* Targeted structural corruptions with a valid CRC. */
 	memcpy(c, buf, len);
@@ -318,8 +320,8 @@ static void test_corrupt_rejected(void)
 
 static void test_bad_json_rejected(void)
 {
-	struct ns_feat_config cfg = { .step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST };
-	struct ns_fc_target t = { .metric = NS_M_CPU_UTIL, .stat = NS_FC_MEAN, .horizon_s = 3600 };
+	struct ns_feat_config cfg = {.step_ms = STEP_MS, .metric_mask = NS_FEAT_MASK_FORECAST};
+	struct ns_fc_target t = {.metric = NS_M_CPU_UTIL, .stat = NS_FC_MEAN, .horizon_s = 3600};
 	struct ns_forecast *fc = NULL, *narrow = NULL;
 	char err[256], *j;
 	char *p;
@@ -368,7 +370,7 @@ static void test_bundle_round_trip_and_tamper(void)
 	CHECK_EQ_INT(ns_forecast_save(fc, &buf, &len), 0);
 	cJSON_AddStringToObject(meta, "kind", "forecast");
 	cJSON_AddStringToObject(meta, "version", "test-1");
-	file = (struct ns_bundle_file){ .name = "forecast.nsf", .data = buf, .len = len };
+	file = (struct ns_bundle_file){.name = "forecast.nsf", .data = buf, .len = len};
 	snprintf(path, sizeof(path), "%s/b", dir);
 	CHECK_EQ_INT(ns_bundle_write(path, meta, &file, 1, err, sizeof(err)), 0);
 	/* Writing again replaces the bundle in place. */

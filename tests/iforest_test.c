@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Tests for lib/iforest.c: separation, score range, attribution, model file round trip and rejection. */
+/* Tests for lib/iforest.c: separation, score range, attribution, model file round trip and
+ * rejection. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -233,7 +234,8 @@ static void test_every_byte_flip_rejected(void)
 		for (int bit = 0; bit < 8; bit++) {
 			struct ns_iforest *g = NULL;
 			buf[i] ^= (uint8_t)(1u << bit);
-			if (ns_iforest_deserialize(buf, len, &g, err, sizeof(err)) == -EBADMSG && !g)
+			if (ns_iforest_deserialize(buf, len, &g, err, sizeof(err)) == -EBADMSG &&
+			    !g)
 				rejected++;
 			ns_iforest_free(g);
 			buf[i] ^= (uint8_t)(1u << bit);
@@ -275,14 +277,14 @@ static void test_structural_errors_with_valid_checksum(void)
 		uint32_t val;
 		const char *want;
 	} cases[] = {
-		{tree0, 100000, "nodes="},		      /* node count beyond 2*psi-1 */
-		{tree0 + 4, 7, "feature="},		      /* root feature out of range */
-		{tree0 + 4 + 4 * (size_t)nn, 0x7fc00000u, "threshold"}, /* NaN threshold */
-		{tree0 + 4 + 8 * (size_t)nn, 0, "child index"},	      /* root's left child points at itself */
-		{tree0 + 4 + 12 * (size_t)nn, nn, "child index"},      /* right child past the end */
-		{tree0 + 4 + 16 * (size_t)nn, 1000, "size"},	      /* root size beyond psi */
-		{8, 0, "n_features"},
-		{12, 5000, "n_trees"},
+	    {tree0, 100000, "nodes="},				    /* node count beyond 2*psi-1 */
+	    {tree0 + 4, 7, "feature="},				    /* root feature out of range */
+	    {tree0 + 4 + 4 * (size_t)nn, 0x7fc00000u, "threshold"}, /* NaN threshold */
+	    {tree0 + 4 + 8 * (size_t)nn, 0, "child index"}, /* root's left child points at itself */
+	    {tree0 + 4 + 12 * (size_t)nn, nn, "child index"}, /* right child past the end */
+	    {tree0 + 4 + 16 * (size_t)nn, 1000, "size"},      /* root size beyond psi */
+	    {8, 0, "n_features"},
+	    {12, 5000, "n_trees"},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		uint8_t *m = malloc(len);

@@ -10,9 +10,9 @@
 #include "check.h"
 
 static struct ns_opt opts_template[] = {
-	{"listen-http", NS_OPT_STRING, "0.0.0.0:8888", "HTTP address", NULL, 0},
-	{"ttl", NS_OPT_STRING, NULL, "node TTL", NULL, 0},
-	{"no-bpf", NS_OPT_BOOL, "0", "disable BPF", NULL, 0},
+    {"listen-http", NS_OPT_STRING, "0.0.0.0:8888", "HTTP address", NULL, 0},
+    {"ttl", NS_OPT_STRING, NULL, "node TTL", NULL, 0},
+    {"no-bpf", NS_OPT_BOOL, "0", "disable BPF", NULL, 0},
 };
 
 #define NOPTS (sizeof(opts_template) / sizeof(opts_template[0]))

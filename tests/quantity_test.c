@@ -71,10 +71,10 @@ static void test_memory_bytes(void)
 static void test_rejects(void)
 {
 	static const char *const bad[] = {
-		"",	  " 1",	 "1 ",	 "1K",	 "1e",	  "1e+",   "1.2.3", ".",    "+",   "-",
-		"1KiB",	  "1mi", "m",	 "Mi",	 "0x10",  "1_000", "1,5",   "inf",  "nan", "1ee3",
-		"1e3.5",  "1Mm", "1 Mi", "++1",	 "1ki",	  "1u",	   "1n",    "e3",   "1E-", "--1",
-		"1.5e3Ki",
+	    "",	   " 1",  "1 ",	  "1K",	  "1e",	   "1e+", "1.2.3",   ".",
+	    "+",   "-",	  "1KiB", "1mi",  "m",	   "Mi",  "0x10",    "1_000",
+	    "1,5", "inf", "nan",  "1ee3", "1e3.5", "1Mm", "1 Mi",    "++1",
+	    "1ki", "1u",  "1n",	  "e3",	  "1E-",   "--1", "1.5e3Ki",
 	};
 	int64_t v;
 
@@ -110,8 +110,8 @@ static void test_range(void)
 static void test_guard_page(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	char *p = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	char *p =
+	    mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int64_t v;
 	static const char *const inputs[] = {"512Mi", "1e3", "1.", "1E", "7", "1e-", "100m"};
 

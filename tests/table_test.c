@@ -99,9 +99,9 @@ static void test_rejections_leave_table_alone(void)
 	CHECK_EQ_INT(ns_table_ingest(t, buf, (size_t)n, key2, sizeof(key2), NOW, 1, SKEW),
 		     NS_WIRE_ERR_MAC);
 	/* garbage and truncated */
-	CHECK_EQ_INT(ns_table_ingest(t, (const uint8_t *)"garbage", 7, key, sizeof(key), NOW, 1,
-				     SKEW),
-		     NS_WIRE_ERR_LENGTH);
+	CHECK_EQ_INT(
+	    ns_table_ingest(t, (const uint8_t *)"garbage", 7, key, sizeof(key), NOW, 1, SKEW),
+	    NS_WIRE_ERR_LENGTH);
 	CHECK_EQ_INT(ns_table_ingest(t, buf, (size_t)n - 1, key, sizeof(key), NOW, 1, SKEW),
 		     NS_WIRE_ERR_LENGTH);
 	CHECK_EQ_INT(ns_table_size(t), 1);
@@ -128,8 +128,7 @@ static void test_rejections_leave_table_alone(void)
 	CHECK(ns_table_new(2000000) == NULL);
 }
 
-static enum ns_wire_status put_at(struct ns_table *t, const char *name, uint32_t seq,
-				  uint64_t mono)
+static enum ns_wire_status put_at(struct ns_table *t, const char *name, uint32_t seq, uint64_t mono)
 {
 	uint8_t buf[NS_WIRE_MAX_LEN];
 	int n = enc(name, 1, seq, NOW, 100, buf);

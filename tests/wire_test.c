@@ -150,7 +150,8 @@ static void test_every_rejection(void)
 		for (int b = 0; b < 8; b++) {
 			memcpy(bad, buf, len);
 			bad[i] ^= (uint8_t)(1u << b);
-			CHECK_EQ_INT(ns_wire_decode(bad, len, key, sizeof(key), &d), NS_WIRE_ERR_MAC);
+			CHECK_EQ_INT(ns_wire_decode(bad, len, key, sizeof(key), &d),
+				     NS_WIRE_ERR_MAC);
 		}
 	}
 }
@@ -287,15 +288,17 @@ static void test_hkdf_rfc5869(void)
 	unhex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5", want, 32);
 	CHECK(memcmp(prk, want, 32) == 0);
 	CHECK_EQ_INT(ns_hkdf_sha256_expand(prk, info, sizeof(info), okm, sizeof(okm)), 0);
-	unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
-	      want, 42);
+	unhex(
+	    "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+	    want, 42);
 	CHECK(memcmp(okm, want, 42) == 0);
 	ns_hkdf_sha256_extract(NULL, 0, ikm, sizeof(ikm), prk);
 	unhex("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04", want, 32);
 	CHECK(memcmp(prk, want, 32) == 0);
 	CHECK_EQ_INT(ns_hkdf_sha256_expand(prk, NULL, 0, okm, sizeof(okm)), 0);
-	unhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
-	      want, 42);
+	unhex(
+	    "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+	    want, 42);
 	CHECK(memcmp(okm, want, 42) == 0);
 	CHECK_EQ_INT(ns_hkdf_sha256_expand(prk, NULL, 0, okm, 255 * 32 + 1), -EINVAL);
 }
@@ -326,15 +329,17 @@ static void test_node_keys(void)
 static void test_dns1123_names(void)
 {
 	static const char *const good[] = {"a", "node-1", "a.b", "ip-10-0-0-1.ec2.internal", "0a"};
-	static const char *const badn[] = {"-a", "a-", "a..b", ".a", "a.", "a.-b", "a-.b", "A",
-					   "a_b", "a b", ""};
+	static const char *const badn[] = {"-a",   "a-", "a..b", ".a",	"a.", "a.-b",
+					   "a-.b", "A",	 "a_b",	 "a b", ""};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		CHECK(ns_wire_name_valid(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof(badn) / sizeof(badn[0]); i++)
 		CHECK(!ns_wire_name_valid(badn[i], strlen(badn[i])));
-	CHECK(ns_wire_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 63));
-	CHECK(!ns_wire_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64));
+	CHECK(ns_wire_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 63));
+	CHECK(!ns_wire_name_valid(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64));
 }
 
 /* A new nonce dated ahead is refused past the future bound, and within it

@@ -4,7 +4,7 @@
 # Idempotent: runs apt-get update only when something is missing.
 set -eu
 
-PKGS="make gcc clang llvm pkg-config libelf-dev zlib1g-dev libbpf-dev bpftool
+PKGS="make gcc clang clang-format llvm pkg-config libelf-dev zlib1g-dev libbpf-dev bpftool
 libmnl-dev libcjson-dev libnanomsg-dev libxgboost-dev libmicrohttpd-dev
 libsodium-dev libcurl4-openssl-dev iproute2 curl wrk gnuplot-nox bc
 prometheus prometheus-alertmanager prometheus-node-exporter

@@ -15,35 +15,35 @@
 /* Features per metric, in this order; names are "<metric>.<suffix>". */
 enum ns_anomaly_feature {
 	NS_AF_Z_SHORT = 0, /* z of the value against the short window (past only) */
-	NS_AF_Z_MID,       /* ... mid window */
-	NS_AF_Z_LONG,      /* ... long window */
-	NS_AF_DELTA,       /* change since the last sample, in long-window std */
-	NS_AF_RESID,       /* residual of a Holt linear one-step forecast, long std */
-	NS_AF_MAXZ,	       /* rolling max of |z short| over the short window */
-	NS_AF_SEASON,      /* value minus the value one season ago, long std (0 if season == 0) */
-	NS_AF_VOL,	       /* log of short-window std over long-window std */
+	NS_AF_Z_MID,	   /* ... mid window */
+	NS_AF_Z_LONG,	   /* ... long window */
+	NS_AF_DELTA,	   /* change since the last sample, in long-window std */
+	NS_AF_RESID,	   /* residual of a Holt linear one-step forecast, long std */
+	NS_AF_MAXZ,	   /* rolling max of |z short| over the short window */
+	NS_AF_SEASON,	   /* value minus the value one season ago, long std (0 if season == 0) */
+	NS_AF_VOL,	   /* log of short-window std over long-window std */
 	NS_ANOMALY_FEATS_PER_METRIC
 };
 
 /* All durations are in samples (ticks): the detector never looks at clocks,
  * so the same code runs on a node at 5 s and on NAB at 5 min. */
 struct ns_anomaly_config {
-	uint32_t n_metrics;		 /* 1..NS_ANOMALY_MAX_METRICS */
+	uint32_t n_metrics;				  /* 1..NS_ANOMALY_MAX_METRICS */
 	const char *metric_names[NS_ANOMALY_MAX_METRICS]; /* prefixes of feature names */
-	uint32_t win_short, win_mid, win_long; /* rolling windows for z-scores */
+	uint32_t win_short, win_mid, win_long;		  /* rolling windows for z-scores */
 	uint32_t season;      /* samples per season (a day), 0 = no seasonal feature */
 	uint32_t probation;   /* samples before the first own fit */
 	uint32_t refit_every; /* samples between refits (a day of samples on a node) */
 	uint32_t history;     /* training window: most recent feature rows */
 	uint32_t n_trees, psi;
 	uint64_t seed;
-	uint32_t lik_short;   /* raw scores averaged before the tail probability */
-	uint32_t lik_long;    /* past smoothed scores forming the reference distribution */
-	double gate;	      /* likelihood at which the forest calls a sample unusual */
-	double threshold;     /* severity (std units) that counts as "over" */
-	uint32_t enter_k;     /* consecutive overs to raise the flag */
-	uint32_t leave_m;     /* consecutive unders to clear it (and to re-arm the output) */
-	uint32_t rearm;	      /* at least this many ticks between two output detections */
+	uint32_t lik_short;	  /* raw scores averaged before the tail probability */
+	uint32_t lik_long;	  /* past smoothed scores forming the reference distribution */
+	double gate;		  /* likelihood at which the forest calls a sample unusual */
+	double threshold;	  /* severity (std units) that counts as "over" */
+	uint32_t enter_k;	  /* consecutive overs to raise the flag */
+	uint32_t leave_m;	  /* consecutive unders to clear it (and to re-arm the output) */
+	uint32_t rearm;		  /* at least this many ticks between two output detections */
 	double challenger_margin; /* see ns_anomaly_update: allowed extra alarm rate */
 	/* Tail cap of the severity: |top feature| is scaled by threshold / q, q the
 	 * tail_q quantile of that feature's |value| over the last tail_window rows,
@@ -118,8 +118,8 @@ const char *ns_anomaly_feature_name(const struct ns_anomaly *a, size_t i);
  * the streaming detector does; x_out gets rows x n_features (the first
  * win_short rows are warm-up and still written). Used by nodescore-train so
  * the shipped model sees the same features as the agent. 0 or -EINVAL/-ENOMEM. */
-int ns_anomaly_features_series(const struct ns_anomaly_config *c, const float *values,
-			       size_t rows, float *x_out);
+int ns_anomaly_features_series(const struct ns_anomaly_config *c, const float *values, size_t rows,
+			       float *x_out);
 
 /* Feature row of the newest sample (ns_anomaly_n_features() values), NULL
  * before the first update; valid until the next update. For tools/nab. */
@@ -127,8 +127,8 @@ const float *ns_anomaly_last_row(const struct ns_anomaly *a);
 
 /* Metrics for /metrics. */
 uint64_t ns_anomaly_ticks(const struct ns_anomaly *a);
-uint32_t ns_anomaly_refits(const struct ns_anomaly *a);    /* challengers accepted */
-uint32_t ns_anomaly_rejected(const struct ns_anomaly *a);  /* challengers discarded */
+uint32_t ns_anomaly_refits(const struct ns_anomaly *a);	  /* challengers accepted */
+uint32_t ns_anomaly_rejected(const struct ns_anomaly *a); /* challengers discarded */
 
 /* Asks for a challenger fit on the next update instead of waiting for the
  * schedule (e.g. when drift is high). Champion/challenger still decides.

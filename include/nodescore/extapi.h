@@ -51,8 +51,8 @@ struct ns_extapi_stats {
 	uint32_t stale;
 	uint32_t failed_anomaly, failed_cpu, failed_mem;
 	int fail_open; /* filter kept every node because its signals removed all */
-	uint32_t held;	/* candidates with a reservation against them */
-	int reserved;	/* prioritize made a reservation */
+	uint32_t held; /* candidates with a reservation against them */
+	int reserved;  /* prioritize made a reservation */
 	/* Shadow mode. failed_* and fail_open above are then what filter
 	 * would have done (prioritize fills them too: those nodes would not
 	 * have reached it). The rest is prioritize only: request indices of

@@ -16,12 +16,12 @@ struct ns_exthttp;
 struct ns_exthttp_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	unsigned threads;	  /* MHD thread pool size, >= 1 */
-	size_t max_body;	  /* larger request bodies get 413 */
-	size_t body_budget;	  /* bodies in flight across connections; past it 503 (0: max_body) */
+	unsigned threads;   /* MHD thread pool size, >= 1 */
+	size_t max_body;    /* larger request bodies get 413 */
+	size_t body_budget; /* bodies in flight across connections; past it 503 (0: max_body) */
 	uint64_t request_timeout_ms; /* headers + body must arrive within this (0: 10 s) */
-	unsigned per_ip_limit;	  /* connections per source address (0: 64) */
-	struct ns_extapi_cfg api; /* ttl and normalisation */
+	unsigned per_ip_limit;	     /* connections per source address (0: 64) */
+	struct ns_extapi_cfg api;    /* ttl and normalisation */
 	const struct ns_table *table;
 };
 

@@ -8,15 +8,15 @@
 #include <stdint.h>
 
 struct ns_fctrain_params {
-	unsigned ntrees;	 /* boosting rounds */
+	unsigned ntrees; /* boosting rounds */
 	unsigned max_depth;
 	double eta;
 	double subsample;
-	double colsample;	 /* colsample_bytree */
+	double colsample; /* colsample_bytree */
 	double min_child_weight;
-	double lambda;		 /* L2 on leaf weights */
-	const char *objective;	 /* reg:squarederror, reg:pseudohubererror, reg:absoluteerror */
-	double huber_slope;	 /* huber_slope for reg:pseudohubererror */
+	double lambda;	       /* L2 on leaf weights */
+	const char *objective; /* reg:squarederror, reg:pseudohubererror, reg:absoluteerror */
+	double huber_slope;    /* huber_slope for reg:pseudohubererror */
 	unsigned nthread;
 	unsigned seed;
 	/* Called every 10 rounds (NULL for none); non-zero return aborts (-ECANCELED). */
@@ -30,9 +30,9 @@ void ns_fctrain_defaults(struct ns_fctrain_params *p);
 
 /* Trains one single-output regressor on the row-major matrix X (n rows of
  * nfeat floats, NaN = missing) and labels y; rows with a NaN label must be
- * filtered by the caller; w holds optional row weights (NULL: all 1). *json receives XGBoost's JSON model (malloc'd,
- * *len bytes, not NUL-terminated). Returns 0, -EINVAL, -ENOMEM, -ECANCELED,
- * or -EIO with XGBoost's message in err. */
+ * filtered by the caller; w holds optional row weights (NULL: all 1). *json receives XGBoost's JSON
+ * model (malloc'd, *len bytes, not NUL-terminated). Returns 0, -EINVAL, -ENOMEM, -ECANCELED, or
+ * -EIO with XGBoost's message in err. */
 int ns_fctrain_fit(const float *X, const float *y, const float *w, size_t n, size_t nfeat,
 		   const struct ns_fctrain_params *p, char **json, size_t *len, char *err,
 		   size_t errlen);

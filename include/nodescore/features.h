@@ -51,7 +51,7 @@ enum ns_feat_window {
 	NS_FEAT_NWIN,
 };
 
-#define NS_FEAT_GLOBAL 4   /* tod_sin, tod_cos, dow_sin, dow_cos */
+#define NS_FEAT_GLOBAL 4 /* tod_sin, tod_cos, dow_sin, dow_cos */
 #define NS_FEAT_PER_METRIC 34
 #define NS_FEAT_NLAG 8
 #define NS_FEAT_MAX (NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC * NS_METRIC_COUNT)

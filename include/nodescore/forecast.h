@@ -47,9 +47,8 @@ void ns_forecast_free(struct ns_forecast *fc);
  * current value (<metric>_cur, else <metric>_mean_1h, else 0): prediction =
  * trees + offset + anchor. Returns 0, -EINVAL with a reason in err, or
  * -ENOMEM; fc is unchanged on error. */
-int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t,
-			     const char *json, size_t len, float offset, int relative, char *err,
-			     size_t errlen);
+int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t, const char *json,
+			     size_t len, float offset, int relative, char *err, size_t errlen);
 
 /* Anchor value of model i for feature vector x (0 for absolute models), and
  * whether model i is relative. */

@@ -10,8 +10,8 @@
 #define NS_IFOREST_MAX_FEATURES 64
 #define NS_IFOREST_MAX_TREES 4096
 #define NS_IFOREST_MAX_PSI 65536
-#define NS_IFOREST_NAME_MAX 63		    /* bytes of a feature name */
-#define NS_IFOREST_FILE_MAX (64u << 20)	    /* a model file larger than this is rejected */
+#define NS_IFOREST_NAME_MAX 63		/* bytes of a feature name */
+#define NS_IFOREST_FILE_MAX (64u << 20) /* a model file larger than this is rejected */
 #define NS_IFOREST_VERSION 1u
 
 struct ns_iforest; /* opaque, immutable after training or loading */
@@ -28,9 +28,8 @@ void ns_iforest_params_default(struct ns_iforest_params *p);
  * (features are then called f0, f1, ...). Returns 0 and a new forest in *out
  * (free with ns_iforest_free), -EINVAL on bad arguments or non-finite data,
  * -ENOMEM. */
-int ns_iforest_train(const float *x, size_t n_rows, size_t n_features,
-		     const char *const *names, const struct ns_iforest_params *p,
-		     struct ns_iforest **out);
+int ns_iforest_train(const float *x, size_t n_rows, size_t n_features, const char *const *names,
+		     const struct ns_iforest_params *p, struct ns_iforest **out);
 
 void ns_iforest_free(struct ns_iforest *f);
 
@@ -48,8 +47,8 @@ int ns_iforest_score_batch(const struct ns_iforest *f, const float *x, size_t n_
  * training sub-sample it cut away; the credits add up to how fast x was
  * isolated. *top gets that feature's index; contrib (optional, n_features)
  * gets each feature's share of the total, summing to 1. Returns 0 or -EINVAL. */
-int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_features,
-		       double *score, int *top, double *contrib);
+int ns_iforest_explain(const struct ns_iforest *f, const float *x, size_t n_features, double *score,
+		       int *top, double *contrib);
 
 size_t ns_iforest_n_features(const struct ns_iforest *f);
 size_t ns_iforest_n_trees(const struct ns_iforest *f);

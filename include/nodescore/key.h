@@ -28,8 +28,8 @@ void ns_key_wipe(struct ns_key *key);
 #define NS_HKDF_HASH_LEN 32
 void ns_hkdf_sha256_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
 			    size_t ikm_len, uint8_t prk[NS_HKDF_HASH_LEN]);
-int ns_hkdf_sha256_expand(const uint8_t prk[NS_HKDF_HASH_LEN], const uint8_t *info,
-			  size_t info_len, uint8_t *out, size_t out_len);
+int ns_hkdf_sha256_expand(const uint8_t prk[NS_HKDF_HASH_LEN], const uint8_t *info, size_t info_len,
+			  uint8_t *out, size_t out_len);
 
 /* Per-node key: HKDF-SHA256(salt = none, IKM = master key, info = node
  * name, L = 32). An agent holding only its node's key cannot sign for

@@ -24,7 +24,6 @@ void ns_log_write(enum ns_log_level lvl, const char *component, int with_errno, 
 void ns_log_vwrite(enum ns_log_level lvl, const char *component, int errnum, const char *fmt,
 		   va_list ap);
 
-
 #define NS_LOG_(lvl, comp, en, ...)                                                                \
 	do {                                                                                       \
 		if ((lvl) <= ns_log_max)                                                           \

@@ -17,7 +17,7 @@ enum ns_opt_kind {
 struct ns_opt {
 	const char *name; /* long flag without dashes, e.g. "listen-http" */
 	enum ns_opt_kind kind;
-	const char *def;  /* default value, NULL for none */
+	const char *def; /* default value, NULL for none */
 	const char *help;
 	const char *value; /* out: flag, env or default (points into argv/environ/def) */
 	int from;	   /* out: 0 default, 1 environment, 2 flag */
@@ -54,7 +54,7 @@ int ns_parse_size(const char *s, uint64_t *out);
 int ns_parse_bool(const char *s, int *out);
 
 /* Time helpers. */
-uint64_t ns_now_ms(void);	/* CLOCK_REALTIME in ms */
-uint64_t ns_mono_ns(void);	/* CLOCK_MONOTONIC in ns */
+uint64_t ns_now_ms(void);  /* CLOCK_REALTIME in ms */
+uint64_t ns_mono_ns(void); /* CLOCK_MONOTONIC in ns */
 
 #endif

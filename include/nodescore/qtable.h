@@ -35,9 +35,9 @@ struct ns_qstate_in {
 };
 
 struct ns_qtable {
-	float q[NS_Q_STATES];	     /* 0..1 */
-	uint32_t visits[NS_Q_STATES]; /* training updates (0: filled from a neighbour) */
-	uint32_t episodes;	     /* training episodes behind the table */
+	float q[NS_Q_STATES];		     /* 0..1 */
+	uint32_t visits[NS_Q_STATES];	     /* training updates (0: filled from a neighbour) */
+	uint32_t episodes;		     /* training episodes behind the table */
 	char version[NS_QTABLE_VERSION_MAX]; /* NUL-terminated, [A-Za-z0-9._+:-] */
 };
 

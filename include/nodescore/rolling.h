@@ -22,14 +22,14 @@ struct ns_roll_chunk {
 /* Window state. Treat as opaque; it is public so callers can embed it and
  * give it caller-owned storage (no allocation on the hot path). */
 struct ns_roll {
-	uint32_t cap;	   /* window length in slots, >= 1 */
-	uint32_t head;	   /* slot written next */
-	uint32_t filled;   /* slots pushed so far, saturates at cap */
+	uint32_t cap;	 /* window length in slots, >= 1 */
+	uint32_t head;	 /* slot written next */
+	uint32_t filled; /* slots pushed so far, saturates at cap */
 	uint32_t since_resum;
-	uint32_t seq;	   /* pushes so far, wraps (only differences are used) */
+	uint32_t seq; /* pushes so far, wraps (only differences are used) */
 	uint32_t dq_head, dq_len;
-	uint32_t n;	   /* samples in the window */
-	double mean, m2;   /* aggregate of the window */
+	uint32_t n;		    /* samples in the window */
+	double mean, m2;	    /* aggregate of the window */
 	struct ns_roll_chunk *slot; /* cap slots */
 	uint32_t *dq;		    /* cap sequence numbers: monotonic max deque */
 	void *owned;		    /* storage from ns_roll_new, else NULL */

@@ -10,28 +10,28 @@
 /* Index into ns_sample.v and ns_metric_names. Append only: the order is part
  * of the history file format (NS_METRIC_COUNT is stored in its header). */
 enum ns_metric {
-	NS_M_CPU_UTIL = 0,   /* 0..1, /proc/stat busy share over the interval */
-	NS_M_MEM_UTIL,	     /* 0..1, 1 - MemAvailable / MemTotal */
-	NS_M_LOAD1,	     /* /proc/loadavg */
+	NS_M_CPU_UTIL = 0, /* 0..1, /proc/stat busy share over the interval */
+	NS_M_MEM_UTIL,	   /* 0..1, 1 - MemAvailable / MemTotal */
+	NS_M_LOAD1,	   /* /proc/loadavg */
 	NS_M_LOAD5,
 	NS_M_LOAD15,
-	NS_M_NCPU,	     /* online CPUs */
+	NS_M_NCPU, /* online CPUs */
 	NS_M_MEM_TOTAL_MIB,
 	NS_M_MEM_AVAIL_MIB,
-	NS_M_PSI_CPU_SOME,   /* PSI avg10, percent */
+	NS_M_PSI_CPU_SOME, /* PSI avg10, percent */
 	NS_M_PSI_MEM_SOME,
 	NS_M_PSI_MEM_FULL,
 	NS_M_PSI_IO_SOME,
 	NS_M_PSI_IO_FULL,
-	NS_M_PODS,	     /* pods in the kubepods cgroup tree */
-	NS_M_POD_CPU_REQ_M,  /* summed CPU requests, millicores */
+	NS_M_PODS,	      /* pods in the kubepods cgroup tree */
+	NS_M_POD_CPU_REQ_M,   /* summed CPU requests, millicores */
 	NS_M_POD_MEM_LIM_MIB, /* summed memory limits, MiB (unlimited pods excluded) */
-	NS_M_POD_CPU_USE,    /* pods' CPU usage, cores */
+	NS_M_POD_CPU_USE,     /* pods' CPU usage, cores */
 	NS_M_POD_MEM_USE_MIB,
-	NS_M_RTT_P50_US,     /* TCP smoothed RTT over established sockets */
+	NS_M_RTT_P50_US, /* TCP smoothed RTT over established sockets */
 	NS_M_RTT_P99_US,
-	NS_M_TCP_RETRANS,    /* retransmits per second */
-	NS_M_DISK_P50_US,    /* block request latency */
+	NS_M_TCP_RETRANS, /* retransmits per second */
+	NS_M_DISK_P50_US, /* block request latency */
 	NS_M_DISK_P99_US,
 	NS_M_DISK_IOPS,
 	NS_METRIC_COUNT,
@@ -51,8 +51,8 @@ enum ns_source {
 };
 
 struct ns_sample {
-	uint64_t ts_ms;	 /* unix ms */
-	uint32_t health; /* ns_source bits of the sources that succeeded */
+	uint64_t ts_ms;		  /* unix ms */
+	uint32_t health;	  /* ns_source bits of the sources that succeeded */
 	float v[NS_METRIC_COUNT]; /* NaN where not measured */
 };
 

@@ -11,15 +11,15 @@
 
 enum ns_series_fmt {
 	NS_SERIES_FMT_AUTO = 0,
-	NS_SERIES_FMT_AGENT,     /* nodescore-agent --export-history: timestamp_ms,<metric names> */
+	NS_SERIES_FMT_AGENT,	 /* nodescore-agent --export-history: timestamp_ms,<metric names> */
 	NS_SERIES_FMT_BITBRAINS, /* GWA-T-12 per-VM files (.csv or .csv.gz), ';'-separated */
-	NS_SERIES_FMT_ALIBABA,   /* cluster-trace-v2018 machine_usage.csv, many machines per file */
-	NS_SERIES_FMT_NAB,	     /* NAB timestamp,value (CPU percent) */
+	NS_SERIES_FMT_ALIBABA,	 /* cluster-trace-v2018 machine_usage.csv, many machines per file */
+	NS_SERIES_FMT_NAB,	 /* NAB timestamp,value (CPU percent) */
 };
 
 #define NS_SERIES_NRES 2 /* resources forecast: cpu, mem */
 #define NS_SERIES_MAX_SERIES 100000u
-#define NS_SERIES_MAX_CELLS (4u << 20)  /* grid points per series */
+#define NS_SERIES_MAX_CELLS (4u << 20) /* grid points per series */
 #define NS_SERIES_MAX_LINE 4096
 #define NS_SERIES_MAX_FILE_BYTES (2ull << 30)
 
@@ -27,10 +27,10 @@ extern const uint8_t ns_series_res_metric[NS_SERIES_NRES]; /* NS_M_CPU_UTIL, NS_
 
 struct ns_series {
 	char id[64];
-	uint64_t t0_ms;	    /* time of grid point 0 */
-	size_t n, cap;	    /* grid points, allocated */
+	uint64_t t0_ms;		  /* time of grid point 0 */
+	size_t n, cap;		  /* grid points, allocated */
 	float *v[NS_SERIES_NRES]; /* utilisation 0..1 per grid point, NaN = no data */
-	uint32_t *cnt;	    /* scratch: samples per cell while reading */
+	uint32_t *cnt;		  /* scratch: samples per cell while reading */
 };
 
 struct ns_series_set {

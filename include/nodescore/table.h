@@ -39,8 +39,8 @@ void ns_table_free(struct ns_table *t);
  * it. key is the master key: the MAC is checked with the key derived for
  * the message's node name (ns_key_node_from_prk), cached per entry, so one
  * node's key cannot sign for another. Timestamps may lag now_ms by skew_ms
- * and lead it by the future skew (ns_table_set_future_skew). Single writer: call from one thread only. now_ms is the wall clock
- * (for the skew window), now_mono_ms the monotonic clock (for ages).
+ * and lead it by the future skew (ns_table_set_future_skew). Single writer: call from one thread
+ * only. now_ms is the wall clock (for the skew window), now_mono_ms the monotonic clock (for ages).
  * Returns NS_WIRE_OK or the rejection reason; a rejected message never
  * changes the table. Every outcome is counted (ns_table_count). */
 enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size_t len,

@@ -47,9 +47,9 @@ struct ns_msg {
 	uint32_t boot_nonce;
 	uint32_t seq;
 	uint64_t ts_ms;
-	uint16_t score;	      /* 0..1000, higher is a better placement */
-	uint16_t anomaly;     /* 0..1000, isolation-forest score x 1000 */
-	uint16_t cpu_now;     /* per mille of node capacity */
+	uint16_t score;	  /* 0..1000, higher is a better placement */
+	uint16_t anomaly; /* 0..1000, isolation-forest score x 1000 */
+	uint16_t cpu_now; /* per mille of node capacity */
 	uint16_t mem_now;
 	uint16_t cpu_peak_fc; /* forecast peak over the horizon, per mille */
 	uint16_t mem_peak_fc;
@@ -98,7 +98,7 @@ int ns_wire_encode_node(const struct ns_msg *msg, const uint8_t *master, size_t 
 /* The claimed node name of an unverified message, to pick its key: checks
  * length, magic, version and the name's syntax only. Never reads past len. */
 enum ns_wire_status ns_wire_peek_name(const uint8_t *buf, size_t len, const char **name,
-				     size_t *name_len);
+				      size_t *name_len);
 
 /* Verifies and decodes buf. Checks length, magic, version, name, field ranges
  * and the MAC (constant time). Never reads past len. */

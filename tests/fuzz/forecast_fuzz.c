@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ns_feat_config cfg = { .step_ms = 300000, .metric_mask = NS_FEAT_MASK_FORECAST };
-	struct ns_fc_target t = { .metric = 0, .stat = 0, .horizon_s = 3600 };
+	struct ns_feat_config cfg = {.step_ms = 300000, .metric_mask = NS_FEAT_MASK_FORECAST};
+	struct ns_fc_target t = {.metric = 0, .stat = 0, .horizon_s = 3600};
 	struct ns_forecast *fc = NULL;
 	float x[NS_FEAT_MAX], out[NS_FC_MAX_MODELS];
 	char err[256];
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			c[size - 1] = (uint8_t)(crc >> 24);
 			fc = NULL;
 			if (ns_forecast_load(c, size, &fc, err, sizeof(err)) == 0) {
-				ns_forecast_predict(fc, x, ns_forecast_nfeat(fc), out, NS_FC_MAX_MODELS);
+				ns_forecast_predict(fc, x, ns_forecast_nfeat(fc), out,
+						    NS_FC_MAX_MODELS);
 				ns_forecast_free(fc);
 			}
 			free(c);

@@ -24,11 +24,10 @@
 	}
 
 static struct ns_opt opts[] = {
-	OPT("file", NS_OPT_STRING, NULL, "JSON file to parse (at most 256 MiB)."),
-	OPT("duration", NS_OPT_STRING, "1s", "Parse repeatedly for about this long."),
-	OPT("min-iters", NS_OPT_STRING, "5",
-		"Parse at least this many times, even past --duration."),
-	OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
+    OPT("file", NS_OPT_STRING, NULL, "JSON file to parse (at most 256 MiB)."),
+    OPT("duration", NS_OPT_STRING, "1s", "Parse repeatedly for about this long."),
+    OPT("min-iters", NS_OPT_STRING, "5", "Parse at least this many times, even past --duration."),
+    OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -33,7 +33,7 @@ int pq_http_post(const char *url, const char *body, size_t body_len, uint64_t ti
 		 size_t max, long *http, struct ns_buf *resp, char *err, size_t errlen)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
-	struct sink s = { .b = resp, .max = max };
+	struct sink s = {.b = resp, .max = max};
 	CURL *c = curl_easy_init();
 	CURLcode rc;
 
@@ -47,7 +47,8 @@ int pq_http_post(const char *url, const char *body, size_t body_len, uint64_t ti
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 10000 ? timeout_ms : 10000));
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(timeout_ms < 10000 ? timeout_ms : 10000));
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -59,10 +60,11 @@ int pq_http_post(const char *url, const char *body, size_t body_len, uint64_t ti
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
 	curl_easy_cleanup(c);
 	if (s.over) {
-		snprintf(err, errlen,
-			 "reply larger than %zu bytes (raise --max-response, or lower --chunk-points "
-			 "or the number of nodes)",
-			 max);
+		snprintf(
+		    err, errlen,
+		    "reply larger than %zu bytes (raise --max-response, or lower --chunk-points "
+		    "or the number of nodes)",
+		    max);
 		return -1;
 	}
 	if (resp->oom) {

@@ -53,8 +53,9 @@ static int parse_time(const char *s, int64_t *ms)
 			;
 	if (strcmp(e, "Z") == 0)
 		return *ms >= 0 ? 0 : -EINVAL;
-	if ((e[0] == '+' || e[0] == '-') && strlen(e) == 6 && e[3] == ':' && isdigit((unsigned char)e[1]) &&
-	    isdigit((unsigned char)e[2]) && isdigit((unsigned char)e[4]) && isdigit((unsigned char)e[5])) {
+	if ((e[0] == '+' || e[0] == '-') && strlen(e) == 6 && e[3] == ':' &&
+	    isdigit((unsigned char)e[1]) && isdigit((unsigned char)e[2]) &&
+	    isdigit((unsigned char)e[4]) && isdigit((unsigned char)e[5])) {
 		int h = (e[1] - '0') * 10 + (e[2] - '0'), m = (e[4] - '0') * 10 + (e[5] - '0');
 
 		if (h < 0 || h > 23 || m < 0 || m > 59)
@@ -105,7 +106,7 @@ static int collect(struct run *r)
 
 		pq_chunk(&r->t.r, r->per, ci, &first, &count);
 		for (size_t c = 0; c < r->ncol; c++) {
-			struct ns_buf body = { 0 }, resp = { 0 };
+			struct ns_buf body = {0}, resp = {0};
 			uint64_t before = r->t.values;
 			enum pq_status st;
 			size_t series;
@@ -124,24 +125,27 @@ static int collect(struct run *r)
 			if (body.oom ||
 			    pq_http_post(endpoint, body.p, body.len, r->timeout_ms, r->max_response,
 					 &http, &resp, err, sizeof(err))) {
-				log_error("collect", "cannot query Prometheus url=%s column=%s error=%s",
-					  endpoint, r->cols[c].name, body.oom ? "out of memory" : err);
+				log_error(
+				    "collect", "cannot query Prometheus url=%s column=%s error=%s",
+				    endpoint, r->cols[c].name, body.oom ? "out of memory" : err);
 				ns_buf_free(&body);
 				ns_buf_free(&resp);
 				return 1;
 			}
 			ns_buf_free(&body);
-			st = pq_parse_reply(&r->t, c, r->cols[c].util, r->label, resp.p ? resp.p : "",
-					    resp.len, first, count, &series, warn, sizeof(warn), err,
-					    sizeof(err));
+			st = pq_parse_reply(&r->t, c, r->cols[c].util, r->label,
+					    resp.p ? resp.p : "", resp.len, first, count, &series,
+					    warn, sizeof(warn), err, sizeof(err));
 			if (st == PQ_ERR_FORMAT && http != 200) {
 				char ex[256];
 
 				excerpt(resp.p ? resp.p : "", resp.len, ex, sizeof(ex));
-				log_error("collect", "query failed url=%s column=%s http=%ld body=\"%s\"",
+				log_error("collect",
+					  "query failed url=%s column=%s http=%ld body=\"%s\"",
 					  endpoint, r->cols[c].name, http, ex);
 			} else if (st != PQ_OK) {
-				log_error("collect", "query failed column=%s http=%ld reason=%s error=%s",
+				log_error("collect",
+					  "query failed column=%s http=%ld reason=%s error=%s",
 					  r->cols[c].name, http, pq_strerror(st), err);
 				if (st == PQ_ERR_PROM)
 					log_error("collect", "query was: %s", query);
@@ -150,8 +154,8 @@ static int collect(struct run *r)
 			if (st != PQ_OK)
 				return 1;
 			if (http != 200) {
-				log_error("collect", "unexpected HTTP status url=%s http=%ld", endpoint,
-					  http);
+				log_error("collect", "unexpected HTTP status url=%s http=%ld",
+					  endpoint, http);
 				return 1;
 			}
 			if (warn[0])
@@ -160,8 +164,9 @@ static int collect(struct run *r)
 			r->col_values[c] += r->t.values - before;
 			max_series = series > max_series ? series : max_series;
 		}
-		log_info("collect", "chunk %u/%u points=%u series=%zu nodes=%zu elapsed=%.1fs", ci + 1,
-			 nchunks, count, max_series, r->t.n, (double)(ns_mono_ns() - t0) / 1e9);
+		log_info("collect", "chunk %u/%u points=%u series=%zu nodes=%zu elapsed=%.1fs",
+			 ci + 1, nchunks, count, max_series, r->t.n,
+			 (double)(ns_mono_ns() - t0) / 1e9);
 	}
 	return 0;
 }
@@ -170,7 +175,7 @@ static int collect(struct run *r)
  * dir. Every file is complete or absent (atomic replace). Returns 0 or 1. */
 static int write_out(struct run *r, const char *out, const char *dir, const uint8_t *keep)
 {
-	char (*names)[72] = calloc(r->t.n ? r->t.n : 1, sizeof(*names));
+	char(*names)[72] = calloc(r->t.n ? r->t.n : 1, sizeof(*names));
 	size_t nkeep = 0, rows_total = 0;
 	int rc = 1;
 
@@ -192,7 +197,8 @@ static int write_out(struct run *r, const char *out, const char *dir, const uint
 		pq_node_filename(r->t.nodes[i].name, names[i], sizeof(names[i]));
 		for (size_t j = 0; *dir && j < i; j++)
 			if (strcmp(names[i], names[j]) == 0) {
-				log_error("collect", "nodes map to the same file node=%s node=%s file=%s",
+				log_error("collect",
+					  "nodes map to the same file node=%s node=%s file=%s",
 					  r->t.nodes[j].name, r->t.nodes[i].name, names[i]);
 				goto done;
 			}
@@ -202,7 +208,7 @@ static int write_out(struct run *r, const char *out, const char *dir, const uint
 		goto done;
 	}
 	for (size_t i = 0; i < r->t.n; i++) {
-		struct ns_buf b = { 0 };
+		struct ns_buf b = {0};
 		char path[4200], err[512];
 		size_t rows = pq_write_csv(&r->t, i, r->cols, keep, &b);
 
@@ -222,11 +228,11 @@ static int write_out(struct run *r, const char *out, const char *dir, const uint
 		}
 		ns_buf_free(&b);
 		rows_total += rows;
-		log_info("collect", "wrote node=%s path=%s rows=%zu columns=%zu", r->t.nodes[i].name,
-			 path, rows, nkeep);
+		log_info("collect", "wrote node=%s path=%s rows=%zu columns=%zu",
+			 r->t.nodes[i].name, path, rows, nkeep);
 	}
-	log_success("collect", "collected nodes=%zu rows=%zu columns=%zu out=%s", r->t.n, rows_total,
-		    nkeep, *out ? out : dir);
+	log_success("collect", "collected nodes=%zu rows=%zu columns=%zu out=%s", r->t.n,
+		    rows_total, nkeep, *out ? out : dir);
 	rc = 0;
 done:
 	free(names);
@@ -236,27 +242,45 @@ done:
 int main(int argc, char **argv)
 {
 	struct ns_opt o[] = {
-		{ "prometheus", NS_OPT_STRING, "http://127.0.0.1:9090", "Prometheus base URL (http or https)", NULL, 0 },
-		{ "source", NS_OPT_STRING, "node-exporter", "metrics to read: node-exporter (node_* series) or agent (nodescore_node_* gauges of nodescore-agent)", NULL, 0 },
-		{ "days", NS_OPT_STRING, "", "range: the last N days (default 7 when no --hours or --start)", NULL, 0 },
-		{ "hours", NS_OPT_STRING, "", "range: the last N hours", NULL, 0 },
-		{ "start", NS_OPT_STRING, "", "range start: unix seconds or RFC 3339 (2024-05-01T00:00:00Z)", NULL, 0 },
-		{ "end", NS_OPT_STRING, "", "range end, same forms (default now)", NULL, 0 },
-		{ "step", NS_OPT_STRING, "60s", "grid step, 1s..1h (nodescore-train --step must match or be a multiple)", NULL, 0 },
-		{ "window", NS_OPT_STRING, "auto", "rate / average window ending at each point; auto = max(step, 1m), which needs a scrape interval of 30 s or less", NULL, 0 },
-		{ "node", NS_OPT_STRING, "", "regex on the node label selecting nodes (fully anchored, PromQL =~)", NULL, 0 },
-		{ "selector", NS_OPT_STRING, "", "extra label matchers for every series, e.g. job=\"node\",env!=\"dev\"", NULL, 0 },
-		{ "node-label", NS_OPT_STRING, "", "label naming the node (default instance for node-exporter, node for agent)", NULL, 0 },
-		{ "out", NS_OPT_STRING, "", "CSV file to write (the selection must match one node)", NULL, 0 },
-		{ "out-dir", NS_OPT_STRING, "", "directory for one <node>.csv per node (created if missing)", NULL, 0 },
-		{ "timeout", NS_OPT_STRING, "60s", "per request (connect, query, reply), also sent as the query timeout", NULL, 0 },
-		{ "chunk-points", NS_OPT_STRING, "10000", "points per series per request (Prometheus refuses more than 11000)", NULL, 0 },
-		{ "max-response", NS_OPT_STRING, "32Mi", "largest reply accepted per request (after decompression)", NULL, 0 },
-		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
+	    {"prometheus", NS_OPT_STRING, "http://127.0.0.1:9090",
+	     "Prometheus base URL (http or https)", NULL, 0},
+	    {"source", NS_OPT_STRING, "node-exporter",
+	     "metrics to read: node-exporter (node_* series) or agent (nodescore_node_* gauges of "
+	     "nodescore-agent)",
+	     NULL, 0},
+	    {"days", NS_OPT_STRING, "",
+	     "range: the last N days (default 7 when no --hours or --start)", NULL, 0},
+	    {"hours", NS_OPT_STRING, "", "range: the last N hours", NULL, 0},
+	    {"start", NS_OPT_STRING, "",
+	     "range start: unix seconds or RFC 3339 (2024-05-01T00:00:00Z)", NULL, 0},
+	    {"end", NS_OPT_STRING, "", "range end, same forms (default now)", NULL, 0},
+	    {"step", NS_OPT_STRING, "60s",
+	     "grid step, 1s..1h (nodescore-train --step must match or be a multiple)", NULL, 0},
+	    {"window", NS_OPT_STRING, "auto",
+	     "rate / average window ending at each point; auto = max(step, 1m), which needs a "
+	     "scrape interval of 30 s or less",
+	     NULL, 0},
+	    {"node", NS_OPT_STRING, "",
+	     "regex on the node label selecting nodes (fully anchored, PromQL =~)", NULL, 0},
+	    {"selector", NS_OPT_STRING, "",
+	     "extra label matchers for every series, e.g. job=\"node\",env!=\"dev\"", NULL, 0},
+	    {"node-label", NS_OPT_STRING, "",
+	     "label naming the node (default instance for node-exporter, node for agent)", NULL, 0},
+	    {"out", NS_OPT_STRING, "", "CSV file to write (the selection must match one node)",
+	     NULL, 0},
+	    {"out-dir", NS_OPT_STRING, "",
+	     "directory for one <node>.csv per node (created if missing)", NULL, 0},
+	    {"timeout", NS_OPT_STRING, "60s",
+	     "per request (connect, query, reply), also sent as the query timeout", NULL, 0},
+	    {"chunk-points", NS_OPT_STRING, "10000",
+	     "points per series per request (Prometheus refuses more than 11000)", NULL, 0},
+	    {"max-response", NS_OPT_STRING, "32Mi",
+	     "largest reply accepted per request (after decompression)", NULL, 0},
+	    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 	};
 	const size_t no = sizeof(o) / sizeof(o[0]);
-	struct run r = { 0 };
-	struct pq_range range = { 0 };
+	struct run r = {0};
+	struct pq_range range = {0};
 	enum pq_source src;
 	char err[512];
 	const char *out, *dir, *sel, *url;
@@ -265,11 +289,12 @@ int main(int argc, char **argv)
 	int64_t start = -1, end;
 	int argi = 0, rc = 1, have_cpu_mem = 0;
 
-	switch (ns_opt_parse(o, no, "nodescore-collect",
-			     "Pull node series from Prometheus (/api/v1/query_range) into the CSV that\n"
-			     "nodescore-train reads (--format agent), one file per node; give exactly one\n"
-			     "of --out FILE and --out-dir DIR. Queries and limits: docs/collect.md.",
-			     argc, argv, &argi, err, sizeof(err))) {
+	switch (ns_opt_parse(
+	    o, no, "nodescore-collect",
+	    "Pull node series from Prometheus (/api/v1/query_range) into the CSV that\n"
+	    "nodescore-train reads (--format agent), one file per node; give exactly one\n"
+	    "of --out FILE and --out-dir DIR. Queries and limits: docs/collect.md.",
+	    argc, argv, &argi, err, sizeof(err))) {
 	case NS_OPT_HELP:
 		return 0;
 	case NS_OPT_ERROR:
@@ -293,7 +318,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (pq_source_parse(ns_opt_get(o, no, "source"), &src)) {
-		log_error("collect", "bad --source '%s' (node-exporter|agent)", ns_opt_get(o, no, "source"));
+		log_error("collect", "bad --source '%s' (node-exporter|agent)",
+			  ns_opt_get(o, no, "source"));
 		return 2;
 	}
 	out = ns_opt_get(o, no, "out");
@@ -311,7 +337,8 @@ int main(int argc, char **argv)
 		win = step > 60000 ? step : 60000;
 	else if (ns_parse_duration_ms(ns_opt_get(o, no, "window"), &win) || win < 1000 ||
 		 win > 86400000) {
-		log_error("collect", "bad --window '%s' (auto or 1s..1d)", ns_opt_get(o, no, "window"));
+		log_error("collect", "bad --window '%s' (auto or 1s..1d)",
+			  ns_opt_get(o, no, "window"));
 		return 2;
 	}
 	if (ns_parse_duration_ms(ns_opt_get(o, no, "timeout"), &timeout) || timeout < 100 ||
@@ -339,7 +366,8 @@ int main(int argc, char **argv)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
 		      (p > r.label && *p >= '0' && *p <= '9')) ||
 		    p - r.label > 100) {
-			log_error("collect", "bad --node-label '%s' (a Prometheus label name)", r.label);
+			log_error("collect", "bad --node-label '%s' (a Prometheus label name)",
+				  r.label);
 			return 2;
 		}
 	if (strlen(ns_opt_get(o, no, "node")) > 512 ||
@@ -351,11 +379,13 @@ int main(int argc, char **argv)
 	/* Range: --start/--end, or the last --days/--hours before --end. */
 	end = (int64_t)ns_now_ms();
 	if (*ns_opt_get(o, no, "end") && parse_time(ns_opt_get(o, no, "end"), &end)) {
-		log_error("collect", "bad --end '%s' (unix seconds or RFC 3339)", ns_opt_get(o, no, "end"));
+		log_error("collect", "bad --end '%s' (unix seconds or RFC 3339)",
+			  ns_opt_get(o, no, "end"));
 		return 2;
 	}
 	if (*ns_opt_get(o, no, "start") && parse_time(ns_opt_get(o, no, "start"), &start)) {
-		log_error("collect", "bad --start '%s' (unix seconds or RFC 3339)", ns_opt_get(o, no, "start"));
+		log_error("collect", "bad --start '%s' (unix seconds or RFC 3339)",
+			  ns_opt_get(o, no, "start"));
 		return 2;
 	}
 	{
@@ -374,7 +404,8 @@ int main(int argc, char **argv)
 			}
 			start = end - (int64_t)(d * 3600000.0);
 		} else if (start < 0) {
-			const char *days = *ns_opt_get(o, no, "days") ? ns_opt_get(o, no, "days") : "7";
+			const char *days =
+			    *ns_opt_get(o, no, "days") ? ns_opt_get(o, no, "days") : "7";
 
 			if (ns_parse_double(days, 0.001, 3660, &d)) {
 				log_error("collect", "bad --days (0.001..3660)");
@@ -388,11 +419,13 @@ int main(int argc, char **argv)
 	range.start_ms = (start + (int64_t)step - 1) / (int64_t)step * (int64_t)step;
 	end = end / (int64_t)step * (int64_t)step;
 	if (end < range.start_ms) {
-		log_error("collect", "empty range: --end is before --start (or shorter than one step)");
+		log_error("collect",
+			  "empty range: --end is before --start (or shorter than one step)");
 		return 2;
 	}
 	if ((end - range.start_ms) / (int64_t)step + 1 > PQ_MAX_POINTS) {
-		log_error("collect", "range has more than %u points; use a larger --step", PQ_MAX_POINTS);
+		log_error("collect", "range has more than %u points; use a larger --step",
+			  PQ_MAX_POINTS);
 		return 2;
 	}
 	range.n = (uint32_t)((end - range.start_ms) / (int64_t)step + 1);
@@ -425,9 +458,9 @@ int main(int argc, char **argv)
 	log_info("collect",
 		 "collecting url=%s source=%s start=%lld end=%lld step=%us window=%s points=%u "
 		 "chunks=%u columns=%zu matchers=%s",
-		 url, pq_source_name(src), (long long)(range.start_ms / 1000), (long long)(end / 1000),
-		 range.step_ms / 1000, r.window, range.n, pq_chunk_count(&range, r.per), r.ncol,
-		 *r.matchers ? r.matchers : "(none)");
+		 url, pq_source_name(src), (long long)(range.start_ms / 1000),
+		 (long long)(end / 1000), range.step_ms / 1000, r.window, range.n,
+		 pq_chunk_count(&range, r.per), r.ncol, *r.matchers ? r.matchers : "(none)");
 	rc = collect(&r);
 	curl_global_cleanup();
 	if (rc == 0 && stop) { /* during the last request */
@@ -438,21 +471,25 @@ int main(int argc, char **argv)
 		goto out;
 	rc = 1;
 	if (r.t.n == 0 || r.t.values == 0) {
-		log_error("collect",
-			  "empty result: no series matched source=%s matchers=%s in the range (check "
-			  "--node, --selector, --source and that Prometheus scrapes those targets)",
-			  pq_source_name(src), *r.matchers ? r.matchers : "(none)");
+		log_error(
+		    "collect",
+		    "empty result: no series matched source=%s matchers=%s in the range (check "
+		    "--node, --selector, --source and that Prometheus scrapes those targets)",
+		    pq_source_name(src), *r.matchers ? r.matchers : "(none)");
 		goto out;
 	}
 	for (size_t c = 0; c < r.ncol; c++) {
 		keep[c] = r.col_values[c] > 0;
 		if (!keep[c])
-			log_warning("collect", "no data, column left out column=%s", r.cols[c].name);
-		else if (strcmp(r.cols[c].name, "cpu_util") == 0 || strcmp(r.cols[c].name, "mem_util") == 0)
+			log_warning("collect", "no data, column left out column=%s",
+				    r.cols[c].name);
+		else if (strcmp(r.cols[c].name, "cpu_util") == 0 ||
+			 strcmp(r.cols[c].name, "mem_util") == 0)
 			have_cpu_mem = 1;
 	}
 	if (!have_cpu_mem) {
-		log_error("collect", "neither cpu_util nor mem_util has data; nodescore-train needs one");
+		log_error("collect",
+			  "neither cpu_util nor mem_util has data; nodescore-train needs one");
 		goto out;
 	}
 	rc = write_out(&r, out, dir, keep);

@@ -19,17 +19,17 @@
 	} while (0)
 
 static const char *const status_names[] = {
-	[PQ_OK] = "ok",
-	[PQ_ERR_PROM] = "Prometheus error",
-	[PQ_ERR_FORMAT] = "malformed reply",
-	[PQ_ERR_LIMIT] = "limit exceeded",
-	[PQ_ERR_NOMEM] = "out of memory",
+    [PQ_OK] = "ok",
+    [PQ_ERR_PROM] = "Prometheus error",
+    [PQ_ERR_FORMAT] = "malformed reply",
+    [PQ_ERR_LIMIT] = "limit exceeded",
+    [PQ_ERR_NOMEM] = "out of memory",
 };
 
 const char *pq_strerror(enum pq_status s)
 {
 	return (unsigned)s < sizeof(status_names) / sizeof(*status_names) ? status_names[s]
-									   : "unknown";
+									  : "unknown";
 }
 
 /*
@@ -43,51 +43,54 @@ const char *pq_strerror(enum pq_status s)
  * minutes and leave ncpu-only rows after a node's data ends.
  */
 static const struct pq_column cols_node_exporter[] = {
-	{ "cpu_util",
-	  "sum by ($BY) (rate(node_cpu_seconds_total{mode!~\"idle|iowait\"$ASEL}[$W])) / "
-	  "count by ($BY) (avg_over_time(node_cpu_seconds_total{mode=\"idle\"$ASEL}[$W]))",
-	  1 },
-	{ "mem_util",
-	  "1 - sum by ($BY) (avg_over_time(node_memory_MemAvailable_bytes{$SEL}[$W])) / "
-	  "sum by ($BY) (avg_over_time(node_memory_MemTotal_bytes{$SEL}[$W]))",
-	  1 },
-	{ "load1", "max by ($BY) (avg_over_time(node_load1{$SEL}[$W]))", 0 },
-	{ "load5", "max by ($BY) (avg_over_time(node_load5{$SEL}[$W]))", 0 },
-	{ "load15", "max by ($BY) (avg_over_time(node_load15{$SEL}[$W]))", 0 },
-	{ "ncpu", "count by ($BY) (avg_over_time(node_cpu_seconds_total{mode=\"idle\"$ASEL}[$W]))", 0 },
-	{ "mem_total_mib",
-	  "max by ($BY) (avg_over_time(node_memory_MemTotal_bytes{$SEL}[$W])) / 1048576", 0 },
-	{ "mem_avail_mib",
-	  "max by ($BY) (avg_over_time(node_memory_MemAvailable_bytes{$SEL}[$W])) / 1048576", 0 },
-	{ "psi_cpu_some", "100 * max by ($BY) (rate(node_pressure_cpu_waiting_seconds_total{$SEL}[$W]))",
-	  0 },
-	{ "psi_mem_some",
-	  "100 * max by ($BY) (rate(node_pressure_memory_waiting_seconds_total{$SEL}[$W]))", 0 },
-	{ "psi_mem_full",
-	  "100 * max by ($BY) (rate(node_pressure_memory_stalled_seconds_total{$SEL}[$W]))", 0 },
-	{ "psi_io_some", "100 * max by ($BY) (rate(node_pressure_io_waiting_seconds_total{$SEL}[$W]))",
-	  0 },
-	{ "psi_io_full", "100 * max by ($BY) (rate(node_pressure_io_stalled_seconds_total{$SEL}[$W]))",
-	  0 },
-	{ "tcp_retrans", "max by ($BY) (rate(node_netstat_Tcp_RetransSegs{$SEL}[$W]))", 0 },
-	{ "disk_iops",
-	  "sum by ($BY) (rate(node_disk_reads_completed_total{$SEL}[$W])) + "
-	  "sum by ($BY) (rate(node_disk_writes_completed_total{$SEL}[$W]))",
-	  0 },
+    {"cpu_util",
+     "sum by ($BY) (rate(node_cpu_seconds_total{mode!~\"idle|iowait\"$ASEL}[$W])) / "
+     "count by ($BY) (avg_over_time(node_cpu_seconds_total{mode=\"idle\"$ASEL}[$W]))",
+     1},
+    {"mem_util",
+     "1 - sum by ($BY) (avg_over_time(node_memory_MemAvailable_bytes{$SEL}[$W])) / "
+     "sum by ($BY) (avg_over_time(node_memory_MemTotal_bytes{$SEL}[$W]))",
+     1},
+    {"load1", "max by ($BY) (avg_over_time(node_load1{$SEL}[$W]))", 0},
+    {"load5", "max by ($BY) (avg_over_time(node_load5{$SEL}[$W]))", 0},
+    {"load15", "max by ($BY) (avg_over_time(node_load15{$SEL}[$W]))", 0},
+    {"ncpu", "count by ($BY) (avg_over_time(node_cpu_seconds_total{mode=\"idle\"$ASEL}[$W]))", 0},
+    {"mem_total_mib",
+     "max by ($BY) (avg_over_time(node_memory_MemTotal_bytes{$SEL}[$W])) / 1048576", 0},
+    {"mem_avail_mib",
+     "max by ($BY) (avg_over_time(node_memory_MemAvailable_bytes{$SEL}[$W])) / 1048576", 0},
+    {"psi_cpu_some", "100 * max by ($BY) (rate(node_pressure_cpu_waiting_seconds_total{$SEL}[$W]))",
+     0},
+    {"psi_mem_some",
+     "100 * max by ($BY) (rate(node_pressure_memory_waiting_seconds_total{$SEL}[$W]))", 0},
+    {"psi_mem_full",
+     "100 * max by ($BY) (rate(node_pressure_memory_stalled_seconds_total{$SEL}[$W]))", 0},
+    {"psi_io_some", "100 * max by ($BY) (rate(node_pressure_io_waiting_seconds_total{$SEL}[$W]))",
+     0},
+    {"psi_io_full", "100 * max by ($BY) (rate(node_pressure_io_stalled_seconds_total{$SEL}[$W]))",
+     0},
+    {"tcp_retrans", "max by ($BY) (rate(node_netstat_Tcp_RetransSegs{$SEL}[$W]))", 0},
+    {"disk_iops",
+     "sum by ($BY) (rate(node_disk_reads_completed_total{$SEL}[$W])) + "
+     "sum by ($BY) (rate(node_disk_writes_completed_total{$SEL}[$W]))",
+     0},
 };
 
 /* nodescore-agent: its /metrics carries every history metric as the gauge
  * nodescore_node_<name>{node="..."}, already in the CSV's units. */
-#define AGENT_COL(m, u) { #m, "max by ($BY) (avg_over_time(nodescore_node_" #m "{$SEL}[$W]))", u }
+#define AGENT_COL(m, u)                                                                            \
+	{                                                                                          \
+#m, "max by ($BY) (avg_over_time(nodescore_node_" #m "{$SEL}[$W]))", u             \
+	}
 static const struct pq_column cols_agent[] = {
-	AGENT_COL(cpu_util, 1),	     AGENT_COL(mem_util, 1),	    AGENT_COL(load1, 0),
-	AGENT_COL(load5, 0),	     AGENT_COL(load15, 0),	    AGENT_COL(ncpu, 0),
-	AGENT_COL(mem_total_mib, 0), AGENT_COL(mem_avail_mib, 0),   AGENT_COL(psi_cpu_some, 0),
-	AGENT_COL(psi_mem_some, 0),  AGENT_COL(psi_mem_full, 0),    AGENT_COL(psi_io_some, 0),
-	AGENT_COL(psi_io_full, 0),   AGENT_COL(pods, 0),	    AGENT_COL(pod_cpu_req_m, 0),
-	AGENT_COL(pod_mem_lim_mib, 0), AGENT_COL(pod_cpu_use, 0),   AGENT_COL(pod_mem_use_mib, 0),
-	AGENT_COL(rtt_p50_us, 0),    AGENT_COL(rtt_p99_us, 0),	    AGENT_COL(tcp_retrans, 0),
-	AGENT_COL(disk_p50_us, 0),   AGENT_COL(disk_p99_us, 0),	    AGENT_COL(disk_iops, 0),
+    AGENT_COL(cpu_util, 1),	   AGENT_COL(mem_util, 1),	AGENT_COL(load1, 0),
+    AGENT_COL(load5, 0),	   AGENT_COL(load15, 0),	AGENT_COL(ncpu, 0),
+    AGENT_COL(mem_total_mib, 0),   AGENT_COL(mem_avail_mib, 0), AGENT_COL(psi_cpu_some, 0),
+    AGENT_COL(psi_mem_some, 0),	   AGENT_COL(psi_mem_full, 0),	AGENT_COL(psi_io_some, 0),
+    AGENT_COL(psi_io_full, 0),	   AGENT_COL(pods, 0),		AGENT_COL(pod_cpu_req_m, 0),
+    AGENT_COL(pod_mem_lim_mib, 0), AGENT_COL(pod_cpu_use, 0),	AGENT_COL(pod_mem_use_mib, 0),
+    AGENT_COL(rtt_p50_us, 0),	   AGENT_COL(rtt_p99_us, 0),	AGENT_COL(tcp_retrans, 0),
+    AGENT_COL(disk_p50_us, 0),	   AGENT_COL(disk_p99_us, 0),	AGENT_COL(disk_iops, 0),
 };
 
 static const struct {
@@ -95,9 +98,9 @@ static const struct {
 	const struct pq_column *cols;
 	size_t n;
 } sources[] = {
-	[PQ_SRC_NODE_EXPORTER] = { "node-exporter", "instance", cols_node_exporter,
-				   sizeof(cols_node_exporter) / sizeof(*cols_node_exporter) },
-	[PQ_SRC_AGENT] = { "agent", "node", cols_agent, sizeof(cols_agent) / sizeof(*cols_agent) },
+    [PQ_SRC_NODE_EXPORTER] = {"node-exporter", "instance", cols_node_exporter,
+			      sizeof(cols_node_exporter) / sizeof(*cols_node_exporter)},
+    [PQ_SRC_AGENT] = {"agent", "node", cols_agent, sizeof(cols_agent) / sizeof(*cols_agent)},
 };
 
 int pq_source_parse(const char *s, enum pq_source *out)
@@ -502,8 +505,8 @@ void pq_node_filename(const char *node, char *out, size_t cap)
 	}
 	for (const char *p = node; *p && o < 59 && o + 5 < cap; p++) {
 		char c = *p;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			 c == '.' || c == '-' || c == '_';
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 
 		out[o++] = ok ? c : '_';
 	}

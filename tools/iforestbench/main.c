@@ -10,11 +10,11 @@
 #include "nodescore/opt.h"
 
 static struct ns_opt opts[] = {
-	{"features", NS_OPT_STRING, "8", "features per sample", NULL, 0},
-	{"rows", NS_OPT_STRING, "10000", "training rows (standard normal, fixed seed)", NULL, 0},
-	{"trees", NS_OPT_STRING, "100", "trees", NULL, 0},
-	{"psi", NS_OPT_STRING, "256", "sub-sample size", NULL, 0},
-	{"samples", NS_OPT_STRING, "200000", "single-sample calls to time", NULL, 0},
+    {"features", NS_OPT_STRING, "8", "features per sample", NULL, 0},
+    {"rows", NS_OPT_STRING, "10000", "training rows (standard normal, fixed seed)", NULL, 0},
+    {"trees", NS_OPT_STRING, "100", "trees", NULL, 0},
+    {"psi", NS_OPT_STRING, "256", "sub-sample size", NULL, 0},
+    {"samples", NS_OPT_STRING, "200000", "single-sample calls to time", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 

@@ -26,19 +26,19 @@
 	}
 
 static struct ns_opt opts[] = {
-	OPT("url", NS_OPT_STRING, NULL,
-		"Target, http://HOST:PORT/PATH (numeric host, [::1] for IPv6)."),
-	OPT("body", NS_OPT_STRING, "", "File sent as the POST body; empty: GET without a body."),
-	OPT("content-type", NS_OPT_STRING, "application/json", "Content-Type of the body."),
-	OPT("clients", NS_OPT_STRING, "1", "Concurrent keep-alive connections, one thread each."),
-	OPT("duration", NS_OPT_STRING, "3s", "How long to send (after the warm-up)."),
-	OPT("warmup", NS_OPT_STRING, "300ms", "Requests in this first period are not counted."),
-	OPT("requests", NS_OPT_STRING, "0",
-		"Stop after this many counted requests in total, 0 = no cap."),
-	OPT("timeout", NS_OPT_STRING, "10s", "Per-request socket timeout; a timeout is an error."),
-	OPT("expect-status", NS_OPT_STRING, "200", "Any other status counts as an error."),
-	OPT("save-response", NS_OPT_STRING, "", "Write the first response body to this file."),
-	OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
+    OPT("url", NS_OPT_STRING, NULL,
+	"Target, http://HOST:PORT/PATH (numeric host, [::1] for IPv6)."),
+    OPT("body", NS_OPT_STRING, "", "File sent as the POST body; empty: GET without a body."),
+    OPT("content-type", NS_OPT_STRING, "application/json", "Content-Type of the body."),
+    OPT("clients", NS_OPT_STRING, "1", "Concurrent keep-alive connections, one thread each."),
+    OPT("duration", NS_OPT_STRING, "3s", "How long to send (after the warm-up)."),
+    OPT("warmup", NS_OPT_STRING, "300ms", "Requests in this first period are not counted."),
+    OPT("requests", NS_OPT_STRING, "0",
+	"Stop after this many counted requests in total, 0 = no cap."),
+    OPT("timeout", NS_OPT_STRING, "10s", "Per-request socket timeout; a timeout is an error."),
+    OPT("expect-status", NS_OPT_STRING, "200", "Any other status counts as an error."),
+    OPT("save-response", NS_OPT_STRING, "", "Write the first response body to this file."),
+    OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* nodescore-nab: runs the streaming anomaly detector over NAB series and writes NAB result files. */
+/* nodescore-nab: runs the streaming anomaly detector over NAB series and writes NAB result files.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -78,7 +79,8 @@ static int read_series(const char *path, struct series *s, char *err, size_t err
 			line[--l] = '\0';
 		if (lineno == 1) {
 			if (strcmp(line, "timestamp,value") != 0) {
-				snprintf(err, errlen, "%.200s: header is not timestamp,value", path);
+				snprintf(err, errlen, "%.200s: header is not timestamp,value",
+					 path);
 				rc = -EINVAL;
 				break;
 			}
@@ -282,32 +284,48 @@ static int dir_filter(const struct dirent *d)
 }
 
 static struct ns_opt opts[] = {
-	{"data", NS_OPT_STRING, "../shared/data/nab/data", "NAB data folder (<corpus>/<name>.csv)", NULL, 0},
-	{"results", NS_OPT_STRING, "build/nab-results", "output folder (NAB results layout)", NULL, 0},
-	{"detector", NS_OPT_STRING, "nodescore", "detector name: <results>/<detector>/<corpus>/<detector>_<name>.csv", NULL, 0},
-	{"files", NS_OPT_STRING, "", "comma list of substrings of <corpus>/<name>.csv to run (default all)", NULL, 0},
-	{"win-short", NS_OPT_STRING, "12", "short rolling window, samples", NULL, 0},
-	{"win-mid", NS_OPT_STRING, "72", "mid rolling window, samples", NULL, 0},
-	{"win-long", NS_OPT_STRING, "20000", "long rolling window, samples", NULL, 0},
-	{"probation", NS_OPT_STRING, "150", "samples before the first fit", NULL, 0},
-	{"probation-frac", NS_OPT_STRING, "0", "if > 0, probation = floor(frac * rows), at most frac * 5000 (NAB's rule; 0.15 = NAB's own), replaces --probation", NULL, 0},
-	{"refit-every", NS_OPT_STRING, "288", "samples between refits (a day at 5 min)", NULL, 0},
-	{"history", NS_OPT_STRING, "2016", "training window, samples (a week at 5 min)", NULL, 0},
-	{"trees", NS_OPT_STRING, "200", "trees per forest (the agent default is 100)", NULL, 0},
-	{"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
-	{"lik-short", NS_OPT_STRING, "6", "raw scores averaged for the likelihood", NULL, 0},
-	{"lik-long", NS_OPT_STRING, "1000", "raw scores in the likelihood reference", NULL, 0},
-	{"season", NS_OPT_STRING, "288", "samples per season for the same-phase feature (a day at 5 min), 0 = none", NULL, 0},
-	{"gate", NS_OPT_STRING, "0.98", "forest likelihood at which a sample counts as unusual (the agent default is 0.99)", NULL, 0},
-	{"threshold", NS_OPT_STRING, "5", "severity (std units) that counts as over: flag and one detection", NULL, 0},
-	{"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
-	{"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
-	{"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL, 0},
-	{"tail-window", NS_OPT_STRING, "12000", "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
-	{"tail-q", NS_OPT_STRING, "0.98", "quantile of that tail (agent default)", NULL, 0},
-	{"tail-margin", NS_OPT_STRING, "1.25", "a feature is out of its tail only beyond this multiple of its tail quantile (agent default)", NULL, 0},
-	{"tail-season", NS_OPT_STRING, "3", "past seasons whose same-phase values (+-10 minutes) also bound a feature's tail, 0 = off (the agent default is 1)", NULL, 0},
-	{"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
+    {"data", NS_OPT_STRING, "../shared/data/nab/data", "NAB data folder (<corpus>/<name>.csv)",
+     NULL, 0},
+    {"results", NS_OPT_STRING, "build/nab-results", "output folder (NAB results layout)", NULL, 0},
+    {"detector", NS_OPT_STRING, "nodescore",
+     "detector name: <results>/<detector>/<corpus>/<detector>_<name>.csv", NULL, 0},
+    {"files", NS_OPT_STRING, "",
+     "comma list of substrings of <corpus>/<name>.csv to run (default all)", NULL, 0},
+    {"win-short", NS_OPT_STRING, "12", "short rolling window, samples", NULL, 0},
+    {"win-mid", NS_OPT_STRING, "72", "mid rolling window, samples", NULL, 0},
+    {"win-long", NS_OPT_STRING, "20000", "long rolling window, samples", NULL, 0},
+    {"probation", NS_OPT_STRING, "150", "samples before the first fit", NULL, 0},
+    {"probation-frac", NS_OPT_STRING, "0",
+     "if > 0, probation = floor(frac * rows), at most frac * 5000 (NAB's rule; 0.15 = NAB's own), "
+     "replaces --probation",
+     NULL, 0},
+    {"refit-every", NS_OPT_STRING, "288", "samples between refits (a day at 5 min)", NULL, 0},
+    {"history", NS_OPT_STRING, "2016", "training window, samples (a week at 5 min)", NULL, 0},
+    {"trees", NS_OPT_STRING, "200", "trees per forest (the agent default is 100)", NULL, 0},
+    {"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
+    {"lik-short", NS_OPT_STRING, "6", "raw scores averaged for the likelihood", NULL, 0},
+    {"lik-long", NS_OPT_STRING, "1000", "raw scores in the likelihood reference", NULL, 0},
+    {"season", NS_OPT_STRING, "288",
+     "samples per season for the same-phase feature (a day at 5 min), 0 = none", NULL, 0},
+    {"gate", NS_OPT_STRING, "0.98",
+     "forest likelihood at which a sample counts as unusual (the agent default is 0.99)", NULL, 0},
+    {"threshold", NS_OPT_STRING, "5",
+     "severity (std units) that counts as over: flag and one detection", NULL, 0},
+    {"enter-k", NS_OPT_STRING, "2", "consecutive overs to raise the flag (agent default)", NULL, 0},
+    {"leave-m", NS_OPT_STRING, "12", "consecutive unders to clear the flag", NULL, 0},
+    {"rearm", NS_OPT_STRING, "75", "at least this many samples between two output detections", NULL,
+     0},
+    {"tail-window", NS_OPT_STRING, "12000",
+     "rows whose top-feature tail caps the severity, 0 = off (agent default)", NULL, 0},
+    {"tail-q", NS_OPT_STRING, "0.98", "quantile of that tail (agent default)", NULL, 0},
+    {"tail-margin", NS_OPT_STRING, "1.25",
+     "a feature is out of its tail only beyond this multiple of its tail quantile (agent default)",
+     NULL, 0},
+    {"tail-season", NS_OPT_STRING, "3",
+     "past seasons whose same-phase values (+-10 minutes) also bound a feature's tail, 0 = off "
+     "(the agent default is 1)",
+     NULL, 0},
+    {"seed", NS_OPT_STRING, "42", "forest seed", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 
@@ -372,7 +390,9 @@ int main(int argc, char **argv)
 	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-q"), 0, 1, &cfg.tail_q) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "tail-margin"), 1, 100, &cfg.tail_margin) < 0 ||
 	    ns_parse_double(ns_opt_get(opts, NOPT, "probation-frac"), 0, 1, &prob_frac) < 0) {
-		log_error("nab", "bad --seed, --threshold, --gate, --tail-q, --tail-margin or --probation-frac");
+		log_error(
+		    "nab",
+		    "bad --seed, --threshold, --gate, --tail-q, --tail-margin or --probation-frac");
 		return 2;
 	}
 	cfg.seed = seed;
@@ -410,7 +430,8 @@ int main(int argc, char **argv)
 			if (!wanted(filter, rel))
 				continue;
 			if ((rc = mkdir_p(odir)) < 0) {
-				log_error("nab", "cannot create path=%s error=%s", odir, strerror(-rc));
+				log_error("nab", "cannot create path=%s error=%s", odir,
+					  strerror(-rc));
 				failed++;
 				continue;
 			}
@@ -430,7 +451,7 @@ int main(int argc, char **argv)
 		log_error("nab", "no series matched path=%s files=%s", data, filter);
 		return 1;
 	}
-	log_info("nab", "done files=%zu rows=%zu onsets=%zu us_per_sample=%.2f failed=%d",
-		 st.files, st.rows, st.onsets, (double)st.ns / 1e3 / (double)st.rows, failed);
+	log_info("nab", "done files=%zu rows=%zu onsets=%zu us_per_sample=%.2f failed=%d", st.files,
+		 st.rows, st.onsets, (double)st.ns / 1e3 / (double)st.rows, failed);
 	return failed ? 1 : 0;
 }

@@ -41,39 +41,41 @@ static void on_signal(int sig)
 	}
 
 static struct ns_opt opts[] = {
-	OPT("connect", NS_OPT_STRING, "tcp://127.0.0.1:5555",
-		"Comma-separated nanomsg endpoints to connect to (every extender replica)."),
-	OPT("key-file", NS_OPT_STRING, NULL,
-	    "Master HMAC key file (mode 0600, 32..256 bytes); each fake node signs with its key derived from it."),
-	OPT("node-key-file", NS_OPT_STRING, "",
-	    "Sign every message with this one key as is (a node key: hijack tests), instead of deriving."),
-	OPT("shared-key", NS_OPT_BOOL, "0",
-	    "Sign with the master key itself (extenders run with --shared-key)."),
-	OPT("nodes", NS_OPT_STRING, "100", "Number of fake nodes (random walk mode)."),
-	OPT("prefix", NS_OPT_STRING, "node-", "Node name prefix; names are prefix + index."),
-	OPT("node-cpu", NS_OPT_STRING, "16000", "Fake node size in millicores (headroom fields)."),
-	OPT("node-mem", NS_OPT_STRING, "65536", "Fake node size in MiB (headroom fields)."),
-	OPT("interval", NS_OPT_STRING, "1s", "Time between rounds (one message per node each)."),
-	OPT("rounds", NS_OPT_STRING, "0", "Rounds to send, 0 = until SIGINT/SIGTERM."),
-	OPT("seed", NS_OPT_STRING, "0", "Random walk seed, 0 = random."),
-	OPT("replay", NS_OPT_STRING, "",
-		"CSV file to publish every round instead of the random walk "
-		"(header: " NS_PUBCSV_HEADER ")."),
-	OPT("rate", NS_OPT_STRING, "0",
-		"Messages per second cap; when set, rounds follow each other as fast as "
-		"this allows (--interval ignored). 0 = off."),
-	OPT("clock-offset", NS_OPT_STRING, "0",
-		"Milliseconds added to every timestamp, may be negative (skew tests)."),
-	OPT("spread", NS_OPT_BOOL, "0",
-		"Spread each round's messages evenly over --interval, as unsynchronised agents "
-		"would, instead of one burst per round."),
-	OPT("connect-wait", NS_OPT_STRING, "300ms",
-		"Pause between connecting and the first round: a new PUB connection is not seen "
-		"by the subscriber for a few hundred ms."),
-	OPT("sndbuf", NS_OPT_STRING, "16Mi",
-		"Send buffer per connection; PUB drops what does not fit, so hold a whole round."),
-	OPT("log-every", NS_OPT_STRING, "10", "Log one INFO line every N rounds (0 = never)."),
-	OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
+    OPT("connect", NS_OPT_STRING, "tcp://127.0.0.1:5555",
+	"Comma-separated nanomsg endpoints to connect to (every extender replica)."),
+    OPT("key-file", NS_OPT_STRING, NULL,
+	"Master HMAC key file (mode 0600, 32..256 bytes); each fake node signs with its key "
+	"derived from it."),
+    OPT("node-key-file", NS_OPT_STRING, "",
+	"Sign every message with this one key as is (a node key: hijack tests), instead of "
+	"deriving."),
+    OPT("shared-key", NS_OPT_BOOL, "0",
+	"Sign with the master key itself (extenders run with --shared-key)."),
+    OPT("nodes", NS_OPT_STRING, "100", "Number of fake nodes (random walk mode)."),
+    OPT("prefix", NS_OPT_STRING, "node-", "Node name prefix; names are prefix + index."),
+    OPT("node-cpu", NS_OPT_STRING, "16000", "Fake node size in millicores (headroom fields)."),
+    OPT("node-mem", NS_OPT_STRING, "65536", "Fake node size in MiB (headroom fields)."),
+    OPT("interval", NS_OPT_STRING, "1s", "Time between rounds (one message per node each)."),
+    OPT("rounds", NS_OPT_STRING, "0", "Rounds to send, 0 = until SIGINT/SIGTERM."),
+    OPT("seed", NS_OPT_STRING, "0", "Random walk seed, 0 = random."),
+    OPT("replay", NS_OPT_STRING, "",
+	"CSV file to publish every round instead of the random walk "
+	"(header: " NS_PUBCSV_HEADER ")."),
+    OPT("rate", NS_OPT_STRING, "0",
+	"Messages per second cap; when set, rounds follow each other as fast as "
+	"this allows (--interval ignored). 0 = off."),
+    OPT("clock-offset", NS_OPT_STRING, "0",
+	"Milliseconds added to every timestamp, may be negative (skew tests)."),
+    OPT("spread", NS_OPT_BOOL, "0",
+	"Spread each round's messages evenly over --interval, as unsynchronised agents "
+	"would, instead of one burst per round."),
+    OPT("connect-wait", NS_OPT_STRING, "300ms",
+	"Pause between connecting and the first round: a new PUB connection is not seen "
+	"by the subscriber for a few hundred ms."),
+    OPT("sndbuf", NS_OPT_STRING, "16Mi",
+	"Send buffer per connection; PUB drops what does not fit, so hold a whole round."),
+    OPT("log-every", NS_OPT_STRING, "10", "Log one INFO line every N rounds (0 = never)."),
+    OPT("log-level", NS_OPT_STRING, "info", "error, warning, success or info."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -234,7 +236,7 @@ static int run(const struct config *c, const struct ns_key *key, struct ns_msg *
 	uint64_t log_sent = 0, log_t = 0;
 	uint32_t nonce = random_u32();
 	uint8_t buf[NS_WIRE_MAX_LEN], prk[NS_HKDF_HASH_LEN];
-	uint8_t (*nkeys)[NS_NODE_KEY_LEN] = NULL;
+	uint8_t(*nkeys)[NS_NODE_KEY_LEN] = NULL;
 
 	if (c->derive) {
 		/* Derived once per node: the rate is the point of this tool. */

@@ -100,11 +100,12 @@ static int policies_known(const char *list, char *err, size_t errlen)
 	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		size_t n = strcspn(p, ","), i;
 		for (i = 0; i < sim_npolicies; i++)
-			if (strlen(sim_policies[i].name) == n && !strncmp(p, sim_policies[i].name, n))
+			if (strlen(sim_policies[i].name) == n &&
+			    !strncmp(p, sim_policies[i].name, n))
 				break;
 		if (i == sim_npolicies) {
-			snprintf(err, errlen, "unknown policy '%.*s' in --policies", (int)(n > 64 ? 64 : n),
-				 p);
+			snprintf(err, errlen, "unknown policy '%.*s' in --policies",
+				 (int)(n > 64 ? 64 : n), p);
 			return -1;
 		}
 	}
@@ -237,16 +238,18 @@ int main(int argc, char **argv)
 	}
 	bgs = ns_opt_get(opts, NOPTS, "background");
 	if (strcmp(bgs, "alibaba") && strcmp(bgs, "bitbrains")) {
-		fprintf(stderr, "ERROR sim: bad option --background %s (alibaba, bitbrains)\n", bgs);
+		fprintf(stderr, "ERROR sim: bad option --background %s (alibaba, bitbrains)\n",
+			bgs);
 		return 2;
 	}
 	bitb = !strcmp(bgs, "bitbrains");
 	if (sim_traces_load(&tr, ns_opt_get(opts, NOPTS, bitb ? "bitbrains" : "machines"),
 			    bitb ? NS_SERIES_FMT_BITBRAINS : NS_SERIES_FMT_ALIBABA,
-			    strcmp(arr, "azure") ? ns_opt_get(opts, NOPTS, "tasks") : NULL, c.step_s,
-			    err, sizeof(err)) ||
-	    (!strcmp(arr, "azure") && sim_tasks_load_azure(&tr, ns_opt_get(opts, NOPTS, "azure"),
-							    split, c.node_mem_mib, err, sizeof(err)))) {
+			    strcmp(arr, "azure") ? ns_opt_get(opts, NOPTS, "tasks") : NULL,
+			    c.step_s, err, sizeof(err)) ||
+	    (!strcmp(arr, "azure") &&
+	     sim_tasks_load_azure(&tr, ns_opt_get(opts, NOPTS, "azure"), split, c.node_mem_mib, err,
+				  sizeof(err)))) {
 		fprintf(stderr, "ERROR sim: %s\n", err);
 		return 1;
 	}
@@ -258,8 +261,8 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"INFO sim: traces machines=%zu short_dropped=%zu tasks=%zu skipped_rows=%lu "
 		"scenario=%s split=%s arrivals=%s background=%s\n",
-		tr.bg.n, tr.short_dropped, tr.ntask, tr.skipped, sc, ns_opt_get(opts, NOPTS, "split"),
-		arr, bgs);
+		tr.bg.n, tr.short_dropped, tr.ntask, tr.skipped, sc,
+		ns_opt_get(opts, NOPTS, "split"), arr, bgs);
 	if (episodes) {
 		int trc = train_q(&c, &tr, episodes);
 		sim_traces_free(&tr);

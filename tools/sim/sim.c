@@ -85,7 +85,8 @@ int sim_traces_load(struct sim_traces *tr, const char *machines, enum ns_series_
 			for (size_t k = 0; k < se->n; k++)
 				if (isnan(se->v[r][k]))
 					se->v[r][k] = last;
-				else /* a VM bursting over its share (Bitbrains) is a busy machine */
+				else /* a VM bursting over its share (Bitbrains) is a busy machine
+				      */
 					last = se->v[r][k] = fminf(se->v[r][k], 1);
 			for (size_t k = 0; k < se->n && isnan(se->v[r][k]); k++)
 				se->v[r][k] = 0;

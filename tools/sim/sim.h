@@ -26,9 +26,9 @@ struct sim_node {
 	double cpu_cap, mem_cap;
 	double cpu_req, mem_req, cpu_lim_pred; /* sums over bound pods */
 	uint32_t npods;
-	uint32_t bg;				      /* background series */
-	uint32_t bg_off;			      /* step offset into it */
-	double cpu_dem, mem_dem;		      /* demand / capacity, this step, unclipped */
+	uint32_t bg;		 /* background series */
+	uint32_t bg_off;	 /* step offset into it */
+	double cpu_dem, mem_dem; /* demand / capacity, this step, unclipped */
 	/* measured (clipped) per step; out of line so that the fit scan over
 	 * every node stays in cache (inline, they made a node 12 KB) */
 	float *hist_cpu, *hist_mem;
@@ -79,8 +79,14 @@ void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint3
 double sim_rand(uint64_t *st); /* uniform [0,1) */
 /* fmin/fmax without the NaN rules: libm calls on the per-node hot path
  * cost a fifth of a run, and no simulated quantity is NaN. */
-static inline double sim_min(double a, double b) { return a < b ? a : b; }
-static inline double sim_max(double a, double b) { return a > b ? a : b; }
+static inline double sim_min(double a, double b)
+{
+	return a < b ? a : b;
+}
+static inline double sim_max(double a, double b)
+{
+	return a > b ? a : b;
+}
 
 /* Scores of kube-scheduler's default plugins (LeastAllocated + Balanced). */
 double sim_k8s_default(const struct sim_node *n, const struct sim_pod *pod);

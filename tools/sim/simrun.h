@@ -24,7 +24,7 @@ struct sim_traces {
 	double tmin, tmax;
 	unsigned long skipped;
 	size_t short_dropped; /* background series under a day long (Bitbrains VMs) */
-	int tasks_split; /* tasks already hold only the requested half (Azure) */
+	int tasks_split;      /* tasks already hold only the requested half (Azure) */
 };
 
 struct sim_work {

@@ -44,7 +44,8 @@ int cli_parse_horizons(const char *s, uint32_t *h, size_t *nh, char *err, size_t
 		if (*nh >= 4 || ns_parse_duration_ms(tok, &ms) || ms < 60000 ||
 		    ms > NS_FC_MAX_HORIZON_S * 1000ull || ms % 1000) {
 			snprintf(err, errlen,
-				 "--horizons: '%s' (1 to 4 durations, 1m..7d, e.g. 15m,1h,2h,4h)", tok);
+				 "--horizons: '%s' (1 to 4 durations, 1m..7d, e.g. 15m,1h,2h,4h)",
+				 tok);
 			return -EINVAL;
 		}
 		h[(*nh)++] = (uint32_t)(ms / 1000);
@@ -71,7 +72,8 @@ int cli_load_data(int argc, char **argv, enum ns_series_fmt fmt, struct ns_serie
 		uint64_t rows = set->rows_read;
 		int rc;
 
-		log_info("train", "reading data path=%s format=%s", argv[i], ns_series_format_name(fmt));
+		log_info("train", "reading data path=%s format=%s", argv[i],
+			 ns_series_format_name(fmt));
 		set->skipped_files = 0; /* counted per path */
 		rc = ns_series_load(argv[i], fmt, set, &train_stop, err, sizeof(err));
 		if (rc) {
@@ -79,11 +81,12 @@ int cli_load_data(int argc, char **argv, enum ns_series_fmt fmt, struct ns_serie
 			return rc;
 		}
 		if (set->skipped_files)
-			log_warning("train",
-				    "skipped files of no known trace format path=%s files=%zu first=%s",
-				    argv[i], set->skipped_files, set->skipped_first);
-		log_info("train", "read data path=%s series=%zu samples=%llu", argv[i], set->n - before,
-			 (unsigned long long)(set->rows_read - rows));
+			log_warning(
+			    "train",
+			    "skipped files of no known trace format path=%s files=%zu first=%s",
+			    argv[i], set->skipped_files, set->skipped_first);
+		log_info("train", "read data path=%s series=%zu samples=%llu", argv[i],
+			 set->n - before, (unsigned long long)(set->rows_read - rows));
 		if (provenance) {
 			cJSON *e = cJSON_CreateObject();
 

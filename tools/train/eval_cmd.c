@@ -17,7 +17,7 @@
 #include "traincli.h"
 
 enum { M_PERSIST = 0, M_SNAIVE, M_EWMA, M_OURS, M_N };
-static const char *const method_names[M_N] = { "persistence", "seasonal_naive", "ewma", "ours" };
+static const char *const method_names[M_N] = {"persistence", "seasonal_naive", "ewma", "ours"};
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -110,7 +110,8 @@ static int export_csv(const char *path, const struct rows *r, const float *ours)
 		for (int m = -1; m < M_N; m++)
 			for (size_t t = 0; t < r->ntarget; t++)
 				fprintf(f, ",%.6g",
-					m < 0 ? r->Y[i * r->ntarget + t] : pred_of(r, ours, i, t, m));
+					m < 0 ? r->Y[i * r->ntarget + t]
+					      : pred_of(r, ours, i, t, m));
 		fputc('\n', f);
 	}
 	if (train_stop || ferror(f) || fflush(f) || fsync(fileno(f))) {
@@ -125,19 +126,25 @@ static int export_csv(const char *path, const struct rows *r, const float *ours)
 int train_eval_main(int argc, char **argv)
 {
 	struct ns_opt o[] = {
-		{ "format", NS_OPT_STRING, "auto", "auto|agent|bitbrains|alibaba|nab", NULL, 0 },
-		{ "step", NS_OPT_STRING, "", "grid step (default: the bundle's training step)", NULL, 0 },
-		{ "train-frac", NS_OPT_STRING, "0.7", "leading share of each series that was used for training; the rest is evaluated (0 = evaluate everything)", NULL, 0 },
-		{ "test-stride", NS_OPT_STRING, "30m", "time between evaluated rows", NULL, 0 },
-		{ "stride", NS_OPT_STRING, "30m", "time between training rows (for --export; match the training run)", NULL, 0 },
-		{ "max-rows", NS_OPT_STRING, "120000", "cap on training rows (for --export; match the training run)", NULL, 0 },
-		{ "export", NS_OPT_STRING, "", "write every row (features, targets, baselines, ours) to this CSV", NULL, 0 },
-		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
+	    {"format", NS_OPT_STRING, "auto", "auto|agent|bitbrains|alibaba|nab", NULL, 0},
+	    {"step", NS_OPT_STRING, "", "grid step (default: the bundle's training step)", NULL, 0},
+	    {"train-frac", NS_OPT_STRING, "0.7",
+	     "leading share of each series that was used for training; the rest is evaluated (0 = "
+	     "evaluate everything)",
+	     NULL, 0},
+	    {"test-stride", NS_OPT_STRING, "30m", "time between evaluated rows", NULL, 0},
+	    {"stride", NS_OPT_STRING, "30m",
+	     "time between training rows (for --export; match the training run)", NULL, 0},
+	    {"max-rows", NS_OPT_STRING, "120000",
+	     "cap on training rows (for --export; match the training run)", NULL, 0},
+	    {"export", NS_OPT_STRING, "",
+	     "write every row (features, targets, baselines, ours) to this CSV", NULL, 0},
+	    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 	};
 	const size_t no = sizeof(o) / sizeof(o[0]);
-	struct ns_series_set set = { 0 };
-	struct rows_spec spec = { 0 };
-	struct rows r = { 0 };
+	struct ns_series_set set = {0};
+	struct rows_spec spec = {0};
+	struct rows r = {0};
 	struct ns_forecast *fc = NULL;
 	enum ns_series_fmt fmt;
 	float *ours = NULL;
@@ -176,8 +183,8 @@ int train_eval_main(int argc, char **argv)
 	}
 	set.step_ms = ns_forecast_feat_config(fc)->step_ms;
 	if (*ns_opt_get(o, no, "step")) {
-		if (ns_parse_duration_ms(ns_opt_get(o, no, "step"), &ms) || ms < NS_FEAT_STEP_MIN_MS ||
-		    ms > NS_FEAT_STEP_MAX_MS) {
+		if (ns_parse_duration_ms(ns_opt_get(o, no, "step"), &ms) ||
+		    ms < NS_FEAT_STEP_MIN_MS || ms > NS_FEAT_STEP_MAX_MS) {
 			log_error("eval", "bad --step");
 			goto out;
 		}
@@ -235,7 +242,8 @@ int train_eval_main(int argc, char **argv)
 				char name[48];
 
 				ns_forecast_target_name(&r.tgt[t], name, sizeof(name));
-				log_warning("eval", "bundle has no model, not scored target=%s", name);
+				log_warning("eval", "bundle has no model, not scored target=%s",
+					    name);
 			}
 		}
 		t0 = ns_mono_ns();
@@ -259,8 +267,8 @@ int train_eval_main(int argc, char **argv)
 			 ns_forecast_ntargets(fc), ns_forecast_ntrees(fc),
 			 reps ? (double)(t1 - t0) / 1e3 / (double)reps : 0.0);
 		printf("predict_cpu_us_per_sample %.3f (all %zu targets, %zu trees, one core)\n",
-		       reps ? (double)(t1 - t0) / 1e3 / (double)reps : 0.0, ns_forecast_ntargets(fc),
-		       ns_forecast_ntrees(fc));
+		       reps ? (double)(t1 - t0) / 1e3 / (double)reps : 0.0,
+		       ns_forecast_ntargets(fc), ns_forecast_ntrees(fc));
 	}
 	if (ntest == 0) {
 		log_error("eval", "no test rows (series too short for the horizons?)");
@@ -273,7 +281,9 @@ int train_eval_main(int argc, char **argv)
 			na += r.active[i];
 		printf("\n%s series (%zu of %zu active: CPU std over the training part >= 2 pp)\n",
 		       act ? "Active" : "All", na, r.nseries);
-		printf("| target | MASE persistence | MASE seasonal naive | MASE EWMA | MASE ours | MAE ours (pp) | within 10 pp ours | bias ours (pp) | under-predicted ours |\n");
+		printf("| target | MASE persistence | MASE seasonal naive | MASE EWMA | MASE ours "
+		       "| MAE ours (pp) | within 10 pp ours | bias ours (pp) | under-predicted "
+		       "ours |\n");
 		printf("|---|---|---|---|---|---|---|---|---|\n");
 		for (size_t t = 0; t < r.ntarget; t++) {
 			struct score s[M_N];
@@ -282,10 +292,11 @@ int train_eval_main(int argc, char **argv)
 			ns_forecast_target_name(&r.tgt[t], name, sizeof(name));
 			for (int m = 0; m < M_N; m++)
 				score_one(&r, ours, t, m, act, &s[m]);
-			printf("| %s | %.3f | %.3f | %.3f | %.3f | %.2f | %.1f%% | %+.2f | %.1f%% |\n",
-			       name, s[M_PERSIST].mase, s[M_SNAIVE].mase, s[M_EWMA].mase,
-			       s[M_OURS].mase, 100 * s[M_OURS].mae, 100 * s[M_OURS].within,
-			       100 * s[M_OURS].bias, 100 * s[M_OURS].under);
+			printf(
+			    "| %s | %.3f | %.3f | %.3f | %.3f | %.2f | %.1f%% | %+.2f | %.1f%% |\n",
+			    name, s[M_PERSIST].mase, s[M_SNAIVE].mase, s[M_EWMA].mase,
+			    s[M_OURS].mase, 100 * s[M_OURS].mae, 100 * s[M_OURS].within,
+			    100 * s[M_OURS].bias, 100 * s[M_OURS].under);
 		}
 	}
 	fflush(stdout);
@@ -297,8 +308,8 @@ int train_eval_main(int argc, char **argv)
 				  strerror(-e));
 			goto out;
 		}
-		log_info("eval", "feature rows exported path=%s rows=%zu", ns_opt_get(o, no, "export"),
-			 r.n);
+		log_info("eval", "feature rows exported path=%s rows=%zu",
+			 ns_opt_get(o, no, "export"), r.n);
 	}
 	rc = 0;
 out:

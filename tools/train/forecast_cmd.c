@@ -123,9 +123,9 @@ static double peak_q(const struct ns_fc_target *t, double q, double qshort)
 static float pick_flat_guard(const struct rows *r, size_t t, const uint8_t *calib,
 			     struct ns_forecast *tmp, float offset)
 {
-	static const float cand[] = { 0, 0.001f, 0.002f, 0.005f, 0.01f, 0.02f };
+	static const float cand[] = {0, 0.001f, 0.002f, 0.005f, 0.01f, 0.02f};
 	enum { NC = sizeof(cand) / sizeof(cand[0]) };
-	double ratio[NC] = { 0 }, em[NC] = { 0 }, ep = 0;
+	double ratio[NC] = {0}, em[NC] = {0}, ep = 0;
 	size_t nser = 0, best = 0;
 
 	for (size_t i = 0; i <= r->n; i++) {
@@ -147,7 +147,8 @@ static float pick_flat_guard(const struct rows *r, size_t t, const uint8_t *cali
 		ep += fabs(pp - y);
 		for (size_t c = 0; c < NC; c++) {
 			ns_forecast_set_flat_guard(tmp, 0, cand[c]);
-			em[c] += fabs(ns_forecast_predict_one(tmp, 0, r->X + i * r->nfeat) + offset - y);
+			em[c] +=
+			    fabs(ns_forecast_predict_one(tmp, 0, r->X + i * r->nfeat) + offset - y);
 		}
 	}
 	for (size_t c = 1; c < NC && nser; c++)
@@ -221,31 +222,60 @@ static uint8_t *mark_calibration(const struct rows *r, double share)
 int train_forecast_main(int argc, char **argv)
 {
 	struct ns_opt o[] = {
-		{ "format", NS_OPT_STRING, "auto", "auto|agent|bitbrains|alibaba|nab", NULL, 0 },
-		{ "out", NS_OPT_STRING, "forecast-bundle", "bundle directory to write (replaced atomically)", NULL, 0 },
-		{ "step", NS_OPT_STRING, "", "grid step the data is resampled to (default 60s for agent exports, 300s otherwise)", NULL, 0 },
-		{ "horizons", NS_OPT_STRING, "15m,1h,2h,4h", "forecast horizons (1 to 4)", NULL, 0 },
-		{ "train-frac", NS_OPT_STRING, "1.0", "leading share of each series used for training (0.7 leaves the last 30% unseen for eval)", NULL, 0 },
-		{ "stride", NS_OPT_STRING, "30m", "time between training rows", NULL, 0 },
-		{ "max-rows", NS_OPT_STRING, "120000", "cap on training rows (rows are thinned evenly)", NULL, 0 },
-		{ "trees", NS_OPT_STRING, "150", "boosting rounds per target", NULL, 0 },
-		{ "depth", NS_OPT_STRING, "6", "max tree depth", NULL, 0 },
-		{ "eta", NS_OPT_STRING, "0.08", "learning rate", NULL, 0 },
-		{ "objective", NS_OPT_STRING, "reg:squarederror", "objective of the mean models: reg:squarederror|reg:pseudohubererror|reg:absoluteerror", NULL, 0 },
-		{ "peak-objective", NS_OPT_STRING, "reg:pseudohubererror", "objective of the peak models (the same choices; pseudo-Huber with a 5 pp slope resists the spikes that dominate peak residuals)", NULL, 0 },
-		{ "peak-quantile", NS_OPT_STRING, "0.8", "peak bias correction: shift peak forecasts by this quantile of residuals on a held-back tail of the training split (0 = off)", NULL, 0 },
-		{ "peak-quantile-short", NS_OPT_STRING, "0.75", "the same for horizons up to 1 h, where the level drifts less and a smaller shift keeps under-prediction below half (0 = off)", NULL, 0 },
-		{ "relative", NS_OPT_BOOL, "1", "learn the change from the current level (target - current value) rather than the level", NULL, 0 },
-		{ "scale-weights", NS_OPT_BOOL, "1", "weight rows by 1 / their series' persistence error, so the loss follows per-series scaled error (MASE)", NULL, 0 },
-		{ "flat-guard", NS_OPT_BOOL, "1", "learn, on the training tail, a threshold on the last hour's std below which persistence is forecast", NULL, 0 },
-		{ "nthread", NS_OPT_STRING, "1", "XGBoost threads", NULL, 0 },
-		{ "version", NS_OPT_STRING, "", "bundle version string (default fc-<UTC date-time>)", NULL, 0 },
-		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
+	    {"format", NS_OPT_STRING, "auto", "auto|agent|bitbrains|alibaba|nab", NULL, 0},
+	    {"out", NS_OPT_STRING, "forecast-bundle",
+	     "bundle directory to write (replaced atomically)", NULL, 0},
+	    {"step", NS_OPT_STRING, "",
+	     "grid step the data is resampled to (default 60s for agent exports, 300s otherwise)",
+	     NULL, 0},
+	    {"horizons", NS_OPT_STRING, "15m,1h,2h,4h", "forecast horizons (1 to 4)", NULL, 0},
+	    {"train-frac", NS_OPT_STRING, "1.0",
+	     "leading share of each series used for training (0.7 leaves the last 30% unseen for "
+	     "eval)",
+	     NULL, 0},
+	    {"stride", NS_OPT_STRING, "30m", "time between training rows", NULL, 0},
+	    {"max-rows", NS_OPT_STRING, "120000", "cap on training rows (rows are thinned evenly)",
+	     NULL, 0},
+	    {"trees", NS_OPT_STRING, "150", "boosting rounds per target", NULL, 0},
+	    {"depth", NS_OPT_STRING, "6", "max tree depth", NULL, 0},
+	    {"eta", NS_OPT_STRING, "0.08", "learning rate", NULL, 0},
+	    {"objective", NS_OPT_STRING, "reg:squarederror",
+	     "objective of the mean models: "
+	     "reg:squarederror|reg:pseudohubererror|reg:absoluteerror",
+	     NULL, 0},
+	    {"peak-objective", NS_OPT_STRING, "reg:pseudohubererror",
+	     "objective of the peak models (the same choices; pseudo-Huber with a 5 pp slope "
+	     "resists the spikes that dominate peak residuals)",
+	     NULL, 0},
+	    {"peak-quantile", NS_OPT_STRING, "0.8",
+	     "peak bias correction: shift peak forecasts by this quantile of residuals on a "
+	     "held-back tail of the training split (0 = off)",
+	     NULL, 0},
+	    {"peak-quantile-short", NS_OPT_STRING, "0.75",
+	     "the same for horizons up to 1 h, where the level drifts less and a smaller shift "
+	     "keeps under-prediction below half (0 = off)",
+	     NULL, 0},
+	    {"relative", NS_OPT_BOOL, "1",
+	     "learn the change from the current level (target - current value) rather than the "
+	     "level",
+	     NULL, 0},
+	    {"scale-weights", NS_OPT_BOOL, "1",
+	     "weight rows by 1 / their series' persistence error, so the loss follows per-series "
+	     "scaled error (MASE)",
+	     NULL, 0},
+	    {"flat-guard", NS_OPT_BOOL, "1",
+	     "learn, on the training tail, a threshold on the last hour's std below which "
+	     "persistence is forecast",
+	     NULL, 0},
+	    {"nthread", NS_OPT_STRING, "1", "XGBoost threads", NULL, 0},
+	    {"version", NS_OPT_STRING, "", "bundle version string (default fc-<UTC date-time>)",
+	     NULL, 0},
+	    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 	};
 	const size_t no = sizeof(o) / sizeof(o[0]);
-	struct ns_series_set set = { 0 };
-	struct rows_spec spec = { .mask = NS_FEAT_MASK_FORECAST };
-	struct rows r = { 0 };
+	struct ns_series_set set = {0};
+	struct rows_spec spec = {.mask = NS_FEAT_MASK_FORECAST};
+	struct rows r = {0};
 	struct ns_fctrain_params p;
 	struct ns_forecast *fc = NULL;
 	struct fit_progress fp;
@@ -260,10 +290,11 @@ int train_forecast_main(int argc, char **argv)
 	int argi = 0, rc = 1, relative, scaled, flat;
 	const struct ns_forecast *relp;
 
-	switch (ns_opt_parse(o, no, "nodescore-train forecast",
-			     "Train the load forecaster (CPU/memory, mean and peak per horizon) from CSV.\n"
-			     "Usage: nodescore-train forecast [OPTIONS] DATA...   (files or directories)",
-			     argc, argv, &argi, err, sizeof(err))) {
+	switch (ns_opt_parse(
+	    o, no, "nodescore-train forecast",
+	    "Train the load forecaster (CPU/memory, mean and peak per horizon) from CSV.\n"
+	    "Usage: nodescore-train forecast [OPTIONS] DATA...   (files or directories)",
+	    argc, argv, &argi, err, sizeof(err))) {
 	case NS_OPT_HELP:
 		return 0;
 	case NS_OPT_ERROR:
@@ -293,8 +324,8 @@ int train_forecast_main(int argc, char **argv)
 	}
 	set.step_ms = cli_default_step_ms(fmt);
 	if (*ns_opt_get(o, no, "step")) {
-		if (ns_parse_duration_ms(ns_opt_get(o, no, "step"), &ms) || ms < NS_FEAT_STEP_MIN_MS ||
-		    ms > NS_FEAT_STEP_MAX_MS) {
+		if (ns_parse_duration_ms(ns_opt_get(o, no, "step"), &ms) ||
+		    ms < NS_FEAT_STEP_MIN_MS || ms > NS_FEAT_STEP_MAX_MS) {
 			log_error("train", "bad --step (1s..1h)");
 			return 2;
 		}
@@ -322,13 +353,15 @@ int train_forecast_main(int argc, char **argv)
 	    ns_parse_double(ns_opt_get(o, no, "peak-quantile"), 0.0, 0.99, &q) ||
 	    ns_parse_double(ns_opt_get(o, no, "peak-quantile-short"), 0.0, 0.99, &qshort) ||
 	    ns_parse_u64(ns_opt_get(o, no, "nthread"), 1, 64, &u)) {
-		log_error("train", "bad --eta (0.001..1), --peak-quantile(-short) (0..0.99) or --nthread");
+		log_error("train",
+			  "bad --eta (0.001..1), --peak-quantile(-short) (0..0.99) or --nthread");
 		return 2;
 	}
 	p.nthread = (unsigned)u;
 	p.objective = ns_opt_get(o, no, "objective");
 	if (!objective_ok(p.objective) || !objective_ok(ns_opt_get(o, no, "peak-objective"))) {
-		log_error("train", "bad --objective or --peak-objective (reg:squarederror|reg:pseudohubererror|reg:absoluteerror)");
+		log_error("train", "bad --objective or --peak-objective "
+				   "(reg:squarederror|reg:pseudohubererror|reg:absoluteerror)");
 		return 2;
 	}
 	if (ns_parse_bool(ns_opt_get(o, no, "relative"), &relative) ||
@@ -366,17 +399,17 @@ int train_forecast_main(int argc, char **argv)
 
 		for (size_t i = 0; i < r.n; i++)
 			ntr += !r.test[i];
-		log_info("train", "rows ready train_rows=%zu features=%zu targets=%zu series=%zu", ntr,
-			 r.nfeat, r.ntarget, set.n);
+		log_info("train", "rows ready train_rows=%zu features=%zu targets=%zu series=%zu",
+			 ntr, r.nfeat, r.ntarget, set.n);
 		if (ntr < 100) {
-			log_error("train", "too few training rows rows=%zu (need 100; longer series?)",
-				  ntr);
+			log_error("train",
+				  "too few training rows rows=%zu (need 100; longer series?)", ntr);
 			goto out;
 		}
 	}
 	calib = mark_calibration(&r, 0.2);
 	{
-		struct ns_feat_config cfg = { .step_ms = set.step_ms, .metric_mask = spec.mask };
+		struct ns_feat_config cfg = {.step_ms = set.step_ms, .metric_mask = spec.mask};
 
 		if (!calib || ns_forecast_new(&cfg, &fc)) {
 			log_error("train", "out of memory");
@@ -410,7 +443,8 @@ int train_forecast_main(int argc, char **argv)
 		}
 		n = gather(&r, t, calib, -1, relp, wts, &X, &y, &W, &cap);
 		if (n != (size_t)-1 && n < 50) {
-			log_warning("train", "skipping target without data target=%s rows=%zu", name, n);
+			log_warning("train", "skipping target without data target=%s rows=%zu",
+				    name, n);
 			fp.done += p.ntrees * ((tq > 0 || flat) ? 2.0 : 1.0);
 			continue;
 		}
@@ -424,9 +458,11 @@ int train_forecast_main(int argc, char **argv)
 
 			n = gather(&r, t, calib, 0, relp, wts, &X, &y, &W, &cap);
 			if (n == (size_t)-1 || n < 50 ||
-			    ns_fctrain_fit(X, y, W, n, r.nfeat, &pt, &json, &jlen, err, sizeof(err)) ||
+			    ns_fctrain_fit(X, y, W, n, r.nfeat, &pt, &json, &jlen, err,
+					   sizeof(err)) ||
 			    ns_forecast_new(ns_forecast_feat_config(fc), &tmp) ||
-			    ns_forecast_add_xgb_json(tmp, &r.tgt[t], json, jlen, 0, relative, err, sizeof(err))) {
+			    ns_forecast_add_xgb_json(tmp, &r.tgt[t], json, jlen, 0, relative, err,
+						     sizeof(err))) {
 				log_error("train", "calibration fit failed target=%s: %s", name,
 					  train_stop ? "interrupted" : err);
 				ns_forecast_free(tmp);
@@ -440,7 +476,8 @@ int train_forecast_main(int argc, char **argv)
 				n = gather(&r, t, calib, 1, NULL, wts, &X, &y, &W, &cap);
 				res = malloc((n ? n : 1) * sizeof(float));
 				for (size_t i = 0; res && i < n; i++)
-					res[nc++] = y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
+					res[nc++] =
+					    y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
 				if (res && nc > 20) {
 					qsort(res, nc, sizeof(float), cmp_float);
 					offset = res[(size_t)(tq * (double)(nc - 1))];
@@ -457,7 +494,8 @@ int train_forecast_main(int argc, char **argv)
 				res = malloc((n ? n : 1) * sizeof(float));
 				nc = 0;
 				for (size_t i = 0; res && i < n; i++)
-					res[nc++] = y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
+					res[nc++] =
+					    y[i] - ns_forecast_predict_one(tmp, 0, X + i * r.nfeat);
 				if (res && nc > 20) {
 					qsort(res, nc, sizeof(float), cmp_float);
 					offset = res[(size_t)(tq * (double)(nc - 1))];
@@ -483,13 +521,15 @@ int train_forecast_main(int argc, char **argv)
 		fp.done += p.ntrees;
 		ns_forecast_set_flat_guard(fc, ns_forecast_ntargets(fc) - 1, guard);
 		for (size_t i = 0; i < n; i++)
-			mae += fabs(ns_forecast_predict_one(fc, ns_forecast_ntargets(fc) - 1,
+			mae += fabs(
+			    ns_forecast_predict_one(fc, ns_forecast_ntargets(fc) - 1,
 						    X + i * r.nfeat) -
-				    ns_forecast_anchor(fc, ns_forecast_ntargets(fc) - 1, X + i * r.nfeat) -
-				    y[i]);
+			    ns_forecast_anchor(fc, ns_forecast_ntargets(fc) - 1, X + i * r.nfeat) -
+			    y[i]);
 		mae /= (double)n;
 		log_info("train",
-			 "target done target=%s rows=%zu train_mae_pp=%.2f offset_pp=%.2f flat_guard_pp=%.2f",
+			 "target done target=%s rows=%zu train_mae_pp=%.2f offset_pp=%.2f "
+			 "flat_guard_pp=%.2f",
 			 name, n, 100.0 * mae, 100.0 * offset, 100.0 * guard);
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", name);
@@ -508,7 +548,8 @@ int train_forecast_main(int argc, char **argv)
 		goto out;
 	}
 	if (train_stop) {
-		log_warning("train", "interrupted, nothing written out=%s", ns_opt_get(o, no, "out"));
+		log_warning("train", "interrupted, nothing written out=%s",
+			    ns_opt_get(o, no, "out"));
 		rc = 130;
 		goto out;
 	}
@@ -519,8 +560,8 @@ int train_forecast_main(int argc, char **argv)
 		cJSON *mets = cJSON_AddArrayToObject(pj, "metrics");
 
 		for (int k = 0; k < NS_SERIES_NRES; k++)
-			cJSON_AddItemToArray(mets,
-					     cJSON_CreateString(ns_metric_names[ns_series_res_metric[k]]));
+			cJSON_AddItemToArray(
+			    mets, cJSON_CreateString(ns_metric_names[ns_series_res_metric[k]]));
 	}
 	pj = cJSON_AddObjectToObject(meta, "training");
 	cJSON_AddNumberToObject(pj, "train_frac", spec.train_frac);
@@ -542,7 +583,7 @@ int train_forecast_main(int argc, char **argv)
 		goto out;
 	}
 	{
-		struct ns_bundle_file f = { .name = "forecast.nsf", .data = bin, .len = binlen };
+		struct ns_bundle_file f = {.name = "forecast.nsf", .data = bin, .len = binlen};
 
 		if (ns_bundle_write(ns_opt_get(o, no, "out"), meta, &f, 1, err, sizeof(err))) {
 			log_error("train", "writing bundle: %s", err);
@@ -550,13 +591,15 @@ int train_forecast_main(int argc, char **argv)
 		}
 	}
 	d = (double)(ns_mono_ns() - t_start) / 1e9;
-	log_success("train", "bundle written out=%s version=%s targets=%zu trees=%zu bytes=%zu seconds=%.0f",
+	log_success("train",
+		    "bundle written out=%s version=%s targets=%zu trees=%zu bytes=%zu seconds=%.0f",
 		    ns_opt_get(o, no, "out"), version, ns_forecast_ntargets(fc),
 		    ns_forecast_ntrees(fc), binlen, d);
 	rc = 0;
 out:
 	if (rc && train_stop && rc != 130) {
-		log_warning("train", "interrupted, nothing written out=%s", ns_opt_get(o, no, "out"));
+		log_warning("train", "interrupted, nothing written out=%s",
+			    ns_opt_get(o, no, "out"));
 		rc = 130;
 	}
 	free(X);

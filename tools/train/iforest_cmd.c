@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* nodescore-train iforest: agent-history CSVs -> detector features -> isolation forest model file. */
+/* nodescore-train iforest: agent-history CSVs -> detector features -> isolation forest model file.
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +55,8 @@ static int read_agent_csv(const char *path, const char *const *want, uint32_t nw
 		if (lineno == 1) {
 			for (uint32_t k = 0; k < nw; k++)
 				col_of[k] = -1;
-			for (tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save), c++) {
+			for (tok = strtok_r(line, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save), c++) {
 				if (c == 0 && strcmp(tok, "timestamp_ms") != 0)
 					break;
 				for (uint32_t k = 0; k < nw; k++)
@@ -62,15 +64,16 @@ static int read_agent_csv(const char *path, const char *const *want, uint32_t nw
 						col_of[k] = c;
 			}
 			if (c == 0) {
-				snprintf(err, errlen, "%.300s: header must start with timestamp_ms", path);
+				snprintf(err, errlen, "%.300s: header must start with timestamp_ms",
+					 path);
 				rc = -EINVAL;
 				break;
 			}
 			ncols = c;
 			for (uint32_t k = 0; k < nw; k++)
 				if (col_of[k] < 0) {
-					snprintf(err, errlen, "%.300s: no column %s in the header", path,
-						 want[k]);
+					snprintf(err, errlen, "%.300s: no column %s in the header",
+						 path, want[k]);
 					rc = -EINVAL;
 					break;
 				}
@@ -95,8 +98,8 @@ static int read_agent_csv(const char *path, const char *const *want, uint32_t nw
 				errno = 0;
 				d = strtod(p, &end);
 				if (errno || *end || !isfinite(d)) {
-					snprintf(err, errlen, "%.300s:%zu: bad value in column %s", path,
-						 lineno, want[k]);
+					snprintf(err, errlen, "%.300s:%zu: bad value in column %s",
+						 path, lineno, want[k]);
 					rc = -EINVAL;
 					break;
 				}
@@ -113,8 +116,8 @@ static int read_agent_csv(const char *path, const char *const *want, uint32_t nw
 		if (rc)
 			break;
 		if (c != ncols) {
-			snprintf(err, errlen, "%.300s:%zu: %d cells, header has %d", path, lineno, c,
-				 ncols);
+			snprintf(err, errlen, "%.300s:%zu: %d cells, header has %d", path, lineno,
+				 c, ncols);
 			rc = -EINVAL;
 			break;
 		}
@@ -161,16 +164,19 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static struct ns_opt opts[] = {
-	{"output", NS_OPT_STRING, "models/iforest-default.nsif", "model file to write (atomically)", NULL, 0},
-	{"features", NS_OPT_STRING, "cpu_util,mem_util", "comma list of metric columns to model", NULL, 0},
-	{"trees", NS_OPT_STRING, "100", "trees in the forest", NULL, 0},
-	{"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
-	{"seed", NS_OPT_STRING, "42", "random seed (same data + seed = same file)", NULL, 0},
-	{"max-rows", NS_OPT_STRING, "200000", "feature rows kept for training (evenly thinned)", NULL, 0},
-	{"win-short", NS_OPT_STRING, "12", "short window, samples (must match the agent)", NULL, 0},
-	{"win-mid", NS_OPT_STRING, "120", "mid window, samples (must match the agent)", NULL, 0},
-	{"win-long", NS_OPT_STRING, "17280", "long window, samples (must match the agent)", NULL, 0},
-	{"season", NS_OPT_STRING, "17280", "season, samples, 0 = none (must match the agent)", NULL, 0},
+    {"output", NS_OPT_STRING, "models/iforest-default.nsif", "model file to write (atomically)",
+     NULL, 0},
+    {"features", NS_OPT_STRING, "cpu_util,mem_util", "comma list of metric columns to model", NULL,
+     0},
+    {"trees", NS_OPT_STRING, "100", "trees in the forest", NULL, 0},
+    {"psi", NS_OPT_STRING, "256", "sub-sample size per tree", NULL, 0},
+    {"seed", NS_OPT_STRING, "42", "random seed (same data + seed = same file)", NULL, 0},
+    {"max-rows", NS_OPT_STRING, "200000", "feature rows kept for training (evenly thinned)", NULL,
+     0},
+    {"win-short", NS_OPT_STRING, "12", "short window, samples (must match the agent)", NULL, 0},
+    {"win-mid", NS_OPT_STRING, "120", "mid window, samples (must match the agent)", NULL, 0},
+    {"win-long", NS_OPT_STRING, "17280", "long window, samples (must match the agent)", NULL, 0},
+    {"season", NS_OPT_STRING, "17280", "season, samples, 0 = none (must match the agent)", NULL, 0},
 };
 #define NOPT (sizeof(opts) / sizeof(opts[0]))
 
@@ -224,8 +230,10 @@ int train_iforest_main(int argc, char **argv)
 			return 2;
 		}
 		if (ns_metric_index(tok) < 0)
-			log_warning("train", "feature is not an agent metric name=%s (the agent "
-					     "will not match it)", tok);
+			log_warning("train",
+				    "feature is not an agent metric name=%s (the agent "
+				    "will not match it)",
+				    tok);
 		want[nw++] = tok;
 	}
 	if (!nw) {
@@ -267,8 +275,8 @@ int train_iforest_main(int argc, char **argv)
 			goto out;
 		}
 		if (n <= cfg.win_mid) {
-			log_warning("train", "too short, skipped path=%s rows=%zu need>%u", argv[a], n,
-				    cfg.win_mid);
+			log_warning("train", "too short, skipped path=%s rows=%zu need>%u", argv[a],
+				    n, cfg.win_mid);
 			free(v);
 			continue;
 		}
@@ -334,8 +342,8 @@ int train_iforest_main(int argc, char **argv)
 			 "trained inputs=%d samples=%zu rows=%zu features=%zu trees=%u psi=%u "
 			 "train_ms=%.1f score_us=%.2f score_p50=%.3f score_p99=%.3f score_max=%.3f",
 			 argc - argi, total_rows, nX, nf, p.n_trees, ns_iforest_psi(f),
-			 (double)t_train / 1e6, us, sc[nX / 2], sc[(size_t)(0.99 * (double)(nX - 1))],
-			 sc[nX - 1]);
+			 (double)t_train / 1e6, us, sc[nX / 2],
+			 sc[(size_t)(0.99 * (double)(nX - 1))], sc[nX - 1]);
 	}
 	if (train_stop) {
 		log_warning("train", "interrupted: no model written");

@@ -47,7 +47,7 @@ static void print_bundle(const char *path, const char *name)
 int train_list_main(int argc, char **argv)
 {
 	struct ns_opt o[] = {
-		{ "log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0 },
+	    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 	};
 	char err[256], path[4200];
 	struct dirent **ents = NULL;

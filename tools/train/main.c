@@ -13,10 +13,11 @@ struct subcmd {
 };
 
 static const struct subcmd cmds[] = {
-	{ "forecast", train_forecast_main, "train the CPU/memory load forecaster from CSV into a bundle" },
-	{ "list", train_list_main, "list model bundles in a directory (version, date, metrics)" },
-	{ "eval", train_eval_main, "evaluate a forecast bundle on data (last share of each series)" },
-	{ "iforest", train_iforest_main, "train the isolation-forest anomaly detector from agent CSV" },
+    {"forecast", train_forecast_main,
+     "train the CPU/memory load forecaster from CSV into a bundle"},
+    {"list", train_list_main, "list model bundles in a directory (version, date, metrics)"},
+    {"eval", train_eval_main, "evaluate a forecast bundle on data (last share of each series)"},
+    {"iforest", train_iforest_main, "train the isolation-forest anomaly detector from agent CSV"},
 };
 
 static void usage(void)

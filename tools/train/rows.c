@@ -14,9 +14,9 @@
 #include "train.h"
 
 const char *const train_base_names[BASE_N] = {
-	[BASE_PERSIST] = "persistence",
-	[BASE_SNAIVE] = "seasonal_naive",
-	[BASE_EWMA] = "ewma",
+    [BASE_PERSIST] = "persistence",
+    [BASE_SNAIVE] = "seasonal_naive",
+    [BASE_EWMA] = "ewma",
 };
 
 #define ERR(...)                                                                                   \
@@ -111,7 +111,7 @@ static void window_stats(const float *v, size_t n, int64_t a, int64_t b, float *
 int train_rows_build(const struct ns_series_set *set, const struct rows_spec *spec, struct rows *r,
 		     char *err, size_t errlen)
 {
-	struct ns_feat_config cfg = { .step_ms = set->step_ms, .metric_mask = spec->mask };
+	struct ns_feat_config cfg = {.step_ms = set->step_ms, .metric_mask = spec->mask};
 	struct ns_feat *f = NULL;
 	uint32_t hs[4], hmax = 0, day = (uint32_t)(86400000u / set->step_ms);
 	uint32_t train_stride = spec->train_stride ? spec->train_stride : 1;
@@ -151,9 +151,9 @@ int train_rows_build(const struct ns_series_set *set, const struct rows_spec *sp
 		for (int st = 0; st < 2; st++)
 			for (size_t h = 0; h < spec->nh; h++)
 				r->tgt[r->ntarget++] = (struct ns_fc_target){
-					.metric = ns_series_res_metric[res],
-					.stat = (uint8_t)st,
-					.horizon_s = spec->horizons_s[h],
+				    .metric = ns_series_res_metric[res],
+				    .stat = (uint8_t)st,
+				    .horizon_s = spec->horizons_s[h],
 				};
 	r->nseries = set->n;
 	r->active = calloc(set->n ? set->n : 1, 1);
@@ -177,12 +177,13 @@ int train_rows_build(const struct ns_series_set *set, const struct rows_spec *sp
 	for (size_t si = 0; si < set->n && !train_stop; si++) {
 		const struct ns_series *s = &set->s[si];
 		size_t split = (size_t)((double)s->n * spec->train_frac);
-		float last[NS_SERIES_NRES] = { NAN, NAN }, ewma[NS_SERIES_NRES][4];
+		float last[NS_SERIES_NRES] = {NAN, NAN}, ewma[NS_SERIES_NRES][4];
 		double alpha[4], sum = 0, sum2 = 0;
 		size_t cnt = 0;
 
 		/* Enough for a day of history plus the longest horizon. */
-		if (s->n < (size_t)day + 2u * hmax || (spec->train_frac < 1.0 && s->n - split <= hmax)) {
+		if (s->n < (size_t)day + 2u * hmax ||
+		    (spec->train_frac < 1.0 && s->n - split <= hmax)) {
 			skipped++;
 			continue;
 		}
@@ -192,8 +193,10 @@ int train_rows_build(const struct ns_series_set *set, const struct rows_spec *sp
 				sum2 += (double)s->v[0][i] * s->v[0][i];
 				cnt++;
 			}
-		r->active[si] = cnt > 1 && sqrt(fmax(0, sum2 / (double)cnt - (sum / (double)cnt) *
-									(sum / (double)cnt))) >= ACTIVE_STD;
+		r->active[si] =
+		    cnt > 1 &&
+		    sqrt(fmax(0, sum2 / (double)cnt - (sum / (double)cnt) * (sum / (double)cnt))) >=
+			ACTIVE_STD;
 		for (size_t h = 0; h < spec->nh; h++) {
 			/* EWMA half-life of half the horizon. */
 			alpha[h] = 1.0 - pow(0.5, 2.0 / hs[h]);
@@ -215,10 +218,10 @@ int train_rows_build(const struct ns_series_set *set, const struct rows_spec *sp
 					continue;
 				last[k] = x;
 				for (size_t h = 0; h < spec->nh; h++)
-					ewma[k][h] = isnan(ewma[k][h])
-							     ? x
-							     : (float)(ewma[k][h] +
-								       alpha[h] * (x - ewma[k][h]));
+					ewma[k][h] =
+					    isnan(ewma[k][h])
+						? x
+						: (float)(ewma[k][h] + alpha[h] * (x - ewma[k][h]));
 			}
 			ns_feat_push(f, &smp);
 			is_test = i >= split;
@@ -242,15 +245,17 @@ int train_rows_build(const struct ns_series_set *set, const struct rows_spec *sp
 			for (size_t t = 0; t < r->ntarget; t++) {
 				int res = (int)(t / (2 * spec->nh)), st = (int)(t / spec->nh) % 2;
 				size_t h = t % spec->nh;
-				float mean, max, smean, smax, *b = r->B + (row * r->ntarget + t) * BASE_N;
+				float mean, max, smean, smax,
+				    *b = r->B + (row * r->ntarget + t) * BASE_N;
 
-				window_stats(s->v[res], s->n, (int64_t)i + 1, (int64_t)(i + hs[h]), &mean,
-					     &max);
+				window_stats(s->v[res], s->n, (int64_t)i + 1, (int64_t)(i + hs[h]),
+					     &mean, &max);
 				r->Y[row * r->ntarget + t] = st ? max : mean;
 				window_stats(s->v[res], s->n, (int64_t)i + 1 - day,
 					     (int64_t)i + hs[h] - day, &smean, &smax);
 				b[BASE_PERSIST] = last[res];
-				/* Seasonal naive falls back to persistence without a day of data. */
+				/* Seasonal naive falls back to persistence without a day of data.
+				 */
 				b[BASE_SNAIVE] = isnan(smean) ? last[res] : (st ? smax : smean);
 				b[BASE_EWMA] = ewma[res][h];
 			}

@@ -30,7 +30,7 @@ void train_install_signals(void);
 struct rows_spec {
 	uint32_t horizons_s[4];
 	size_t nh;
-	double train_frac;    /* first share of each series for training rows */
+	double train_frac;     /* first share of each series for training rows */
 	uint32_t train_stride; /* grid points between training rows */
 	uint32_t test_stride;  /* between test rows (0: no test rows) */
 	uint32_t mask;	       /* feature metric mask */
@@ -44,15 +44,15 @@ struct rows {
 	size_t nfeat, ntarget;
 	struct ns_fc_target tgt[TRAIN_MAX_TARGETS];
 	size_t n, cap;
-	float *X;	     /* n x nfeat */
-	float *Y;	     /* n x ntarget, NaN when the horizon is not covered */
-	float *B;	     /* n x ntarget x BASE_N baseline forecasts */
-	uint8_t *test;	     /* 1 for test rows */
-	uint32_t *sid;	     /* series index */
-	uint64_t *ts;	     /* row time, ms */
-	uint8_t *active;     /* per series: CPU std over its training part >= 2 pp */
+	float *X;	 /* n x nfeat */
+	float *Y;	 /* n x ntarget, NaN when the horizon is not covered */
+	float *B;	 /* n x ntarget x BASE_N baseline forecasts */
+	uint8_t *test;	 /* 1 for test rows */
+	uint32_t *sid;	 /* series index */
+	uint64_t *ts;	 /* row time, ms */
+	uint8_t *active; /* per series: CPU std over its training part >= 2 pp */
 	size_t nseries;
-	char **feat_names;   /* nfeat names (owned) */
+	char **feat_names; /* nfeat names (owned) */
 };
 
 /* Target list order: for res in cpu, mem; for stat in mean, peak; for each
