@@ -9,6 +9,7 @@
 # Environment: BENCH_SECONDS (per case, default 2), BENCH_HTTP_THREADS (2),
 # BENCH_INGEST_RATE (msg/s offered, 250000), BENCH_STRICT=1 (exit 1 on a MISS).
 set -u
+. "$(dirname "$0")/common.inc"
 build=${1:-build}
 secs=${BENCH_SECONDS:-2}
 threads=${BENCH_HTTP_THREADS:-2}
@@ -50,12 +51,6 @@ done
 ) &
 watchdog=$!
 
-port() {
-	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-}
 SP=$(port)
 HP=$(port)
 while [ "$HP" = "$SP" ]; do HP=$(port); done
@@ -63,15 +58,9 @@ url="http://127.0.0.1:$HP"
 head -c 32 /dev/urandom >"$dir/key"
 chmod 600 "$dir/key"
 
-# Prometheus text: value of a sample whose name{labels} matches an ERE (summed).
-metric() {
-	curl -s --max-time 2 "$url/metrics" | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2; f = 1 }
-		END { if (f) printf "%.0f\n", s; else print "" }'
-}
 NODES_RE='^nodescore_extender_table_nodes$'
 ACCEPTED_RE=${BENCH_ACCEPTED_METRIC:-'^nodescore_extender_messages_accepted_total$'}
 REJECTED_RE='^nodescore_extender_messages_rejected_total'
-kv() { echo "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 t0=$(date +%s)
 load=$(cut -d' ' -f1 /proc/loadavg)

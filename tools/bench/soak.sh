@@ -10,6 +10,7 @@
 # and in $BUILD/bench-soak.md.
 # Usage: tools/bench/soak.sh BUILD
 set -u
+. "$(dirname "$0")/common.inc"
 build=${1:-build}
 secs=${SOAK_SECONDS:-60}
 budget_ms=${SOAK_P99_MS:-5}
@@ -31,23 +32,12 @@ trap 'log ERROR interrupted; exit 1' INT TERM HUP
 for b in nodescore-extender nodescore-pub nodescore-loadgen; do
 	[ -x "$build/$b" ] || { log ERROR "$build/$b missing (run make BUILD=$build)"; exit 1; }
 done
-port() {
-	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-}
 SP=$(port)
 HP=$(port)
 while [ "$HP" = "$SP" ]; do HP=$(port); done
 url="http://127.0.0.1:$HP"
 head -c 32 /dev/urandom >"$dir/key"
 chmod 600 "$dir/key"
-metric() {
-	curl -s --max-time 2 "$url/metrics" | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2; f = 1 }
-		END { if (f) printf "%.0f\n", s; else print "" }'
-}
-kv() { echo " $2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 python3 "$(dirname "$0")/gen-nodes.py" "$dir" --names 5000 --nodes 0 >/dev/null 2>&1 ||
