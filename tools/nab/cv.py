@@ -40,6 +40,9 @@ FOLDS = [("realAWSCloudwatch", ["realAWSCloudwatch"]),
          ("realTweets", ["realTweets"]),
          ("artificial", ["artificialNoAnomaly", "artificialWithAnomaly"])]
 STD = {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11}
+PROFILES = {"standard": STD,
+            "reward_low_FP_rate": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.22},
+            "reward_low_FN_rate": {"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11}}
 DEFAULT = ("0.98", "1.25", "3")   # nodescore-nab's shipped gate, margin, tail season
 PUBLISHED = ["random", "null", "randomCutForest", "knncad", "numenta"]
 PR_THRESHOLDS = [3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 60]
@@ -118,20 +121,20 @@ class Scorer:
     def corpus_of(self, rels):
         return self.ns.Corpus([self.files[r] for r in rels])
 
-    def optimise(self, rels, scores):
+    def optimise(self, rels, scores, w=STD):
         c = self.corpus_of(rels)
         s = np.concatenate([scores[r][self.files[r].start:] for r in rels])
-        return c.optimise(s, STD)
+        return c.optimise(s, w)
 
-    def at(self, rels, scores, thr):
-        rows = [self.ns.score_file_at(self.files[r], scores[r][self.files[r].start:], thr, STD)
+    def at(self, rels, scores, thr, w=STD):
+        rows = [self.ns.score_file_at(self.files[r], scores[r][self.files[r].start:], thr, w)
                 for r in rels]
         raw = sum(x["score"] for x in rows)
         return raw, sum(x["FP"] for x in rows), sum(x["windows_detected"] for x in rows)
 
-    def norm(self, rels, raw):
+    def norm(self, rels, raw, w=STD):
         c = self.corpus_of(rels)
-        return self.ns.normalise(raw, c.null_score(STD), c.perfect_score(STD))
+        return self.ns.normalise(raw, c.null_score(w), c.perfect_score(w))
 
 
 def published(data_root, scorer, fold_rels):
@@ -202,29 +205,30 @@ def main():
                 scores[(p, s, b)] = {r: budget(cols[p + (s,)][r][0], cols[p + (s,)][r][1], b)
                                      for r in sc.rels}
 
-    def cv(seed, choices):
+    def cv(seed, choices, w=STD):
         """choices: list of (point, b). Returns per-fold rows and the overall left-out score."""
         rows, raw_total = {}, 0.0
         for f, test in fold_rels.items():
             train = [r for r in sc.rels if r not in test]
             best = None
             for p, b in choices:
-                thr, raw = sc.optimise(train, scores[(p, seed, b)])
+                thr, raw = sc.optimise(train, scores[(p, seed, b)], w)
                 if best is None or raw > best[0]:
                     best = (raw, p, b, thr)
             _, p, b, thr = best
-            raw, fp, hit = sc.at(test, scores[(p, seed, b)], thr)
+            raw, fp, hit = sc.at(test, scores[(p, seed, b)], thr, w)
             raw_total += raw
             rows[f] = {"point": p, "budget": b, "threshold": thr, "raw": raw, "FP": fp,
                        "windows_detected": hit, "windows": sc.corpus_of(test).n_windows,
-                       "score": sc.norm(test, raw),
-                       "train_score": sc.norm(train, best[0])}
-        return rows, sc.norm(sc.rels, raw_total)
+                       "score": sc.norm(test, raw, w),
+                       "train_score": sc.norm(train, best[0], w)}
+        return rows, sc.norm(sc.rels, raw_total, w)
 
-    def insample(seed, p, b="0"):
-        thr, raw = sc.optimise(sc.rels, scores[(p, seed, b)])
-        per = {f: sc.norm(rels, sc.at(rels, scores[(p, seed, b)], thr)[0]) for f, rels in fold_rels.items()}
-        return sc.norm(sc.rels, raw), thr, per
+    def insample(seed, p, b="0", w=STD):
+        thr, raw = sc.optimise(sc.rels, scores[(p, seed, b)], w)
+        per = {f: sc.norm(rels, sc.at(rels, scores[(p, seed, b)], thr, w)[0], w)
+               for f, rels in fold_rels.items()}
+        return sc.norm(sc.rels, raw, w), thr, per
 
     # NAB's random detector, re-made here (uniform scores, numpy seed 0) and put
     # through the same protocol: output threshold chosen on the other corpora.
@@ -247,6 +251,13 @@ def main():
         r = {}
         r["loco"], r["loco_overall"] = cv(s, base)
         r["loco_budget"], r["loco_budget_overall"] = cv(s, idea)
+        # The other two NAB profiles: grid point and threshold chosen by that profile's score.
+        r["profiles"] = {}
+        for pn, w in PROFILES.items():
+            rows_p, ov = cv(s, base, w)
+            r["profiles"][pn] = {"loco": ov, "loco_per": {f: rows_p[f]["score"] for f in fold_rels},
+                                 "insample_default": insample(s, DEFAULT, "0", w)[0] if DEFAULT in grid
+                                 else None}
         r["insample_grid"] = {"_".join(p): insample(s, p)[0] for p in grid}
         bestp = max(grid, key=lambda p: r["insample_grid"]["_".join(p)])
         r["insample_best"] = {"point": bestp, "score": insample(s, bestp)[0], "per": insample(s, bestp)[2]}
@@ -343,6 +354,17 @@ def markdown(rep, fold_rels, seeds):
     for det, row in rep["published"].items():
         L.append("| %s (published, NAB's 58-file threshold) | " % det
                  + " | ".join(f2(row[f]) for f in folds) + " | %s |" % f2(row["overall"]))
+    L.append("")
+    L.append("All three NAB profiles (grid point and threshold chosen by that profile on the other"
+             " corpora), overall, mean of seeds:")
+    L.append("")
+    L.append("| profile | left-out | " + " | ".join(folds) + " | in-sample, shipped NAB parameters |")
+    L.append("|---|---:|" + "---:|" * len(folds) + "---:|")
+    for pn in PROFILES:
+        ins = [ps[s]["profiles"][pn]["insample_default"] for s in seeds]
+        L.append("| %s | %.2f | " % (pn, mean(lambda r: r["profiles"][pn]["loco"]))
+                 + " | ".join("%.2f" % mean(lambda r: r["profiles"][pn]["loco_per"][f]) for f in folds)
+                 + " | %s |" % ("n/a" if None in ins else "%.2f" % (sum(ins) / n)))
     L.append("")
     L.append("Chosen on the training corpora (gate / tail margin / tail season, output threshold, budget):")
     L.append("")
