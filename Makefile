@@ -108,6 +108,12 @@ $(BUILD)/%.o: %.c | $(SKELS)
 $(BUILD)/.prefix: FORCE
 	$(Q)mkdir -p $(@D); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 $(BUILD)/agent/models.o $(BUILD)/agent/main.o: $(BUILD)/.prefix
+# nodescore_build_info's version: git describe at build time, recompiled when it changes.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/.version: FORCE
+	$(Q)mkdir -p $(@D); echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(BUILD)/lib/procmetrics.o: $(BUILD)/.version
+$(BUILD)/lib/procmetrics.o: ALL_CFLAGS += -DNS_VERSION=\"$(VERSION)\"
 .PHONY: FORCE
 FORCE:
 

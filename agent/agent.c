@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "nodescore/agent.h"
+#include "nodescore/procmetrics.h"
 #include "nodescore/disklat.h"
 #include "nodescore/history.h"
 #include "nodescore/http.h"
@@ -79,6 +80,10 @@ static int metrics_handler(void *arg, char *buf, size_t cap, size_t *len)
 
 	ns_agent_snapshot(a, &s);
 	n = ns_agent_metrics(&s, buf, cap);
+	if (n >= 0) {
+		int m = ns_procmetrics(buf + n, cap - (size_t)n, "agent");
+		n = m < 0 ? m : n + m;
+	}
 	if (n < 0) {
 		*len = (size_t)snprintf(buf, cap, "metrics buffer too small\n");
 		return 500;

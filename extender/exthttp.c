@@ -17,6 +17,7 @@
 
 #include "nodescore/buf.h"
 #include "nodescore/exthttp.h"
+#include "nodescore/procmetrics.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
 
@@ -517,6 +518,12 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 			      (unsigned long long)rs.replaced);
 	}
 	render_shadow_metrics(h, b);
+	{
+		char pm[2048];
+		int n = ns_procmetrics(pm, sizeof(pm), "extender");
+		if (n > 0)
+			ns_buf_put(b, pm, (size_t)n);
+	}
 }
 
 static int by_score_desc(const void *a, const void *b)

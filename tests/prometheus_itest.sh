@@ -57,6 +57,25 @@ rc=$(lint "http://127.0.0.1:$AG/metrics")
 check agent_exposition_parses test "$rc" -eq 0 -o "$rc" -eq 3
 check agent_lint_only_unit_names sh -c "! grep -v 'abbreviated units' '$NS_TMP/lint' | grep -q ."
 check extender_exposition_clean test "$(lint "http://127.0.0.1:$EXT/metrics")" -eq 0
+# Both expose the standard process metrics and their build (promtool above
+# has checked names and types; here: present, sane values).
+procm() { # URL BINARY: build_info for BINARY, RSS over 1 MiB, CPU and fd counts present
+	curl -s --max-time 2 "$1" | awk -v b="$2" '
+		$1 ~ "^nodescore_build_info[{]binary=\"" b "\",version=\"[^\"]+\"[}]$" && $2 == 1 { bi = 1 }
+		$1 == "process_resident_memory_bytes" && $2 > 1048576 { rss = 1 }
+		$1 == "process_cpu_seconds_total" && $2 >= 0 { cpu = 1 }
+		$1 == "process_open_fds" && $2 >= 3 { fd = 1 }
+		$1 == "process_start_time_seconds" && $2 > 1600000000 { st = 1 }
+		END { exit !(bi && rss && cpu && fd && st) }'
+}
+check agent_process_metrics procm "http://127.0.0.1:$AG/metrics" agent
+check extender_process_metrics procm "http://127.0.0.1:$EXT/metrics" extender
+# the check can fail: the extender's exposition is not the agent's build
+if procm "http://127.0.0.1:$EXT/metrics" agent; then
+	fail process_metrics_check_can_fail
+else
+	pass process_metrics_check_can_fail
+fi
 check prometheus_scrapes_agent_score wait_for 30 has_value 'nodescore_agent_score{node="prom-test"}'
 check prometheus_scrapes_extender_table wait_for 30 has_value 'nodescore_extender_table_nodes >= 1'
 check targets_up wait_for 10 has_value 'count(up == 1) == 2'

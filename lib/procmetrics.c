@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/* process_* metrics from /proc/self and nodescore_build_info. Names,
+ * types and units follow the Prometheus client libraries, so dashboards
+ * and promtool treat them like any other process. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "nodescore/procmetrics.h"
+
+#ifndef NS_VERSION
+#define NS_VERSION "unknown"
+#endif
+
+const char *ns_build_version(void)
+{
+	return NS_VERSION;
+}
+
+struct pm_out {
+	char *buf;
+	size_t cap, len;
+	int overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void pm_put(struct pm_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->overflow = 1;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+/* Whole small /proc file into buf (NUL terminated); length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+static int boot_time(unsigned long long *btime)
+{
+	char buf[16384];
+	const char *p;
+
+	if (read_small("/proc/stat", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nbtime ")))
+		return -1;
+	return sscanf(p + 7, "%llu", btime) == 1 ? 0 : -1;
+}
+
+static void metric(struct pm_out *o, const char *name, const char *type, const char *help,
+		   double v)
+{
+	pm_put(o, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+int ns_procmetrics(char *dst, size_t cap, const char *binary)
+{
+	struct pm_out o = {dst, cap, 0, 0};
+	char buf[1024];
+	const char *p;
+	unsigned long long utime, stime, start, vsize, btime;
+	long long rss;
+	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	struct rlimit rl;
+	DIR *d;
+
+	if (!cap)
+		return -ENOSPC;
+	dst[0] = '\0';
+	pm_put(&o,
+	       "# HELP nodescore_build_info Build of this binary, value 1.\n"
+	       "# TYPE nodescore_build_info gauge\n"
+	       "nodescore_build_info{binary=\"%s\",version=\"%s\"} 1\n",
+	       binary, ns_build_version());
+	/* Fields after the command name, which may hold spaces and ')': parse
+	 * from the last ')' (proc(5): state is field 3, utime 14, stime 15,
+	 * starttime 22, vsize 23, rss 24). */
+	if (read_small("/proc/self/stat", buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')')) &&
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+		   "%llu %llu %lld",
+		   &utime, &stime, &start, &vsize, &rss) == 5 &&
+	    tck > 0 && page > 0) {
+		metric(&o, "process_cpu_seconds_total", "counter",
+		       "Total user and system CPU time spent in seconds.",
+		       (double)(utime + stime) / (double)tck);
+		metric(&o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+		       (double)rss * (double)page);
+		metric(&o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+		       (double)vsize);
+		if (!boot_time(&btime))
+			metric(&o, "process_start_time_seconds", "gauge",
+			       "Start time of the process since unix epoch in seconds.",
+			       (double)btime + (double)start / (double)tck);
+	}
+	if ((d = opendir("/proc/self/fd"))) {
+		struct dirent *e;
+		long n = 0;
+		while ((e = readdir(d)))
+			n += e->d_name[0] != '.';
+		closedir(d);
+		metric(&o, "process_open_fds", "gauge", "Number of open file descriptors.",
+		       (double)(n - 1)); /* less the one opendir holds */
+	}
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		metric(&o, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+		       (double)rl.rlim_cur);
+	if (o.overflow)
+		return -ENOSPC;
+	return (int)o.len;
+}
