@@ -72,8 +72,7 @@ static int boot_time(unsigned long long *btime)
 	return sscanf(p + 7, "%llu", btime) == 1 ? 0 : -1;
 }
 
-static void metric(struct pm_out *o, const char *name, const char *type, const char *help,
-		   double v)
+static void metric(struct pm_out *o, const char *name, const char *type, const char *help, double v)
 {
 	pm_put(o, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
@@ -109,8 +108,8 @@ int ns_procmetrics(char *dst, size_t cap, const char *binary)
 		metric(&o, "process_cpu_seconds_total", "counter",
 		       "Total user and system CPU time spent in seconds.",
 		       (double)(utime + stime) / (double)tck);
-		metric(&o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-		       (double)rss * (double)page);
+		metric(&o, "process_resident_memory_bytes", "gauge",
+		       "Resident memory size in bytes.", (double)rss * (double)page);
 		metric(&o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
 		       (double)vsize);
 		if (!boot_time(&btime))
