@@ -67,7 +67,16 @@ printf '%s\nctl-1,700,0,10,300,300,300,300,8000,8192,10,300\n' "$H" >"$NS_TMP/ct
 ip netns exec "$NSB" "$EXT" --key-file "$KEY" --listen-scores tcp://0.0.0.0:5555 \
 	--listen-http 127.0.0.1:8888 --publish-interval 500ms --reserve-settle 0 2>"$NS_TMP/ext.log" &
 NS_PIDS="$NS_PIDS $!"
-check extender_started wait_for 5 grep -q "SUCCESS extender: listening" "$NS_TMP/ext.log"
+# A start that fails is shown and ends the test: every later check would
+# only wait out its own timeout (about 4 minutes in all).
+if wait_for 15 grep -q "SUCCESS extender: listening" "$NS_TMP/ext.log"; then
+	pass extender_started
+else
+	fail extender_started "no listening line in 15 s; its log:"
+	sed 's/^/  /' "$NS_TMP/ext.log" >&2
+	ip netns list >&2
+	finish
+fi
 ip netns exec "$NSB" "$PUB" --connect tcp://127.0.0.1:5555 --key-file "$KEY" --replay "$NS_TMP/ctl.csv" \
 	--interval 500ms --log-every 0 2>"$NS_TMP/pub.log" &
 NS_PIDS="$NS_PIDS $!"
