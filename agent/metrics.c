@@ -2,56 +2,33 @@
 /* Prometheus text exposition of the agent snapshot. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nodescore/agent.h"
+#include "nodescore/textout.h"
 
-struct out {
-	char *buf;
-	size_t cap, len;
-	int overflow;
-};
-
-__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+static void gauge_head(struct ns_textout *o, const char *name, const char *type, const char *help)
 {
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
-		o->overflow = 1;
-		return;
-	}
-	o->len += (size_t)n;
-}
-
-static void gauge_head(struct out *o, const char *name, const char *type, const char *help)
-{
-	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	ns_textout_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Prometheus spells the special values NaN, +Inf, -Inf. */
-static void put_value(struct out *o, double v)
+static void put_value(struct ns_textout *o, double v)
 {
 	if (isnan(v))
-		put(o, " NaN\n");
+		ns_textout_printf(o, " NaN\n");
 	else if (isinf(v))
-		put(o, v > 0 ? " +Inf\n" : " -Inf\n");
+		ns_textout_printf(o, v > 0 ? " +Inf\n" : " -Inf\n");
 	else
-		put(o, " %.17g\n", v);
+		ns_textout_printf(o, " %.17g\n", v);
 }
 
-static void simple(struct out *o, const char *name, const char *type, const char *help,
+static void simple(struct ns_textout *o, const char *name, const char *type, const char *help,
 		   const char *node, double v)
 {
 	gauge_head(o, name, type, help);
-	put(o, "%s{node=\"%s\"}", name, node);
+	ns_textout_printf(o, "%s{node=\"%s\"}", name, node);
 	put_value(o, v);
 }
 
@@ -82,7 +59,7 @@ static const char *const metric_help[NS_METRIC_COUNT] = {
     [NS_M_DISK_IOPS] = "Block requests completed per second.",
 };
 
-static void histogram(struct out *o, const char *name, const char *help, const char *node,
+static void histogram(struct ns_textout *o, const char *name, const char *help, const char *node,
 		      const struct ns_agent_hist *h)
 {
 	uint64_t cum = 0;
@@ -90,13 +67,15 @@ static void histogram(struct out *o, const char *name, const char *help, const c
 	gauge_head(o, name, "histogram", help);
 	for (int b = 0; b < NS_AGENT_LOOP_BUCKETS; b++) {
 		cum += h->bucket[b];
-		put(o, "%s_bucket{node=\"%s\",le=\"%g\"} %llu\n", name, node,
-		    ns_agent_loop_bounds[b], (unsigned long long)cum);
+		ns_textout_printf(o, "%s_bucket{node=\"%s\",le=\"%g\"} %llu\n", name, node,
+				  ns_agent_loop_bounds[b], (unsigned long long)cum);
 	}
 	cum += h->bucket[NS_AGENT_LOOP_BUCKETS];
-	put(o, "%s_bucket{node=\"%s\",le=\"+Inf\"} %llu\n", name, node, (unsigned long long)cum);
-	put(o, "%s_sum{node=\"%s\"} %.9f\n", name, node, h->sum_s);
-	put(o, "%s_count{node=\"%s\"} %llu\n", name, node, (unsigned long long)h->count);
+	ns_textout_printf(o, "%s_bucket{node=\"%s\",le=\"+Inf\"} %llu\n", name, node,
+			  (unsigned long long)cum);
+	ns_textout_printf(o, "%s_sum{node=\"%s\"} %.9f\n", name, node, h->sum_s);
+	ns_textout_printf(o, "%s_count{node=\"%s\"} %llu\n", name, node,
+			  (unsigned long long)h->count);
 }
 
 /* Label values come from model files (manifest version) and feature names:
@@ -113,7 +92,7 @@ static void label(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-static void models(struct out *o, const char *node, const struct ns_models_stats *m)
+static void models(struct ns_textout *o, const char *node, const struct ns_models_stats *m)
 {
 	const struct {
 		const char *name;
@@ -127,27 +106,32 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 		   "model file).");
 	for (size_t i = 0; i < nmods; i++) {
 		label(v, sizeof(v), mods[i].st->loaded ? mods[i].st->version : "");
-		put(o, "nodescore_agent_model_loaded{node=\"%s\",model=\"%s\",version=\"%s\"} %d\n",
+		ns_textout_printf(
+		    o, "nodescore_agent_model_loaded{node=\"%s\",model=\"%s\",version=\"%s\"} %d\n",
 		    node, mods[i].name, v, mods[i].st->loaded);
 	}
 	gauge_head(o, "nodescore_agent_model_reloads_total", "counter",
 		   "Changed model files validated and swapped in.");
 	for (size_t i = 0; i < nmods; i++)
-		put(o, "nodescore_agent_model_reloads_total{node=\"%s\",model=\"%s\"} %llu\n", node,
+		ns_textout_printf(
+		    o, "nodescore_agent_model_reloads_total{node=\"%s\",model=\"%s\"} %llu\n", node,
 		    mods[i].name, (unsigned long long)mods[i].st->reloads);
 	gauge_head(o, "nodescore_agent_model_reload_rejected_total", "counter",
 		   "Changed model files refused (the previous model stays).");
 	for (size_t i = 0; i < nmods; i++)
-		put(o,
+		ns_textout_printf(
+		    o,
 		    "nodescore_agent_model_reload_rejected_total{node=\"%s\",model=\"%s\"} %llu\n",
 		    node, mods[i].name, (unsigned long long)mods[i].st->rejected);
 
 	gauge_head(o, "nodescore_agent_forecast_peak", "gauge",
 		   "Forecaster output: peak utilisation 0..1 over the horizon (NaN without one).");
-	put(o, "nodescore_agent_forecast_peak{node=\"%s\",resource=\"cpu\",horizon_seconds=\"%u\"}",
+	ns_textout_printf(
+	    o, "nodescore_agent_forecast_peak{node=\"%s\",resource=\"cpu\",horizon_seconds=\"%u\"}",
 	    node, m->horizon_s);
 	put_value(o, m->cpu_peak_fc);
-	put(o, "nodescore_agent_forecast_peak{node=\"%s\",resource=\"mem\",horizon_seconds=\"%u\"}",
+	ns_textout_printf(
+	    o, "nodescore_agent_forecast_peak{node=\"%s\",resource=\"mem\",horizon_seconds=\"%u\"}",
 	    node, m->horizon_s);
 	put_value(o, m->mem_peak_fc);
 	simple(o, "nodescore_agent_forecast_predictions_total", "counter",
@@ -177,7 +161,8 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 	label(v, sizeof(v), m->drift_feature);
 	gauge_head(o, "nodescore_agent_anomaly_drift_psi", "gauge",
 		   "Largest feature population stability index since the last fit (NaN before).");
-	put(o, "nodescore_agent_anomaly_drift_psi{node=\"%s\",feature=\"%s\"}", node, v);
+	ns_textout_printf(o, "nodescore_agent_anomaly_drift_psi{node=\"%s\",feature=\"%s\"}", node,
+			  v);
 	put_value(o, m->drift_psi);
 	simple(o, "nodescore_agent_anomaly_early_refits_total", "counter",
 	       "Challenger fits asked for early because drift PSI was above 0.25.", node,
@@ -189,7 +174,7 @@ static void models(struct out *o, const char *node, const struct ns_models_stats
 
 int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0, 0};
+	struct ns_textout o = {buf, cap, 0, 0};
 	const char *node = s->node;
 	char name[96];
 	static const struct {
@@ -235,13 +220,14 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	       node, s->score.free_mib);
 	gauge_head(&o, "nodescore_agent_flag", "gauge", "Message flags, 1 when set.");
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		put(&o, "nodescore_agent_flag{node=\"%s\",flag=\"%s\"} %d\n", node, flags[i].name,
-		    (s->score.flags & flags[i].bit) ? 1 : 0);
+		ns_textout_printf(&o, "nodescore_agent_flag{node=\"%s\",flag=\"%s\"} %d\n", node,
+				  flags[i].name, (s->score.flags & flags[i].bit) ? 1 : 0);
 	if (s->top_feature[0]) {
 		label(name, sizeof(name), s->top_feature);
 		gauge_head(&o, "nodescore_agent_anomaly_top_feature", "gauge",
 			   "Feature contributing most to the anomaly score.");
-		put(&o, "nodescore_agent_anomaly_top_feature{node=\"%s\",feature=\"%s\"} 1\n", node,
+		ns_textout_printf(
+		    &o, "nodescore_agent_anomaly_top_feature{node=\"%s\",feature=\"%s\"} 1\n", node,
 		    name);
 	}
 
@@ -251,14 +237,16 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	gauge_head(&o, "nodescore_agent_source_healthy", "gauge",
 		   "1 when the source's last sample succeeded (unavailable counts as healthy).");
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
-		put(&o, "nodescore_agent_source_healthy{node=\"%s\",source=\"%s\"} %d\n", node,
+		ns_textout_printf(
+		    &o, "nodescore_agent_source_healthy{node=\"%s\",source=\"%s\"} %d\n", node,
 		    ns_agent_src_names[i],
 		    s->src[i] == NS_SRC_STATE_OK || s->src[i] == NS_SRC_STATE_UNAVAILABLE);
 	gauge_head(&o, "nodescore_agent_source_state", "gauge",
 		   "Source state, one series per state, 1 for the current one.");
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
 		for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
-			put(&o,
+			ns_textout_printf(
+			    &o,
 			    "nodescore_agent_source_state{node=\"%s\",source=\"%s\",state=\"%s\"} "
 			    "%d\n",
 			    node, ns_agent_src_names[i], ns_src_state_name(states[k]),
@@ -266,15 +254,19 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	gauge_head(&o, "nodescore_agent_source_failures_total", "counter",
 		   "Failed samples per source.");
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++)
-		put(&o, "nodescore_agent_source_failures_total{node=\"%s\",source=\"%s\"} %llu\n",
+		ns_textout_printf(
+		    &o, "nodescore_agent_source_failures_total{node=\"%s\",source=\"%s\"} %llu\n",
 		    node, ns_agent_src_names[i], (unsigned long long)s->src_failures[i]);
 	gauge_head(&o, "nodescore_agent_source_mode", "gauge",
 		   "Measurement path per source: bpf or the fallback (sock_diag, diskstats).");
-	put(&o, "nodescore_agent_source_mode{node=\"%s\",source=\"net\",mode=\"%s\"} 1\n", node,
-	    s->net_mode);
-	put(&o, "nodescore_agent_source_mode{node=\"%s\",source=\"disk\",mode=\"%s\"} 1\n", node,
+	ns_textout_printf(&o,
+			  "nodescore_agent_source_mode{node=\"%s\",source=\"net\",mode=\"%s\"} 1\n",
+			  node, s->net_mode);
+	ns_textout_printf(
+	    &o, "nodescore_agent_source_mode{node=\"%s\",source=\"disk\",mode=\"%s\"} 1\n", node,
 	    s->disk_mode);
-	put(&o, "nodescore_agent_source_mode{node=\"%s\",source=\"pods\",mode=\"%s\"} 1\n", node,
+	ns_textout_printf(
+	    &o, "nodescore_agent_source_mode{node=\"%s\",source=\"pods\",mode=\"%s\"} 1\n", node,
 	    s->pods_layout);
 
 	simple(&o, "nodescore_agent_publish_total", "counter", "Messages sent.", node,

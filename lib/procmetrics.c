@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "nodescore/procmetrics.h"
+#include "nodescore/textout.h"
 
 #ifndef NS_VERSION
 #define NS_VERSION "unknown"
@@ -21,29 +21,6 @@
 const char *ns_build_version(void)
 {
 	return NS_VERSION;
-}
-
-struct pm_out {
-	char *buf;
-	size_t cap, len;
-	int overflow;
-};
-
-__attribute__((format(printf, 2, 3))) static void pm_put(struct pm_out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
-		o->overflow = 1;
-		return;
-	}
-	o->len += (size_t)n;
 }
 
 /* Whole small /proc file into buf (NUL terminated); length or -1. */
@@ -72,14 +49,16 @@ static int boot_time(unsigned long long *btime)
 	return sscanf(p + 7, "%llu", btime) == 1 ? 0 : -1;
 }
 
-static void metric(struct pm_out *o, const char *name, const char *type, const char *help, double v)
+static void metric(struct ns_textout *o, const char *name, const char *type, const char *help,
+		   double v)
 {
-	pm_put(o, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+	ns_textout_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
+			  v);
 }
 
 int ns_procmetrics(char *dst, size_t cap, const char *binary)
 {
-	struct pm_out o = {dst, cap, 0, 0};
+	struct ns_textout o = {dst, cap, 0, 0};
 	char buf[1024];
 	const char *p;
 	unsigned long long utime, stime, start, vsize, btime;
@@ -91,11 +70,11 @@ int ns_procmetrics(char *dst, size_t cap, const char *binary)
 	if (!cap)
 		return -ENOSPC;
 	dst[0] = '\0';
-	pm_put(&o,
-	       "# HELP nodescore_build_info Build of this binary, value 1.\n"
-	       "# TYPE nodescore_build_info gauge\n"
-	       "nodescore_build_info{binary=\"%s\",version=\"%s\"} 1\n",
-	       binary, ns_build_version());
+	ns_textout_printf(&o,
+			  "# HELP nodescore_build_info Build of this binary, value 1.\n"
+			  "# TYPE nodescore_build_info gauge\n"
+			  "nodescore_build_info{binary=\"%s\",version=\"%s\"} 1\n",
+			  binary, ns_build_version());
 	/* Fields after the command name, which may hold spaces and ')': parse
 	 * from the last ')' (proc(5): state is field 3, utime 14, stime 15,
 	 * starttime 22, vsize 23, rss 24). */
