@@ -31,19 +31,6 @@ if [ ! -x "$PY" ]; then
 	exit $?
 fi
 
-# rejects NAME WANT CMD...: CMD must exit 1 and print WANT.
-rejects() {
-	n=$1 want=$2
-	shift 2
-	"$@" >"$NS_TMP/out" 2>&1
-	rc=$?
-	if [ "$rc" -eq 1 ] && grep -qF -- "$want" "$NS_TMP/out"; then
-		pass "$n"
-	else
-		fail "$n" "exit $rc, wanted 1 with '$want'"
-		head -5 "$NS_TMP/out"
-	fi
-}
 # mutate NAME PYTHON: a copy of the dashboard as d, edited by PYTHON, in $NS_TMP/NAME.json.
 mutate() {
 	"$PY" -c 'import json, sys

@@ -55,3 +55,19 @@ extender_http_port() { sed -n 's/.*http=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | h
 # metric NAME: value of the unlabelled sample NAME on $U/metrics; ge NAME N: it is >= N.
 metric() { curl -sf "$U/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
 ge() { v=$(metric "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
+
+# rejects NAME WANT CMD...: passes when CMD exits 1 and its output (stdout
+# and stderr, kept in $NS_TMP/out) holds the text WANT; otherwise fails and
+# shows the output's first lines. For checkers shown a broken input.
+rejects() {
+	n=$1 want=$2
+	shift 2
+	"$@" >"$NS_TMP/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -qF -- "$want" "$NS_TMP/out"; then
+		pass "$n"
+	else
+		fail "$n" "exit $rc, wanted 1 with '$want'"
+		head -5 "$NS_TMP/out"
+	fi
+}

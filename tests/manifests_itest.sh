@@ -21,20 +21,6 @@ daemonset/extender.yaml daemonset/networkpolicy.yaml daemonset/scheduler/kustomi
 daemonset/scheduler/rbac.yaml daemonset/scheduler/deployment.yaml daemonset/scheduler/config.yaml
 daemonset/scheduler-config.yaml daemonset/components/node-keys/kustomization.yaml"
 
-# rejects NAME WANT CMD...: CMD must exit 1 and print WANT.
-rejects() {
-	n=$1 want=$2
-	shift 2
-	"$@" >"$NS_TMP/out" 2>&1
-	rc=$?
-	if [ "$rc" -eq 1 ] && grep -qF -- "$want" "$NS_TMP/out"; then
-		pass "$n"
-	else
-		fail "$n" "exit $rc, wanted 1 with '$want'"
-		head -5 "$NS_TMP/out"
-	fi
-}
-
 # broken NAME FILE SED-SCRIPT: a copy of daemonset/ in $NS_TMP/NAME with one
 # edit; fails the test (and returns 1) if the edit matched nothing.
 broken() {
