@@ -668,6 +668,16 @@ int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 	return out->oom ? 500 : 200;
 }
 
+int ns_extapi_removed(const struct ns_extapi_ctx *c, size_t i)
+{
+	return i < c->args.n && c->v[i].fail != FAIL_NONE;
+}
+
+uint8_t ns_extapi_score(const struct ns_extapi_ctx *c, size_t i)
+{
+	return i < c->args.n ? c->v[i].score : NS_EXT_SCORE_NEUTRAL;
+}
+
 void ns_extapi_ctx_free(struct ns_extapi_ctx *c)
 {
 	ns_extjson_free(&c->args);

@@ -98,6 +98,13 @@ int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint8_t *score,
 				size_t k);
 
+/* After a filter or prioritize that returned 200, for in-process callers
+ * (nodescore-sim) that would otherwise parse the reply back: whether the
+ * filter removed candidate i (request order; valid until the next call)
+ * and the 0..10 score prioritize gave it. */
+int ns_extapi_removed(const struct ns_extapi_ctx *c, size_t i);
+uint8_t ns_extapi_score(const struct ns_extapi_ctx *c, size_t i);
+
 void ns_extapi_ctx_free(struct ns_extapi_ctx *c);
 
 #endif
