@@ -24,32 +24,23 @@ fi
 #   headroom = 0.5*(1-0.2) + 0.5*(1-0.7) - 0.10 = 0.45
 #   score = 1000 * (0.3*0.45 + 0.4*0.45 + 0.3*1) = 615
 #   free_millicores = (1-0.2) * 2 * 1000 = 1600, free_mib = 3072
-mkdir -p "$P/proc/pressure" "$C"
-write() { printf '%b' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
-good_meminfo() { write "$P/proc/meminfo" 'MemTotal:       10485760 kB\nMemFree:         1048576 kB\nMemAvailable:    3145728 kB\n'; }
-good_loadavg() { write "$P/proc/loadavg" '0.52 0.40 0.30 2/300 4242\n'; }
+# Its own node, not fixture_proc's (tests/lib.sh): less memory available,
+# more pressure. Each good_* function also restores its file below.
+mkdir -p "$P/proc/pressure"
+good_meminfo() { write_file "$P/proc/meminfo" 'MemTotal:       10485760 kB\nMemFree:         1048576 kB\nMemAvailable:    3145728 kB\n'; }
+good_loadavg() { write_file "$P/proc/loadavg" '0.52 0.40 0.30 2/300 4242\n'; }
 good_psi() {
-	write "$P/proc/pressure/cpu" 'some avg10=2.00 avg60=1.00 avg300=0.50 total=100\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n'
-	write "$P/proc/pressure/memory" 'some avg10=4.00 avg60=1.00 avg300=0.50 total=100\nfull avg10=1.00 avg60=0.50 avg300=0.10 total=50\n'
-	write "$P/proc/pressure/io" 'some avg10=10.00 avg60=5.00 avg300=1.00 total=700\nfull avg10=8.00 avg60=4.00 avg300=0.90 total=600\n'
+	write_file "$P/proc/pressure/cpu" 'some avg10=2.00 avg60=1.00 avg300=0.50 total=100\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n'
+	write_file "$P/proc/pressure/memory" 'some avg10=4.00 avg60=1.00 avg300=0.50 total=100\nfull avg10=1.00 avg60=0.50 avg300=0.10 total=50\n'
+	write_file "$P/proc/pressure/io" 'some avg10=10.00 avg60=5.00 avg300=1.00 total=700\nfull avg10=8.00 avg60=4.00 avg300=0.90 total=600\n'
 }
-good_diskstats() { write "$P/proc/diskstats" '   8       0 sda 1000 0 8000 500 2000 0 16000 1000 0 1500 1500 0 0 0 0 0 0\n'; }
-stat_at() { # $1 = step: every step adds busy 200 of 1000 ticks -> 0.2
-	u=$((100 * $1)); i=$((800 * $1)); h=$((u / 2)); j=$((i / 2))
-	write "$P/proc/stat" "cpu  $u 0 $u $i 0 0 0 0 0 0\ncpu0 $h 0 $h $j 0 0 0 0 0 0\ncpu1 $h 0 $h $j 0 0 0 0 0 0\nintr 1 2 3\n"
-}
-good_meminfo; good_loadavg; good_psi; good_diskstats; stat_at 1
+good_diskstats() { write_file "$P/proc/diskstats" '   8       0 sda 1000 0 8000 500 2000 0 16000 1000 0 1500 1500 0 0 0 0 0 0\n'; }
+good_meminfo; good_loadavg; good_psi; good_diskstats; fixture_proc_stat "$P" 1
 K=$C/kubepods.slice
-mkdir -p "$K/kubepods-burstable.slice/kubepods-burstable-pod2222.slice" \
-	"$K/kubepods-besteffort.slice/kubepods-besteffort-pod3333.slice" "$K/kubepods-pod1111.slice"
-write "$K/cpu.stat" 'usage_usec 1000000\n'
-write "$K/memory.current" '104857600\n'
-write "$K/kubepods-pod1111.slice/cpu.weight" '39\n'
-write "$K/kubepods-pod1111.slice/memory.max" '536870912\n'
-write "$K/kubepods-burstable.slice/kubepods-burstable-pod2222.slice/cpu.weight" '10\n'
-write "$K/kubepods-burstable.slice/kubepods-burstable-pod2222.slice/memory.max" 'max\n'
-write "$K/kubepods-besteffort.slice/kubepods-besteffort-pod3333.slice/cpu.weight" '1\n'
-write "$K/kubepods-besteffort.slice/kubepods-besteffort-pod3333.slice/memory.max" 'max\n'
+fixture_kubepods "$C"
+fixture_pod "$C" kubepods-pod1111.slice 39 536870912
+fixture_pod "$C" kubepods-burstable.slice/kubepods-burstable-pod2222.slice 10 max
+fixture_pod "$C" kubepods-besteffort.slice/kubepods-besteffort-pod3333.slice 1 max
 KEY=$NS_TMP/key
 make_key "$KEY"
 # The hand-computed scores assume the heuristic: no models unless a test asks
@@ -58,11 +49,7 @@ export NODESCORE_FORECAST_MODEL=none NODESCORE_ANOMALY_MODEL=none
 MODELS=$(dirname "$0")/../models
 
 # /proc/stat advances 10 steps a second while $NS_TMP/pause is absent.
-(n=2; end=$(($(date +%s) + 120)); while [ "$(date +%s)" -lt $end ]; do
-	[ -e "$NS_TMP/pause" ] || { stat_at $n; n=$((n + 1)); }
-	sleep 0.1
-done) &
-NS_PIDS="$NS_PIDS $!"
+fixture_cpu_ticker "$P" 120 "$NS_TMP/pause"
 
 # --- help and configuration errors ------------------------------------------
 out=$("$AGENT" --help 2>&1); rc=$?
@@ -214,7 +201,7 @@ survive() { # NAME FILE SOURCE RESTORE-CMD
 }
 touch "$NS_TMP/pause"
 sleep 0.3 # let a write in flight finish
-survive garbage_proc_stat "$P/proc/stat" cpu "stat_at 100000"
+survive garbage_proc_stat "$P/proc/stat" cpu "fixture_proc_stat $P 100000"
 rm -f "$NS_TMP/pause"
 survive garbage_meminfo "$P/proc/meminfo" mem good_meminfo
 survive garbage_loadavg "$P/proc/loadavg" load good_loadavg
@@ -223,10 +210,10 @@ survive garbage_psi_memory "$P/proc/pressure/memory" psi good_psi
 survive garbage_psi_io "$P/proc/pressure/io" psi good_psi
 survive garbage_diskstats "$P/proc/diskstats" disk good_diskstats
 W=$K/kubepods-burstable.slice/kubepods-burstable-pod2222.slice/cpu.weight
-survive garbage_cpu_weight "$W" pods "write $W 10\n"
-survive garbage_memory_max "$K/kubepods-pod1111.slice/memory.max" pods "write $K/kubepods-pod1111.slice/memory.max 536870912\n"
-good_cpu_stat() { write "$K/cpu.stat" 'usage_usec 9000000\n'; }
-good_memory_current() { write "$K/memory.current" '104857600\n'; }
+survive garbage_cpu_weight "$W" pods "write_file $W 10\n"
+survive garbage_memory_max "$K/kubepods-pod1111.slice/memory.max" pods "write_file $K/kubepods-pod1111.slice/memory.max 536870912\n"
+good_cpu_stat() { write_file "$K/cpu.stat" 'usage_usec 9000000\n'; }
+good_memory_current() { write_file "$K/memory.current" '104857600\n'; }
 survive garbage_cpu_stat "$K/cpu.stat" pods good_cpu_stat
 survive garbage_memory_current "$K/memory.current" pods good_memory_current
 scrape

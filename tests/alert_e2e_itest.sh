@@ -35,29 +35,10 @@ fi
 # inhibits NodeAnomaly in the example route) stays out of the way ---------
 P=$NS_TMP/root
 C=$NS_TMP/cg
-mkdir -p "$P/proc/pressure" "$C"
-write() { printf '%b' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
-write "$P/proc/meminfo" 'MemTotal:       10485760 kB\nMemFree:         1048576 kB\nMemAvailable:    4194304 kB\n'
-write "$P/proc/loadavg" '0.52 0.40 0.30 2/300 4242\n'
-for r in cpu memory io; do
-	write "$P/proc/pressure/$r" 'some avg10=1.00 avg60=1.00 avg300=0.50 total=100\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n'
-done
-write "$P/proc/diskstats" '   8       0 sda 1000 0 8000 500 2000 0 16000 1000 0 1500 1500 0 0 0 0 0 0\n'
-K=$C/kubepods.slice
-mkdir -p "$K/kubepods-pod1111.slice"
-write "$K/cpu.stat" 'usage_usec 1000000\n'
-write "$K/memory.current" '104857600\n'
-write "$K/kubepods-pod1111.slice/cpu.weight" '39\n'
-write "$K/kubepods-pod1111.slice/memory.max" '536870912\n'
-stat_at() { # every step adds busy 200 of 1000 ticks -> cpu_util 0.2
-	u=$((100 * $1)); i=$((800 * $1)); h=$((u / 2)); j=$((i / 2))
-	write "$P/proc/stat" "cpu  $u 0 $u $i 0 0 0 0 0 0\ncpu0 $h 0 $h $j 0 0 0 0 0 0\ncpu1 $h 0 $h $j 0 0 0 0 0 0\nintr 1 2 3\n"
-}
-stat_at 1
-(n=2; end=$(($(date +%s) + 150)); while [ "$(date +%s)" -lt $end ]; do
-	stat_at $n; n=$((n + 1)); sleep 0.1
-done) &
-NS_PIDS="$NS_PIDS $!"
+fixture_proc "$P"
+fixture_kubepods "$C"
+fixture_pod "$C" kubepods-pod1111.slice 39 536870912
+fixture_cpu_ticker "$P" 150
 make_key "$NS_TMP/key"
 
 # --- webhook receiver: one file per POST body, bounded size and lifetime ---

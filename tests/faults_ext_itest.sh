@@ -30,9 +30,7 @@ fi
 KEY=$NS_TMP/key
 make_key "$KEY"
 CG=$NS_TMP/cg
-mkdir -p "$CG/kubepods.slice"
-printf 'usage_usec 1000000\n' >"$CG/kubepods.slice/cpu.stat"
-printf '104857600\n' >"$CG/kubepods.slice/memory.current"
+fixture_kubepods "$CG"
 H=node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,free_mib,pods,rtt_p99_us
 row() { echo "$1,$2,0,10,300,300,300,300,8000,8192,10,300"; }
 { echo $H; row r-a 900; row r-b 740; row r-c 580; row r-d 420; row r-e 260; row r-f 100; } >"$NS_TMP/cluster.csv"

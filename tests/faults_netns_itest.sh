@@ -57,9 +57,7 @@ pass netns_setup
 KEY=$NS_TMP/key
 make_key "$KEY"
 CG=$NS_TMP/cg
-mkdir -p "$CG/kubepods.slice"
-printf 'usage_usec 1000000\n' >"$CG/kubepods.slice/cpu.stat"
-printf '104857600\n' >"$CG/kubepods.slice/memory.current"
+fixture_kubepods "$CG"
 H=node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,free_mib,pods,rtt_p99_us
 printf '%s\nctl-1,700,0,10,300,300,300,300,8000,8192,10,300\n' "$H" >"$NS_TMP/ctl.csv"
 

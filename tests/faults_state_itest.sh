@@ -43,9 +43,7 @@ KEY=$NS_TMP/key
 make_key "$KEY"
 # Minimal kubepods tree so the pods source is healthy (real /proc otherwise).
 CG=$NS_TMP/cg
-mkdir -p "$CG/kubepods.slice"
-printf 'usage_usec 1000000\n' >"$CG/kubepods.slice/cpu.stat"
-printf '104857600\n' >"$CG/kubepods.slice/memory.current"
+fixture_kubepods "$CG"
 
 SP=$(free_port)
 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \

@@ -71,3 +71,57 @@ rejects() {
 		head -5 "$NS_TMP/out"
 	fi
 }
+
+# --- fixture node for the agent (--proc-root, --cgroup-root) ---------------------
+# write_file FILE TEXT: FILE holds TEXT (printf %b: '\n' is a newline), put in
+# place by a rename so that the agent never reads half of it.
+write_file() { printf '%b' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
+
+# fixture_proc_stat ROOT STEP: ROOT/proc/stat of a 2-CPU node after STEP
+# steps of 200 busy ticks in 1000: cpu_util 0.2 between any two steps.
+fixture_proc_stat() {
+	u=$((100 * $2)) i=$((800 * $2))
+	h=$((u / 2)) j=$((i / 2))
+	write_file "$1/proc/stat" "cpu  $u 0 $u $i 0 0 0 0 0 0\ncpu0 $h 0 $h $j 0 0 0 0 0 0\ncpu1 $h 0 $h $j 0 0 0 0 0 0\nintr 1 2 3\n"
+}
+
+# fixture_proc ROOT: ROOT/proc of a healthy 2-CPU node: 10 GiB of memory with
+# 4 GiB available (mem_util 0.6), load 0.52, PSI "some" 1 % for cpu, memory
+# and io, one disk, /proc/stat at step 1.
+fixture_proc() {
+	mkdir -p "$1/proc/pressure"
+	write_file "$1/proc/meminfo" 'MemTotal:       10485760 kB\nMemFree:         1048576 kB\nMemAvailable:    4194304 kB\n'
+	write_file "$1/proc/loadavg" '0.52 0.40 0.30 2/300 4242\n'
+	for r in cpu memory io; do
+		write_file "$1/proc/pressure/$r" 'some avg10=1.00 avg60=1.00 avg300=0.50 total=100\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n'
+	done
+	write_file "$1/proc/diskstats" '   8       0 sda 1000 0 8000 500 2000 0 16000 1000 0 1500 1500 0 0 0 0 0 0\n'
+	fixture_proc_stat "$1" 1
+}
+
+# fixture_cpu_ticker ROOT SECONDS [PAUSE-FILE]: in the background for SECONDS,
+# advances ROOT/proc/stat one step every 0.1 s (from step 2), except while
+# PAUSE-FILE exists. Stopped by ns_cleanup.
+fixture_cpu_ticker() {
+	(n=2; end=$(($(date +%s) + $2)); while [ "$(date +%s)" -lt $end ]; do
+		[ -n "$3" ] && [ -e "$3" ] || { fixture_proc_stat "$1" $n; n=$((n + 1)); }
+		sleep 0.1
+	done) &
+	NS_PIDS="$NS_PIDS $!"
+}
+
+# fixture_kubepods CG: a cgroup v2 CG/kubepods.slice (systemd layout) with
+# 1 s of CPU and 100 MiB used and no pods: the agent's pods source is healthy.
+fixture_kubepods() {
+	mkdir -p "$1/kubepods.slice"
+	write_file "$1/kubepods.slice/cpu.stat" 'usage_usec 1000000\n'
+	write_file "$1/kubepods.slice/memory.current" '104857600\n'
+}
+
+# fixture_pod CG SLICE CPU-WEIGHT MEMORY-MAX: a pod's cgroup
+# CG/kubepods.slice/SLICE with that cpu.weight and memory.max ("max" or bytes).
+fixture_pod() {
+	mkdir -p "$1/kubepods.slice/$2"
+	write_file "$1/kubepods.slice/$2/cpu.weight" "$3\n"
+	write_file "$1/kubepods.slice/$2/memory.max" "$4\n"
+}
