@@ -93,35 +93,23 @@ prometheus-alertmanager --config.file="$NS_TMP/am.yml" --storage.path="$NS_TMP/a
 NS_PIDS="$NS_PIDS $!"
 
 # --- prometheus: the shipped rules, NodeAnomaly's `for` 1m -> 5s ------------
-PROM=$(free_port)
 awk '/- alert: NodeAnomaly/ { a = 1 } a && /^        for: 1m$/ { sub(/1m/, "5s"); a = 0 } { print }' \
 	"$ROOT/daemonset/prometheus-rules.yaml" >"$NS_TMP/rules.yaml"
 check rules_for_rewritten sh -c 'awk "/- alert: NodeAnomaly/ { a = 1 } a && /for:/ { print; exit }" "$1" | grep -q "for: 5s"' _ "$NS_TMP/rules.yaml"
-cat >"$NS_TMP/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - $NS_TMP/rules.yaml
+prometheus_config "$NS_TMP/prometheus.yml" "$NS_TMP/rules.yaml" nodescore-agent="$AP"
+cat >>"$NS_TMP/prometheus.yml" <<YML
 alerting:
   alertmanagers:
     - static_configs: [{targets: ["127.0.0.1:$AMP"]}]
-scrape_configs:
-  - job_name: nodescore-agent
-    static_configs: [{targets: ["127.0.0.1:$AP"]}]
 YML
 check promtool_config sh -c 'promtool check config "$1" >/dev/null 2>&1' _ "$NS_TMP/prometheus.yml"
-prometheus --config.file="$NS_TMP/prometheus.yml" --storage.tsdb.path="$NS_TMP/tsdb" \
-	--web.listen-address="127.0.0.1:$PROM" --rules.alert.resend-delay=1s >"$NS_TMP/prom.log" 2>&1 &
-NS_PIDS="$NS_PIDS $!"
+start_prometheus "$NS_TMP/prometheus.yml" --rules.alert.resend-delay=1s
 
-q() { curl -s --max-time 2 "http://127.0.0.1:$PROM/api/v1/query" --data-urlencode "query=$1"; }
-has_value() { q "$1" | grep -q '"value":\['; }
 check agent_up wait_for 15 curl -sf "http://127.0.0.1:$AP/healthz"
 check alertmanager_up wait_for 15 curl -sf "http://127.0.0.1:$AMP/-/ready"
-check prometheus_scrapes_agent wait_for 20 has_value "nodescore_agent_anomaly_flag{node=\"$NODE\"} == 0"
-check prometheus_finds_alertmanager wait_for 15 sh -c 'curl -s --max-time 2 "http://127.0.0.1:$1/api/v1/alertmanagers" | grep -q "127.0.0.1:$2"' _ "$PROM" "$AMP"
-check agent_not_degraded has_value "nodescore_agent_flag{node=\"$NODE\",flag=\"degraded\"} == 0"
+check prometheus_scrapes_agent wait_for 20 prom_has_value "nodescore_agent_anomaly_flag{node=\"$NODE\"} == 0"
+check prometheus_finds_alertmanager wait_for 15 sh -c 'curl -s --max-time 2 "$1/api/v1/alertmanagers" | grep -q "127.0.0.1:$2"' _ "$PROM_URL" "$AMP"
+check agent_not_degraded prom_has_value "nodescore_agent_flag{node=\"$NODE\",flag=\"degraded\"} == 0"
 
 # notified STATUS: some webhook body holds NodeAnomaly for $NODE in STATUS
 # with every label the route and the on-call page need; prints the alert.

@@ -57,7 +57,6 @@ check backfill_blocks promtool tsdb create-blocks-from openmetrics "$NS_TMP/back
 
 # --- live targets and Prometheus -------------------------------------------
 NE=$(free_port)
-PROM=$(free_port)
 prometheus-node-exporter --web.listen-address="127.0.0.1:$NE" >"$NS_TMP/ne.log" 2>&1 &
 NS_PIDS="$NS_PIDS $!"
 AG=""
@@ -70,23 +69,12 @@ if [ -x "$BUILD/nodescore-agent" ]; then
 		--interval 1s --publish-interval 1s --no-bpf 2>"$NS_TMP/agent.log" &
 	NS_PIDS="$NS_PIDS $!"
 fi
-cat >"$NS_TMP/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: node
-    static_configs: [{targets: ["127.0.0.1:$NE"]}]
-  - job_name: nodescore-agent
-    static_configs: [{targets: ["127.0.0.1:${AG:-1}"]}]
-YML
-prometheus --config.file="$NS_TMP/prometheus.yml" --storage.tsdb.path="$NS_TMP/tsdb" \
-	--web.listen-address="127.0.0.1:$PROM" >"$NS_TMP/prom.log" 2>&1 &
-NS_PIDS="$NS_PIDS $!"
-P="http://127.0.0.1:$PROM"
-q() { curl -s --max-time 2 "$P/api/v1/query" --data-urlencode "query=$1"; }
-has_value() { q "$1" | grep -q '"value":\['; }
+# The backfilled blocks are in $NS_TMP/tsdb, where start_prometheus keeps its data.
+prometheus_config "$NS_TMP/prometheus.yml" "" node="$NE" nodescore-agent="${AG:-1}"
+start_prometheus "$NS_TMP/prometheus.yml"
+P=$PROM_URL
 # 30 scrapes of the live exporter (bounded: 60 s), enough for 1 s and 5 s grids.
-check live_samples_scraped wait_for 60 has_value "count_over_time(node_load1{instance=\"127.0.0.1:$NE\"}[1m]) >= 30"
+check live_samples_scraped wait_for 60 prom_has_value "count_over_time(node_load1{instance=\"127.0.0.1:$NE\"}[1m]) >= 30"
 
 # --- live node-exporter, 1 s and 5 s grids ---------------------------------
 END=$(($(date +%s) - 2))

@@ -133,39 +133,23 @@ done) &
 NS_PIDS="$NS_PIDS $!"
 
 # --- prometheus with the shipped rules -------------------------------------------
-PROM=$(free_port)
-cat >"$NS_TMP/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - $ROOT/daemonset/prometheus-rules.yaml
-scrape_configs:
-  - job_name: nodescore-agent
-    static_configs: [{targets: ["127.0.0.1:$AP"]}]
-  - job_name: nodescore-extender
-    static_configs: [{targets: ["127.0.0.1:$EP"]}]
-YML
-prometheus --config.file="$NS_TMP/prometheus.yml" --storage.tsdb.path="$NS_TMP/tsdb" \
-	--web.listen-address="127.0.0.1:$PROM" >"$NS_TMP/prom.log" 2>&1 &
-NS_PIDS="$NS_PIDS $!"
-PU=http://127.0.0.1:$PROM
+prometheus_config "$NS_TMP/prometheus.yml" "$ROOT/daemonset/prometheus-rules.yaml" \
+	nodescore-agent="$AP" nodescore-extender="$EP"
+start_prometheus "$NS_TMP/prometheus.yml"
 
-q() { curl -s --max-time 2 "$PU/api/v1/query" --data-urlencode "query=$1"; }
-has_value() { q "$1" | grep -q '"value":\['; }
 t0=$(date +%s)
-check prometheus_ready wait_for 15 curl -sf "$PU/-/ready"
-check agent_scraped wait_for 20 has_value "nodescore_agent_score{node=\"$NODE\"}"
-check extender_table_full wait_for 20 has_value 'nodescore_extender_table_nodes >= 5'
-check extender_has_stale_node wait_for 20 has_value 'nodescore:extender_stale_ratio > 0'
-check bad_key_rejections_seen wait_for 20 has_value 'nodescore_extender_messages_rejected_total{reason="bad_mac"} > 0'
-check anomaly_filter_seen wait_for 20 has_value 'nodescore_extender_filtered_nodes_total{reason="anomaly"} > 0'
+check prometheus_ready wait_for 15 curl -sf "$PROM_URL/-/ready"
+check agent_scraped wait_for 20 prom_has_value "nodescore_agent_score{node=\"$NODE\"}"
+check extender_table_full wait_for 20 prom_has_value 'nodescore_extender_table_nodes >= 5'
+check extender_has_stale_node wait_for 20 prom_has_value 'nodescore:extender_stale_ratio > 0'
+check bad_key_rejections_seen wait_for 20 prom_has_value 'nodescore_extender_messages_rejected_total{reason="bad_mac"} > 0'
+check anomaly_filter_seen wait_for 20 prom_has_value 'nodescore_extender_filtered_nodes_total{reason="anomaly"} > 0'
 
 # --- every panel target against Prometheus ---------------------------------------
 # Data arrives asynchronously (rates need 2 scrapes of an increase): poll the
 # checker, bounded, then record its last answer line by line.
-wait_for $DATA_MAX "$PY" "$CHK" queries "$DASH" "$PU" '.*' --finite
-"$PY" "$CHK" queries "$DASH" "$PU" '.*' --finite >"$NS_TMP/all" 2>&1
+wait_for $DATA_MAX "$PY" "$CHK" queries "$DASH" "$PROM_URL" '.*' --finite
+"$PY" "$CHK" queries "$DASH" "$PROM_URL" '.*' --finite >"$NS_TMP/all" 2>&1
 echo "  panels had data $(($(date +%s) - t0)) s after start (bound ${DATA_MAX} s after the waits above)" >&2
 while read -r verdict rest; do
 	case "$rest" in
@@ -181,7 +165,7 @@ while read -r verdict rest; do
 done <"$NS_TMP/all"
 check panel_count_as_dashboard test "$(grep -c '^PASS .*\[' "$NS_TMP/all")" -eq \
 	"$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(sum(len(p.get("targets", [])) for p in d["panels"] if p["type"] != "row"))' "$DASH")"
-if "$PY" "$CHK" queries "$DASH" "$PU" "$NODE" --finite >"$NS_TMP/one" 2>&1; then
+if "$PY" "$CHK" queries "$DASH" "$PROM_URL" "$NODE" --finite >"$NS_TMP/one" 2>&1; then
 	pass panels_with_one_node
 else
 	fail panels_with_one_node "$(grep '^FAIL' "$NS_TMP/one" | head -3)"
@@ -194,7 +178,7 @@ e() { "$PY" "$CHK" expr "$DASH" "$1" "$2" '.*'; }
 # answer holds GREP, a label pair).
 shows() {
 	x=$(e "$1" "$2") || return 1
-	q "($x) $3" >"$NS_TMP/ans"
+	prom_query "($x) $3" >"$NS_TMP/ans"
 	grep -q '"value":\[' "$NS_TMP/ans" && { [ -z "$4" ] || grep -qF "$4" "$NS_TMP/ans"; }
 }
 check value_score_in_range shows "Node score" A ">= 0 <= 1000" "\"node\":\"$NODE\""
@@ -215,14 +199,14 @@ check value_targets_up shows "Scrape targets up" A "== 1" '"job":"nodescore-exte
 
 # --- the query checker can fail ---------------------------------------------------
 mutate misspelt 'p[0]["targets"][0]["expr"] = p[0]["targets"][0]["expr"].replace("nodescore_agent_score{", "nodescore_agent_scroe{")'
-rejects queries_reject_misspelt_metric "FAIL Node score [A]: no series" "$PY" "$CHK" queries "$NS_TMP/misspelt.json" "$PU" '.*'
-rejects queries_reject_unknown_node "FAIL Node score [A]: no series" "$PY" "$CHK" queries "$DASH" "$PU" no-such-node
+rejects queries_reject_misspelt_metric "FAIL Node score [A]: no series" "$PY" "$CHK" queries "$NS_TMP/misspelt.json" "$PROM_URL" '.*'
+rejects queries_reject_unknown_node "FAIL Node score [A]: no series" "$PY" "$CHK" queries "$DASH" "$PROM_URL" no-such-node
 check unknown_node_spares_extender_panels grep -q '^PASS Stale nodes \[A\]' "$NS_TMP/out"
 mutate bad_promql 'p[0]["targets"][0]["expr"] = "sum by (node (nodescore_agent_score)"'
-rejects queries_reject_bad_promql "FAIL Node score [A]: query error" "$PY" "$CHK" queries "$NS_TMP/bad_promql.json" "$PU" '.*'
+rejects queries_reject_bad_promql "FAIL Node score [A]: query error" "$PY" "$CHK" queries "$NS_TMP/bad_promql.json" "$PROM_URL" '.*'
 mutate nan_only 'p[0]["targets"][0]["expr"] = "nodescore_agent_score / 0 * 0"'
-rejects queries_finite_rejects_nan "all NaN/Inf" "$PY" "$CHK" queries "$NS_TMP/nan_only.json" "$PU" '.*' --finite
+rejects queries_finite_rejects_nan "all NaN/Inf" "$PY" "$CHK" queries "$NS_TMP/nan_only.json" "$PROM_URL" '.*' --finite
 mutate bad_lv 'd["templating"]["list"][1]["query"]["query"] = "label_values(nodescore_agent_scroe, node)"'
-rejects queries_reject_empty_node_variable "FAIL variable node" "$PY" "$CHK" queries "$NS_TMP/bad_lv.json" "$PU" '.*'
+rejects queries_reject_empty_node_variable "FAIL variable node" "$PY" "$CHK" queries "$NS_TMP/bad_lv.json" "$PROM_URL" '.*'
 echo "  test took $(($(date +%s) - t0)) s after the processes started" >&2
 summary

@@ -125,3 +125,39 @@ fixture_pod() {
 	write_file "$1/kubepods.slice/$2/cpu.weight" "$3\n"
 	write_file "$1/kubepods.slice/$2/memory.max" "$4\n"
 }
+
+# --- a real Prometheus on 127.0.0.1 ----------------------------------------------
+# prometheus_config FILE RULES JOB=PORT...: FILE is a Prometheus configuration
+# that scrapes each JOB at 127.0.0.1:PORT and evaluates the rule file RULES
+# ("" for none), both every second.
+prometheus_config() {
+	pc_file=$1 pc_rules=$2
+	shift 2
+	{
+		printf 'global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n'
+		[ -z "$pc_rules" ] || printf 'rule_files:\n  - %s\n' "$pc_rules"
+		echo 'scrape_configs:'
+		for pc_job in "$@"; do
+			printf '  - job_name: %s\n    static_configs: [{targets: ["127.0.0.1:%s"]}]\n' \
+				"${pc_job%%=*}" "${pc_job#*=}"
+		done
+	} >"$pc_file"
+}
+
+# start_prometheus CONFIG [FLAG...]: Prometheus in the background on a free
+# port of 127.0.0.1, its data in $NS_TMP/tsdb, its log in $NS_TMP/prom.log;
+# sets PROM_URL. It is not waited for: poll with prom_has_value, or
+# $PROM_URL/-/ready.
+start_prometheus() {
+	PROM_URL=http://127.0.0.1:$(free_port)
+	sp_config=$1
+	shift
+	prometheus --config.file="$sp_config" --storage.tsdb.path="$NS_TMP/tsdb" \
+		--web.listen-address="${PROM_URL#http://}" "$@" >"$NS_TMP/prom.log" 2>&1 &
+	NS_PIDS="$NS_PIDS $!"
+}
+
+# prom_query PROMQL: the JSON answer of $PROM_URL to an instant query.
+prom_query() { curl -s --max-time 2 "$PROM_URL/api/v1/query" --data-urlencode "query=$1"; }
+# prom_has_value PROMQL: the query returns at least one sample.
+prom_has_value() { prom_query "$1" | grep -q '"value":\['; }

@@ -18,7 +18,6 @@ check promtool_rules promtool check rules daemonset/prometheus-rules.yaml
 SCORES=$(free_port)
 EXT=$(free_port)
 AG=$(free_port)
-PROM=$(free_port)
 make_key "$NS_TMP/key"
 "$BUILD/nodescore-extender" --listen-scores "tcp://127.0.0.1:$SCORES" --listen-http "127.0.0.1:$EXT" \
 	--key-file "$NS_TMP/key" --publish-interval 1s 2>"$NS_TMP/ext.log" &
@@ -28,25 +27,10 @@ NS_PIDS="$NS_PIDS $!"
 	--interval 1s --publish-interval 1s --no-bpf 2>"$NS_TMP/agent.log" &
 NS_PIDS="$NS_PIDS $!"
 
-cat >"$NS_TMP/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - $(pwd)/daemonset/prometheus-rules.yaml
-scrape_configs:
-  - job_name: nodescore-agent
-    static_configs: [{targets: ["127.0.0.1:$AG"]}]
-  - job_name: nodescore-extender
-    static_configs: [{targets: ["127.0.0.1:$EXT"]}]
-YML
+prometheus_config "$NS_TMP/prometheus.yml" "$(pwd)/daemonset/prometheus-rules.yaml" \
+	nodescore-agent="$AG" nodescore-extender="$EXT"
 check promtool_config promtool check config "$NS_TMP/prometheus.yml"
-prometheus --config.file="$NS_TMP/prometheus.yml" --storage.tsdb.path="$NS_TMP/tsdb" \
-	--web.listen-address="127.0.0.1:$PROM" >"$NS_TMP/prom.log" 2>&1 &
-NS_PIDS="$NS_PIDS $!"
-
-q() { curl -s --max-time 2 "http://127.0.0.1:$PROM/api/v1/query" --data-urlencode "query=$1"; }
-has_value() { q "$1" | grep -q '"value":\['; }
+start_prometheus "$NS_TMP/prometheus.yml"
 
 # promtool: 0 clean, 3 lint findings only, 1 parse error. The agent's node
 # gauges keep the history CSV names (_us, _m), a documented lint finding.
@@ -76,11 +60,11 @@ if procm "http://127.0.0.1:$EXT/metrics" agent; then
 else
 	pass process_metrics_check_can_fail
 fi
-check prometheus_scrapes_agent_score wait_for 30 has_value 'nodescore_agent_score{node="prom-test"}'
-check prometheus_scrapes_extender_table wait_for 30 has_value 'nodescore_extender_table_nodes >= 1'
-check targets_up wait_for 10 has_value 'count(up == 1) == 2'
-check recording_rule_evaluates wait_for 15 has_value 'nodescore:agent_score:min'
-if curl -s --max-time 2 "http://127.0.0.1:$PROM/api/v1/rules" | grep -q '"name":"NodeAnomaly"'; then
+check prometheus_scrapes_agent_score wait_for 30 prom_has_value 'nodescore_agent_score{node="prom-test"}'
+check prometheus_scrapes_extender_table wait_for 30 prom_has_value 'nodescore_extender_table_nodes >= 1'
+check targets_up wait_for 10 prom_has_value 'count(up == 1) == 2'
+check recording_rule_evaluates wait_for 15 prom_has_value 'nodescore:agent_score:min'
+if curl -s --max-time 2 "$PROM_URL/api/v1/rules" | grep -q '"name":"NodeAnomaly"'; then
 	pass alert_rules_loaded
 else
 	fail alert_rules_loaded
