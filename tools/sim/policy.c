@@ -67,6 +67,8 @@ struct view {
 	double *ts;		       /* sim time of each node's last fresh data */
 	uint32_t *binds;	       /* Crane hot value: bind times ring per node */
 	double *bind_t;
+	uint32_t *hot; /* per node: binds in the ring within 5 min, within 1 min */
+	double *base;  /* Crane: the score before the hot value, per step; NAN: filtered */
 };
 
 #define HOT_RING 16
@@ -84,12 +86,14 @@ static int view_init(struct sim_policy *p, struct sim *s)
 	v->since = calloc(n, sizeof(double)), v->ts = calloc(n, sizeof(double));
 	v->binds = calloc(n, sizeof(uint32_t));
 	v->bind_t = calloc(n * HOT_RING, sizeof(double));
+	v->hot = calloc(2 * n, sizeof(uint32_t));
+	v->base = calloc(n, sizeof(double));
 	v->last_s = -1e18;
 	for (size_t i = 0; v->bind_t && i < n * HOT_RING; i++)
 		v->bind_t[i] = -1e18;
 	p->st = v;
 	return v->a && v->b && v->c && v->d && v->e && v->f && v->since && v->ts && v->binds &&
-		       v->bind_t
+		       v->bind_t && v->hot && v->base
 		   ? 0
 		   : -1;
 }
@@ -101,7 +105,8 @@ static void view_fini(struct sim_policy *p)
 	if (!v)
 		return;
 	free(v->a), free(v->b), free(v->c), free(v->d), free(v->e), free(v->f);
-	free(v->since), free(v->ts), free(v->binds), free(v->bind_t);
+	free(v->since), free(v->ts), free(v->binds), free(v->bind_t), free(v->hot);
+	free(v->base);
 	free(v);
 	p->st = NULL;
 }
@@ -195,6 +200,16 @@ static void tick_crane(struct sim_policy *p, struct sim *s)
 	static const double period[3] = {180, 900, 10800};
 	double *slot[3][2] = {{v->a, v->b}, {v->c, v->d}, {v->e, v->f}};
 
+	/* The hot counts at this step's time; binds within it update them. */
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		uint32_t h5 = 0, h1 = 0;
+		for (int h = 0; h < HOT_RING; h++) {
+			double dt = s->t - v->bind_t[i * HOT_RING + h];
+			h5 += dt <= 300, h1 += dt <= 60;
+		}
+		v->hot[2 * i] = h5, v->hot[2 * i + 1] = h1;
+	}
+
 	for (int w = 0; w < 3; w++) {
 		uint64_t every = steps(s, period[w]);
 		if (s->k % every)
@@ -224,37 +239,42 @@ static void tick_crane(struct sim_policy *p, struct sim *s)
 				v->ts[i] = s->t;
 		}
 	}
+	/* Filter and score depend on the node's annotations only: once a step. */
+	for (uint32_t j = 0; j < s->nnodes; j++) {
+		int fresh = s->t - v->ts[j] <= 3 * 180; /* annotation older: ignored */
+		if (fresh && (v->a[j] > 0.65 || v->c[j] > 0.75 || v->b[j] > 0.65 || v->d[j] > 0.75))
+			v->base[j] = NAN;
+		else
+			v->base[j] = fresh ? (0.2 * (1 - v->a[j]) + 0.3 * (1 - v->c[j]) +
+					      0.5 * (1 - v->e[j]) + 0.2 * (1 - v->b[j]) +
+					      0.3 * (1 - v->d[j]) + 0.5 * (1 - v->f[j])) /
+						 2.0 * 100
+					   : 0;
+	}
 }
 
 static void bound_crane(struct sim_policy *p, struct sim *s, uint32_t node,
 			const struct sim_pod *pod)
 {
 	struct view *v = p->st;
+	double *old = &v->bind_t[node * HOT_RING + v->binds[node]++ % HOT_RING];
 	(void)pod;
-	v->bind_t[node * HOT_RING + v->binds[node]++ % HOT_RING] = s->t;
+	/* The new bind counts in both windows; the one it overwrites leaves. */
+	v->hot[2 * node] += 1u - (s->t - *old <= 300);
+	v->hot[2 * node + 1] += 1u - (s->t - *old <= 60);
+	*old = s->t;
 }
 
 static void rank_crane(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 		       const uint32_t *c, size_t n, double *sc, uint8_t *keep)
 {
 	struct view *v = p->st;
-	(void)pod;
+	(void)pod, (void)s;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t j = c[i];
-		int fresh = s->t - v->ts[j] <= 3 * 180; /* annotation older: ignored */
-		double hot5 = 0, hot1 = 0, score;
-		keep[i] = !fresh ||
-			  !(v->a[j] > 0.65 || v->c[j] > 0.75 || v->b[j] > 0.65 || v->d[j] > 0.75);
-		for (int h = 0; h < HOT_RING; h++) {
-			double dt = s->t - v->bind_t[j * HOT_RING + h];
-			hot5 += dt <= 300, hot1 += dt <= 60;
-		}
-		score = fresh ? (0.2 * (1 - v->a[j]) + 0.3 * (1 - v->c[j]) + 0.5 * (1 - v->e[j]) +
-				 0.2 * (1 - v->b[j]) + 0.3 * (1 - v->d[j]) + 0.5 * (1 - v->f[j])) /
-				    2.0 * 100
-			      : 0;
+		keep[i] = !isnan(v->base[j]);
 		/* hotValue: binds in 5 min / 5 + binds in 1 min / 2, x 10 points */
-		sc[i] = score - 10 * (floor(hot5 / 5) + floor(hot1 / 2));
+		sc[i] = v->base[j] - 10 * (v->hot[2 * j] / 5 + v->hot[2 * j + 1] / 2);
 	}
 }
 
