@@ -34,14 +34,11 @@ node-c,600,0,20,300,300,700,500,900,8192,10,200
 node-d,300,0,10,300,300,200,100,4000,300,10,5000
 EOF
 
-"$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
-	--publish-interval 1s --reserve-settle 0 2>"$LOG" &
-NS_PIDS="$NS_PIDS $!"
-EPID=$!
-wait_for 5 grep -q "SUCCESS extender: listening" "$LOG"
-HP=$(extender_http_port "$LOG")
-check extender_started test -n "$HP"
-U=http://127.0.0.1:$HP
+start_extender "$EXT" "$LOG" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$SP" \
+	--publish-interval 1s --reserve-settle 0
+EPID=$EXT_PID
+check extender_started test -n "$EXT_URL"
+U=$EXT_URL
 
 post() { curl -s -o "$NS_TMP/out" -w '%{http_code}' -X POST --data-binary "@$2" "$U$1"; }
 same() { printf '%s' "$(cat "$1")" | cmp -s - "$NS_TMP/out"; }

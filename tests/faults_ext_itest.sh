@@ -44,7 +44,7 @@ start_ext() {
 		--publish-interval "$4" --reserve-settle 0 2>>"$NS_TMP/$1.log" &
 	EPID=$!
 	NS_PIDS="$NS_PIDS $EPID"
-	wait_for 5 grep -q "SUCCESS extender: listening" "$NS_TMP/$1.log"
+	wait_for 5 extender_listening "$NS_TMP/$1.log"
 }
 # start_agent NODE ENDPOINTS INTERVAL: a real agent on this machine's /proc.
 start_agent() {
@@ -56,9 +56,6 @@ start_agent() {
 # m URL NAME: sample NAME (exact, labels included) of URL/metrics.
 m() { curl -sf --max-time 2 "$1/metrics" | awk -v s="$2" '$1 == s { print $2 }'; }
 mge() { v=$(m "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
-# fresh URL NODE: listed and not stale. stale URL NODE: listed and stale.
-fresh() { curl -sf --max-time 2 "$1/" | grep "<td>$2</td>" | grep -qv 'class="stale"'; }
-stale() { curl -sf --max-time 2 "$1/" | grep "<td>$2</td>" | grep -q 'class="stale"'; }
 # ranking URL NAMES-JSON: "host:score ..." from /prioritize.
 ranking() {
 	echo $(curl -sf --max-time 2 -X POST --data-binary "{\"Pod\":{},\"NodeNames\":[$2]}" "$1/prioritize" |
@@ -122,7 +119,7 @@ else
 	fail restart_refill_within_one_interval "table not refilled within 5 s"
 fi
 check restart_same_ranking ranking_is "$U" "$WANT"
-check restart_agent_fresh fresh "$U" real-1
+check restart_agent_fresh node_fresh "$U" real-1
 check restart_ghost_still_neutral test "$(ranking "$U" '"ghost","r-a"')" = 'ghost:5 r-a:9'
 check restart_unknown_counted mge "$U" "$unknown" 1
 kill "$E1" 2>/dev/null
@@ -158,7 +155,7 @@ while [ "$(now_ms)" -lt "$end" ]; do
 	if ! ranking_is "$UA" "$WANT"; then
 		bad=$((bad + 1))
 		echo "  A ranking: $(ranking "$UA" "$NAMES")" >&2
-	elif [ "$(m "$UA" nodescore_extender_stale_nodes)" != 0 ] || ! fresh "$UA" real-2; then
+	elif [ "$(m "$UA" nodescore_extender_stale_nodes)" != 0 ] || ! node_fresh "$UA" real-2; then
 		bad=$((bad + 1))
 		echo "  A stale: $(m "$UA" nodescore_extender_stale_nodes) nodes; real-2: $(curl -sf "$UA/" | grep '<td>real-2</td>')" >&2
 	fi
@@ -185,7 +182,7 @@ if wait_for 5 mge "$UB" nodescore_extender_table_nodes 7; then
 else
 	fail replicas_b_converges_within_1500ms "B table not full within 5 s"
 fi
-check replicas_b_agent_fresh wait_for 2 fresh "$UB" real-2
+check replicas_b_agent_fresh wait_for 2 node_fresh "$UB" real-2
 check replicas_a_unaffected ranking_is "$UA" "$WANT"
 
 # --- 5. clock jumps on the publisher (replica A: skew 30 s, future 2 s) -------
@@ -212,7 +209,7 @@ skew0=$(rej clock_skew)
 pub_clk 30000 830
 check clock_ahead_30s_refused wait_for 5 rejge clock_skew $((skew0 + 5))
 check clock_ahead_30s_not_accepted sh -c '! curl -sf "$1/" | grep -q "<td>clk-1</td><td>830</td>"' _ "$UA"
-check clock_ahead_30s_goes_stale wait_for 5 stale "$UA" clk-1
+check clock_ahead_30s_goes_stale wait_for 5 node_stale "$UA" clk-1
 check clock_ahead_30s_neutral test "$(ranking "$UA" '"clk-1","r-a"')" = 'clk-1:5 r-a:9'
 check clock_ahead_30s_stale_counted mge "$UA" "$stalec" 1
 stop_clk
@@ -238,7 +235,7 @@ rep1=$(rej replay)
 echo "  clock -30 s for 1.5 s: clock_skew +$((skew1 - skew0)), replay +$((rep1 - rep0))" >&2
 check clock_behind_30s_refused test $((skew1 - skew0 + rep1 - rep0)) -ge 5
 check clock_behind_30s_not_accepted sh -c '! curl -sf "$1/" | grep -q "<td>clk-1</td><td>770</td>"' _ "$UA"
-check clock_behind_30s_goes_stale wait_for 5 stale "$UA" clk-1
+check clock_behind_30s_goes_stale wait_for 5 node_stale "$UA" clk-1
 t0=$(now_ms)
 pub_clk 0 802
 if wait_for 5 has_score 802; then

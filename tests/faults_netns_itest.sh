@@ -67,7 +67,7 @@ ip netns exec "$NSB" "$EXT" --key-file "$KEY" --listen-scores tcp://0.0.0.0:5555
 NS_PIDS="$NS_PIDS $!"
 # A start that fails is shown and ends the test: every later check would
 # only wait out its own timeout (about 4 minutes in all).
-if wait_for 15 grep -q "SUCCESS extender: listening" "$NS_TMP/ext.log"; then
+if wait_for 15 extender_listening "$NS_TMP/ext.log"; then
 	pass extender_started
 else
 	fail extender_started "no listening line in 15 s; its log:"

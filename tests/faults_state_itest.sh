@@ -46,16 +46,10 @@ CG=$NS_TMP/cg
 fixture_kubepods "$CG"
 
 SP=$(free_port)
-"$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
-	--publish-interval 500ms --reserve-settle 0 2>"$NS_TMP/ext.log" &
-NS_PIDS="$NS_PIDS $!"
-wait_for 5 grep -q "SUCCESS extender: listening" "$NS_TMP/ext.log"
-HP=$(extender_http_port "$NS_TMP/ext.log")
-check extender_started test -n "$HP"
-U=http://127.0.0.1:$HP
-
-# fresh NODE: the extender lists NODE and its last message is within the TTL.
-fresh() { curl -sf --max-time 2 "$U/" | grep "<td>$1</td>" | grep -qv 'class="stale"'; }
+start_extender "$EXT" "$NS_TMP/ext.log" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$SP" \
+	--publish-interval 500ms --reserve-settle 0
+check extender_started test -n "$EXT_URL"
+U=$EXT_URL
 
 # start_agent NODE STATE_DIR [ARGS...]: agent in the background; sets APID, AP.
 start_agent() {
@@ -93,7 +87,7 @@ if mount_tmpfs "$RO" size=64k,ro; then
 	check ro_metric_unavailable test "$(am ro-node nodescore_agent_history_available)" = 0
 	check ro_errors_counted wait_for 5 amge ro-node nodescore_agent_history_errors_total 2
 	check ro_still_publishing wait_for 5 amge ro-node nodescore_agent_publish_total 4
-	check ro_extender_receives wait_for 5 fresh ro-node
+	check ro_extender_receives wait_for 5 node_fresh "$U" ro-node
 	# The directory becomes writable: the agent picks the history up at its
 	# next retry (backoff 1, 2, 4, ... history intervals).
 	t0=$(date +%s%N)
@@ -124,7 +118,7 @@ if mount_tmpfs "$FULL" size=64k; then
 	check full_error_logged grep -q '^ERROR agent: history unavailable, sampling and publishing without it reason=.*No space left on device' "$NS_TMP/full-node.log"
 	check full_metric_unavailable test "$(am full-node nodescore_agent_history_available)" = 0
 	check full_still_publishing wait_for 5 amge full-node nodescore_agent_publish_total 4
-	check full_extender_receives wait_for 5 fresh full-node
+	check full_extender_receives wait_for 5 node_fresh "$U" full-node
 	check full_no_temp_left sh -c "! ls '$FULL'/history.ring* >/dev/null 2>&1"
 	# Room again: the next retry creates the ring.
 	rm -f "$FULL/filler"
@@ -140,7 +134,7 @@ if mount_tmpfs "$FULL" size=64k; then
 	check full_disk_is_full test "$avail" -eq 0
 	check full_running_appends_continue wait_for 5 amge full-node nodescore_agent_history_appends_total $((a0 + 2))
 	check full_running_no_errors test "$(am full-node nodescore_agent_history_errors_total)" = 0
-	check full_running_extender_receives fresh full-node
+	check full_running_extender_receives node_fresh "$U" full-node
 	stop_agent
 	# Restart on the full disk: the existing ring opens (nothing to allocate).
 	start_agent full-node "$FULL"
@@ -184,7 +178,7 @@ damage_run() { # NAME SLOT-FROM-NEWEST HOW (overwrite|truncate)
 	check "${dn}_metric_damaged" test "$(am "$dn" nodescore_agent_history_damaged_records)" = 1
 	check "${dn}_appends_continue" wait_for 5 amge "$dn" nodescore_agent_history_appends_total 2
 	check "${dn}_no_append_errors" test "$(am "$dn" nodescore_agent_history_errors_total)" = 0
-	check "${dn}_extender_receives" wait_for 5 fresh "$dn"
+	check "${dn}_extender_receives" wait_for 5 node_fresh "$U" "$dn"
 	stop_agent
 	check "${dn}_clean_exit" test $? -eq 0
 }

@@ -161,3 +161,27 @@ start_prometheus() {
 prom_query() { curl -s --max-time 2 "$PROM_URL/api/v1/query" --data-urlencode "query=$1"; }
 # prom_has_value PROMQL: the query returns at least one sample.
 prom_has_value() { prom_query "$1" | grep -q '"value":\['; }
+
+# --- nodescore-extender -------------------------------------------------------------
+# extender_listening LOG: the extender that logs to LOG said it listens.
+extender_listening() { grep -q "SUCCESS extender: listening" "$1"; }
+
+# start_extender BINARY LOG ARG...: the extender BINARY with ARGs in the
+# background, its HTTP on a port it picks on 127.0.0.1, its stderr in LOG;
+# waits up to 20 s for it to listen. Sets EXT_PID, and EXT_URL
+# (http://127.0.0.1:PORT; empty when it did not start).
+start_extender() {
+	se_bin=$1 se_log=$2
+	shift 2
+	"$se_bin" --listen-http 127.0.0.1:0 "$@" 2>"$se_log" &
+	EXT_PID=$!
+	NS_PIDS="$NS_PIDS $EXT_PID"
+	wait_for 20 extender_listening "$se_log"
+	EXT_URL=$(extender_http_port "$se_log")
+	EXT_URL=${EXT_URL:+http://127.0.0.1:$EXT_URL}
+}
+
+# node_fresh URL NODE: the status page of the extender at URL lists NODE and
+# its last message is within the TTL. node_stale URL NODE: listed, stale.
+node_fresh() { curl -sf --max-time 2 "$1/" | grep "<td>$2</td>" | grep -qv 'class="stale"'; }
+node_stale() { curl -sf --max-time 2 "$1/" | grep "<td>$2</td>" | grep -q 'class="stale"'; }

@@ -24,13 +24,10 @@ KEY=$NS_TMP/key
 make_key "$KEY"
 SP=$(free_port)
 LOG=$NS_TMP/extender.log
-"$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
-	--publish-interval 1s 2>"$LOG" &
-NS_PIDS="$NS_PIDS $!"
-wait_for 20 grep -q "SUCCESS extender: listening" "$LOG"
-HP=$(extender_http_port "$LOG")
-check extender_started test -n "$HP"
-U=http://127.0.0.1:$HP
+start_extender "$EXT" "$LOG" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$SP" \
+	--publish-interval 1s
+check extender_started test -n "$EXT_URL"
+U=$EXT_URL
 "$PUB" --connect "tcp://127.0.0.1:$SP" --key-file "$KEY" --nodes 20 --prefix lg- \
 	--interval 200ms --log-every 0 2>"$NS_TMP/pub.log" &
 NS_PIDS="$NS_PIDS $!"

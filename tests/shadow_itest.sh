@@ -41,19 +41,15 @@ check bad_shadow_value_logged grep -q 'ERROR extender: invalid --shadow value="m
 # Shadow keeps the default --reserve-settle: shadow mode must turn holds off itself.
 SSP=$(free_port)
 SLOG=$NS_TMP/shadow.log
-"$EXT" --shadow --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SSP" \
-	--publish-interval 1s 2>"$SLOG" &
-NS_PIDS="$NS_PIDS $!"
-SPID=$!
+start_extender "$EXT" "$SLOG" --shadow --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$SSP" \
+	--publish-interval 1s
+SPID=$EXT_PID
+SU=$EXT_URL
 RSP=$(free_port)
 RLOG=$NS_TMP/real.log
-"$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$RSP" \
-	--publish-interval 1s --reserve-settle 0 2>"$RLOG" &
-NS_PIDS="$NS_PIDS $!"
-wait_for 5 grep -q "SUCCESS extender: listening" "$SLOG"
-wait_for 5 grep -q "SUCCESS extender: listening" "$RLOG"
-SU=http://127.0.0.1:$(extender_http_port "$SLOG")
-RU=http://127.0.0.1:$(extender_http_port "$RLOG")
+start_extender "$EXT" "$RLOG" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$RSP" \
+	--publish-interval 1s --reserve-settle 0
+RU=$EXT_URL
 check startup_line_says_shadow_on grep -q "SUCCESS extender: listening .*reserve_settle_ms=0 shadow=on" "$SLOG"
 check startup_shadow_info grep -q "INFO extender: shadow mode: /filter passes every node" "$SLOG"
 check startup_line_says_shadow_off grep -q "SUCCESS extender: listening .* shadow=off" "$RLOG"
