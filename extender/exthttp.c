@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Extender HTTP endpoints on libmicrohttpd: routing, bounded bodies,
- * Prometheus metrics, the HTML status page and shadow-mode accounting. */
+ * Prometheus metrics, the HTML status page and shadow-mode accounting;
+ * optional TLS. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -144,6 +145,11 @@ struct ns_exthttp {
 	pthread_t watchdog;
 	int watchdog_started;
 	atomic_int stopping;
+	/* While MHD_start_daemon runs, its first message is kept for the error
+	 * (GnuTLS's reason for refusing a certificate, a bind failure) instead
+	 * of being logged apart from it. */
+	atomic_int starting;
+	char start_msg[256];
 };
 
 struct req {
@@ -1284,7 +1290,18 @@ static void *watchdog(void *arg)
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
+	struct ns_exthttp *h = cls;
+
+	if (atomic_load(&h->starting)) {
+		if (!h->start_msg[0]) {
+			size_t n;
+			vsnprintf(h->start_msg, sizeof(h->start_msg), fmt, ap);
+			n = strlen(h->start_msg);
+			while (n && (h->start_msg[n - 1] == '\n' || h->start_msg[n - 1] == '.'))
+				h->start_msg[--n] = '\0';
+		}
+		return;
+	}
 	if (NS_LOG_WARNING <= ns_log_max)
 		ns_log_vwrite(NS_LOG_WARNING, "http", 0, fmt, ap);
 }
@@ -1373,28 +1390,61 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 	}
 	if (cfg->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		pthread_key_delete(h->ctx_key);
+		free(h);
+		snprintf(err, errlen, "TLS needs both a certificate and a key");
+		return -EINVAL;
+	}
+	if (cfg->tls_cert) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			pthread_key_delete(h->ctx_key);
+			free(h);
+			snprintf(err, errlen, "this libmicrohttpd was built without TLS support");
+			return -ENOTSUP;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	/* MHD warns about a pool of one: leave the option out instead. */
 	struct MHD_OptionItem pool[] = {
 	    {h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
 	     (intptr_t)h->cfg.threads, NULL},
 	    {MHD_OPTION_END, 0, NULL},
 	};
+	/* TLS 1.2 and 1.3 only: every kube-scheduler and Prometheus speaks
+	 * them, and older versions only widen what a client can downgrade to. */
+	struct MHD_OptionItem tls[] = {
+	    {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cfg->tls_cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	/* The logger must come first or MHD prints early messages itself. */
+	atomic_store(&h->starting, 1);
+	errno = 0;
 	h->d = MHD_start_daemon(
 	    flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-	    MHD_OPTION_SOCK_ADDR, &h->cfg.addr, MHD_OPTION_ARRAY, pool, MHD_OPTION_NOTIFY_COMPLETED,
-	    completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
+	    MHD_OPTION_SOCK_ADDR, &h->cfg.addr, MHD_OPTION_ARRAY, pool, MHD_OPTION_ARRAY, tls,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((h->cfg.request_timeout_ms + 999) / 1000),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip_limit, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	atomic_store(&h->starting, 0);
 	if (!h->d) {
 		e = errno ? errno : EADDRINUSE;
+		snprintf(err, errlen, "cannot start %s server: %s%s",
+			 cfg->tls_cert ? "HTTPS" : "HTTP",
+			 h->start_msg[0] ? h->start_msg : strerror(e),
+			 cfg->tls_cert ? " (--tls-cert must be a PEM certificate and --tls-key its "
+					 "unencrypted PEM key)"
+				       : "");
 		pthread_key_delete(h->ctx_key);
 		free(h);
-		snprintf(err, errlen, "cannot start HTTP server: %s", strerror(e));
 		return -e;
 	}
+	if (h->start_msg[0])
+		log_warning("http", "%s", h->start_msg);
 	e = pthread_create(&h->watchdog, NULL, watchdog, h);
 	if (e) {
 		MHD_stop_daemon(h->d);

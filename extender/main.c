@@ -12,6 +12,7 @@
 
 #include "nodescore/exthttp.h"
 #include "nodescore/extsub.h"
+#include "nodescore/httpsec.h"
 #include "nodescore/key.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
@@ -35,6 +36,11 @@ static struct ns_opt opts[] = {
      NULL, 0},
     {"key-file", NS_OPT_STRING, NULL,
      "master HMAC key file, mode 0600 (required); each node's key is derived from it", NULL, 0},
+    {"tls-cert", NS_OPT_STRING, NULL,
+     "PEM certificate (chain) for HTTPS on --listen-http; with --tls-key (default: plain HTTP)",
+     NULL, 0},
+    {"tls-key", NS_OPT_STRING, NULL,
+     "PEM private key of --tls-cert, unencrypted, not world-readable; with --tls-cert", NULL, 0},
     {"shared-key", NS_OPT_BOOL, "0",
      "compatibility: verify with the master key itself, as agents before per-node keys signed",
      NULL, 0},
@@ -140,6 +146,7 @@ int main(int argc, char **argv)
 	struct ns_extsub *sub = NULL;
 	struct ns_table *table = NULL;
 	struct ns_key key;
+	struct ns_tls_pem tls;
 	struct sigaction sa;
 	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes,
 	    threads, evict, settle;
@@ -164,6 +171,7 @@ int main(int argc, char **argv)
 	if (ns_log_set_level(opt("log-level")) < 0)
 		return bad("log-level", "expected error, warning, success or info");
 	memset(&hc, 0, sizeof(hc));
+	memset(&tls, 0, sizeof(tls));
 	scores = opt("listen-scores");
 	if (!scores || (strncmp(scores, "tcp://", 6) != 0 && strncmp(scores, "ipc://", 6) != 0) ||
 	    strlen(scores) < 7)
@@ -209,6 +217,18 @@ int main(int argc, char **argv)
 	}
 	if (opt("derive-key"))
 		return derive_key(&key, opt("derive-key"));
+	if (!opt("tls-cert") != !opt("tls-key")) {
+		ns_key_wipe(&key);
+		return bad(opt("tls-cert") ? "tls-cert" : "tls-key",
+			   "--tls-cert and --tls-key go together: give both (HTTPS) or neither "
+			   "(plain HTTP)");
+	}
+	if (opt("tls-cert") &&
+	    ns_httpsec_tls_load(opt("tls-cert"), opt("tls-key"), &tls, err, sizeof(err)) < 0) {
+		ns_key_wipe(&key);
+		log_error("extender", "%s", err);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -248,6 +268,8 @@ int main(int argc, char **argv)
 	hc.api.ttl_ms = ttl;
 	hc.table = table;
 	hc.api.shadow = shadow;
+	hc.tls_cert = tls.cert;
+	hc.tls_key = tls.key;
 	/* Shadow mode places nothing, so a hold would be held against a node
 	 * no pod was sent to: no reservation table at all. */
 	if (shadow)
@@ -270,10 +292,11 @@ int main(int argc, char **argv)
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
 		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu "
-		    "shadow=%s",
+		    "shadow=%s tls=%s",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
 		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"),
-		    (unsigned long long)threads, (unsigned long long)settle, shadow ? "on" : "off");
+		    (unsigned long long)threads, (unsigned long long)settle, shadow ? "on" : "off",
+		    tls.cert ? "on" : "off");
 	if (shadow)
 		log_info("extender",
 			 "shadow mode: /filter passes every node, /prioritize gives every node %d; "
@@ -292,6 +315,7 @@ out:
 	ns_table_free(table);
 	ns_reserve_free(resv);
 	ns_key_wipe(&key);
+	ns_httpsec_tls_free(&tls);
 	if (rc == 0)
 		log_info("extender", "stopped");
 	return rc;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "nodescore/extapi.h"
+#include "nodescore/httpsec.h"
 #include "nodescore/table.h"
 
 struct ns_exthttp;
@@ -23,14 +24,19 @@ struct ns_exthttp_cfg {
 	unsigned per_ip_limit;	     /* connections per source address (0: 64) */
 	struct ns_extapi_cfg api;    /* ttl and normalisation */
 	const struct ns_table *table;
+	/* HTTPS when both are set (PEM, ns_httpsec_tls_load); NULL: plain HTTP.
+	 * Not copied: they must outlive the server. */
+	const char *tls_cert, *tls_key;
 };
 
 /* Parses "host:port", "[v6]:port" or ":port" (numeric hosts only; port
  * 0..65535, 0 picks a free one). Returns 0 or -EINVAL. */
 int ns_exthttp_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
-/* Starts serving. cfg is copied; cfg->table must outlive the server.
- * Returns 0 or -errno with a reason in err. */
+/* Starts serving. cfg is copied; cfg->table and the TLS PEM text must
+ * outlive the server. Returns 0 or -errno with a reason in err
+ * (with TLS: also a certificate or key GnuTLS cannot use, or a key that
+ * does not match the certificate). */
 int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, char *err,
 		     size_t errlen);
 /* The bound port (useful after port 0). */

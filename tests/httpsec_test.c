@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/* Tests for lib/secret.c and extender/httpsec.c: the secret file checks,
+ * the PEM framing of the TLS certificate and key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "nodescore/httpsec.h"
+#include "nodescore/secret.h"
+
+static const char cert_pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+static const char key_pem[] = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
+
+/* Absolute path of rel below the fixture root; four live at a time. */
+static const char *at(const char *rel)
+{
+	static char bufs[4][600];
+	static int next;
+	char *p = bufs[next++ % 4];
+
+	fx_fmt(p, sizeof(bufs[0]), "%s/%s", fx_root, rel);
+	return p;
+}
+
+/* Writes rel with mode (umask does not apply). */
+static void put(const char *rel, const void *buf, size_t n, mode_t mode)
+{
+	fx_write_bytes(rel, buf, n);
+	if (chmod(at(rel), mode) != 0)
+		abort();
+}
+
+static void test_secret_read(void)
+{
+	uint8_t buf[16];
+	char err[256];
+	size_t len = 99;
+
+	put("s", "0123456789abcdef", 16, 0600);
+	CHECK_EQ_INT(ns_secret_read(at("s"), "thing", buf, sizeof(buf), &len, err, sizeof(err)), 0);
+	CHECK_EQ_INT(len, 16);
+	CHECK(memcmp(buf, "0123456789abcdef", 16) == 0);
+	/* Exactly cap is fine, one more byte is not. */
+	put("s17", "0123456789abcdefX", 17, 0600);
+	CHECK_EQ_INT(ns_secret_read(at("s17"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     -EFBIG);
+	CHECK(strstr(err, "thing has more than 16 bytes"));
+	CHECK_EQ_INT(len, 0);
+	/* Nothing of a refused file is left behind. */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		CHECK_EQ_INT(buf[i], 0);
+	put("open", "x", 1, 0604);
+	CHECK_EQ_INT(ns_secret_read(at("open"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     -EPERM);
+	CHECK(strstr(err, "thing is world-readable"));
+	CHECK(strstr(err, "mode=0604"));
+	/* Group read is what fsGroup gives a Secret volume. */
+	put("group", "x", 1, 0640);
+	CHECK_EQ_INT(ns_secret_read(at("group"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(len, 1);
+	CHECK_EQ_INT(ns_secret_read(at("none"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     -ENOENT);
+	CHECK(strstr(err, "cannot open thing path="));
+	fx_mkdir("dir");
+	CHECK_EQ_INT(ns_secret_read(at("dir"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "thing is not a regular file"));
+	CHECK(mkfifo(at("fifo"), 0600) == 0);
+	/* A FIFO is refused at once, not waited on. */
+	CHECK_EQ_INT(ns_secret_read(at("fifo"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     -EINVAL);
+}
+
+static void test_tls_load(void)
+{
+	struct ns_tls_pem p;
+	char err[256];
+
+	put("c.pem", cert_pem, strlen(cert_pem), 0644);
+	put("k.pem", key_pem, strlen(key_pem), 0600);
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("k.pem"), &p, err, sizeof(err)), 0);
+	CHECK_EQ_STR(p.cert, cert_pem);
+	CHECK_EQ_STR(p.key, key_pem);
+	ns_httpsec_tls_free(&p);
+	CHECK(p.cert == NULL && p.key == NULL);
+	ns_httpsec_tls_free(&p);
+
+	/* The key follows the secret rules, the certificate is public. */
+	put("k644.pem", key_pem, strlen(key_pem), 0644);
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("k644.pem"), &p, err, sizeof(err)),
+		     -EPERM);
+	CHECK(strstr(err, "cannot use --tls-key: TLS key file is world-readable"));
+	CHECK(p.cert == NULL && p.key == NULL);
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("k.pem"), at("k.pem"), &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "invalid --tls-cert"));
+	CHECK(strstr(err, "no -----BEGIN CERTIFICATE----- block"));
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("c.pem"), &p, err, sizeof(err)), -EPERM);
+	put("c600.pem", cert_pem, strlen(cert_pem), 0600);
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("c600.pem"), &p, err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "PRIVATE KEY----- block"));
+	put("enc.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n", 40, 0600);
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("enc.pem"), &p, err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "is encrypted"));
+	put("nul.pem", "-----BEGIN PRIVATE KEY-----\n\0-----END PRIVATE KEY-----\n", 55, 0600);
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("nul.pem"), &p, err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "NUL byte"));
+	CHECK_EQ_INT(ns_httpsec_tls_load(at("none.pem"), at("k.pem"), &p, err, sizeof(err)),
+		     -ENOENT);
+	CHECK(strstr(err, "cannot use --tls-cert"));
+	{
+		/* One byte over the bound: refused before anything is parsed. */
+		size_t n = NS_TLS_KEY_MAX + 1;
+		char *big = malloc(n);
+		CHECK(big);
+		memset(big, 'A', n);
+		memcpy(big, key_pem, strlen(key_pem));
+		put("big.pem", big, n, 0600);
+		free(big);
+		CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("big.pem"), &p, err, sizeof(err)),
+			     -EFBIG);
+		CHECK(strstr(err, "has more than 65536 bytes"));
+	}
+}
+
+int main(void)
+{
+	int rc;
+
+	fx_new();
+	RUN(test_secret_read);
+	RUN(test_tls_load);
+	rc = CHECK_SUMMARY();
+	fx_free();
+	return rc;
+}
