@@ -21,12 +21,6 @@ NSB=nsfb-$$
 VA=nfA$$
 VB=nfB$$
 
-netns_cleanup() {
-	ns_cleanup
-	ip netns del "$NSA" 2>/dev/null
-	ip netns del "$NSB" 2>/dev/null
-}
-trap netns_cleanup EXIT
 trap 'exit 1' HUP INT TERM
 finish() { summary; exit $?; }
 
@@ -38,17 +32,11 @@ if [ ! -x "$AGENT" ] || [ ! -x "$EXT" ] || [ ! -x "$PUB" ]; then
 	skip faults_netns "needs $AGENT, $EXT and $PUB"
 	finish
 fi
-if ! ip netns add "$NSA" 2>"$NS_TMP/err"; then
+if ! netns_add "$NSA" 2>"$NS_TMP/err"; then
 	skip faults_netns "ip netns add failed: $(cat "$NS_TMP/err")"
 	finish
 fi
-ip netns add "$NSB" &&
-	ip link add "$VA" type veth peer name "$VB" &&
-	ip link set "$VA" netns "$NSA" && ip link set "$VB" netns "$NSB" &&
-	ip -n "$NSA" addr add 10.203.1.1/24 dev "$VA" && ip -n "$NSB" addr add 10.203.1.2/24 dev "$VB" &&
-	ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
-	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up
-if [ $? -ne 0 ]; then
+if ! netns_add "$NSB" || ! veth_pair "$NSA" "$VA" "$NSB" "$VB" 10.203.1; then
 	fail netns_setup "could not build the veth pair"
 	finish
 fi

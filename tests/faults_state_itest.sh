@@ -14,15 +14,11 @@ AGENT=$B/nodescore-agent
 EXT=$B/nodescore-extender
 MNTS=""
 
+# Not ns_cleanup: it removes NS_TMP, and the mounts inside it must go first.
 state_cleanup() {
-	ns_cleanup_pids
+	ns_kill_pids
 	for m in $MNTS; do umount -l "$m" 2>/dev/null; done
 	rm -rf "$NS_TMP"
-}
-# ns_cleanup removes NS_TMP; the mounts inside it must go first.
-ns_cleanup_pids() {
-	for p in $NS_PIDS; do kill "$p" 2>/dev/null; done
-	for p in $NS_PIDS; do wait "$p" 2>/dev/null; done
 }
 trap state_cleanup EXIT
 trap 'exit 1' HUP INT TERM

@@ -1,16 +1,25 @@
 # SPDX-License-Identifier: MIT
 # Helpers for shell integration tests: pass/fail counting in the same
-# "N passed, N failed" format as tests/check.h, process cleanup, free ports.
+# "N passed, N failed" format as tests/check.h, process cleanup, free ports,
+# and the fixtures and servers that several tests start the same way.
 # Usage: . tests/lib.sh; BUILD=$1
 passed=0
 failed=0
 skipped=0
 NS_PIDS=""
+NS_NETNS=""
 NS_TMP=$(mktemp -d /tmp/nodescore-itest.XXXXXX)
 
-ns_cleanup() {
+# ns_kill_pids: ends the background processes listed in NS_PIDS.
+ns_kill_pids() {
 	for p in $NS_PIDS; do kill "$p" 2>/dev/null; done
 	for p in $NS_PIDS; do wait "$p" 2>/dev/null; done
+}
+# ns_cleanup, on exit: ends those processes, deletes the network namespaces
+# made by netns_add, removes NS_TMP.
+ns_cleanup() {
+	ns_kill_pids
+	for p in $NS_NETNS; do ip netns del "$p" 2>/dev/null; done
 	rm -rf "$NS_TMP"
 }
 trap ns_cleanup EXIT
@@ -185,3 +194,18 @@ start_extender() {
 # its last message is within the TTL. node_stale URL NODE: listed, stale.
 node_fresh() { curl -sf --max-time 2 "$1/" | grep "<td>$2</td>" | grep -qv 'class="stale"'; }
 node_stale() { curl -sf --max-time 2 "$1/" | grep "<td>$2</td>" | grep -q 'class="stale"'; }
+
+# --- network namespaces (root) ----------------------------------------------------
+# netns_add NAME: a new network namespace, deleted by ns_cleanup.
+netns_add() { ip netns add "$1" && NS_NETNS="$NS_NETNS $1"; }
+
+# veth_pair NS-A DEV-A NS-B DEV-B NET: a veth pair from DEV-A in NS-A
+# (address NET.1/24) to DEV-B in NS-B (NET.2/24), both ends up, and the
+# loopback up in both namespaces.
+veth_pair() {
+	ip link add "$2" type veth peer name "$4" &&
+		ip link set "$2" netns "$1" && ip link set "$4" netns "$3" &&
+		ip -n "$1" addr add "$5.1/24" dev "$2" && ip -n "$3" addr add "$5.2/24" dev "$4" &&
+		ip -n "$1" link set lo up && ip -n "$3" link set lo up &&
+		ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}

@@ -17,12 +17,6 @@ NRR=4	# request/response connections
 PORT_RR=7001
 PORT_BULK=7002
 
-netns_cleanup() {
-	ns_cleanup
-	ip netns del "$NS1" 2>/dev/null
-	ip netns del "$NS2" 2>/dev/null
-}
-trap netns_cleanup EXIT
 trap 'exit 1' INT TERM
 
 finish() { summary; exit $?; }
@@ -35,17 +29,11 @@ if [ ! -x "$TOOL" ]; then
 	fail netns_itest "missing $TOOL (build it first)"
 	finish
 fi
-if ! ip netns add "$NS1" 2>"$NS_TMP/err"; then
+if ! netns_add "$NS1" 2>"$NS_TMP/err"; then
 	skip netns_itest "ip netns add failed: $(cat "$NS_TMP/err")"
 	finish
 fi
-ip netns add "$NS2" &&
-	ip link add "$VA" type veth peer name "$VB" &&
-	ip link set "$VA" netns "$NS1" && ip link set "$VB" netns "$NS2" &&
-	ip -n "$NS1" addr add 10.200.1.1/24 dev "$VA" && ip -n "$NS2" addr add 10.200.1.2/24 dev "$VB" &&
-	ip -n "$NS1" link set lo up && ip -n "$NS2" link set lo up &&
-	ip -n "$NS1" link set "$VA" up && ip -n "$NS2" link set "$VB" up
-if [ $? -ne 0 ]; then
+if ! netns_add "$NS2" || ! veth_pair "$NS1" "$VA" "$NS2" "$VB" 10.200.1; then
 	fail netns_setup "could not build the veth pair"
 	finish
 fi
