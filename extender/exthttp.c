@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Extender HTTP endpoints on libmicrohttpd: routing, bounded bodies,
  * Prometheus metrics, the HTML status page and shadow-mode accounting;
- * optional TLS. */
+ * optional TLS and a bearer token on /metrics and the status page. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -40,6 +40,7 @@ static const char *const verb_names[V_COUNT] = {
 enum code {
 	C_200 = 0,
 	C_400,
+	C_401,
 	C_404,
 	C_405,
 	C_413,
@@ -49,8 +50,8 @@ enum code {
 };
 
 static const unsigned code_values[C_COUNT] = {
-    [C_200] = 200, [C_400] = 400, [C_404] = 404, [C_405] = 405,
-    [C_413] = 413, [C_500] = 500, [C_503] = 503,
+    [C_200] = 200, [C_400] = 400, [C_401] = 401, [C_404] = 404,
+    [C_405] = 405, [C_413] = 413, [C_500] = 500, [C_503] = 503,
 };
 
 /* Latency buckets in microseconds; the scheduler's budget is milliseconds. */
@@ -127,6 +128,8 @@ struct ns_exthttp {
 	struct hist lat[2]; /* filter, prioritize */
 	_Atomic uint64_t fail_open, failed_anomaly, failed_cpu, failed_mem, unknown, stale;
 	_Atomic uint64_t body_too_large, over_budget, deadline_closed, bad_header;
+	/* 401s by enum ns_auth_result (NS_AUTH_MISSING, NS_AUTH_INVALID). */
+	_Atomic uint64_t unauthorized[NS_AUTH_INVALID + 1];
 	_Atomic uint64_t bad_logged_s;
 	/* Shadow mode: requests by verb (filter, prioritize), prioritize
 	 * requests compared with least allocated and those that disagreed,
@@ -157,8 +160,9 @@ struct req {
 	int post_ok; /* the method fits the route */
 	int too_big;
 	int over_budget;
-	int close;	   /* answer with Connection: close */
-	uint64_t reserved; /* bytes of h->inflight this request holds */
+	int close;		  /* answer with Connection: close */
+	enum ns_auth_result auth; /* why a 401 (NS_AUTH_OK otherwise) */
+	uint64_t reserved;	  /* bytes of h->inflight this request holds */
 	uint64_t t0;
 	struct pbuf *body;
 };
@@ -317,6 +321,13 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct ns_exthttp *h, 
 	if (status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					r->verb <= V_PRIORITIZE ? "POST" : "GET");
+	/* RFC 6750 section 3: the scheme always, the error only for a token
+	 * that was sent and is wrong. */
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					r->auth == NS_AUTH_INVALID
+					    ? "Bearer realm=\"nodescore\", error=\"invalid_token\""
+					    : "Bearer realm=\"nodescore\"");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	atomic_fetch_add_explicit(&h->requests[r->verb][code_index(status)], 1,
@@ -501,6 +512,14 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	metric_one(b, "nodescore_extender_bad_header_total", "counter",
 		   "Requests refused with 400 for repeated or conflicting Content-Length headers.",
 		   atomic_load(&h->bad_header));
+	metric_head(
+	    b, "nodescore_extender_unauthorized_total", "counter",
+	    "Requests for /metrics or the status page refused with 401 (--auth-token-file), "
+	    "by reason: no Bearer credential, or a wrong one.");
+	ns_buf_printf(b, "nodescore_extender_unauthorized_total{reason=\"missing\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->unauthorized[NS_AUTH_MISSING]));
+	ns_buf_printf(b, "nodescore_extender_unauthorized_total{reason=\"invalid\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->unauthorized[NS_AUTH_INVALID]));
 	if (h->cfg.api.resv) {
 		struct ns_reserve_stats rs;
 		ns_reserve_stats(h->cfg.api.resv, &rs);
@@ -1051,6 +1070,35 @@ static enum MHD_Result serve_verb(struct MHD_Connection *conn, struct ns_exthttp
 	return reply(conn, h, r, (unsigned)status, "application/json", out);
 }
 
+/* 401 for /metrics or the status page without the bearer token. The log
+ * line names the client and the reason, never what it sent. */
+static enum MHD_Result unauthorized(struct MHD_Connection *conn, struct ns_exthttp *h,
+				    struct req *r, struct pbuf *out)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const char *why = r->auth == NS_AUTH_INVALID ? "invalid" : "missing";
+
+	atomic_fetch_add_explicit(&h->unauthorized[r->auth], 1, memory_order_relaxed);
+	if (log_allowed(h)) {
+		char addr[INET6_ADDRSTRLEN] = "?";
+		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+		if (sa && sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
+				  sizeof(addr));
+		else if (sa && sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+				  sizeof(addr));
+		log_warning("http",
+			    "refused request without a valid bearer token verb=%s reason=%s "
+			    "client=%s",
+			    verb_names[r->verb], why, addr);
+	}
+	ns_buf_puts(&out->b,
+		    "unauthorized: send Authorization: Bearer <token of --auth-token-file>\n");
+	return reply(conn, h, r, 401, "text/plain; charset=utf-8", out);
+}
+
 static enum verb route(const char *url)
 {
 	if (strcmp(url, "/filter") == 0)
@@ -1172,6 +1220,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		ns_buf_puts(&out->b, "not found\n");
 		return reply(conn, h, r, 404, "text/plain; charset=utf-8", out);
 	}
+	if ((r->verb == V_METRICS || r->verb == V_STATUS) && h->cfg.token &&
+	    (r->auth = ns_httpsec_token_check(
+		 h->cfg.token, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							   MHD_HTTP_HEADER_AUTHORIZATION))) !=
+		NS_AUTH_OK)
+		return unauthorized(conn, h, r, out);
 	if (!r->post_ok) {
 		ns_buf_puts(&out->b, "method not allowed\n");
 		return reply(conn, h, r, 405, "text/plain; charset=utf-8", out);

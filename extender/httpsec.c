@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* TLS certificate and key loading. */
+/* TLS certificate and key loading, bearer token loading and checking. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -85,4 +86,87 @@ void ns_httpsec_tls_free(struct ns_tls_pem *p)
 	free(p->key);
 	free(p->cert);
 	memset(p, 0, sizeof(*p));
+}
+
+static void token_digest(const struct ns_token *t, const uint8_t *s, size_t n,
+			 uint8_t out[NS_TOKEN_DIGEST_LEN])
+{
+	crypto_generichash(out, NS_TOKEN_DIGEST_LEN, s, n, t->hkey, sizeof(t->hkey));
+}
+
+int ns_httpsec_token_load(const char *path, struct ns_token *out, char *err, size_t errlen)
+{
+	/* The token and a CRLF. */
+	uint8_t buf[NS_TOKEN_MAX + 2];
+	size_t len;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "cannot initialise libsodium");
+		return -EIO;
+	}
+	rc = ns_secret_read(path, "token file", buf, sizeof(buf), &len, err, errlen);
+	if (rc == -EFBIG) {
+		snprintf(err, errlen, "token file is longer than %d bytes path=%s", NS_TOKEN_MAX,
+			 path);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len && buf[len - 1] == '\r')
+		len--;
+	rc = 0;
+	if (len == 0) {
+		snprintf(err, errlen, "token file is empty path=%s", path);
+		rc = -EINVAL;
+	} else if (len > NS_TOKEN_MAX) {
+		snprintf(err, errlen, "token file is longer than %d bytes path=%s", NS_TOKEN_MAX,
+			 path);
+		rc = -EFBIG;
+	}
+	for (size_t i = 0; rc == 0 && i < len; i++)
+		if (buf[i] < 0x21 || buf[i] > 0x7e) {
+			/* The offset only, never the byte: it is part of a secret. */
+			snprintf(err, errlen,
+				 "token file has a space, control or non-ASCII byte at offset %zu "
+				 "path=%s (an Authorization header carries printable ASCII only)",
+				 i, path);
+			rc = -EINVAL;
+		}
+	if (rc == 0) {
+		randombytes_buf(out->hkey, sizeof(out->hkey));
+		token_digest(out, buf, len, out->digest);
+	}
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+enum ns_auth_result ns_httpsec_token_check(const struct ns_token *t, const char *authorization)
+{
+	uint8_t got[NS_TOKEN_DIGEST_LEN];
+	const char *cred;
+	size_t n;
+	int ok;
+
+	if (!authorization || strncasecmp(authorization, "Bearer", 6) != 0 ||
+	    (authorization[6] != ' ' && authorization[6] != '\t'))
+		return NS_AUTH_MISSING;
+	cred = authorization + 7;
+	while (*cred == ' ' || *cred == '\t')
+		cred++;
+	n = strnlen(cred, NS_TOKEN_MAX + 1);
+	while (n && (cred[n - 1] == ' ' || cred[n - 1] == '\t'))
+		n--;
+	/* Longer than any token: wrong, and not worth hashing. */
+	if (n == 0 || n > NS_TOKEN_MAX)
+		return NS_AUTH_INVALID;
+	/* Digests of equal length: the comparison time says nothing about
+	 * how much of the token matched, nor its length. */
+	token_digest(t, (const uint8_t *)cred, n, got);
+	ok = sodium_memcmp(got, t->digest, sizeof(got)) == 0;
+	sodium_memzero(got, sizeof(got));
+	return ok ? NS_AUTH_OK : NS_AUTH_INVALID;
 }

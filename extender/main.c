@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sodium.h>
+
 #include "nodescore/exthttp.h"
 #include "nodescore/extsub.h"
 #include "nodescore/httpsec.h"
@@ -41,6 +43,10 @@ static struct ns_opt opts[] = {
      NULL, 0},
     {"tls-key", NS_OPT_STRING, NULL,
      "PEM private key of --tls-cert, unencrypted, not world-readable; with --tls-cert", NULL, 0},
+    {"auth-token-file", NS_OPT_STRING, NULL,
+     "bearer token file (not world-readable) that GET /metrics and / require; /filter, "
+     "/prioritize and /healthz stay open (default: no token)",
+     NULL, 0},
     {"shared-key", NS_OPT_BOOL, "0",
      "compatibility: verify with the master key itself, as agents before per-node keys signed",
      NULL, 0},
@@ -147,6 +153,7 @@ int main(int argc, char **argv)
 	struct ns_table *table = NULL;
 	struct ns_key key;
 	struct ns_tls_pem tls;
+	struct ns_token token;
 	struct sigaction sa;
 	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes,
 	    threads, evict, settle;
@@ -172,6 +179,7 @@ int main(int argc, char **argv)
 		return bad("log-level", "expected error, warning, success or info");
 	memset(&hc, 0, sizeof(hc));
 	memset(&tls, 0, sizeof(tls));
+	memset(&token, 0, sizeof(token));
 	scores = opt("listen-scores");
 	if (!scores || (strncmp(scores, "tcp://", 6) != 0 && strncmp(scores, "ipc://", 6) != 0) ||
 	    strlen(scores) < 7)
@@ -229,6 +237,13 @@ int main(int argc, char **argv)
 		log_error("extender", "%s", err);
 		return 2;
 	}
+	if (opt("auth-token-file") &&
+	    ns_httpsec_token_load(opt("auth-token-file"), &token, err, sizeof(err)) < 0) {
+		ns_key_wipe(&key);
+		ns_httpsec_tls_free(&tls);
+		log_error("extender", "invalid --auth-token-file: %s", err);
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -270,6 +285,7 @@ int main(int argc, char **argv)
 	hc.api.shadow = shadow;
 	hc.tls_cert = tls.cert;
 	hc.tls_key = tls.key;
+	hc.token = opt("auth-token-file") ? &token : NULL;
 	/* Shadow mode places nothing, so a hold would be held against a node
 	 * no pod was sent to: no reservation table at all. */
 	if (shadow)
@@ -292,11 +308,11 @@ int main(int argc, char **argv)
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
 		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu "
-		    "shadow=%s tls=%s",
+		    "shadow=%s tls=%s auth_token=%s",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
 		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"),
 		    (unsigned long long)threads, (unsigned long long)settle, shadow ? "on" : "off",
-		    tls.cert ? "on" : "off");
+		    tls.cert ? "on" : "off", hc.token ? "on" : "off");
 	if (shadow)
 		log_info("extender",
 			 "shadow mode: /filter passes every node, /prioritize gives every node %d; "
@@ -316,6 +332,7 @@ out:
 	ns_reserve_free(resv);
 	ns_key_wipe(&key);
 	ns_httpsec_tls_free(&tls);
+	sodium_memzero(&token, sizeof(token));
 	if (rc == 0)
 		log_info("extender", "stopped");
 	return rc;

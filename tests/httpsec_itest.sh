@@ -5,7 +5,10 @@
 # /prioritize and /filter over https giving the fixture answers of the
 # plain-HTTP extender, a plain-HTTP request to the TLS port failing, and
 # the refusals of unusable certificates and keys (world-readable key, one
-# flag without the other, not PEM, mismatched, encrypted, oversized).
+# flag without the other, not PEM, mismatched, encrypted, oversized). The
+# bearer token (--auth-token-file): /metrics and the status page answer 401
+# with WWW-Authenticate: Bearer without it (counted), 200 with it; /filter,
+# /prioritize and /healthz never ask; the token is in no log or metric.
 # Usage: sh tests/httpsec_itest.sh BUILD_DIR
 . "$(dirname "$0")/lib.sh"
 B=${1:-build}
@@ -108,6 +111,68 @@ check https_tls11_refused sh -c "echo | timeout 5 openssl s_client -connect 127.
 	-tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1 | grep -q 'Cipher is (NONE)'"
 check https_tls12_accepted sh -c "echo | timeout 5 openssl s_client -connect 127.0.0.1:$HP \
 	-tls1_2 2>&1 | grep -q 'New, TLSv1.2, Cipher is ECDHE'"
+
+# --- bearer token on /metrics and the status page ---------------------------
+TOKEN=nsTok-$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$TOKEN" >"$NS_TMP/token" && chmod 600 "$NS_TMP/token"
+TLOG=$NS_TMP/token-extender.log
+TSP=$(free_port)
+# The token file from the environment, as NODESCORE_<FLAG> promises.
+NODESCORE_AUTH_TOKEN_FILE=$NS_TMP/token "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
+	--listen-scores "tcp://127.0.0.1:$TSP" --publish-interval 1s --reserve-settle 0 \
+	--tls-cert "$CRT" --tls-key "$TKEY" 2>"$TLOG" &
+TPID=$!
+NS_PIDS="$NS_PIDS $TPID"
+wait_for 5 grep -q "SUCCESS extender: listening" "$TLOG"
+TP=$(extender_http_port "$TLOG")
+check token_extender_started grep -q "SUCCESS extender: listening .* tls=on auth_token=on" "$TLOG"
+TU=https://127.0.0.1:$TP
+AUTH="Authorization: Bearer $TOKEN"
+# status PATH [CURL ARGS...]: the HTTP status code of GET PATH.
+status() { p=$1; shift; $CURL -o "$NS_TMP/body" -D "$NS_TMP/headers" -w '%{http_code}' "$@" "$TU$p"; }
+check metrics_without_token_401 test "$(status /metrics)" = 401
+check metrics_401_www_authenticate_bearer grep -qi '^WWW-Authenticate: Bearer realm="nodescore"' "$NS_TMP/headers"
+check metrics_401_no_metrics_in_body sh -c "! grep -q nodescore_ '$NS_TMP/body'"
+check metrics_wrong_token_401 test "$(status /metrics -H "Authorization: Bearer $TOKEN-x")" = 401
+check wrong_token_invalid_token_error grep -qi 'WWW-Authenticate: Bearer .*error="invalid_token"' "$NS_TMP/headers"
+check metrics_token_prefix_401 test "$(status /metrics -H "Authorization: Bearer ${TOKEN%?}")" = 401
+check metrics_basic_auth_401 test "$(status /metrics -u "user:$TOKEN")" = 401
+check status_page_without_token_401 test "$(status /)" = 401
+check metrics_with_token_200 test "$(status /metrics -H "$AUTH")" = 200
+check metrics_with_token_has_samples grep -q '^nodescore_extender_table_capacity 10000' "$NS_TMP/body"
+check status_page_with_token_200 test "$(status / -H "$AUTH")" = 200
+check status_page_with_token_html grep -q '<html' "$NS_TMP/body"
+check bearer_scheme_case_insensitive test "$(status /metrics -H "Authorization: bearer $TOKEN")" = 200
+# What kube-scheduler and the kubelet call sends no token and needs none.
+check healthz_without_token_200 test "$(status /healthz)" = 200
+code=$($CURL -o "$NS_TMP/out" -w '%{http_code}' -X POST --data-binary "@$FIX/prioritize_names_request.json" "$TU/prioritize")
+check prioritize_without_token_200 test "$code" = 200
+code=$($CURL -o "$NS_TMP/out" -w '%{http_code}' -X POST --data-binary "@$FIX/filter_names_request.json" "$TU/filter")
+check filter_without_token_200 test "$code" = 200
+tmetric() { $CURL -H "$AUTH" "$TU/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+check unauthorized_missing_counted test "$(tmetric 'nodescore_extender_unauthorized_total{reason="missing"}')" -ge 3
+check unauthorized_invalid_counted test "$(tmetric 'nodescore_extender_unauthorized_total{reason="invalid"}')" -ge 2
+check unauthorized_in_requests_total test "$(tmetric 'nodescore_extender_requests_total{verb="metrics",code="401"}')" -ge 4
+check unauthorized_logged grep -q "WARNING http: refused request without a valid bearer token verb=metrics reason=missing client=127.0.0.1" "$TLOG"
+$CURL -H "$AUTH" "$TU/metrics" >"$NS_TMP/metrics.txt"
+check token_not_in_metrics sh -c "! grep -qF '$TOKEN' '$NS_TMP/metrics.txt'"
+kill -TERM "$TPID"
+wait "$TPID"
+check token_extender_sigterm_exit_0 test $? -eq 0
+check token_not_in_log sh -c "! grep -qF '$TOKEN' '$TLOG'"
+# Refusals of the token file: world-readable, empty, a space, too long.
+cp "$NS_TMP/token" "$NS_TMP/token-open" && chmod 644 "$NS_TMP/token-open"
+refuses token_world_readable_refused 2 "invalid --auth-token-file: token file is world-readable path=$NS_TMP/token-open" \
+	--auth-token-file "$NS_TMP/token-open"
+printf '\n' >"$NS_TMP/token-empty" && chmod 600 "$NS_TMP/token-empty"
+refuses token_empty_refused 2 "token file is empty" --auth-token-file "$NS_TMP/token-empty"
+printf 'two words\n' >"$NS_TMP/token-space" && chmod 600 "$NS_TMP/token-space"
+refuses token_with_space_refused 2 "token file has a space, control or non-ASCII byte at offset 3" \
+	--auth-token-file "$NS_TMP/token-space"
+check token_refusal_does_not_echo_token sh -c "! grep -q 'words' '$NS_TMP/refuse.out'"
+head -c 2000 /dev/zero | tr '\0' a >"$NS_TMP/token-long" && chmod 600 "$NS_TMP/token-long"
+refuses token_too_long_refused 2 "token file is longer than 1024 bytes" --auth-token-file "$NS_TMP/token-long"
+refuses token_missing_refused 2 "cannot open token file" --auth-token-file "$NS_TMP/no-token"
 
 # --- refusals at start: clear ERROR, nothing served --------------------------
 cp "$TKEY" "$NS_TMP/open.key" && chmod 644 "$NS_TMP/open.key"

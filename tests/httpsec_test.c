@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Tests for lib/secret.c and extender/httpsec.c: the secret file checks,
- * the PEM framing of the TLS certificate and key. */
+ * the PEM framing of the TLS certificate and key, the bearer token file
+ * and the Authorization header check. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -133,6 +134,80 @@ static void test_tls_load(void)
 	}
 }
 
+static void test_token_load(void)
+{
+	struct ns_token t;
+	char err[256], big[NS_TOKEN_MAX + 3];
+
+	put("t", "abc.DEF-123_~+/=\n", 17, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("t"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer abc.DEF-123_~+/="), NS_AUTH_OK);
+	/* CRLF from an editor on another system is trimmed the same way. */
+	put("crlf", "abc.DEF-123_~+/=\r\n", 18, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("crlf"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer abc.DEF-123_~+/="), NS_AUTH_OK);
+	/* Only one newline goes: a blank second line is an invalid byte. */
+	put("two", "abc\n\n", 5, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("two"), &t, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "at offset 3"));
+	put("empty", "\n", 1, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("empty"), &t, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "token file is empty"));
+	put("space", "se cret\n", 8, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("space"), &t, err, sizeof(err)), -EINVAL);
+	/* The reason never quotes the token. */
+	CHECK(!strstr(err, "se cret") && !strstr(err, "cret"));
+	put("open", "secret\n", 7, 0644);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("open"), &t, err, sizeof(err)), -EPERM);
+	CHECK(strstr(err, "token file is world-readable"));
+	memset(big, 'a', sizeof(big));
+	put("max", big, NS_TOKEN_MAX, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("max"), &t, err, sizeof(err)), 0);
+	put("max-nl", big, NS_TOKEN_MAX + 1, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("max-nl"), &t, err, sizeof(err)), -EFBIG);
+	CHECK(strstr(err, "longer than 1024 bytes"));
+	put("huge", big, sizeof(big), 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("huge"), &t, err, sizeof(err)), -EFBIG);
+	CHECK(strstr(err, "longer than 1024 bytes"));
+	CHECK_EQ_INT(ns_httpsec_token_load(at("nope"), &t, err, sizeof(err)), -ENOENT);
+}
+
+static void test_token_check(void)
+{
+	struct ns_token t;
+	char err[256], hdr[NS_TOKEN_MAX + 16];
+
+	put("t", "s3cret\n", 7, 0600);
+	CHECK_EQ_INT(ns_httpsec_token_load(at("t"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer s3cret"), NS_AUTH_OK);
+	/* The scheme is case-insensitive (RFC 7235), spaces around are not
+	 * part of the credential. */
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "bearer s3cret"), NS_AUTH_OK);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "BEARER   s3cret  "), NS_AUTH_OK);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, NULL), NS_AUTH_MISSING);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, ""), NS_AUTH_MISSING);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Basic czNjcmV0"), NS_AUTH_MISSING);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer"), NS_AUTH_MISSING);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearers3cret"), NS_AUTH_MISSING);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer "), NS_AUTH_INVALID);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer s3cre"), NS_AUTH_INVALID);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer s3crett"), NS_AUTH_INVALID);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer S3cret"), NS_AUTH_INVALID);
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer s3 cret"), NS_AUTH_INVALID);
+	/* Longer than any token: refused without hashing it all. */
+	memcpy(hdr, "Bearer ", 7);
+	memset(hdr + 7, 'a', NS_TOKEN_MAX + 1);
+	hdr[7 + NS_TOKEN_MAX + 1] = '\0';
+	CHECK_EQ_INT(ns_httpsec_token_check(&t, hdr), NS_AUTH_INVALID);
+	/* A fresh load keys the digest afresh: the stored digest differs. */
+	{
+		struct ns_token t2;
+		CHECK_EQ_INT(ns_httpsec_token_load(at("t"), &t2, err, sizeof(err)), 0);
+		CHECK(memcmp(t.digest, t2.digest, sizeof(t.digest)) != 0);
+		CHECK_EQ_INT(ns_httpsec_token_check(&t2, "Bearer s3cret"), NS_AUTH_OK);
+	}
+}
+
 int main(void)
 {
 	int rc;
@@ -140,6 +215,8 @@ int main(void)
 	fx_new();
 	RUN(test_secret_read);
 	RUN(test_tls_load);
+	RUN(test_token_load);
+	RUN(test_token_check);
 	rc = CHECK_SUMMARY();
 	fx_free();
 	return rc;

@@ -27,14 +27,18 @@ struct ns_exthttp_cfg {
 	/* HTTPS when both are set (PEM, ns_httpsec_tls_load); NULL: plain HTTP.
 	 * Not copied: they must outlive the server. */
 	const char *tls_cert, *tls_key;
+	/* Bearer token for /metrics and the status page; NULL: open. /filter,
+	 * /prioritize and /healthz never ask for it (the scheduler's extender
+	 * client and the kubelet's probes send none). Must outlive the server. */
+	const struct ns_token *token;
 };
 
 /* Parses "host:port", "[v6]:port" or ":port" (numeric hosts only; port
  * 0..65535, 0 picks a free one). Returns 0 or -EINVAL. */
 int ns_exthttp_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
-/* Starts serving. cfg is copied; cfg->table and the TLS PEM text must
- * outlive the server. Returns 0 or -errno with a reason in err
+/* Starts serving. cfg is copied; cfg->table, the TLS PEM text and the
+ * token must outlive the server. Returns 0 or -errno with a reason in err
  * (with TLS: also a certificate or key GnuTLS cannot use, or a key that
  * does not match the certificate). */
 int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, char *err,
