@@ -14,8 +14,7 @@ NODE=itest-node
 
 if [ ! -x "$AGENT" ]; then
 	fail agent_binary "missing $AGENT"
-	summary
-	exit 1
+	finish
 fi
 
 # --- fixture trees ---------------------------------------------------------

@@ -21,14 +21,12 @@ RESOLVE_MAX=30
 for b in prometheus prometheus-alertmanager promtool amtool curl "$PY"; do
 	if ! command -v "$b" >/dev/null 2>&1; then
 		skip alert_e2e_all "$b not installed (tools/install-deps.sh installs it)"
-		summary
-		exit $?
+		finish
 	fi
 done
 if [ ! -x "$AGENT" ]; then
 	fail agent_binary "missing $AGENT"
-	summary
-	exit 1
+	finish
 fi
 
 # --- fixture node: every source healthy, so NodescoreAgentDegraded (which

@@ -4,8 +4,7 @@
 . tests/lib.sh
 if ! command -v amtool >/dev/null 2>&1; then
 	skip alertmanager_all "amtool not installed (tools/install-deps.sh installs prometheus-alertmanager)"
-	summary
-	exit $?
+	finish
 fi
 check amtool_example_config amtool check-config daemonset/alertmanager-example.yml
 sed 's/receiver: nodescore-default/receiver: no-such-receiver/' daemonset/alertmanager-example.yml >"$NS_TMP/bad.yml"

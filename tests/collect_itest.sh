@@ -14,14 +14,12 @@ unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY
 for b in prometheus promtool prometheus-node-exporter curl; do
 	if ! command -v "$b" >/dev/null 2>&1; then
 		skip collect_all "$b not installed (tools/install-deps.sh installs it)"
-		summary
-		exit $?
+		finish
 	fi
 done
 if [ ! -x "$COL" ] || [ ! -x "$BUILD/nodescore-train" ]; then
 	fail collect_binaries "missing $COL or $BUILD/nodescore-train"
-	summary
-	exit 1
+	finish
 fi
 check help_exits_0 sh -c "'$COL' --help >/dev/null"
 

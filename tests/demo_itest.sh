@@ -18,10 +18,10 @@ B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
 for b in nodescore-extender nodescore-agent nodescore-pub; do
-	[ -x "$B/$b" ] || { fail binaries "missing $B/$b"; summary; exit 1; }
+	[ -x "$B/$b" ] || { fail binaries "missing $B/$b"; finish; }
 done
 for b in curl setsid ss "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || { skip demo_all "$b not installed"; summary; exit $?; }
+	command -v "$b" >/dev/null 2>&1 || { skip demo_all "$b not installed"; finish; }
 done
 TAG=NS_DEMO_ITEST=$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 

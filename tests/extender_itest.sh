@@ -12,8 +12,7 @@ FIX=tests/fixtures/extender
 
 if [ ! -x "$EXT" ] || [ ! -x "$PUB" ]; then
 	skip extender_with_pub "needs $EXT and $PUB"
-	summary
-	exit 0
+	finish
 fi
 
 KEY=$NS_TMP/key

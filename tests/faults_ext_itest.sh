@@ -23,8 +23,7 @@ trap 'exit 1' HUP INT TERM
 
 if [ ! -x "$EXT" ] || [ ! -x "$PUB" ] || [ ! -x "$AGENT" ]; then
 	skip faults_ext "needs $EXT, $PUB and $AGENT"
-	summary
-	exit 0
+	finish
 fi
 
 KEY=$NS_TMP/key

@@ -22,7 +22,6 @@ VA=nfA$$
 VB=nfB$$
 
 trap 'exit 1' HUP INT TERM
-finish() { summary; exit $?; }
 
 if [ "$(id -u)" != 0 ]; then
 	skip faults_netns "needs root for ip netns"

@@ -25,13 +25,11 @@ trap 'exit 1' HUP INT TERM
 
 if [ ! -x "$AGENT" ] || [ ! -x "$EXT" ]; then
 	skip faults_state "needs $AGENT and $EXT"
-	summary
-	exit 0
+	finish
 fi
 if [ "$(id -u)" != 0 ]; then
 	skip faults_state "needs root to mount the tmpfs state directories"
-	summary
-	exit 0
+	finish
 fi
 
 T0=$(date +%s)

@@ -27,8 +27,7 @@ DATA_MAX=30
 
 if [ ! -x "$PY" ]; then
 	skip grafana_all "$PY not installed"
-	summary
-	exit $?
+	finish
 fi
 
 # mutate NAME PYTHON: a copy of the dashboard as d, edited by PYTHON, in $NS_TMP/NAME.json.
@@ -65,15 +64,13 @@ rejects structure_rejects_old_schema "schemaVersion 27" "$PY" "$CHK" structure "
 for b in prometheus curl; do
 	if ! command -v "$b" >/dev/null 2>&1; then
 		skip grafana_queries "$b not installed (tools/install-deps.sh installs it): panel queries not run"
-		summary
-		exit $?
+		finish
 	fi
 done
 for b in nodescore-extender nodescore-pub nodescore-agent; do
 	if [ ! -x "$B/$b" ]; then
 		fail binaries "missing $B/$b"
-		summary
-		exit 1
+		finish
 	fi
 done
 

@@ -33,6 +33,9 @@ skip() { skipped=$((skipped + 1)); echo "SKIP $1"; echo "  skip: $2" >&2; }
 # check NAME CONDITION-COMMAND...: pass when the command succeeds.
 check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
 summary() { echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; }
+# finish: the summary, then the test ends here, exit status 0 unless a check
+# failed. For a test that cannot go on: after a skip, or a failed start.
+finish() { summary; exit $?; }
 
 # A TCP port that nothing listens on right now, in 20000..59999.
 free_port() {

@@ -15,8 +15,7 @@ FL=$B/nodescore-cjsonfloor
 for b in "$EXT" "$PUB" "$LG" "$FL"; do
 	if [ ! -x "$b" ]; then
 		skip loadgen_tools "needs $b"
-		summary
-		exit 0
+		finish
 	fi
 done
 

@@ -50,8 +50,7 @@ fi
 
 if ! $PY -c 'import yaml' 2>/dev/null; then
 	skip manifests "$PY cannot import yaml (Debian package python3-yaml)"
-	summary
-	exit
+	finish
 fi
 
 # --- kustomize
@@ -160,8 +159,7 @@ fi
 POLICY="$PY $CHECK policy --build $BUILD"
 if [ ! -x "$BUILD/nodescore-agent" ] || [ ! -x "$BUILD/nodescore-extender" ]; then
 	fail policy "no $BUILD/nodescore-agent or nodescore-extender (make all)"
-	summary
-	exit
+	finish
 fi
 check policy_holds $POLICY daemonset
 # ... and on daemonset/ with each of its components applied, and the overlay.

@@ -19,8 +19,6 @@ PORT_BULK=7002
 
 trap 'exit 1' INT TERM
 
-finish() { summary; exit $?; }
-
 if [ "$(id -u)" != 0 ]; then
 	skip netns_itest "needs root for ip netns"
 	finish

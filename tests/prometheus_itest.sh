@@ -8,8 +8,7 @@ BUILD=${1:-build}
 for b in prometheus promtool curl; do
 	if ! command -v "$b" >/dev/null 2>&1; then
 		skip prometheus_all "$b not installed (tools/install-deps.sh installs it)"
-		summary
-		exit $?
+		finish
 	fi
 done
 

@@ -13,8 +13,7 @@ TESTS=$ROOT/tests/rules/nodescore-rules-test.yaml
 
 if ! command -v promtool >/dev/null 2>&1; then
 	skip rules_all "promtool not installed (tools/install-deps.sh installs prometheus)"
-	summary
-	exit $?
+	finish
 fi
 
 # The shipped tests, run from their own folder as a user would.

@@ -12,8 +12,7 @@ PUB=$B/nodescore-pub
 
 if [ ! -x "$EXT" ] || [ ! -x "$PUB" ]; then
 	skip shadow_with_pub "needs $EXT and $PUB"
-	summary
-	exit 0
+	finish
 fi
 
 KEY=$NS_TMP/key

@@ -19,10 +19,10 @@ PY=/usr/bin/python3
 EXT=$B/nodescore-extender
 PUB=$B/nodescore-pub
 for b in "$EXT" "$PUB"; do
-	[ -x "$b" ] || { fail binaries "missing $b"; summary; exit 1; }
+	[ -x "$b" ] || { fail binaries "missing $b"; finish; }
 done
 for b in curl "$PY"; do
-	command -v "$b" >/dev/null 2>&1 || { skip statuspage_all "$b not installed"; summary; exit $?; }
+	command -v "$b" >/dev/null 2>&1 || { skip statuspage_all "$b not installed"; finish; }
 done
 make_key "$NS_TMP/key"
 
@@ -34,7 +34,7 @@ while [ "$HP" = "$SP" ]; do HP=$(free_port); done
 NS_PIDS="$NS_PIDS $!"
 U=http://127.0.0.1:$HP
 if wait_for 10 curl -sf "$U/healthz"; then pass extender_up; else
-	fail extender_up "$(cat "$NS_TMP/ext.log")"; summary; exit 1; fi
+	fail extender_up "$(cat "$NS_TMP/ext.log")"; finish; fi
 
 cat >"$NS_TMP/nodes.csv" <<'CSV'
 node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,free_mib,pods,rtt_p99_us
