@@ -223,7 +223,7 @@ check publish_immediately_on_degraded [ "${imm1:-0}" -gt "${imm0:-0}" ]
 nw=$(grep -c '^WARNING sampler: source failing.*source=meminfo' "$LOG")
 check warnings_rate_limited [ "$nw" -ge 1 ] && [ "$nw" -le 3 ]
 check recovered_logged grep -q '^INFO sampler: source recovered source=meminfo' "$LOG"
-check log_format sh -c '! grep -vE "^(ERROR|WARNING|INFO|SUCCESS) [a-z_]+: " "$1" | grep -q .' _ "$LOG"
+check log_format log_format_ok "$LOG"
 check all_healthy_again wait_for 5 sh -c 'curl -sf "http://127.0.0.1:$1/metrics" | grep -q "flag=\"degraded\"} 0"' _ "$AP"
 
 # --- models --------------------------------------------------------------------
@@ -262,7 +262,7 @@ check models_bad_bundle_error_logged grep -q '^ERROR models: forecast bundle rej
 # A good bundle again (new inode, as a ConfigMap symlink swap gives): swapped in.
 cp "$MODELS/forecast-default/forecast.nsf" "$MD/fc/forecast.nsf.new" && mv "$MD/fc/forecast.nsf.new" "$MD/fc/forecast.nsf"
 check models_good_bundle_reloaded wait_for 10 mhas "^nodescore_agent_model_reloads_total\{$ML,model=\"forecast\"\} 1"
-check models_log_format sh -c '! grep -vE "^(ERROR|WARNING|INFO|SUCCESS) [a-z_]+: " "$1" | grep -q .' _ "$NS_TMP/models.log"
+check models_log_format log_format_ok "$NS_TMP/models.log"
 kill $MPID 2>/dev/null
 
 # --- loop cost -----------------------------------------------------------------

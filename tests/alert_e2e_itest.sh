@@ -164,5 +164,5 @@ if wait_for $RESOLVE_MAX notified resolved; then
 else
 	fail resolved_notification_received "nothing within ${RESOLVE_MAX} s"
 fi
-check agent_log_format sh -c '! grep -vE "^(ERROR|WARNING|INFO|SUCCESS) [a-z_]+: " "$1" | grep -q .' _ "$NS_TMP/agent.log"
+check agent_log_format log_format_ok "$NS_TMP/agent.log"
 summary

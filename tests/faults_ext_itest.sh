@@ -261,5 +261,5 @@ else
 fi
 stop_clk
 
-check log_format sh -c 'cat "$@" | grep -vE "^(ERROR|WARNING|INFO|SUCCESS) [a-z_]+: " | (! grep -q .)' _ "$NS_TMP"/*.log
+check log_format log_format_ok "$NS_TMP"/*.log
 summary

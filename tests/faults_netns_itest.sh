@@ -159,5 +159,5 @@ else
 	fail reconnect_after_reset "no new connection 5 s after ss -K"
 fi
 check agent_publish_errors_none sh -c "[ \"\$(ip netns exec $NSA curl -sf http://127.0.0.1:9464/metrics | awk '\$1 ~ /^nodescore_agent_publish_errors_total/ { print \$2 }')\" = 0 ]"
-check log_format sh -c 'cat "$@" | grep -vE "^(ERROR|WARNING|INFO|SUCCESS) [a-z_]+: " | (! grep -q .)' _ "$NS_TMP"/*.log
+check log_format log_format_ok "$NS_TMP"/*.log
 finish

@@ -67,6 +67,9 @@ extender_http_port() { sed -n 's/.*http=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | h
 # metric NAME: value of the unlabelled sample NAME on $U/metrics; ge NAME N: it is >= N.
 metric() { curl -sf "$U/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
 ge() { v=$(metric "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
+# log_format_ok FILE...: every line of the FILEs is "LEVEL component: ...",
+# LEVEL one of ERROR, WARNING, INFO, SUCCESS: the binaries' log format.
+log_format_ok() { cat "$@" | grep -vE "^(ERROR|WARNING|INFO|SUCCESS) [a-z_]+: " | (! grep -q .); }
 
 # rejects NAME WANT CMD...: passes when CMD exits 1 and its output (stdout
 # and stderr, kept in $NS_TMP/out) holds the text WANT; otherwise fails and
