@@ -478,6 +478,17 @@ static void render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		ns_buf_printf(b, "nodescore_extender_messages_rejected_total{reason=\"%s\"} %llu\n",
 			      ns_wire_strerror((enum ns_wire_status)s),
 			      (unsigned long long)ns_table_count(t, (enum ns_wire_status)s));
+	metric_one(b, "nodescore_extender_key_rotation", "gauge",
+		   "1 while --key-file-next is set: messages failing the current master key's node "
+		   "key are checked under the next one's.",
+		   (unsigned long long)ns_table_has_next_key(t));
+	metric_head(b, "nodescore_extender_messages_verified_total", "counter",
+		    "Score messages whose MAC verified, by master key (current, next); counted "
+		    "while --key-file-next is set.");
+	ns_buf_printf(b, "nodescore_extender_messages_verified_total{key=\"current\"} %llu\n",
+		      (unsigned long long)ns_table_key_verified(t, 0));
+	ns_buf_printf(b, "nodescore_extender_messages_verified_total{key=\"next\"} %llu\n",
+		      (unsigned long long)ns_table_key_verified(t, 1));
 	metric_head(b, "nodescore_extender_filtered_nodes_total", "counter",
 		    "Candidate nodes removed by filter, by reason.");
 	ns_buf_printf(b, "nodescore_extender_filtered_nodes_total{reason=\"anomaly\"} %llu\n",

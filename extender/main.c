@@ -38,6 +38,10 @@ static struct ns_opt opts[] = {
      NULL, 0},
     {"key-file", NS_OPT_STRING, NULL,
      "master HMAC key file, mode 0600 (required); each node's key is derived from it", NULL, 0},
+    {"key-file-next", NS_OPT_STRING, NULL,
+     "rotation window: the next master key file; messages failing the --key-file node key are "
+     "checked under this one's (README \"Master key rotation\")",
+     NULL, 0},
     {"tls-cert", NS_OPT_STRING, NULL,
      "PEM certificate (chain) for HTTPS on --listen-http; with --tls-key (default: plain HTTP)",
      NULL, 0},
@@ -151,7 +155,7 @@ int main(int argc, char **argv)
 	struct ns_exthttp *http = NULL;
 	struct ns_extsub *sub = NULL;
 	struct ns_table *table = NULL;
-	struct ns_key key;
+	struct ns_key key, next;
 	struct ns_tls_pem tls;
 	struct ns_token token;
 	struct sigaction sa;
@@ -179,6 +183,7 @@ int main(int argc, char **argv)
 		return bad("log-level", "expected error, warning, success or info");
 	memset(&hc, 0, sizeof(hc));
 	memset(&tls, 0, sizeof(tls));
+	memset(&next, 0, sizeof(next));
 	memset(&token, 0, sizeof(token));
 	scores = opt("listen-scores");
 	if (!scores || (strncmp(scores, "tcp://", 6) != 0 && strncmp(scores, "ipc://", 6) != 0) ||
@@ -225,6 +230,21 @@ int main(int argc, char **argv)
 	}
 	if (opt("derive-key"))
 		return derive_key(&key, opt("derive-key"));
+	if (opt("key-file-next")) {
+		if (ns_key_load(opt("key-file-next"), &next, err, sizeof(err)) < 0) {
+			ns_key_wipe(&key);
+			log_error("extender", "invalid --key-file-next: %s", err);
+			return 2;
+		}
+		/* Not fatal (the window simply changes nothing), but surely a
+		 * copy of the wrong file. */
+		if (next.len == key.len && sodium_memcmp(next.bytes, key.bytes, key.len) == 0)
+			log_warning(
+			    "extender",
+			    "--key-file-next holds the same key as --key-file: the rotation "
+			    "window changes nothing path=%s",
+			    opt("key-file-next"));
+	}
 	if (!opt("tls-cert") != !opt("tls-key")) {
 		ns_key_wipe(&key);
 		return bad(opt("tls-cert") ? "tls-cert" : "tls-key",
@@ -268,6 +288,15 @@ int main(int argc, char **argv)
 	ns_table_set_eviction(table, evict);
 	ns_table_set_future_skew(table, future);
 	ns_table_set_shared_keys(table, shared);
+	if (opt("key-file-next")) {
+		ns_table_set_next_key(table, &next);
+		ns_key_wipe(&next);
+		log_info("extender",
+			 "key rotation window: messages are accepted under the next master key too "
+			 "(nodescore_extender_messages_verified_total{key=\"next\"}); remove "
+			 "--key-file-next once it is the --key-file of every extender path=%s",
+			 opt("key-file-next"));
+	}
 	if (shared)
 		log_warning("extender", "--shared-key: every agent holding the master key can sign "
 					"for any node");
@@ -308,11 +337,12 @@ int main(int argc, char **argv)
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
 		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu "
-		    "shadow=%s tls=%s auth_token=%s",
+		    "shadow=%s tls=%s auth_token=%s key_next=%s",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
 		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"),
 		    (unsigned long long)threads, (unsigned long long)settle, shadow ? "on" : "off",
-		    tls.cert ? "on" : "off", hc.token ? "on" : "off");
+		    tls.cert ? "on" : "off", hc.token ? "on" : "off",
+		    opt("key-file-next") ? "on" : "off");
 	if (shadow)
 		log_info("extender",
 			 "shadow mode: /filter passes every node, /prioritize gives every node %d; "
@@ -331,6 +361,7 @@ out:
 	ns_table_free(table);
 	ns_reserve_free(resv);
 	ns_key_wipe(&key);
+	ns_key_wipe(&next);
 	ns_httpsec_tls_free(&tls);
 	sodium_memzero(&token, sizeof(token));
 	if (rc == 0)

@@ -20,6 +20,13 @@
  * get at least this long to finish with it. */
 #define COMPACT_MIN_MS 60000u
 
+/* Which master key a cached node key was derived from (tab.keys_valid). */
+enum key_slot {
+	KEY_NONE = 0,
+	KEY_CURRENT = 1,
+	KEY_NEXT = 2,
+};
+
 /*
  * Two arrays per generation:
  *  - idx: the open addressing index, power of two >= 2 x max_nodes, one
@@ -48,7 +55,7 @@ struct tab {
 	struct entry *entries;
 	struct ns_replay_state *replay;	  /* writer only, indexed like entries */
 	uint8_t (*keys)[NS_NODE_KEY_LEN]; /* writer only: each node's derived key */
-	uint8_t *keys_valid;		  /* writer only: keys[i] is cached */
+	uint8_t *keys_valid; /* writer only: enum key_slot keys[i] came from, KEY_NONE: none */
 	uint32_t mask;
 	atomic_uint size;
 };
@@ -66,6 +73,13 @@ struct ns_table {
 	struct ns_key master;
 	uint8_t prk[NS_HKDF_HASH_LEN];
 	int shared_keys; /* compatibility: agents sign with the master key itself */
+	/* Rotation window (writer only): the next master key and its PRK. */
+	int has_next;
+	struct ns_key next;
+	uint8_t next_prk[NS_HKDF_HASH_LEN];
+	/* Messages verified under the current and the next master key, counted
+	 * while has_next (indexed by enum key_slot - 1). */
+	_Atomic uint64_t verified[2];
 };
 
 /* Eight bytes per multiply: byte-at-a-time hashes are a serial multiply
@@ -182,6 +196,8 @@ void ns_table_free(struct ns_table *t)
 	tab_free(t->retired);
 	ns_key_wipe(&t->master);
 	sodium_memzero(t->prk, sizeof(t->prk));
+	ns_key_wipe(&t->next);
+	sodium_memzero(t->next_prk, sizeof(t->next_prk));
 	free(t);
 }
 
@@ -193,6 +209,35 @@ void ns_table_set_future_skew(struct ns_table *t, uint64_t future_ms)
 void ns_table_set_shared_keys(struct ns_table *t, int shared)
 {
 	t->shared_keys = shared;
+}
+
+void ns_table_set_next_key(struct ns_table *t, const struct ns_key *next)
+{
+	struct tab *tb = atomic_load_explicit(&t->cur, memory_order_relaxed);
+
+	ns_key_wipe(&t->next);
+	sodium_memzero(t->next_prk, sizeof(t->next_prk));
+	t->has_next = next != NULL;
+	if (next) {
+		t->next = *next;
+		ns_key_node_prk(&t->next, t->next_prk);
+	}
+	/* Keys cached from a next key that is gone must not verify again. */
+	for (uint32_t i = 0; i < (tb->mask + 1) / 2; i++)
+		if (tb->keys_valid[i] == KEY_NEXT) {
+			sodium_memzero(tb->keys[i], NS_NODE_KEY_LEN);
+			tb->keys_valid[i] = KEY_NONE;
+		}
+}
+
+int ns_table_has_next_key(const struct ns_table *t)
+{
+	return t->has_next;
+}
+
+uint64_t ns_table_key_verified(const struct ns_table *t, int next)
+{
+	return atomic_load_explicit(&t->verified[next ? 1 : 0], memory_order_relaxed);
 }
 
 void ns_table_set_eviction(struct ns_table *t, uint64_t evict_after_ms)
@@ -359,6 +404,43 @@ static int compact(struct ns_table *t, uint64_t now_mono_ms)
 	return 1;
 }
 
+/* The per-node key of name under master key slot (KEY_CURRENT or KEY_NEXT). */
+static void node_key(const struct ns_table *t, enum key_slot slot, const char *name,
+		     size_t name_len, uint8_t out[NS_NODE_KEY_LEN])
+{
+	ns_key_node_from_prk(slot == KEY_NEXT ? t->next_prk : t->prk, name, name_len, out);
+}
+
+/* Verification during a rotation window: first the key that verified the
+ * node's last message (cached with its entry; a new node starts with the
+ * current key), then the other master's key for the name. A node that
+ * has moved to the next key thus costs one MAC check per message, as
+ * before; only a message that fails both costs two. On return nkey holds
+ * the key tried last and *slot its master. */
+static enum ns_wire_status verify_rotating(const struct ns_table *t, const struct tab *tb,
+					   const struct entry *e, const uint8_t *buf, size_t len,
+					   const char *name, size_t name_len,
+					   uint8_t nkey[NS_NODE_KEY_LEN], enum key_slot *slot,
+					   struct ns_msg *m)
+{
+	enum ns_wire_status st;
+	size_t i = e ? (size_t)(e - tb->entries) : 0;
+
+	*slot = KEY_CURRENT;
+	if (e && tb->keys_valid[i] != KEY_NONE) {
+		*slot = (enum key_slot)tb->keys_valid[i];
+		memcpy(nkey, tb->keys[i], NS_NODE_KEY_LEN);
+	} else {
+		node_key(t, *slot, name, name_len, nkey);
+	}
+	st = ns_wire_decode(buf, len, nkey, NS_NODE_KEY_LEN, m);
+	if (st != NS_WIRE_ERR_MAC)
+		return st;
+	*slot = *slot == KEY_CURRENT ? KEY_NEXT : KEY_CURRENT;
+	node_key(t, *slot, name, name_len, nkey);
+	return ns_wire_decode(buf, len, nkey, NS_NODE_KEY_LEN, m);
+}
+
 enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size_t len,
 				    const uint8_t *key, size_t key_len, uint64_t now_ms,
 				    uint64_t now_mono_ms, uint64_t skew_ms)
@@ -372,6 +454,7 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	enum ns_wire_status st;
 	uint64_t w[DATA_WORDS];
 	uint8_t nkey[NS_NODE_KEY_LEN];
+	enum key_slot kslot = KEY_CURRENT;
 	const char *name;
 	size_t name_len;
 	uint32_t h;
@@ -391,8 +474,12 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	e = find(tb, name, name_len, h, &slot);
 	if (t->shared_keys) {
 		st = ns_wire_decode(buf, len, key, key_len, &m);
+		if (st == NS_WIRE_ERR_MAC && t->has_next) {
+			kslot = KEY_NEXT;
+			st = ns_wire_decode(buf, len, t->next.bytes, t->next.len, &m);
+		}
 		memset(nkey, 0, sizeof(nkey));
-	} else {
+	} else if (!t->has_next) {
 		/* The name is unverified here: it only selects which key to try;
 		 * a node's key is derived once and cached with its entry. */
 		if (e && tb->keys_valid[e - tb->entries])
@@ -400,12 +487,16 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 		else
 			ns_key_node_from_prk(t->prk, name, name_len, nkey);
 		st = ns_wire_decode(buf, len, nkey, sizeof(nkey), &m);
+	} else {
+		st = verify_rotating(t, tb, e, buf, len, name, name_len, nkey, &kslot, &m);
 	}
 	if (st != NS_WIRE_OK)
 		goto out;
-	if (e && !t->shared_keys && !tb->keys_valid[e - tb->entries]) {
+	if (t->has_next)
+		atomic_fetch_add_explicit(&t->verified[kslot - 1], 1, memory_order_relaxed);
+	if (e && !t->shared_keys && tb->keys_valid[e - tb->entries] != kslot) {
 		memcpy(tb->keys[e - tb->entries], nkey, sizeof(nkey));
-		tb->keys_valid[e - tb->entries] = 1;
+		tb->keys_valid[e - tb->entries] = (uint8_t)kslot;
 	}
 	st = ns_replay_check(e ? &tb->replay[e - tb->entries] : &fresh, &m, now_ms, skew_ms,
 			     t->future_ms);
@@ -435,7 +526,7 @@ enum ns_wire_status ns_table_ingest(struct ns_table *t, const uint8_t *buf, size
 	}
 	ns_replay_commit(&rs, &m);
 	e = insert(tb, slot, m.name, m.name_len, h, w, &rs, nkey);
-	tb->keys_valid[e - tb->entries] = !t->shared_keys;
+	tb->keys_valid[e - tb->entries] = t->shared_keys ? KEY_NONE : (uint8_t)kslot;
 out:
 	sodium_memzero(nkey, sizeof(nkey));
 	ns_table_count_reject(t, st);

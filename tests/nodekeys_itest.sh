@@ -5,7 +5,11 @@
 # (bad names, an accessible master key, existing files), --force, the printed
 # install loop run against a fake ssh, and end to end: a real agent with
 # --node-key-file of a generated key is accepted by a real extender, the same
-# key used for another node is refused (bad_mac) and stores nothing.
+# key used for another node is refused (bad_mac) and stores nothing. Master
+# key rotation with real agents: with --key-file-next, agents on the old and
+# on the new per-node keys are both accepted (counted by key); after the
+# next key is promoted to --key-file and removed, old-key agents are
+# refused (bad_mac) and counted.
 # Usage: sh tests/nodekeys_itest.sh BUILD_DIR
 . "$(dirname "$0")/lib.sh"
 B=${1:-build}
@@ -160,4 +164,84 @@ kill "$APID" 2>/dev/null
 kill -TERM "$EPID"
 wait "$EPID"
 check extender_sigterm_exit_0 test $? -eq 0
+
+# --- master key rotation window (--key-file-next) ---------------------------
+NEW=$NS_TMP/master-new.key
+make_key "$NEW"
+K2=$NS_TMP/keys-new
+$NK --key-file "$NEW" --out "$K2" $NODES 2>/dev/null
+check rotation_new_keys_generated test -f "$K2/worker-1.key"
+# start_ext LOG FLAGS...: an extender on the same scores port; sets EPID and U.
+start_ext() {
+	log=$1
+	shift
+	"$EXT" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
+		--publish-interval 200ms "$@" 2>"$log" &
+	EPID=$!
+	NS_PIDS="$NS_PIDS $EPID"
+	wait_for 5 grep -q "SUCCESS extender: listening" "$log"
+	U=http://127.0.0.1:$(extender_http_port "$log")
+}
+VCUR='nodescore_extender_messages_verified_total{key="current"}'
+VNEXT='nodescore_extender_messages_verified_total{key="next"}'
+BADMAC='nodescore_extender_messages_rejected_total{reason="bad_mac"}'
+start_ext "$NS_TMP/rot1.log" --key-file "$KEY" --key-file-next "$NEW"
+check rotation_window_started grep -q "SUCCESS extender: listening .* key_next=on" "$NS_TMP/rot1.log"
+check rotation_window_logged grep -q "INFO extender: key rotation window" "$NS_TMP/rot1.log"
+check rotation_gauge_1 test "$(metric nodescore_extender_key_rotation)" = 1
+# worker-1 still on the old master's key, n3 already on the new one.
+agent worker-1 "$K/worker-1.key"
+OLD_W1=$APID
+agent n3 "$K2/n3.key"
+NEW_N3=$APID
+check rotation_old_key_agent_accepted wait_for 10 listed worker-1
+check rotation_new_key_agent_accepted wait_for 10 listed n3
+check rotation_counts_current wait_for 5 ge "$VCUR" 3
+check rotation_counts_next wait_for 5 ge "$VNEXT" 3
+check rotation_no_bad_mac test "$(metric "$BADMAC")" = 0
+# worker-1's agent restarts with its new key (its key file rolled): it
+# stays fresh, and nothing verifies under the current key any more.
+kill "$OLD_W1" 2>/dev/null
+agent worker-1 "$K2/worker-1.key"
+NEW_W1=$APID
+sleep 1
+c0=$(metric "$VCUR")
+n0=$(metric "$VNEXT")
+sleep 1
+check rotation_restarted_agent_on_next_key test "$(metric "$VNEXT")" -ge $((n0 + 7))
+check rotation_current_key_unused test "$(metric "$VCUR")" = "$c0"
+fresh() { curl -sf "$U/" | grep "<td>$1</td>" | grep -qv 'class="stale"'; }
+check rotation_restarted_agent_fresh fresh worker-1
+check rotation_still_no_bad_mac test "$(metric "$BADMAC")" = 0
+# A key of neither master is still refused during the window.
+"$EXT" --key-file "$NS_TMP/master2.key" --derive-key worker-2.example.com >"$NS_TMP/w2-other.key" 2>/dev/null
+chmod 600 "$NS_TMP/w2-other.key"
+agent worker-2.example.com "$NS_TMP/w2-other.key"
+check rotation_third_key_bad_mac wait_for 10 ge "$BADMAC" 3
+check rotation_third_key_not_listed sh -c "! curl -sf '$U/' | grep -q '<td>worker-2.example.com</td>'"
+kill "$APID" 2>/dev/null
+kill -TERM "$EPID"
+wait "$EPID"
+check rotation_extender_exit_0 test $? -eq 0
+
+# Promote: the next key becomes --key-file, --key-file-next is gone.
+start_ext "$NS_TMP/rot2.log" --key-file "$NEW"
+check promoted_started grep -q "SUCCESS extender: listening .* key_next=off" "$NS_TMP/rot2.log"
+check promoted_gauge_0 test "$(metric nodescore_extender_key_rotation)" = 0
+check promoted_new_key_agents_accepted wait_for 10 sh -c "curl -sf '$U/' | grep -q '<td>worker-1</td>' && curl -sf '$U/' | grep -q '<td>n3</td>'"
+# An agent left on the old key (its node missed the roll) is refused.
+agent worker-2.example.com "$K/worker-2.example.com.key"
+check promoted_old_key_agent_bad_mac wait_for 10 ge "$BADMAC" 5
+check promoted_old_key_agent_not_listed sh -c "! curl -sf '$U/' | grep -q '<td>worker-2.example.com</td>'"
+check promoted_not_counted_by_key test "$(metric "$VCUR")" = 0
+kill "$APID" "$NEW_W1" "$NEW_N3" 2>/dev/null
+# A next key file gets the key file's checks.
+cp "$NEW" "$NS_TMP/next-open.key" && chmod 644 "$NS_TMP/next-open.key"
+"$EXT" --key-file "$KEY" --key-file-next "$NS_TMP/next-open.key" --listen-http 127.0.0.1:0 \
+	--listen-scores "tcp://127.0.0.1:$(free_port)" 2>"$NS_TMP/next-open.err"
+rc=$?
+check next_key_world_readable_refused sh -c "[ $rc -eq 2 ] && grep -q 'ERROR extender: invalid --key-file-next: key file is world-readable' '$NS_TMP/next-open.err'"
+kill -TERM "$EPID"
+wait "$EPID"
+check promoted_extender_exit_0 test $? -eq 0
 summary

@@ -128,6 +128,92 @@ static void test_rejections_leave_table_alone(void)
 	CHECK(ns_table_new(2000000) == NULL);
 }
 
+/* put() with the message signed by the node key derived from master (or,
+ * shared, by master itself); the table verifies with key as current. */
+static enum ns_wire_status put_signed(struct ns_table *t, const uint8_t *master, int shared,
+				      const char *name, uint32_t seq, uint64_t ts)
+{
+	uint8_t buf[NS_WIRE_MAX_LEN];
+	struct ns_msg m;
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.boot_nonce = 1;
+	m.seq = seq;
+	m.ts_ms = ts;
+	m.score = 500;
+	n = shared ? ns_wire_encode(&m, master, 32, buf, sizeof(buf))
+		   : ns_wire_encode_node(&m, master, 32, buf, sizeof(buf));
+	if (n < 0)
+		return NS_WIRE_ERR_NAME;
+	return ns_table_ingest(t, buf, (size_t)n, key, sizeof(key), NOW, 5000, SKEW);
+}
+
+/* Rotation window: old-key and next-key publishers both accepted (a node
+ * may switch either way), which key verified is counted, a third key is
+ * still bad_mac; ending the window rejects next-key messages again, even
+ * for a node whose next-derived key was cached. */
+static void test_key_rotation_window(void)
+{
+	static const uint8_t key3[32] = "0123456789abcdef0123456789abcdeZ";
+	struct ns_table *t = ns_table_new(8);
+	struct ns_key next;
+
+	CHECK(t);
+	CHECK_EQ_INT(ns_table_has_next_key(t), 0);
+	/* Without a next key a key2 publisher is refused and nothing counted. */
+	CHECK_EQ_INT(put_signed(t, key2, 0, "new-1", 1, NOW), NS_WIRE_ERR_MAC);
+	CHECK_EQ_INT(put_signed(t, key, 0, "old-1", 1, NOW), NS_WIRE_OK);
+	CHECK(ns_table_key_verified(t, 0) == 0 && ns_table_key_verified(t, 1) == 0);
+
+	memcpy(next.bytes, key2, 32);
+	next.len = 32;
+	ns_table_set_next_key(t, &next);
+	CHECK_EQ_INT(ns_table_has_next_key(t), 1);
+	CHECK_EQ_INT(put_signed(t, key, 0, "old-1", 2, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(put_signed(t, key2, 0, "new-1", 2, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(put_signed(t, key2, 0, "new-1", 3, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_key_verified(t, 0), 1);
+	CHECK_EQ_INT(ns_table_key_verified(t, 1), 2);
+	/* old-1's agent restarts with the new key, then an old replica of it
+	 * still signs with the old one: both verify. */
+	CHECK_EQ_INT(put_signed(t, key2, 0, "old-1", 3, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(put_signed(t, key, 0, "old-1", 4, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_key_verified(t, 0), 2);
+	CHECK_EQ_INT(ns_table_key_verified(t, 1), 3);
+	/* Neither key, and one node's next-derived key for another name. */
+	CHECK_EQ_INT(put_signed(t, key3, 0, "old-1", 5, NOW), NS_WIRE_ERR_MAC);
+	CHECK_EQ_INT(put_signed(t, key3, 0, "stranger", 1, NOW), NS_WIRE_ERR_MAC);
+	/* Replay protection is the same whichever key signed. */
+	CHECK_EQ_INT(put_signed(t, key2, 0, "new-1", 3, NOW), NS_WIRE_ERR_REPLAY);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_MAC), 3);
+	CHECK_EQ_INT(ns_table_size(t), 2);
+
+	/* End of the window: new-1's cached next-derived key is forgotten. */
+	ns_table_set_next_key(t, NULL);
+	CHECK_EQ_INT(ns_table_has_next_key(t), 0);
+	CHECK_EQ_INT(put_signed(t, key2, 0, "new-1", 4, NOW), NS_WIRE_ERR_MAC);
+	CHECK_EQ_INT(put_signed(t, key, 0, "new-1", 4, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(put_signed(t, key, 0, "old-1", 6, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(ns_table_count(t, NS_WIRE_ERR_MAC), 4);
+	/* Not counted outside a window. */
+	CHECK_EQ_INT(ns_table_key_verified(t, 0), 2);
+	ns_table_free(t);
+
+	/* Shared-key compatibility: the next master itself verifies. */
+	t = ns_table_new(8);
+	CHECK(t);
+	ns_table_set_shared_keys(t, 1);
+	ns_table_set_next_key(t, &next);
+	CHECK_EQ_INT(put_signed(t, key, 1, "s-old", 1, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(put_signed(t, key2, 1, "s-new", 1, NOW), NS_WIRE_OK);
+	CHECK_EQ_INT(put_signed(t, key3, 1, "s-bad", 1, NOW), NS_WIRE_ERR_MAC);
+	CHECK_EQ_INT(ns_table_key_verified(t, 0), 1);
+	CHECK_EQ_INT(ns_table_key_verified(t, 1), 1);
+	ns_table_free(t);
+}
+
 static enum ns_wire_status put_at(struct ns_table *t, const char *name, uint32_t seq, uint64_t mono)
 {
 	uint8_t buf[NS_WIRE_MAX_LEN];
@@ -254,6 +340,7 @@ int main(void)
 {
 	RUN(test_store_and_lookup);
 	RUN(test_rejections_leave_table_alone);
+	RUN(test_key_rotation_window);
 	RUN(test_eviction_when_full);
 	RUN(test_ten_thousand_nodes);
 	RUN(test_no_torn_reads);

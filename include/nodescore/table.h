@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nodescore/key.h"
 #include "nodescore/wire.h"
 
 struct ns_table;
@@ -60,6 +61,22 @@ void ns_table_set_future_skew(struct ns_table *t, uint64_t future_ms);
 /* Compatibility for agents older than per-node keys: verify every message
  * with the master key itself (any key holder can then sign for any node). */
 void ns_table_set_shared_keys(struct ns_table *t, int shared);
+/* Master key rotation window: while next is set, a message whose MAC
+ * fails under the node key derived from the current master (the key passed
+ * to ns_table_ingest) is checked under the node key derived from next (in
+ * shared-key mode: under next itself). The key that verified a node's last
+ * message is cached and tried first, so a node costs one MAC check per
+ * message whichever key it signs with. Which key verified is counted
+ * (ns_table_key_verified) while next is set. next is copied (the caller may
+ * wipe its copy); NULL ends the window and forgets node keys derived from
+ * the old next. Writer only (before ingesting, or from the ingesting
+ * thread). Without a next key ns_table_ingest does no more work than
+ * before. */
+void ns_table_set_next_key(struct ns_table *t, const struct ns_key *next);
+int ns_table_has_next_key(const struct ns_table *t);
+/* Messages verified under the current (next == 0) or the next master key
+ * (next != 0) so far, counted only while a next key is set. */
+uint64_t ns_table_key_verified(const struct ns_table *t, int next);
 /* Nodes dropped so far. */
 uint64_t ns_table_evicted(const struct ns_table *t);
 
