@@ -333,9 +333,6 @@ sys.exit(not (sys.argv[2] in h and 0 <= h[sys.argv[2]] <= 10))' "$NS_TMP/prio.js
 fi
 
 # --- shutdown --------------------------------------------------------------------
-kill -TERM $APID
-i=0; while kill -0 $APID 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
-wait $APID; rc=$?
-check sigterm_clean_exit [ $rc -eq 0 ]
+check sigterm_clean_exit stop_pid $APID
 check sigterm_logged grep -q "^INFO agent: shutting down node=$NODE" "$LOG"
 summary

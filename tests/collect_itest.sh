@@ -176,7 +176,7 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); c = s.accept(); time.sleep(5)' "$SILENT" &
 NS_PIDS="$NS_PIDS $!"
-wait_for 5 sh -c "ss -Hltn 'sport = :$SILENT' | grep -q ."
+wait_for 5 port_listening "$SILENT"
 fails silent_server_times_out "cannot query Prometheus.*timed out after 1[0-9]* milliseconds" \
 	--prometheus "http://127.0.0.1:$SILENT" --hours 1 --timeout 1s
 fails not_prometheus "ERROR collect: query failed.*malformed reply.*not JSON" \

@@ -68,9 +68,7 @@ os.execvp(sys.argv[1], sys.argv[1:])' sh "$ROOT/tools/demo.sh" "$B" >"$out" 2>&1
 OUT=$NS_TMP/run.out
 t0=$(date +%s)
 start_demo "$OUT" DEMO_SECONDS=1 DEMO_LOAD_SECONDS=4 DEMO_NODES=20
-i=0
-while kill -0 $DEMO 2>/dev/null && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
-if kill -0 $DEMO 2>/dev/null; then
+if ! ended_within 90 $DEMO; then
 	fail run_ends_within_90s
 	kill -INT -$DEMO 2>/dev/null
 	sleep 3
@@ -126,9 +124,7 @@ if wait_for 40 grep -q '^  t+1s under load' "$OUT2"; then
 	if [ "$(marked | grep -c 'python3 -c')" -gt 0 ]; then pass int_burner_running; else fail int_burner_running; fi
 	t0=$(date +%s)
 	kill -INT -$DEMO
-	i=0
-	while kill -0 $DEMO 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
-	check int_demo_exits_within_15s sh -c '! kill -0 $1 2>/dev/null' _ $DEMO
+	check int_demo_exits_within_15s ended_within 15 $DEMO
 	echo "  Ctrl-C: the demo ended $(($(date +%s) - t0)) s after SIGINT" >&2
 	check int_says_interrupted grep -q '^INFO demo: interrupted, stopping' "$OUT2"
 	check int_says_all_ended grep -q '^SUCCESS demo: stopped, all [0-9]* process groups ended' "$OUT2"

@@ -81,9 +81,6 @@ printf '{"Pod":{},"NodeNames":[1]}' >"$NS_TMP/bad.json"
 check bad_body_400 test "$(post /filter "$NS_TMP/bad.json")" = 400
 check metrics_count_400 ge 'nodescore_extender_requests_total{verb="filter",code="400"}' 1
 
-kill -TERM "$EPID"
-wait_for 5 sh -c "! kill -0 $EPID 2>/dev/null"
-wait "$EPID"
-check sigterm_exit_0 test $? -eq 0
+check sigterm_exit_0 stop_pid "$EPID"
 check stopped_logged grep -q "INFO extender: stopped" "$LOG"
 summary

@@ -59,10 +59,7 @@ start_agent() {
 	NS_PIDS="$NS_PIDS $APID"
 	wait_for 5 curl -sf "http://127.0.0.1:$AP/healthz"
 }
-stop_agent() {
-	kill -TERM "$APID" 2>/dev/null
-	wait "$APID"
-}
+stop_agent() { stop_pid "$APID"; }
 # am NODE NAME: the agent's sample NAME{node="NODE"}.
 am() { curl -sf --max-time 2 "http://127.0.0.1:$AP/metrics" | awk -v k="$2{node=\"$1\"}" '$1 == k { print $2 }'; }
 amge() { v=$(am "$1" "$2"); [ -n "$v" ] && [ "${v%.*}" -ge "$3" ]; }

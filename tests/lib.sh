@@ -37,11 +37,13 @@ summary() { echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed"
 # failed. For a test that cannot go on: after a skip, or a failed start.
 finish() { summary; exit $?; }
 
+# port_listening PORT: something listens on TCP port PORT of this machine.
+port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 # A TCP port that nothing listens on right now, in 20000..59999.
 free_port() {
 	while :; do
 		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+		port_listening "$p" || { echo "$p"; return; }
 	done
 }
 
@@ -54,6 +56,21 @@ wait_for() {
 		t=$((t - 1))
 	done
 	return 1
+}
+# ended_within SECONDS PID: polls every 0.1 s until process PID has ended;
+# false if it still runs after SECONDS.
+ended_within() {
+	t=$(($1 * 10))
+	while kill -0 "$2" 2>/dev/null; do
+		[ "$t" -gt 0 ] || return 1
+		sleep 0.1
+		t=$((t - 1))
+	done
+}
+# stop_pid PID: SIGTERM to the background process PID, then its exit status.
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null
+	wait "$1"
 }
 
 # A 0600 key file with 32 random bytes.

@@ -124,8 +124,5 @@ check metric_real_no_shadow_requests test "$(metric 'nodescore_extender_shadow_r
 check metric_real_filtered test "$(metric 'nodescore_extender_filtered_nodes_total{reason="anomaly"}')" = 1
 check status_page_real_no_shadow sh -c "! curl -sf '$RU/' | grep -q 'Shadow mode'"
 
-kill -TERM "$SPID"
-wait_for 5 sh -c "! kill -0 $SPID 2>/dev/null"
-wait "$SPID"
-check shadow_sigterm_exit_0 test $? -eq 0
+check shadow_sigterm_exit_0 stop_pid "$SPID"
 summary
