@@ -31,15 +31,7 @@ if [ ! -x "$AGENT" ] || [ ! -x "$EXT" ] || [ ! -x "$PUB" ]; then
 	skip faults_netns "needs $AGENT, $EXT and $PUB"
 	finish
 fi
-if ! netns_add "$NSA" 2>"$NS_TMP/err"; then
-	skip faults_netns "ip netns add failed: $(cat "$NS_TMP/err")"
-	finish
-fi
-if ! netns_add "$NSB" || ! veth_pair "$NSA" "$VA" "$NSB" "$VB" 10.203.1; then
-	fail netns_setup "could not build the veth pair"
-	finish
-fi
-pass netns_setup
+netns_pair faults_netns "$NSA" "$VA" "$NSB" "$VB" 10.203.1
 
 KEY=$NS_TMP/key
 make_key "$KEY"

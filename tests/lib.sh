@@ -232,3 +232,19 @@ veth_pair() {
 		ip -n "$1" link set lo up && ip -n "$3" link set lo up &&
 		ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
 }
+
+# netns_pair TEST NS-A DEV-A NS-B DEV-B NET: the set-up step of a test on two
+# namespaces: both made and joined by veth_pair, check netns_setup. Where
+# namespaces cannot be made here TEST is skipped; either way a failure ends
+# the test.
+netns_pair() {
+	if ! netns_add "$2" 2>"$NS_TMP/err"; then
+		skip "$1" "ip netns add failed: $(cat "$NS_TMP/err")"
+		finish
+	fi
+	if ! netns_add "$4" || ! veth_pair "$2" "$3" "$4" "$5" "$6"; then
+		fail netns_setup "could not build the veth pair"
+		finish
+	fi
+	pass netns_setup
+}

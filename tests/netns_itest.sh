@@ -27,15 +27,7 @@ if [ ! -x "$TOOL" ]; then
 	fail netns_itest "missing $TOOL (build it first)"
 	finish
 fi
-if ! netns_add "$NS1" 2>"$NS_TMP/err"; then
-	skip netns_itest "ip netns add failed: $(cat "$NS_TMP/err")"
-	finish
-fi
-if ! netns_add "$NS2" || ! veth_pair "$NS1" "$VA" "$NS2" "$VB" 10.200.1; then
-	fail netns_setup "could not build the veth pair"
-	finish
-fi
-pass netns_setup
+netns_pair netns_itest "$NS1" "$VA" "$NS2" "$VB" 10.200.1
 
 # Traffic: ns2 runs an echo server and a sink; ns1 runs NRR request/response
 # clients (one 100-byte round trip every 50 ms) and, later, one bulk sender.
