@@ -33,10 +33,7 @@ fi
 # inhibits NodeAnomaly in the example route) stays out of the way ---------
 P=$NS_TMP/root
 C=$NS_TMP/cg
-fixture_proc "$P"
-fixture_kubepods "$C"
-fixture_pod "$C" kubepods-pod1111.slice 39 536870912
-fixture_cpu_ticker "$P" 150
+fixture_node "$P" "$C" 150
 make_key "$NS_TMP/key"
 
 # --- webhook receiver: one file per POST body, bounded size and lifetime ---

@@ -105,10 +105,7 @@ NS_PIDS="$NS_PIDS $!"
 # --- agent on a fixture node, the shipped models, an anomaly injected -----------
 P=$NS_TMP/root
 C=$NS_TMP/cg
-fixture_proc "$P"
-fixture_kubepods "$C"
-fixture_pod "$C" kubepods-pod1111.slice 39 536870912
-fixture_cpu_ticker "$P" 90
+fixture_node "$P" "$C" 90
 echo cpu_util.z_short >"$NS_TMP/anomaly"
 AP=$(free_port)
 "$B/nodescore-agent" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name $NODE --key-file "$KEY" \

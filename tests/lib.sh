@@ -142,6 +142,16 @@ fixture_cpu_ticker() {
 	NS_PIDS="$NS_PIDS $!"
 }
 
+# fixture_node ROOT CG SECONDS: fixture_proc ROOT, and in CG a kubepods tree
+# with one pod (pod1111: cpu.weight 39, memory.max 512 MiB); the CPU ticks
+# for SECONDS.
+fixture_node() {
+	fixture_proc "$1"
+	fixture_kubepods "$2"
+	fixture_pod "$2" kubepods-pod1111.slice 39 536870912
+	fixture_cpu_ticker "$1" "$3"
+}
+
 # fixture_kubepods CG: a cgroup v2 CG/kubepods.slice (systemd layout) with
 # 1 s of CPU and 100 MiB used and no pods: the agent's pods source is healthy.
 fixture_kubepods() {
