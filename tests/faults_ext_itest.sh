@@ -199,6 +199,19 @@ rejge() { v=$(rej "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
 # has_score SCORE: clk-1's row shows SCORE and is not stale.
 has_score() { curl -sf --max-time 2 "$UA/" | grep "<td>clk-1</td><td>$1</td>" | grep -qv 'class="stale"'; }
 stop_clk() { kill "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; }
+# clock_fixed NAME SCORE WHAT [NOTE]: after the clock jump WHAT, clk-1
+# publishes SCORE with the right clock; NAME: accepted again within 5 s.
+clock_fixed() {
+	t0=$(now_ms)
+	pub_clk 0 "$2"
+	if wait_for 5 has_score "$2"; then
+		echo "  $3 -> fixed: accepted again after $(($(now_ms) - t0)) ms$4" >&2
+		pass "$1"
+	else
+		fail "$1" "not fresh 5 s after the clock was fixed"
+	fi
+	stop_clk
+}
 pub_clk 0 800
 check clock_baseline_fresh wait_for 5 has_score 800
 stop_clk
@@ -212,15 +225,8 @@ check clock_ahead_30s_goes_stale wait_for 5 node_stale "$UA" clk-1
 check clock_ahead_30s_neutral test "$(ranking "$UA" '"clk-1","r-a"')" = 'clk-1:5 r-a:9'
 check clock_ahead_30s_stale_counted mge "$UA" "$stalec" 1
 stop_clk
-t0=$(now_ms)
-pub_clk 0 801
-if wait_for 5 has_score 801; then
-	echo "  clock +30 s -> fixed: accepted again after $(($(now_ms) - t0)) ms (the +30 s messages were never accepted, so nothing holds it off)" >&2
-	pass clock_ahead_fixed_accepted
-else
-	fail clock_ahead_fixed_accepted "not fresh 5 s after the clock was fixed"
-fi
-stop_clk
+clock_fixed clock_ahead_fixed_accepted 801 "clock +30 s" \
+	" (the +30 s messages were never accepted, so nothing holds it off)"
 
 # -30 s: the timestamp lags by --skew (30 s) plus transit: clock_skew (or,
 # landing exactly on the bound, replay: older than the last accepted).
@@ -235,15 +241,7 @@ echo "  clock -30 s for 1.5 s: clock_skew +$((skew1 - skew0)), replay +$((rep1 -
 check clock_behind_30s_refused test $((skew1 - skew0 + rep1 - rep0)) -ge 5
 check clock_behind_30s_not_accepted sh -c '! curl -sf "$1/" | grep -q "<td>clk-1</td><td>770</td>"' _ "$UA"
 check clock_behind_30s_goes_stale wait_for 5 node_stale "$UA" clk-1
-t0=$(now_ms)
-pub_clk 0 802
-if wait_for 5 has_score 802; then
-	echo "  clock -30 s -> fixed: accepted again after $(($(now_ms) - t0)) ms" >&2
-	pass clock_behind_fixed_accepted
-else
-	fail clock_behind_fixed_accepted "not fresh 5 s after the clock was fixed"
-fi
-stop_clk
+clock_fixed clock_behind_fixed_accepted 802 "clock -30 s"
 
 # -5 s, inside the skew window: a restart (new boot nonce) whose timestamps
 # are older than the last accepted one is a replay until its clock passes
