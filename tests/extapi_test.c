@@ -14,15 +14,7 @@
 #include "nodescore/extjson.h"
 #include "nodescore/opt.h"
 #include "check.h"
-
-static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
-#define NOW_MS 1790000000000ull
-#define NOW_MONO 100000ull
-#define NOW ((struct ns_extapi_now){NOW_MS, NOW_MONO})
-#define TTL 6000ull
-
-static struct ns_table *table;
-static uint32_t seq;
+#include "extfixture.h"
 
 struct node_spec {
 	const char *name;
@@ -36,14 +28,10 @@ struct node_spec {
 static int add_at(const struct node_spec *s, uint64_t ts)
 {
 	struct ns_msg m;
-	uint8_t buf[NS_WIRE_MAX_LEN];
-	int n;
 
 	memset(&m, 0, sizeof(m));
 	snprintf(m.name, sizeof(m.name), "%s", s->name);
 	m.flags = s->flags;
-	m.boot_nonce = 1;
-	m.seq = ++seq;
 	m.ts_ms = ts;
 	m.score = s->score;
 	m.anomaly = s->anomaly;
@@ -52,13 +40,7 @@ static int add_at(const struct node_spec *s, uint64_t ts)
 	m.free_millicores = s->free_m;
 	m.free_mib = s->free_mib;
 	m.rtt_p99_us = s->rtt;
-	n = ns_wire_encode_node(&m, key, sizeof(key), buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	return ns_table_ingest(table, buf, (size_t)n, key, sizeof(key), ts, s->recv_mono, 30000) ==
-		       NS_WIRE_OK
-		   ? 0
-		   : -EINVAL;
+	return ingest_msg(&m, ts, s->recv_mono);
 }
 
 static int add(const struct node_spec *s)

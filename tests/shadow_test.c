@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Extender shadow mode: neutral replies, the would-be decisions in the
  * stats, the least-allocated comparison and that holds are left alone. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,16 +10,9 @@
 #include "nodescore/extjson.h"
 #include "nodescore/opt.h"
 #include "check.h"
+#include "extfixture.h"
 
-static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
-#define NOW_MS 1790000000000ull
-#define NOW_MONO 100000ull
-#define NOW ((struct ns_extapi_now){NOW_MS, NOW_MONO})
-#define TTL 6000ull
-
-static struct ns_table *table;
 static struct ns_extapi_ctx ctx;
-static uint32_t seq;
 
 struct node_spec {
 	const char *name;
@@ -32,14 +24,10 @@ struct node_spec {
 static int add(const struct node_spec *s)
 {
 	struct ns_msg m;
-	uint8_t buf[NS_WIRE_MAX_LEN];
-	int n;
 
 	memset(&m, 0, sizeof(m));
 	snprintf(m.name, sizeof(m.name), "%s", s->name);
 	m.flags = s->flags;
-	m.boot_nonce = 1;
-	m.seq = ++seq;
 	m.ts_ms = NOW_MS;
 	m.score = s->score;
 	m.anomaly = s->flags ? 900 : 10;
@@ -49,13 +37,7 @@ static int add(const struct node_spec *s)
 	m.free_millicores = s->free_m;
 	m.free_mib = 8192;
 	m.rtt_p99_us = 100;
-	n = ns_wire_encode_node(&m, key, sizeof(key), buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	return ns_table_ingest(table, buf, (size_t)n, key, sizeof(key), NOW_MS, NOW_MONO, 30000) ==
-		       NS_WIRE_OK
-		   ? 0
-		   : -EINVAL;
+	return ingest_msg(&m, NOW_MS, NOW_MONO);
 }
 
 /* s-a ranks well but is busy; s-b is the least allocated that nodescore
