@@ -64,6 +64,16 @@ check real_gets_messages wait_for 10 ge nodescore_extender_table_nodes 4
 # post BASE PATH BODY: the status code; the reply in $NS_TMP/out.
 post() { printf '%s' "$3" >"$NS_TMP/body"; curl -s -o "$NS_TMP/out" -w '%{http_code}' -X POST --data-binary "@$NS_TMP/body" "$1$2"; }
 is() { [ "$(cat "$NS_TMP/out")" = "$1" ]; }
+# answers NAME BASE PATH BODY WANT: NAME passes when the POST is answered
+# 200 with exactly WANT.
+answers() {
+	code=$(post "$2" "$3" "$4")
+	if [ "$code" = 200 ] && is "$5"; then
+		pass "$1"
+	else
+		fail "$1" "code=$code body=$(head -c 300 "$NS_TMP/out")"
+	fi
+}
 POD1='"Pod":{"metadata":{"name":"web-1","namespace":"shop"},"spec":{"containers":[{"resources":{"requests":{"cpu":"1"}}}]}}'
 POD0='"Pod":{"metadata":{"name":"idle-0","namespace":"shop"}}'
 ALL='"NodeNames":["sh-a","sh-b","sh-c","sh-d","sh-x"]'
@@ -72,20 +82,14 @@ ALL='"NodeNames":["sh-a","sh-b","sh-c","sh-d","sh-x"]'
 code=$(post "$RU" /filter "{$POD1,$ALL}")
 check real_filter_removes sh -c "[ $code = 200 ] && grep -q '\"NodeNames\":\[\"sh-a\",\"sh-b\",\"sh-x\"\]' '$NS_TMP/out' \
 	&& grep -q '\"sh-c\":\"nodescore: forecast CPU headroom 500m' '$NS_TMP/out' && grep -q '\"sh-d\":\"nodescore: node flagged anomalous' '$NS_TMP/out'"
-code=$(post "$SU" /filter "{$POD1,$ALL}")
-if [ "$code" = 200 ] && is '{"Nodes":null,"NodeNames":["sh-a","sh-b","sh-c","sh-d","sh-x"],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}'; then
-	pass shadow_filter_neutral
-else fail shadow_filter_neutral "code=$code body=$(head -c 300 "$NS_TMP/out")"; fi
+answers shadow_filter_neutral "$SU" /filter "{$POD1,$ALL}" \
+	'{"Nodes":null,"NodeNames":["sh-a","sh-b","sh-c","sh-d","sh-x"],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}'
 
 # Prioritize: the real ranking is spread out, shadow gives everyone 5.
-code=$(post "$RU" /prioritize "{$POD1,$ALL}")
-if [ "$code" = 200 ] && is '[{"Host":"sh-a","Score":9},{"Host":"sh-b","Score":5},{"Host":"sh-c","Score":10},{"Host":"sh-d","Score":0},{"Host":"sh-x","Score":5}]'; then
-	pass real_prioritize_ranks
-else fail real_prioritize_ranks "code=$code body=$(head -c 300 "$NS_TMP/out")"; fi
-code=$(post "$SU" /prioritize "{$POD1,$ALL}")
-if [ "$code" = 200 ] && is '[{"Host":"sh-a","Score":5},{"Host":"sh-b","Score":5},{"Host":"sh-c","Score":5},{"Host":"sh-d","Score":5},{"Host":"sh-x","Score":5}]'; then
-	pass shadow_prioritize_neutral
-else fail shadow_prioritize_neutral "code=$code body=$(head -c 300 "$NS_TMP/out")"; fi
+answers real_prioritize_ranks "$RU" /prioritize "{$POD1,$ALL}" \
+	'[{"Host":"sh-a","Score":9},{"Host":"sh-b","Score":5},{"Host":"sh-c","Score":10},{"Host":"sh-d","Score":0},{"Host":"sh-x","Score":5}]'
+answers shadow_prioritize_neutral "$SU" /prioritize "{$POD1,$ALL}" \
+	'[{"Host":"sh-a","Score":5},{"Host":"sh-b","Score":5},{"Host":"sh-c","Score":5},{"Host":"sh-d","Score":5},{"Host":"sh-x","Score":5}]'
 # Without sh-c and sh-d (which its filter would have removed) nodescore
 # picks sh-a; least allocated over the same request is the idle sh-d.
 check shadow_log_line wait_for 3 grep -q \
