@@ -27,13 +27,10 @@ done
 make_key "$NS_TMP/key"
 
 SP=$(free_port)
-HP=$(free_port)
-while [ "$HP" = "$SP" ]; do HP=$(free_port); done
-"$EXT" --listen-scores "tcp://127.0.0.1:$SP" --listen-http "127.0.0.1:$HP" --key-file "$NS_TMP/key" \
-	--publish-interval 1s 2>"$NS_TMP/ext.log" &
-NS_PIDS="$NS_PIDS $!"
-U=http://127.0.0.1:$HP
-if wait_for 10 curl -sf "$U/healthz"; then pass extender_up; else
+start_extender "$EXT" "$NS_TMP/ext.log" --listen-scores "tcp://127.0.0.1:$SP" --key-file "$NS_TMP/key" \
+	--publish-interval 1s
+U=$EXT_URL
+if [ -n "$U" ] && wait_for 10 curl -sf "$U/healthz"; then pass extender_up; else
 	fail extender_up "$(cat "$NS_TMP/ext.log")"; finish; fi
 
 cat >"$NS_TMP/nodes.csv" <<'CSV'
@@ -100,12 +97,10 @@ PY
 check prio_column_equals_prioritize wait_for 10 prio_matches
 
 # --- shadow mode: request names reach the page (last prioritize) ----------
-SHP=$(free_port)
 SSP=$(free_port)
-"$EXT" --listen-scores "tcp://127.0.0.1:$SSP" --listen-http "127.0.0.1:$SHP" --key-file "$NS_TMP/key" \
-	--publish-interval 1s --shadow 2>"$NS_TMP/shadow.log" &
-NS_PIDS="$NS_PIDS $!"
-SU=http://127.0.0.1:$SHP
+start_extender "$EXT" "$NS_TMP/shadow.log" --listen-scores "tcp://127.0.0.1:$SSP" --key-file "$NS_TMP/key" \
+	--publish-interval 1s --shadow
+SU=$EXT_URL
 check shadow_extender_up wait_for 10 curl -sf "$SU/healthz"
 "$PUB" --connect "tcp://127.0.0.1:$SSP" --key-file "$NS_TMP/key" --replay "$NS_TMP/nodes.csv" \
 	--interval 1s 2>"$NS_TMP/pub4.log" &
