@@ -136,7 +136,10 @@ fixture_proc() {
 # PAUSE-FILE exists. Stopped by ns_cleanup.
 fixture_cpu_ticker() {
 	(n=2; end=$(($(date +%s) + $2)); while [ "$(date +%s)" -lt $end ]; do
-		[ -n "$3" ] && [ -e "$3" ] || { fixture_proc_stat "$1" $n; n=$((n + 1)); }
+		if [ -z "$3" ] || [ ! -e "$3" ]; then
+			fixture_proc_stat "$1" $n
+			n=$((n + 1))
+		fi
 		sleep 0.1
 	done) &
 	NS_PIDS="$NS_PIDS $!"
