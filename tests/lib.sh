@@ -104,7 +104,7 @@ rejects() {
 	fi
 }
 
-# --- fixture node for the agent (--proc-root, --cgroup-root) ---------------------
+# --- a fixture node for the agent (--proc-root, --cgroup-root) --------------------
 # write_file FILE TEXT: FILE holds TEXT (printf %b: '\n' is a newline), put in
 # place by a rename so that the agent never reads half of it.
 write_file() { printf '%b' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
@@ -145,16 +145,6 @@ fixture_cpu_ticker() {
 	NS_PIDS="$NS_PIDS $!"
 }
 
-# fixture_node ROOT CG SECONDS: fixture_proc ROOT, and in CG a kubepods tree
-# with one pod (pod1111: cpu.weight 39, memory.max 512 MiB); the CPU ticks
-# for SECONDS.
-fixture_node() {
-	fixture_proc "$1"
-	fixture_kubepods "$2"
-	fixture_pod "$2" kubepods-pod1111.slice 39 536870912
-	fixture_cpu_ticker "$1" "$3"
-}
-
 # fixture_kubepods CG: a cgroup v2 CG/kubepods.slice (systemd layout) with
 # 1 s of CPU and 100 MiB used and no pods: the agent's pods source is healthy.
 fixture_kubepods() {
@@ -171,7 +161,17 @@ fixture_pod() {
 	write_file "$1/kubepods.slice/$2/memory.max" "$4\n"
 }
 
-# --- a real Prometheus on 127.0.0.1 ----------------------------------------------
+# fixture_node ROOT CG SECONDS: fixture_proc ROOT, and in CG a kubepods tree
+# with one pod (pod1111: cpu.weight 39, memory.max 512 MiB); the CPU ticks
+# for SECONDS.
+fixture_node() {
+	fixture_proc "$1"
+	fixture_kubepods "$2"
+	fixture_pod "$2" kubepods-pod1111.slice 39 536870912
+	fixture_cpu_ticker "$1" "$3"
+}
+
+# --- a real Prometheus on 127.0.0.1 -----------------------------------------------
 # prometheus_config FILE RULES JOB=PORT...: FILE is a Prometheus configuration
 # that scrapes each JOB at 127.0.0.1:PORT and evaluates the rule file RULES
 # ("" for none), both every second.
@@ -207,7 +207,7 @@ prom_query() { curl -s --max-time 2 "$PROM_URL/api/v1/query" --data-urlencode "q
 # prom_has_value PROMQL: the query returns at least one sample.
 prom_has_value() { prom_query "$1" | grep -q '"value":\['; }
 
-# --- nodescore-extender -------------------------------------------------------------
+# --- nodescore-extender -----------------------------------------------------------
 # extender_listening LOG: the extender that logs to LOG said it listens.
 extender_listening() { grep -q "SUCCESS extender: listening" "$1"; }
 
