@@ -69,7 +69,7 @@ TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BINS := $(patsubst %/main.c,$(BUILD)/nodescore-%,$(wildcard agent/main.c extender/main.c)) $(TOOLS)
 LIBS := $(BUILD)/libagent.a $(BUILD)/libextender.a $(BUILD)/libnodescore.a
 
-.PHONY: all test check asan fuzz coverage bench demo eval sim qtable install clean deps format tests
+.PHONY: all test check asan fuzz coverage bench demo eval sim sim-extra qtable install clean deps format tests
 all: $(BINS)
 tests: $(TESTS)
 
@@ -199,10 +199,14 @@ demo: deps all
 eval: deps all
 	$(Q)./tools/eval.sh $(BUILD)
 
-# Placement comparison on ../shared/data (docs/sim.md): S1-S4 side by side.
+# Placement comparison on ../shared/data (docs/sim.md): S1-S4 side by side;
+# sim-extra: the Azure arrivals and the S2 staleness and horizon sweeps.
 SIM_OUT ?= docs/sim-results
 sim: deps all
-	$(Q)./tools/sim/make-sim.sh $(BUILD) $(SIM_OUT)
+	$(Q)./tools/sim/make-sim.sh $(BUILD) $(SIM_OUT) default
+
+sim-extra: deps all
+	$(Q)./tools/sim/make-sim.sh $(BUILD) $(SIM_OUT) extra
 
 # Retrains models/qtable-default.nsq on the train half (about 8 minutes).
 qtable: deps all
