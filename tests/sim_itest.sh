@@ -141,4 +141,20 @@ bbcol() { awk -F, -v p="$1" 'NR > 1 && $2 == p { print $12 }' "$NS_TMP/bb/s1-run
 "$SIM" --nodes 1 >/dev/null 2>&1
 [ $? -eq 2 ] && pass sim_bad_flag || fail sim_bad_flag
 "$SIM" --help | grep -q -- "--scenario" && pass sim_help || fail sim_help
+
+# S4's first-failure sweep: input checks, and on the real traces a load far
+# below the first failure places every pod under every policy it names.
+FF=tools/sim/first-failure.sh
+"$FF" --help | grep -q "first placement failure" && pass sim_ff_help || fail sim_ff_help
+"$FF" "$B" "0.4 0.3" k8s-default >"$NS_TMP/ff1.log" 2>&1
+[ $? -eq 2 ] && grep -q "loads must rise" "$NS_TMP/ff1.log" && pass sim_ff_rising ||
+	fail sim_ff_rising "$(cat "$NS_TMP/ff1.log")"
+if [ -r ../shared/data/alibaba-v2017-batch-task/batch_task.csv ] &&
+	[ -r ../shared/data/alibaba-v2018-machine-usage-slice/machine_usage.csv ]; then
+	"$FF" "$B" "0.05" k8s-default,koordinator >"$NS_TMP/ff2.log" 2>&1
+	[ "$(grep -c '| 0.05 | none (max 0.05) | - |' "$NS_TMP/ff2.log")" = 2 ] &&
+		pass sim_ff_no_failure_at_low_load || fail sim_ff_no_failure_at_low_load "$(cat "$NS_TMP/ff2.log")"
+else
+	skip sim_ff_no_failure_at_low_load "no ../shared/data"
+fi
 summary
