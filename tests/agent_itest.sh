@@ -49,15 +49,18 @@ MODELS=$(dirname "$0")/../models
 
 # /proc/stat advances 10 steps a second while $NS_TMP/pause is absent.
 fixture_cpu_ticker "$P" 120 "$NS_TMP/pause"
+# Every run that is expected to end is bounded (T seconds): a run that does
+# not end fails its check instead of hanging the test.
+T=20
 
 # --- help and configuration errors ------------------------------------------
-out=$("$AGENT" --help 2>&1); rc=$?
+out=$(timeout $T "$AGENT" --help 2>&1); rc=$?
 check help_exit0 [ $rc -eq 0 ]
 check help_lists_flags sh -c 'echo "$1" | grep -q -- "--proc-root" && echo "$1" | grep -q NODESCORE_PUBLISH_INTERVAL' _ "$out"
 
 bad() { # NAME EXPECTED-SUBSTRING ARGS...: exit 2 and one clear ERROR line
 	n=$1; want=$2; shift 2
-	err=$("$AGENT" --proc-root "$P" --cgroup-root "$C" --node-name $NODE --key-file "$KEY" \
+	err=$(timeout $T "$AGENT" --proc-root "$P" --cgroup-root "$C" --node-name $NODE --key-file "$KEY" \
 		--listen-http 127.0.0.1:0 --state-dir "$NS_TMP/state-bad" "$@" 2>&1 >/dev/null); rc=$?
 	if [ $rc -eq 2 ] && echo "$err" | grep -q "^ERROR agent: .*$want"; then pass "$n"
 	else fail "$n" "rc=$rc stderr=$err"; fi
@@ -80,14 +83,14 @@ cp "$KEY" "$NS_TMP/key-public"; chmod 644 "$NS_TMP/key-public"
 bad cfg_key_world_readable "world-readable" --key-file "$NS_TMP/key-public"
 bad cfg_publish "bad --publish endpoint" --publish 'bogus://x'
 bad cfg_listen "bad HTTP listen address" --listen-http nonsense
-err=$(NODE_NAME=UPPER "$AGENT" --key-file "$KEY" --once 2>&1 >/dev/null); rc=$?
+err=$(NODE_NAME=UPPER timeout $T "$AGENT" --key-file "$KEY" --once 2>&1 >/dev/null); rc=$?
 check cfg_node_name_env_validated [ $rc -eq 2 ]
-out=$(NODE_NAME=from-env "$AGENT" --key-file "$KEY" --once --interval 50ms --proc-root "$P" --cgroup-root "$C" --no-bpf 2>/dev/null)
+out=$(NODE_NAME=from-env timeout $T "$AGENT" --key-file "$KEY" --once --interval 50ms --proc-root "$P" --cgroup-root "$C" --no-bpf 2>/dev/null)
 check node_name_from_env sh -c 'echo "$1" | grep -qx node=from-env' _ "$out"
 
 # --- --once ----------------------------------------------------------------
 touch "$NS_TMP/pause"
-out=$("$AGENT" --key-file "$KEY" --once --interval 200ms --proc-root "$P" --cgroup-root "$C" --no-bpf \
+out=$(timeout $T "$AGENT" --key-file "$KEY" --once --interval 200ms --proc-root "$P" --cgroup-root "$C" --no-bpf \
 	--node-name $NODE 2>"$NS_TMP/once.log"); rc=$?
 rm -f "$NS_TMP/pause"
 has() { echo "$out" | grep -qx "$1"; }
@@ -103,15 +106,17 @@ check once_score_by_hand has score=594
 check once_no_warnings sh -c '! grep -q "^WARNING" "$1"' _ "$NS_TMP/once.log"
 
 # --- the daemon --------------------------------------------------------------
-AP=$(free_port)
+# HTTP on a port the agent picks (from its start line); the scores port
+# cannot be 0, free_port keeps it out of the ephemeral range.
 SP=$(free_port)
 LOG=$NS_TMP/agent.log
 "$AGENT" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name $NODE --key-file "$KEY" \
-	--listen-http "127.0.0.1:$AP" --publish "tcp://127.0.0.1:$SP" --state-dir "$NS_TMP/state" \
+	--listen-http 127.0.0.1:0 --publish "tcp://127.0.0.1:$SP" --state-dir "$NS_TMP/state" \
 	--interval 200ms --publish-interval 5s --history-interval 1s --history-capacity 1000 \
 	--pods-rescan 1s 2>"$LOG" &
 APID=$!
 NS_PIDS="$NS_PIDS $APID"
+AP=$(agent_http_port "$LOG")
 M=$NS_TMP/metrics
 scrape() { curl -sf --max-time 2 "http://127.0.0.1:$AP/metrics" >"$M"; }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$M"; }
@@ -121,7 +126,7 @@ near() { # SERIES WANT [TOL]
 		{ echo "  $1 = '$v', want $2" >&2; return 1; }
 }
 L="{node=\"$NODE\"}"
-check daemon_healthz wait_for 10 curl -sf "http://127.0.0.1:$AP/healthz"
+check daemon_healthz wait_for 10 curl -sf --max-time 5 "http://127.0.0.1:$AP/healthz"
 # cpu_util needs two ticks with the updater between them; a loaded machine
 # can stall the updater, so take a scrape where the CPU delta is in.
 cpu_ok() { scrape && near "nodescore_node_cpu_util$L" 0.2 0.001; }
@@ -148,14 +153,14 @@ if command -v promtool >/dev/null 2>&1; then
 	# Lint about unit spellings is not an error: the names are the history CSV's.
 	check metrics_promtool sh -c 'promtool check metrics <"$1" 2>&1 | grep -v "abbreviated units" | (! grep -q .)' _ "$M"
 fi
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/nope")
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/nope")
 check http_404 [ "$code" = 404 ]
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "http://127.0.0.1:$AP/metrics")
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST -d x "http://127.0.0.1:$AP/metrics")
 check http_405 [ "$code" = 405 ]
 
 # --- history -------------------------------------------------------------------
 hist_ok() {
-	"$AGENT" --export-history "$NS_TMP/h.csv" --state-dir "$NS_TMP/state" 2>/dev/null &&
+	timeout $T "$AGENT" --export-history "$NS_TMP/h.csv" --state-dir "$NS_TMP/state" 2>/dev/null &&
 		[ "$(wc -l <"$NS_TMP/h.csv")" -ge 3 ]
 }
 check history_export_while_running wait_for 10 hist_ok
@@ -165,12 +170,13 @@ check history_csv_values awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i;
 check history_export_no_temp_left sh -c '! ls "$1".tmp.* >/dev/null 2>&1 && [ "$(stat -c %a "$1")" = 644 ]' _ "$NS_TMP/h.csv"
 # A failed export (rename onto a directory) leaves neither a partial file nor a temp file.
 mkdir -p "$NS_TMP/isdir"
-"$AGENT" --export-history "$NS_TMP/isdir" --state-dir "$NS_TMP/state" 2>"$NS_TMP/exp2.err"; rc=$?
+timeout $T "$AGENT" --export-history "$NS_TMP/isdir" --state-dir "$NS_TMP/state" 2>"$NS_TMP/exp2.err"; rc=$?
 check history_export_failure_atomic sh -c '[ "$1" -eq 1 ] && grep -q "^ERROR agent: history export failed" "$2" &&
 	! ls "$3".tmp.* >/dev/null 2>&1 && [ -d "$3" ]' _ $rc "$NS_TMP/exp2.err" "$NS_TMP/isdir"
-"$AGENT" --export-history - --state-dir "$NS_TMP/nostate" >/dev/null 2>"$NS_TMP/exp.err"; rc=$?
+timeout $T "$AGENT" --export-history - --state-dir "$NS_TMP/nostate" >/dev/null 2>"$NS_TMP/exp.err"; rc=$?
 check history_export_missing_is_error sh -c '[ "$1" -ne 0 ] && grep -q "^ERROR agent: cannot open history" "$2"' _ $rc "$NS_TMP/exp.err"
-"$AGENT" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name $NODE --key-file "$KEY" \
+# Refused at start; were it not, it would run as the daemon: bounded.
+timeout $T "$AGENT" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name $NODE --key-file "$KEY" \
 	--listen-http 127.0.0.1:0 --state-dir "$NS_TMP/state" --history-capacity 1000 2>"$NS_TMP/second.log"; rc=$?
 check history_second_writer_refused sh -c '[ "$1" -eq 2 ] && grep -q "another agent uses this --state-dir" "$2"' _ $rc "$NS_TMP/second.log"
 
@@ -224,7 +230,7 @@ nw=$(grep -c '^WARNING sampler: source failing.*source=meminfo' "$LOG")
 check warnings_rate_limited [ "$nw" -ge 1 ] && [ "$nw" -le 3 ]
 check recovered_logged grep -q '^INFO sampler: source recovered source=meminfo' "$LOG"
 check log_format log_format_ok "$LOG"
-check all_healthy_again wait_for 5 sh -c 'curl -sf "http://127.0.0.1:$1/metrics" | grep -q "flag=\"degraded\"} 0"' _ "$AP"
+check all_healthy_again wait_for 5 sh -c 'curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" | grep -q "flag=\"degraded\"} 0"' _ "$AP"
 
 # --- models --------------------------------------------------------------------
 # The shipped models, copied so the test can damage them. --weights 0.5,0,0.5
@@ -233,13 +239,13 @@ check all_healthy_again wait_for 5 sh -c 'curl -sf "http://127.0.0.1:$1/metrics"
 MD=$NS_TMP/models
 mkdir -p "$MD/fc" && cp "$MODELS/forecast-default/manifest.json" "$MODELS/forecast-default/forecast.nsf" "$MD/fc/" &&
 	cp "$MODELS/iforest-default.nsif" "$MD/a.nsif"
-MP=$(free_port)
 "$AGENT" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name model-node --key-file "$KEY" \
-	--listen-http "127.0.0.1:$MP" --publish "tcp://127.0.0.1:$SP" --history-interval 0 \
+	--listen-http 127.0.0.1:0 --publish "tcp://127.0.0.1:$SP" --history-interval 0 \
 	--interval 200ms --weights 0.5,0,0.5 --forecast-model "$MD/fc" --anomaly-model "$MD/a.nsif" \
 	--model-reload-interval 1s 2>"$NS_TMP/models.log" &
 MPID=$!
 NS_PIDS="$NS_PIDS $MPID"
+MP=$(agent_http_port "$NS_TMP/models.log")
 MM=$NS_TMP/models.metrics
 mscrape() { curl -sf --max-time 2 "http://127.0.0.1:$MP/metrics" >"$MM"; }
 mhas() { mscrape && grep -qE "$1" "$MM"; }
@@ -273,25 +279,25 @@ kill $MPID 2>/dev/null
 # with BPF latency sources (the default); the sock_diag fallback costs what the
 # kernel's walk of the TCP hash table costs (milliseconds on big-memory hosts).
 loop_fig() { # PORT NODE HISTOGRAM -> "count within_1ms"
-	curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" -v h="$3" '
+	curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v n="$2" -v h="$3" '
 		$1 == h "_count{node=\"" n "\"}" { t = $2 }
 		$1 == h "_bucket{node=\"" n "\",le=\"0.001\"}" { a = $2 }
 		END { print t + 0, a + 0 }'
 }
 echo "  --no-bpf loop (count, within 1 ms): wall $(loop_fig "$AP" "$NODE" nodescore_agent_loop_duration_seconds)," \
 	"cpu $(loop_fig "$AP" "$NODE" nodescore_agent_loop_cpu_seconds)" >&2
-LP=$(free_port)
 "$AGENT" --proc-root "$P" --cgroup-root "$C" --node-name loop-node --key-file "$KEY" \
-	--listen-http "127.0.0.1:$LP" --publish "tcp://127.0.0.1:$SP" --history-interval 0 \
+	--listen-http 127.0.0.1:0 --publish "tcp://127.0.0.1:$SP" --history-interval 0 \
 	--interval 20ms --forecast-model "$MODELS/forecast-default" \
 	--anomaly-model "$MODELS/iforest-default.nsif" --anomaly-step 1s 2>"$NS_TMP/loop.log" &
 LPID=$!
 NS_PIDS="$NS_PIDS $LPID"
-wait_for 5 curl -sf "http://127.0.0.1:$LP/healthz"
+LP=$(agent_http_port "$NS_TMP/loop.log")
+wait_for 5 curl -sf --max-time 5 "http://127.0.0.1:$LP/healthz"
 sleep 5
 if ldd "$AGENT" 2>/dev/null | grep -q 'libasan\|libubsan\|libtsan'; then
 	skip loop_p99_under_1ms "sanitizer build: instrumentation, not the loop, sets the figure"
-elif ! curl -sf "http://127.0.0.1:$LP/metrics" | grep -q 'source="net",mode="bpf"'; then
+elif ! curl -sf --max-time 5 "http://127.0.0.1:$LP/metrics" | grep -q 'source="net",mode="bpf"'; then
 	skip loop_p99_under_1ms "BPF not available here: the fallback path is not held to 1 ms"
 else
 	echo "  bpf loop (count, within 1 ms): wall $(loop_fig "$LP" loop-node nodescore_agent_loop_duration_seconds)" >&2
@@ -305,20 +311,19 @@ kill $LPID 2>/dev/null
 if [ ! -x "$EXT" ]; then
 	skip extender_receives_node "no $EXT (build the extender first)"
 else
-	EP=$(free_port)
-	"$EXT" --listen-scores "tcp://127.0.0.1:$SP" --listen-http "127.0.0.1:$EP" --key-file "$KEY" \
-		--publish-interval 1s 2>"$NS_TMP/ext.log" &
-	NS_PIDS="$NS_PIDS $!"
+	start_extender "$EXT" "$NS_TMP/ext.log" --listen-scores "tcp://127.0.0.1:$SP" --key-file "$KEY" \
+		--publish-interval 1s
+	EP=$(extender_http_port "$NS_TMP/ext.log")
 	# a second agent with another key must be rejected, not listed
 	make_key "$NS_TMP/key2"
 	"$AGENT" --proc-root "$P" --cgroup-root "$C" --no-bpf --node-name intruder --key-file "$NS_TMP/key2" \
 		--listen-http "" --publish "tcp://127.0.0.1:$SP" --history-interval 0 --interval 200ms \
 		--publish-interval 200ms 2>/dev/null &
 	NS_PIDS="$NS_PIDS $!"
-	in_table() { curl -sf "http://127.0.0.1:$EP/metrics" | grep -q '^nodescore_extender_table_nodes 1$'; }
+	in_table() { curl -sf --max-time 5 "http://127.0.0.1:$EP/metrics" | grep -q '^nodescore_extender_table_nodes 1$'; }
 	check extender_receives_node wait_for 15 in_table
 	prio() {
-		curl -sf -X POST -H 'Content-Type: application/json' \
+		curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' \
 			-d "{\"Pod\":{},\"NodeNames\":[\"$NODE\",\"intruder\"]}" \
 			"http://127.0.0.1:$EP/prioritize" >"$NS_TMP/prio.json"
 	}
@@ -328,8 +333,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 h = {x["Host"]: x["Score"] for x in r}
 sys.exit(not (sys.argv[2] in h and 0 <= h[sys.argv[2]] <= 10))' "$NS_TMP/prio.json" "$NODE"
-	check extender_status_lists_node sh -c 'curl -sf "http://127.0.0.1:$1/" | grep -q "$2" && ! curl -sf "http://127.0.0.1:$1/" | grep -q intruder' _ "$EP" "$NODE"
-	check extender_rejects_wrong_key wait_for 5 sh -c 'curl -sf "http://127.0.0.1:$1/metrics" | grep -E "messages_rejected_total\{reason=\"bad_mac\"\} [1-9]" >/dev/null' _ "$EP"
+	check extender_status_lists_node sh -c 'curl -sf --max-time 5 "http://127.0.0.1:$1/" | grep -q "$2" && ! curl -sf --max-time 5 "http://127.0.0.1:$1/" | grep -q intruder' _ "$EP" "$NODE"
+	check extender_rejects_wrong_key wait_for 5 sh -c 'curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" | grep -E "messages_rejected_total\{reason=\"bad_mac\"\} [1-9]" >/dev/null' _ "$EP"
 fi
 
 # --- shutdown --------------------------------------------------------------------

@@ -10,10 +10,14 @@ NS_PIDS=""
 NS_NETNS=""
 NS_TMP=$(mktemp -d /tmp/nodescore-itest.XXXXXX)
 
-# ns_kill_pids: ends the background processes listed in NS_PIDS.
+# ns_kill_pids: ends the background processes listed in NS_PIDS: SIGTERM,
+# and SIGKILL for one still running 10 s later, so that cleanup never hangs.
 ns_kill_pids() {
 	for p in $NS_PIDS; do kill "$p" 2>/dev/null; done
-	for p in $NS_PIDS; do wait "$p" 2>/dev/null; done
+	for p in $NS_PIDS; do
+		ended_within 10 "$p" || kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 }
 # ns_cleanup, on exit: ends those processes, deletes the network namespaces
 # made by netns_add, removes NS_TMP.
@@ -39,12 +43,36 @@ finish() { summary; exit $?; }
 
 # port_listening PORT: something listens on TCP port PORT of this machine.
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-# A TCP port that nothing listens on right now, in 20000..59999.
+# free_port: a TCP port that nothing listens on right now and that this test
+# has not been given before. Outside the kernel's ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range), from which every outgoing
+# connection (curl, nanomsg, Prometheus) takes its local port: a port picked
+# there can be taken between this check and the bind (EADDRINUSE). Where a
+# binary can listen on port 0 and logs the port (--listen-http 127.0.0.1:0:
+# start_extender, agent_http_port), that is better still; the scores socket
+# (nanomsg) cannot. Prints nothing and fails after 1000 tries.
 free_port() {
-	while :; do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
-		port_listening "$p" || { echo "$p"; return; }
+	read -r fp_lo fp_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || fp_lo=32768 fp_hi=60999
+	# The wider side of the range outside it, from 10000 up; where neither
+	# side has 1000 ports (the whole range is ephemeral), 20000..59999.
+	if [ $((fp_lo - 10000)) -ge $((65535 - fp_hi)) ] && [ $((fp_lo - 10000)) -ge 1000 ]; then
+		fp_min=10000 fp_n=$((fp_lo - 10000))
+	elif [ $((65535 - fp_hi)) -ge 1000 ]; then
+		fp_min=$((fp_hi + 1)) fp_n=$((65535 - fp_hi))
+	else
+		fp_min=20000 fp_n=40000
+	fi
+	fp_try=1000
+	while [ "$fp_try" -gt 0 ]; do
+		fp_try=$((fp_try - 1))
+		p=$((fp_min + $(od -An -N2 -tu2 /dev/urandom) % fp_n))
+		grep -qx "$p" "$NS_TMP/ports" 2>/dev/null && continue
+		port_listening "$p" && continue
+		echo "$p" >>"$NS_TMP/ports"
+		echo "$p"
+		return 0
 	done
+	return 1
 }
 
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds or time runs out.
@@ -67,9 +95,17 @@ ended_within() {
 		t=$((t - 1))
 	done
 }
-# stop_pid PID: SIGTERM to the background process PID, then its exit status.
+# stop_pid PID [SECONDS]: SIGTERM to the background process PID, then its
+# exit status; one still running after SECONDS (10) is killed (SIGKILL) and
+# the status is 124, as timeout(1) gives.
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null
+	if ! ended_within "${2:-10}" "$1"; then
+		echo "  pid $1 still running ${2:-10} s after SIGTERM: SIGKILL" >&2
+		kill -KILL "$1" 2>/dev/null
+		wait "$1" 2>/dev/null
+		return 124
+	fi
 	wait "$1"
 }
 
@@ -206,6 +242,17 @@ start_prometheus() {
 prom_query() { curl -s --max-time 2 "$PROM_URL/api/v1/query" --data-urlencode "query=$1"; }
 # prom_has_value PROMQL: the query returns at least one sample.
 prom_has_value() { prom_query "$1" | grep -q '"value":\['; }
+
+# --- nodescore-agent --------------------------------------------------------------
+# agent_running LOG: the agent that logs to LOG said it runs (its start line).
+agent_running() { grep -q "^SUCCESS agent: running " "$1"; }
+# agent_http_port LOG: the HTTP port in the agent's start line in LOG (with
+# --listen-http 127.0.0.1:0 the port it was given); waits up to 20 s for the
+# line, prints nothing if it does not come.
+agent_http_port() {
+	wait_for 20 agent_running "$1"
+	sed -n 's/^SUCCESS agent: running .* http_port=\([0-9]*\).*/\1/p' "$1" | head -n 1
+}
 
 # --- nodescore-extender -----------------------------------------------------------
 # extender_listening LOG: the extender that logs to LOG said it listens.

@@ -31,8 +31,9 @@ sh-c,950,0,10,100,100,300,300,500,8192,10,100
 sh-d,1000,1,912,0,0,300,300,4000,8192,10,100
 EOF
 
-# A bad value is refused before anything starts.
-NODESCORE_SHADOW=maybe "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
+# A bad value is refused before anything starts (bounded: were it not
+# refused, the extender would run on).
+NODESCORE_SHADOW=maybe timeout 20 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
 	--listen-scores "tcp://127.0.0.1:$(free_port)" 2>"$NS_TMP/bad.log"
 check bad_shadow_value_exit_2 test $? -eq 2
 check bad_shadow_value_logged grep -q 'ERROR extender: invalid --shadow value="maybe"' "$NS_TMP/bad.log"
