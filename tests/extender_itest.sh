@@ -24,14 +24,7 @@ LOG=$NS_TMP/extender.log
 
 # The cluster of tests/fixtures/extender (node-e and node-f never publish,
 # so both are unknown; the fixtures give unknown and stale the same answers).
-CSV=$NS_TMP/cluster.csv
-cat >"$CSV" <<'EOF'
-node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,free_mib,pods,rtt_p99_us
-node-a,800,0,50,300,300,400,300,4000,8192,10,300
-node-b,400,1,912,300,300,100,100,4000,8192,10,300
-node-c,600,0,20,300,300,700,500,900,8192,10,200
-node-d,300,0,10,300,300,200,100,4000,300,10,5000
-EOF
+CSV=$FIX/cluster.csv
 
 start_extender "$EXT" "$LOG" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$SP" \
 	--publish-interval 1s --reserve-settle 0

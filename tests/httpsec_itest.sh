@@ -16,15 +16,9 @@ EXT=$B/nodescore-extender
 PUB=$B/nodescore-pub
 FIX=tests/fixtures/extender
 
-if [ ! -x "$EXT" ] || [ ! -x "$PUB" ]; then
-	fail httpsec "needs $EXT and $PUB (make all)"
-	summary
-	exit 1
-fi
-if ! command -v openssl >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
-	fail httpsec "needs openssl and curl (tools/install-deps.sh)"
-	summary
-	exit 1
+if [ ! -x "$EXT" ] || [ ! -x "$PUB" ] || ! command -v openssl >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+	fail httpsec "needs $EXT and $PUB (make all), openssl and curl (tools/install-deps.sh)"
+	finish
 fi
 
 KEY=$NS_TMP/key
@@ -59,20 +53,12 @@ refuses() {
 }
 
 # --- HTTPS: the normal answers over TLS -------------------------------------
-CSV=$NS_TMP/cluster.csv
-cat >"$CSV" <<'CSV'
-node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicores,free_mib,pods,rtt_p99_us
-node-a,800,0,50,300,300,400,300,4000,8192,10,300
-node-b,400,1,912,300,300,100,100,4000,8192,10,300
-node-c,600,0,20,300,300,700,500,900,8192,10,200
-node-d,300,0,10,300,300,200,100,4000,300,10,5000
-CSV
+# The cluster of tests/fixtures/extender, as extender_itest publishes it.
+CSV=$FIX/cluster.csv
 LOG=$NS_TMP/extender.log
-"$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$SP" \
-	--publish-interval 1s --reserve-settle 0 --tls-cert "$CRT" --tls-key "$TKEY" 2>"$LOG" &
-EPID=$!
-NS_PIDS="$NS_PIDS $EPID"
-wait_for 5 grep -q "SUCCESS extender: listening" "$LOG"
+start_extender "$EXT" "$LOG" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$SP" \
+	--publish-interval 1s --reserve-settle 0 --tls-cert "$CRT" --tls-key "$TKEY"
+EPID=$EXT_PID
 HP=$(extender_http_port "$LOG")
 check tls_extender_started test -n "$HP"
 check tls_on_in_start_line grep -q "SUCCESS extender: listening .* tls=on" "$LOG"
@@ -118,12 +104,10 @@ printf '%s\n' "$TOKEN" >"$NS_TMP/token" && chmod 600 "$NS_TMP/token"
 TLOG=$NS_TMP/token-extender.log
 TSP=$(free_port)
 # The token file from the environment, as NODESCORE_<FLAG> promises.
-NODESCORE_AUTH_TOKEN_FILE=$NS_TMP/token "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
+NODESCORE_AUTH_TOKEN_FILE=$NS_TMP/token start_extender "$EXT" "$TLOG" --key-file "$KEY" \
 	--listen-scores "tcp://127.0.0.1:$TSP" --publish-interval 1s --reserve-settle 0 \
-	--tls-cert "$CRT" --tls-key "$TKEY" 2>"$TLOG" &
-TPID=$!
-NS_PIDS="$NS_PIDS $TPID"
-wait_for 5 grep -q "SUCCESS extender: listening" "$TLOG"
+	--tls-cert "$CRT" --tls-key "$TKEY"
+TPID=$EXT_PID
 TP=$(extender_http_port "$TLOG")
 check token_extender_started grep -q "SUCCESS extender: listening .* tls=on auth_token=on" "$TLOG"
 TU=https://127.0.0.1:$TP
@@ -156,9 +140,7 @@ check unauthorized_in_requests_total test "$(tmetric 'nodescore_extender_request
 check unauthorized_logged grep -q "WARNING http: refused request without a valid bearer token verb=metrics reason=missing client=127.0.0.1" "$TLOG"
 $CURL -H "$AUTH" "$TU/metrics" >"$NS_TMP/metrics.txt"
 check token_not_in_metrics sh -c "! grep -qF '$TOKEN' '$NS_TMP/metrics.txt'"
-kill -TERM "$TPID"
-wait "$TPID"
-check token_extender_sigterm_exit_0 test $? -eq 0
+check token_extender_sigterm_exit_0 stop_pid "$TPID"
 check token_not_in_log sh -c "! grep -qF '$TOKEN' '$TLOG'"
 # Refusals of the token file: world-readable, empty, a space, too long.
 cp "$NS_TMP/token" "$NS_TMP/token-open" && chmod 644 "$NS_TMP/token-open"
@@ -197,15 +179,11 @@ sed '2s/^M/X/' "$CRT" >"$NS_TMP/corrupt.crt"
 refuses tls_corrupt_cert 1 "cannot start HTTPS server: GnuTLS" --tls-cert "$NS_TMP/corrupt.crt" --tls-key "$TKEY"
 # Group read is what fsGroup gives a Secret volume (0440): accepted, like the HMAC key.
 cp "$TKEY" "$NS_TMP/group.key" && chmod 640 "$NS_TMP/group.key"
-"$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 --listen-scores "tcp://127.0.0.1:$(free_port)" \
-	--tls-cert "$CRT" --tls-key "$NS_TMP/group.key" 2>"$NS_TMP/group.log" &
-GPID=$!
-NS_PIDS="$NS_PIDS $GPID"
-check tls_group_readable_key_accepted wait_for 5 grep -q "SUCCESS extender: listening .* tls=on" "$NS_TMP/group.log"
-kill "$GPID" 2>/dev/null
+start_extender "$EXT" "$NS_TMP/group.log" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$(free_port)" \
+	--tls-cert "$CRT" --tls-key "$NS_TMP/group.key"
+check tls_group_readable_key_accepted grep -q "SUCCESS extender: listening .* tls=on" "$NS_TMP/group.log"
+kill "$EXT_PID" 2>/dev/null
 
-kill -TERM "$EPID"
-wait "$EPID"
-check tls_extender_sigterm_exit_0 test $? -eq 0
+check tls_extender_sigterm_exit_0 stop_pid "$EPID"
 check tls_no_key_material_logged sh -c "! grep -q 'PRIVATE KEY' '$LOG'"
 summary
