@@ -3,6 +3,7 @@
  * bounded validating loader, flat tree walker for prediction. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ struct fc_model {
 };
 
 struct ns_forecast {
+	/* Holders of this model set (see ns_forecast_ref): atomic so holders in
+	 * different threads may take and drop references without a lock. */
+	atomic_uint refs;
 	struct ns_feat_config cfg;
 	size_t nfeat;
 	size_t nmodels;
@@ -91,6 +95,7 @@ int ns_forecast_new(const struct ns_feat_config *cfg, struct ns_forecast **out)
 	fc = calloc(1, sizeof(*fc));
 	if (!fc)
 		return -ENOMEM;
+	atomic_init(&fc->refs, 1u);
 	fc->cfg = *cfg;
 	fc->nfeat = NS_FEAT_GLOBAL + NS_FEAT_PER_METRIC * popcount32(cfg->metric_mask);
 	*out = fc;
@@ -154,9 +159,27 @@ static void anchors_for(const struct ns_forecast *fc, int metric, uint16_t a[2])
 	a[1] = (uint16_t)(base + 1 + 3 * NS_FEAT_W_1H);
 }
 
+struct ns_forecast *ns_forecast_ref(struct ns_forecast *fc)
+{
+	/* Relaxed: the caller already holds a reference, so the model cannot
+	 * go away meanwhile and nothing is published by taking another. */
+	if (fc)
+		atomic_fetch_add_explicit(&fc->refs, 1u, memory_order_relaxed);
+	return fc;
+}
+
+/* A mutator on a model another holder also uses would change its
+ * forecasts behind its back (and race with its walks). */
+static int fc_shared(struct ns_forecast *fc)
+{
+	return atomic_load_explicit(&fc->refs, memory_order_acquire) > 1u;
+}
+
 void ns_forecast_free(struct ns_forecast *fc)
 {
-	if (!fc)
+	/* acq_rel: the last holder must see every other holder's reads done
+	 * before it frees the trees. */
+	if (!fc || atomic_fetch_sub_explicit(&fc->refs, 1u, memory_order_acq_rel) != 1u)
 		return;
 	for (size_t i = 0; i < fc->nmodels; i++)
 		model_clear(&fc->m[i]);
@@ -300,6 +323,10 @@ int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *
 	uint32_t room = NS_FC_MAX_NODES, total = 0;
 	size_t all = 0;
 
+	if (fc_shared(fc)) {
+		ERR("model set is shared (ns_forecast_ref): cannot add to it");
+		return -EBUSY;
+	}
 	if (fc->nmodels >= NS_FC_MAX_MODELS || !target_valid(t) || !isfinite(offset)) {
 		ERR("too many models or bad target");
 		return -EINVAL;
@@ -857,6 +884,8 @@ int ns_forecast_set_flat_guard(struct ns_forecast *fc, size_t i, float thr)
 	uint16_t a[2];
 	struct fc_model *m;
 
+	if (fc_shared(fc))
+		return -EBUSY;
 	if (i >= fc->nmodels || !(thr >= 0) || !isfinite(thr))
 		return -EINVAL;
 	m = &fc->m[i];

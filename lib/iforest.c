@@ -2,6 +2,7 @@
 /* Isolation forest (Liu, Ting, Zhou 2008): training, scoring, attribution, model file. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ struct node {
 };
 
 struct ns_iforest {
+	/* Holders of this forest (see ns_iforest_ref): atomic so holders in
+	 * different threads may take and drop references without a lock. */
+	atomic_uint refs;
 	uint32_t nf, nt, psi;
 	uint64_t seed;
 	double cpsi;   /* c(psi): normalises the mean path length */
@@ -71,9 +75,30 @@ void ns_iforest_params_default(struct ns_iforest_params *p)
 	p->seed = 0x6e6f64657363ull;
 }
 
+/* Every forest starts with one reference, its creator's. */
+static struct ns_iforest *forest_alloc(void)
+{
+	struct ns_iforest *f = calloc(1, sizeof(*f));
+
+	if (f)
+		atomic_init(&f->refs, 1u);
+	return f;
+}
+
+struct ns_iforest *ns_iforest_ref(struct ns_iforest *f)
+{
+	/* Relaxed: the caller already holds a reference, so the forest cannot
+	 * go away meanwhile and nothing is published by taking another. */
+	if (f)
+		atomic_fetch_add_explicit(&f->refs, 1u, memory_order_relaxed);
+	return f;
+}
+
 void ns_iforest_free(struct ns_iforest *f)
 {
-	if (!f)
+	/* acq_rel: the last holder must see every other holder's reads done
+	 * before it frees the trees. */
+	if (!f || atomic_fetch_sub_explicit(&f->refs, 1u, memory_order_acq_rel) != 1u)
 		return;
 	free(f->off);
 	free(f->nodes);
@@ -171,7 +196,7 @@ int ns_iforest_train(const float *x, size_t n_rows, size_t n_features, const cha
 	psi = n_rows < p->psi ? (uint32_t)n_rows : p->psi;
 	per_tree = 2 * psi - 1;
 
-	f = calloc(1, sizeof(*f));
+	f = forest_alloc();
 	if (!f)
 		goto fail;
 	f->nf = (uint32_t)n_features;
@@ -462,7 +487,7 @@ int ns_iforest_deserialize(const uint8_t *buf, size_t len, struct ns_iforest **o
 	if (crc != want)
 		BAD("checksum mismatch (file corrupt or truncated)");
 
-	f = calloc(1, sizeof(*f));
+	f = forest_alloc();
 	if (!f) {
 		rc = -ENOMEM;
 		goto fail;

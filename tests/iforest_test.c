@@ -142,6 +142,27 @@ static void test_same_seed_same_forest(void)
 	ns_iforest_free(b);
 }
 
+/* Two holders of one forest: freeing one leaves the other scoring the
+ * same; the last free releases it (leaks show under make asan). */
+static void test_ref_shared_forest(void)
+{
+	struct ns_iforest *f = trained(), *r;
+	double want[50], s;
+
+	CHECK(f);
+	for (int i = 0; i < 50; i++)
+		CHECK_EQ_INT(ns_iforest_score(f, data + i * NF, NF, &want[i]), 0);
+	r = ns_iforest_ref(f);
+	CHECK(r == f);
+	CHECK(ns_iforest_ref(NULL) == NULL);
+	ns_iforest_free(f);
+	for (int i = 0; i < 50; i++) {
+		CHECK_EQ_INT(ns_iforest_score(r, data + i * NF, NF, &s), 0);
+		CHECK(s == want[i]);
+	}
+	ns_iforest_free(r);
+}
+
 static void test_save_load_round_trip_bit_exact(void)
 {
 	struct ns_iforest *f = trained(), *g = NULL;
@@ -341,6 +362,7 @@ int main(void)
 	RUN(test_train_rejects_bad_data);
 	RUN(test_attribution_names_the_isolating_feature);
 	RUN(test_same_seed_same_forest);
+	RUN(test_ref_shared_forest);
 	RUN(test_save_load_round_trip_bit_exact);
 	RUN(test_every_truncation_rejected);
 	RUN(test_every_byte_flip_rejected);

@@ -78,8 +78,10 @@ void ns_anomaly_free(struct ns_anomaly *a);
 /* Gives the detector a pre-trained model (e.g. the shipped
  * models/iforest-default.nsif) to score with until its own first fit. The
  * model's feature names must equal ns_anomaly_feature_name() in order.
- * On success the detector owns f; on -EINVAL (mismatch, reason in err) the
- * caller still owns it. */
+ * On success the detector takes over the caller's reference to f (a forest
+ * shared through ns_iforest_ref stays shared: a refit drops only this
+ * detector's reference); on -EINVAL (mismatch, reason in err) the caller
+ * still holds it. */
 int ns_anomaly_set_model(struct ns_anomaly *a, struct ns_iforest *f, char *err, size_t errlen);
 
 struct ns_anomaly_result {

@@ -35,7 +35,19 @@ struct ns_forecast;
  * step the training data had). Returns 0, -EINVAL or -ENOMEM. */
 int ns_forecast_new(const struct ns_feat_config *cfg, struct ns_forecast **out);
 
-/* NULL-safe. */
+/* A model set is reference-counted so that many holders can share one
+ * read-only copy (nodescore-sim's simulated nodes: one 1.6 MB bundle for
+ * all of them instead of one per node). A count rather than a borrowed
+ * pointer: every holder keeps freeing what it holds (reload, fallback,
+ * teardown) with no owner flag, and the last one frees the trees.
+ * ns_forecast_new and the loaders return a set with one reference;
+ * ns_forecast_ref adds one and returns fc (NULL-safe); ns_forecast_free
+ * drops one and frees at zero (NULL-safe). The count is atomic; the model
+ * itself is only read after loading, so holders in several threads need
+ * no lock. The two mutators, ns_forecast_add_xgb_json and
+ * ns_forecast_set_flat_guard, are for building a model (the trainer) and
+ * refuse (-EBUSY) a set that has more than one reference. */
+struct ns_forecast *ns_forecast_ref(struct ns_forecast *fc);
 void ns_forecast_free(struct ns_forecast *fc);
 
 /* Adds one model from an XGBoost JSON model (XGBoosterSaveModelToBuffer
@@ -46,7 +58,8 @@ void ns_forecast_free(struct ns_forecast *fc);
  * model was trained on target - anchor, where the anchor is the metric's
  * current value (<metric>_cur, else <metric>_mean_1h, else 0): prediction =
  * trees + offset + anchor. Returns 0, -EINVAL with a reason in err, or
- * -ENOMEM; fc is unchanged on error. */
+ * -ENOMEM, or -EBUSY when fc is shared (ns_forecast_ref); fc is unchanged
+ * on error. */
 int ns_forecast_add_xgb_json(struct ns_forecast *fc, const struct ns_fc_target *t, const char *json,
 			     size_t len, float offset, int relative, char *err, size_t errlen);
 
@@ -77,8 +90,10 @@ int ns_forecast_load_bundle(const char *dir, struct ns_forecast **out, char *err
 
 /* Flat guard of model i: when the metric's std over the last hour
  * (<metric>_std_1h) is below thr, the model forecasts anchor + offset
- * (persistence) instead of walking its trees. thr 0 disables. Returns 0 or
- * -EINVAL (bad index or threshold, metric not featured). */
+ * (persistence) instead of walking its trees. thr 0 disables. Returns 0,
+ * -EINVAL (bad index or threshold, metric not featured), or -EBUSY when fc
+ * is shared (ns_forecast_ref): the guard is part of the model, set while
+ * building it, never on a set other holders already predict with. */
 int ns_forecast_set_flat_guard(struct ns_forecast *fc, size_t i, float thr);
 float ns_forecast_flat_guard(const struct ns_forecast *fc, size_t i);
 

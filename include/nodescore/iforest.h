@@ -31,6 +31,13 @@ void ns_iforest_params_default(struct ns_iforest_params *p);
 int ns_iforest_train(const float *x, size_t n_rows, size_t n_features, const char *const *names,
 		     const struct ns_iforest_params *p, struct ns_iforest **out);
 
+/* Reference-counted so that many holders can share one forest
+ * (nodescore-sim's simulated nodes score against one 195 KB copy); see
+ * ns_forecast_ref for why a count. train and the loaders return a forest
+ * with one reference; ns_iforest_ref adds one and returns f (NULL-safe);
+ * ns_iforest_free drops one and frees at zero (NULL-safe). The count is
+ * atomic and the forest is immutable, so holders need no lock. */
+struct ns_iforest *ns_iforest_ref(struct ns_iforest *f);
 void ns_iforest_free(struct ns_iforest *f);
 
 /* Anomaly score of one sample: s = 2^(-E[h(x)]/c(psi)) in (0, 1], higher is
