@@ -158,9 +158,11 @@ static int resolve(const char *given, const char *name, int dir, char *out, size
 
 /* --- forecaster --- */
 
-/* Loads and fully validates a bundle; on success *fc and the peak indices. */
-static int fc_load(const struct ns_models *m, struct ns_forecast **fc, int *cpu, int *mem,
-		   char *version, size_t vlen, char *err, size_t errlen)
+/* Loads and fully validates a bundle; on success *fc and the peak indices.
+ * shared (NULL = load the bundle) is a model already loaded from it: a
+ * reference to it is taken instead, the rest is the same. */
+static int fc_load(const struct ns_models *m, struct ns_forecast *shared, struct ns_forecast **fc,
+		   int *cpu, int *mem, char *version, size_t vlen, char *err, size_t errlen)
 {
 	struct ns_bundle *b = NULL;
 	const char *v;
@@ -177,8 +179,9 @@ static int fc_load(const struct ns_models *m, struct ns_forecast **fc, int *cpu,
 		if (!isalnum((unsigned char)*c) && !strchr("._-+:", *c))
 			*c = '_';
 	ns_bundle_close(b);
-	rc = ns_forecast_load_bundle(m->fc_path, fc, err, errlen);
-	if (rc)
+	if (shared)
+		*fc = ns_forecast_ref(shared);
+	else if ((rc = ns_forecast_load_bundle(m->fc_path, fc, err, errlen)) != 0)
 		return rc;
 	*cpu = ns_forecast_find(*fc, NS_M_CPU_UTIL, NS_FC_PEAK, m->cfg.horizon_s);
 	*mem = ns_forecast_find(*fc, NS_M_MEM_UTIL, NS_FC_PEAK, m->cfg.horizon_s);
@@ -655,7 +658,8 @@ static void open_forecast(struct ns_models *m)
 		return;
 	}
 	fc_sigs(m, m->fc_sig);
-	if (fc_load(m, &fc, &cpu, &mem, version, sizeof(version), err, sizeof(err)) ||
+	if (fc_load(m, m->cfg.forecast, &fc, &cpu, &mem, version, sizeof(version), err,
+		    sizeof(err)) ||
 	    fc_install(m, fc, cpu, mem, err, sizeof(err))) {
 		log_warning(
 		    "models",
@@ -690,7 +694,15 @@ static int open_anomaly(struct ns_models *m, char *err, size_t errlen)
 		return 0;
 	}
 	m->an_sig = sig_of(m->an_path);
-	rc = ns_iforest_load(m->an_path, &f, why, sizeof(why));
+	/* A shared forest is taken as if loaded: the same metric choice and
+	 * set_model checks below, and the detector's refits or a reload
+	 * replace only this detector's reference. */
+	if (m->cfg.anomaly) {
+		f = ns_iforest_ref(m->cfg.anomaly);
+		rc = 0;
+	} else {
+		rc = ns_iforest_load(m->an_path, &f, why, sizeof(why));
+	}
 	have_file = rc == 0;
 	/* Given metrics win (set_model then refuses a model over others);
 	 * otherwise the model's, else the wide default list. */
@@ -780,6 +792,9 @@ int ns_models_open(const struct ns_models_config *c, struct ns_models **out, cha
 	snprintf(m->st.anomaly.path, sizeof(m->st.anomaly.path), "%s", m->an_path);
 	snprintf(m->st.qtable.path, sizeof(m->st.qtable.path), "%s", m->qt_path);
 	open_forecast(m);
+	/* The caller's models are referenced by now; a later reload loads. */
+	m->cfg.forecast = NULL;
+	m->cfg.anomaly = NULL;
 	open_qtable(m);
 	*out = m;
 	return 0;
@@ -811,7 +826,8 @@ static int reload_forecast(struct ns_models *m)
 	 * every interval, and retried when it changes again. */
 	m->fc_sig[0] = now[0];
 	m->fc_sig[1] = now[1];
-	if (fc_load(m, &fc, &cpu, &mem, version, sizeof(version), err, sizeof(err)) ||
+	/* A changed bundle: a new copy for this agent, never a shared model. */
+	if (fc_load(m, NULL, &fc, &cpu, &mem, version, sizeof(version), err, sizeof(err)) ||
 	    fc_install(m, fc, cpu, mem, err, sizeof(err))) {
 		m->st.forecast.rejected++;
 		log_error("models", "forecast bundle rejected, %s path=%s reason=\"%s\"",

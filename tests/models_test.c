@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Tests for agent/models.c: the shipped models driven by a synthetic node,
  * level shift, spike detection, Q-table lookup, hot reload of bad and good
- * files, fallback. */
+ * files, fallback, models shared between several ns_models. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -15,6 +15,8 @@
 
 #include "check.h"
 #include "rng.h"
+#include "nodescore/forecast.h"
+#include "nodescore/iforest.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
 #include "nodescore/qtable.h"
@@ -363,6 +365,123 @@ static void test_reload_bad_bundle_keeps_old(void)
 	rm_tree(dir);
 }
 
+static int same_d(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* The model outputs of one tick, exactly. */
+static int same_in(const struct ns_score_input *a, const struct ns_score_input *b)
+{
+	return same_d(a->cpu_peak_fc, b->cpu_peak_fc) && same_d(a->mem_peak_fc, b->mem_peak_fc) &&
+	       same_d(a->anomaly, b->anomaly) && a->anomaly_flag == b->anomaly_flag;
+}
+
+/* nodescore-sim's set-up: the models loaded once and given to several
+ * ns_models (ns_models_config.forecast, .anomaly). Each tick is exactly
+ * that of an ns_models that loaded its own copy, with the same versions;
+ * the caller's and another holder's frees leave it working; a refit and a
+ * reload replace only that holder's model. Use after free and leaks show
+ * under make asan. */
+static void test_shared_models(void)
+{
+	char dir[] = "/tmp/ns-models-test.XXXXXX", b[600], nsf[700], an[600], err[256];
+	struct ns_models_config c;
+	struct ns_models *m1 = NULL, *m2 = NULL, *solo1 = NULL, *solo2 = NULL;
+	struct ns_models_stats s0, st;
+	struct ns_score_input in1, in2, ins1, ins2;
+	struct ns_forecast *fc = NULL;
+	struct ns_iforest *f = NULL;
+	uint64_t ts = T0_MS, ts1;
+	int same = 1;
+
+	CHECK(mkdtemp(dir));
+	snprintf(b, sizeof(b), "%s/fc", dir);
+	snprintf(nsf, sizeof(nsf), "%s/forecast.nsf", b);
+	snprintf(an, sizeof(an), "%s/a.nsif", dir);
+	CHECK_EQ_INT(copy_bundle(b), 0);
+	CHECK_EQ_INT(copy_file(IF_FILE, an), 0);
+	CHECK_EQ_INT(ns_forecast_load_bundle(b, &fc, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_iforest_load(an, &f, err, sizeof(err)), 0);
+	ns_models_config_default(&c);
+	c.forecast_path = b;
+	c.anomaly_path = an;
+	c.reload_ms = 0;
+	c.forecast = fc;
+	c.anomaly = f;
+	CHECK_EQ_INT(ns_models_open(&c, &m1, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_models_open(&c, &m2, err, sizeof(err)), 0);
+	/* Shared now: the trainer's mutator refuses to change it under them. */
+	CHECK_EQ_INT(ns_forecast_set_flat_guard(fc, 0, 0.01f), -EBUSY);
+	ns_forecast_free(fc);
+	ns_iforest_free(f);
+	CHECK_EQ_INT(open_models(b, an, 0, &solo1), 0);
+	CHECK_EQ_INT(open_models(b, an, 0, &solo2), 0);
+	ns_models_stats(solo1, &s0);
+	ns_models_stats(m1, &st);
+	CHECK(st.forecast.loaded && st.anomaly.loaded);
+	CHECK_EQ_STR(st.forecast.version, s0.forecast.version);
+	CHECK_EQ_STR(st.anomaly.version, s0.anomaly.version);
+	CHECK_EQ_STR(st.forecast.path, s0.forecast.path);
+
+	rng_state = 11;
+	for (int i = 0; i < 1440; i++, ts += 5000) { /* 2 h at 5 s */
+		double cpu = 0.3 + 0.02 * gauss(), mem = 0.5 + 0.01 * gauss();
+
+		tick(m1, ts, cpu, mem, &in1);
+		tick(m2, ts, cpu, mem, &in2);
+		tick(solo1, ts, cpu, mem, &ins1);
+		tick(solo2, ts, cpu, mem, &ins2);
+		same &= same_in(&in1, &ins1) && same_in(&in2, &ins2) && same_in(&in1, &in2);
+	}
+	CHECK(same);
+	CHECK(!isnan(in1.cpu_peak_fc) && !isnan(in1.anomaly));
+
+	/* m1 alone past probation: its own fit replaces its forest only. */
+	ts1 = ts;
+	for (int i = 0; i < 1900; i++, ts1 += 5000) {
+		double cpu = 0.3 + 0.02 * gauss(), mem = 0.5 + 0.01 * gauss();
+
+		tick(m1, ts1, cpu, mem, &in1);
+		tick(solo1, ts1, cpu, mem, &ins1);
+		same &= same_in(&in1, &ins1);
+	}
+	CHECK(same);
+	ns_models_stats(m1, &st);
+	CHECK_EQ_INT(st.refits, 1);
+	CHECK_EQ_STR(st.anomaly.version, "own-fit");
+	ns_models_stats(m2, &st);
+	CHECK_EQ_INT(st.refits, 0);
+	CHECK_EQ_STR(st.anomaly.version, "nsif-1");
+	ns_models_free(m1);
+	ns_models_free(solo1);
+
+	/* m2 is the last holder of both shared models: still the same as a copy. */
+	for (int i = 0; i < 600; i++, ts += 5000) {
+		double cpu = (i < 300 ? 0.3 : 0.9) + 0.02 * gauss(), mem = 0.5 + 0.01 * gauss();
+
+		tick(m2, ts, cpu, mem, &in2);
+		tick(solo2, ts, cpu, mem, &ins2);
+		same &= same_in(&in2, &ins2);
+	}
+	CHECK(same);
+	CHECK(!isnan(in2.cpu_peak_fc) && !isnan(in2.anomaly));
+
+	/* A changed bundle is loaded into m2's own copy (the shared one freed). */
+	CHECK_EQ_INT(unlink(nsf), 0);
+	CHECK_EQ_INT(copy_bundle(b), 0);
+	CHECK_EQ_INT(ns_models_reload(m2), 1);
+	ns_models_stats(m2, &st);
+	CHECK_EQ_INT(st.forecast.reloads, 1);
+	CHECK(st.forecast.loaded);
+	for (int i = 0; i < 120; i++, ts += 5000)
+		tick(m2, ts, 0.9, 0.5, &in2);
+	CHECK(!isnan(in2.cpu_peak_fc) && !isnan(in2.anomaly));
+	ns_models_free(m2);
+	ns_models_free(solo2);
+	rm_tree(dir);
+}
+
 /* A bundle whose horizon is not the one asked for is refused as a whole. */
 static void test_missing_horizon_is_fallback(void)
 {
@@ -652,6 +771,7 @@ int main(void)
 	RUN(test_anomaly_step_averages_ticks);
 	RUN(test_anomaly_own_fit_and_drift);
 	RUN(test_reload_bad_bundle_keeps_old);
+	RUN(test_shared_models);
 	RUN(test_missing_horizon_is_fallback);
 	RUN(test_missing_models_fallback_then_appear);
 	RUN(test_bad_config);

@@ -25,6 +25,9 @@
 #define NS_MODELS_ANOMALY_METRICS_WIDE                                                             \
 	"cpu_util,mem_util,psi_cpu_some,psi_mem_some,psi_io_some,rtt_p99_us,disk_p99_us"
 
+struct ns_forecast;
+struct ns_iforest;
+
 struct ns_models_config {
 	/* Bundle directory / .nsif / .nsq file; NULL or "" = the defaults above
 	 * (first that exists), "none" = disabled (fallback, one INFO line). */
@@ -41,6 +44,20 @@ struct ns_models_config {
 	 * holds a feature name the anomaly flag is forced on with it as the
 	 * top feature. For end-to-end tests of the alert path only. */
 	const char *test_anomaly_file;
+	/* Already-loaded models to use instead of loading forecast_path and
+	 * anomaly_path again; NULL = load them (the agent passes none). For a
+	 * process running many nodes' models over the same files
+	 * (nodescore-sim, one ns_models per simulated node): one read-only copy
+	 * then serves them all. open takes its own reference (ns_forecast_ref,
+	 * ns_iforest_ref); the caller keeps and frees its own. The model must
+	 * have been loaded from the path given: the path still gives the
+	 * bundle version and the file signatures for reload, the model the
+	 * horizon lookup and the detector's metrics, as when loaded here. A
+	 * changed file is reloaded into a new copy for this ns_models only,
+	 * and the detector's own refits replace only its own model. Ignored
+	 * when the path is "none". */
+	struct ns_forecast *forecast;
+	struct ns_iforest *anomaly;
 };
 
 void ns_models_config_default(struct ns_models_config *c);
