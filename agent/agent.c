@@ -68,6 +68,10 @@ struct ns_agent {
 	int sent_once;
 	uint64_t history_appends, history_errors;
 	int last_history_err;
+	/* Wall-clock step detection: both clocks at the previous tick. */
+	uint64_t clk_mono_ns, clk_wall_ms;
+	uint64_t clock_jumps;
+	int64_t clock_jump_ms;
 	pthread_mutex_t mu;
 	struct ns_agent_snapshot snap; /* guarded by mu */
 };
@@ -431,6 +435,32 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A wall clock that moved apart from the monotonic one since the last tick
+ * was stepped. Everything keeps its pace (monotonic); what the step changes
+ * is the date on the samples, the history rows and the messages, which the
+ * extender refuses beyond its --skew / --future-skew until the clock is
+ * right again. */
+static void check_clock(struct ns_agent *a, uint64_t now_ns, uint64_t wall_ms)
+{
+	if (a->clk_mono_ns) {
+		int64_t dw = (int64_t)(wall_ms - a->clk_wall_ms);
+		int64_t dm = (int64_t)((now_ns - a->clk_mono_ns) / 1000000u);
+		int64_t jump = dw - dm;
+
+		if (jump > NS_AGENT_CLOCK_JUMP_MS || jump < -NS_AGENT_CLOCK_JUMP_MS) {
+			a->clock_jumps++;
+			a->clock_jump_ms = jump;
+			log_warning("agent",
+				    "wall clock jumped jump_ms=%+lld: messages and history rows "
+				    "carry the new time, the extender refuses messages beyond its "
+				    "skew bounds until the clock is right",
+				    (long long)jump);
+		}
+	}
+	a->clk_mono_ns = now_ns;
+	a->clk_wall_ms = wall_ms;
+}
+
 void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 {
 	struct ns_sample s;
@@ -443,6 +473,7 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	const uint8_t watch = NS_FLAG_ANOMALY | NS_FLAG_DEGRADED;
 
 	ns_sample_init(&s, ns_now_ms());
+	check_clock(a, t0, s.ts_ms);
 	ns_procstat_sample(&a->procstat, &s);
 	ns_meminfo_sample(&a->meminfo, &s);
 	ns_loadavg_sample(&a->loadavg, &s);
@@ -523,6 +554,8 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	a->snap.history_errors = a->history_errors;
 	a->snap.history_enabled = a->ring != NULL;
 	a->snap.history_damaged = a->history_damaged;
+	a->snap.clock_jumps = a->clock_jumps;
+	a->snap.clock_jump_ms = a->clock_jump_ms;
 	a->snap.models_enabled = a->models != NULL;
 	if (a->models)
 		ns_models_stats(a->models, &a->snap.models);
@@ -537,6 +570,7 @@ int ns_agent_run(struct ns_agent *a, volatile sig_atomic_t *stop)
 {
 	uint64_t step = a->cfg.interval_ms * 1000000ull;
 	uint64_t next = ns_mono_ns();
+	int abs_failed = 0;
 
 	while (!*stop) {
 		struct timespec ts;
@@ -548,6 +582,24 @@ int ns_agent_run(struct ns_agent *a, volatile sig_atomic_t *stop)
 		r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		if (r == EINTR)
 			continue; /* a signal: the loop condition decides */
+		if (r) {
+			/* Refused (libfaketime 0.9.10 with DONT_FAKE_MONOTONIC gives
+			 * EINVAL here): going on would tick as fast as the CPU allows.
+			 * Sleep what is left of the interval as a relative time. */
+			if (!abs_failed)
+				log_warning("agent",
+					    "absolute sleep failed, sleeping relative intervals "
+					    "error=\"%s\"",
+					    strerror(r));
+			abs_failed = 1;
+			now = ns_mono_ns();
+			if (next > now) {
+				ts.tv_sec = (time_t)((next - now) / 1000000000ull);
+				ts.tv_nsec = (long)((next - now) % 1000000000ull);
+				if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+					continue;
+			}
+		}
 		if (*stop)
 			break;
 		now = ns_mono_ns();

@@ -297,6 +297,13 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 	       (double)s->interval_ms / 1000.0);
 	simple(&o, "nodescore_agent_start_time_seconds", "gauge", "Agent start, unix seconds.",
 	       node, (double)s->start_ms / 1000.0);
+	simple(&o, "nodescore_agent_clock_jumps_total", "counter",
+	       "Wall-clock steps seen: the wall clock moved over 1 s apart from the monotonic one "
+	       "between two ticks.",
+	       node, (double)s->clock_jumps);
+	simple(&o, "nodescore_agent_clock_jump_last_seconds", "gauge",
+	       "The last wall-clock step, seconds (+ ahead, - back); 0 before one.", node,
+	       (double)s->clock_jump_ms / 1000.0);
 
 	histogram(&o, "nodescore_agent_loop_duration_seconds",
 		  "Wall time of one sampling loop iteration (sample, score, publish).", node,

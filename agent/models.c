@@ -283,6 +283,21 @@ static int fc_install(struct ns_models *m, struct ns_forecast *fc, int cpu, int 
 	return 0;
 }
 
+/* The step grids run on sample time (the wall clock). A sample dated before
+ * the open step began means that clock went back (stepped by NTP or by
+ * hand, or fixed after running ahead): waiting for it to reach the old
+ * boundary would stop the grid for as long as the jump. True when so. */
+static int went_back(uint64_t ts_ms, uint64_t next_ms, uint64_t step_ms)
+{
+	return ts_ms + step_ms < next_ms;
+}
+
+static void log_went_back(const char *grid, uint64_t ts_ms, uint64_t next_ms, uint64_t step_ms)
+{
+	log_info("models", "wall clock went back, step grid restarted grid=%s back_ms=%llu", grid,
+		 (unsigned long long)(next_ms - step_ms - ts_ms));
+}
+
 /* predict = 0 while replaying history: the forecast is made once at the end. */
 static void fc_step(struct ns_models *m, const struct ns_sample *s, int predict)
 {
@@ -301,6 +316,16 @@ static void fc_step(struct ns_models *m, const struct ns_sample *s, int predict)
 		m->fc_next_ms = s->ts_ms + step;
 		ns_history_reset(&m->fc_acc);
 		return;
+	}
+	/* Back in time: the open step's samples are dropped, the grid restarts
+	 * at this sample and the pipeline takes its next point as the next step
+	 * (its windows kept). Ahead in time is a stall: the gap below. */
+	if (went_back(s->ts_ms, m->fc_next_ms, step)) {
+		if (predict)
+			log_went_back("forecast", s->ts_ms, m->fc_next_ms, step);
+		ns_history_reset(&m->fc_acc);
+		m->fc_next_ms = s->ts_ms + step;
+		ns_feat_clock_back(m->feat, m->fc_next_ms);
 	}
 	/* A sample at or past the boundary opens the next step: close this one
 	 * first, with only its own samples. */
@@ -514,6 +539,12 @@ static void an_step(struct ns_models *m, const struct ns_sample *s)
 		m->an_next_ms = s->ts_ms + m->cfg.anomaly_step_ms;
 		ns_history_reset(&m->an_acc);
 		return;
+	}
+	/* Back in time: as for the forecaster; the detector has no time axis. */
+	if (went_back(s->ts_ms, m->an_next_ms, m->cfg.anomaly_step_ms)) {
+		log_went_back("anomaly", s->ts_ms, m->an_next_ms, m->cfg.anomaly_step_ms);
+		ns_history_reset(&m->an_acc);
+		m->an_next_ms = s->ts_ms + m->cfg.anomaly_step_ms;
 	}
 	if (s->ts_ms >= m->an_next_ms) {
 		if (ns_history_mean(&m->an_acc, m->an_next_ms, &mean) == 0)
@@ -946,7 +977,8 @@ void ns_models_tick(void *ctx, const struct ns_sample *s, struct ns_score_input 
 	if (m->cfg.reload_ms) {
 		if (m->next_reload_ms == 0)
 			m->next_reload_ms = s->ts_ms + m->cfg.reload_ms;
-		else if (s->ts_ms >= m->next_reload_ms) {
+		else if (s->ts_ms >= m->next_reload_ms ||
+			 went_back(s->ts_ms, m->next_reload_ms, m->cfg.reload_ms)) {
 			ns_models_reload(m);
 			m->next_reload_ms = s->ts_ms + m->cfg.reload_ms;
 		}

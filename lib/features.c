@@ -256,6 +256,21 @@ int ns_feat_push(struct ns_feat *f, const struct ns_sample *s)
 	return 0;
 }
 
+void ns_feat_clock_back(struct ns_feat *f, uint64_t ts_ms)
+{
+	uint64_t span;
+
+	if (!f->started)
+		return;
+	span = (f->last_idx + 1) * f->cfg.step_ms;
+	if (ts_ms < span) {
+		ns_feat_reset(f);
+		return;
+	}
+	/* idx = (ts - t0 + step / 2) / step = last_idx + 1 for this ts. */
+	f->t0_ms = ts_ms - span;
+}
+
 static float lag_value(const struct ns_roll *r, uint32_t k)
 {
 	const struct ns_roll_chunk *c = ns_roll_at(r, k);

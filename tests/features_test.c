@@ -256,6 +256,50 @@ static void test_bad_config(void)
 	ns_feat_free(f);
 }
 
+/* A wall clock stepped back: without ns_feat_clock_back every sample is
+ * dropped until the clock reaches the old grid again; with it the next
+ * sample is the next step and the windows keep what they had. */
+static void test_clock_back(void)
+{
+	struct ns_feat_config cfg = {60000u, 1u << NS_M_CPU_UTIL};
+	struct ns_feat *f = NULL;
+	struct ns_sample s;
+	float out[NS_FEAT_MAX];
+	const uint64_t t0 = 1795392000000ull, step = 60000u;
+	int cur, mean1h;
+
+	CHECK_EQ_INT(ns_feat_new(&cfg, &f), 0);
+	cur = ns_feat_index(f, "cpu_util_cur");
+	mean1h = ns_feat_index(f, "cpu_util_mean_1h");
+	CHECK(cur >= 0 && mean1h >= 0);
+	ns_feat_clock_back(f, t0); /* nothing pushed yet: no effect */
+	for (int i = 0; i < 30; i++) {
+		ns_sample_init(&s, t0 + (uint64_t)i * step);
+		s.v[NS_M_CPU_UTIL] = 0.2f;
+		CHECK_EQ_INT(ns_feat_push(f, &s), 0);
+	}
+	/* One hour back: dropped as it stands. */
+	ns_sample_init(&s, t0 + 30 * step - 3600000u);
+	s.v[NS_M_CPU_UTIL] = 0.6f;
+	CHECK_EQ_INT(ns_feat_push(f, &s), 1);
+	ns_feat_clock_back(f, s.ts_ms);
+	CHECK_EQ_INT(ns_feat_push(f, &s), 0);
+	s.ts_ms += step;
+	CHECK_EQ_INT(ns_feat_push(f, &s), 0);
+	CHECK_EQ_INT(ns_feat_get(f, out, NS_FEAT_MAX), 0);
+	CHECK(fabsf(out[cur] - 0.6f) < 1e-6f);
+	/* 30 points of 0.2 and 2 of 0.6, none lost to the jump. */
+	CHECK(fabsf(out[mean1h] - (30 * 0.2f + 2 * 0.6f) / 32) < 1e-4f);
+	/* A time too small to anchor the grid: a fresh start. */
+	ns_feat_clock_back(f, 1000);
+	ns_sample_init(&s, 1000);
+	s.v[NS_M_CPU_UTIL] = 0.4f;
+	CHECK_EQ_INT(ns_feat_push(f, &s), 0);
+	CHECK_EQ_INT(ns_feat_get(f, out, NS_FEAT_MAX), 0);
+	CHECK(fabsf(out[mean1h] - 0.4f) < 1e-6f);
+	ns_feat_free(f);
+}
+
 int main(void)
 {
 	RUN(test_step_5min);
@@ -263,5 +307,6 @@ int main(void)
 	RUN(test_step_1s_minute_buckets);
 	RUN(test_names_and_time);
 	RUN(test_bad_config);
+	RUN(test_clock_back);
 	return CHECK_SUMMARY();
 }

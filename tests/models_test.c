@@ -763,6 +763,69 @@ static void test_tick_cost(void)
 	ns_models_free(m);
 }
 
+/* The step grids run on sample time, the wall clock. Stepped back an hour,
+ * or put right after running an hour ahead, the forecaster and the
+ * detector go on stepping at once instead of waiting an hour for the clock
+ * to reach their old grid; a reload check is due at once too. */
+static void test_clock_steps(void)
+{
+	char dir[] = "/tmp/ns-models-clock.XXXXXX", an[600];
+	struct ns_models *m = NULL;
+	struct ns_score_input in;
+	struct ns_models_stats st;
+	uint64_t ts = T0_MS, p, u;
+	const uint64_t hour = 3600000u;
+
+	CHECK(mkdtemp(dir));
+	snprintf(an, sizeof(an), "%s/a.nsif", dir);
+	CHECK_EQ_INT(copy_file(IF_FILE, an), 0);
+	/* Forecast steps of 5 min, detector steps of 5 s, reload check 30 s;
+	 * a tick every 10 s. */
+	CHECK_EQ_INT(open_models(FC_DIR, an, 30000, &m), 0);
+	for (int i = 0; i < 180; i++, ts += 10000) /* 30 min */
+		tick(m, ts, 0.3, 0.5, &in);
+	ns_models_stats(m, &st);
+	p = st.predicts;
+	u = st.anomaly_updates;
+	CHECK(p >= 6 && u >= 170);
+
+	/* Back 1 h for 15 min: three forecast steps and 90 detector steps. */
+	ts -= hour;
+	for (int i = 0; i < 90; i++, ts += 10000)
+		tick(m, ts, 0.3, 0.5, &in);
+	ns_models_stats(m, &st);
+	CHECK(st.predicts >= p + 2);
+	CHECK(st.anomaly_updates >= u + 85);
+	CHECK(!isnan(in.cpu_peak_fc));
+	/* A changed model file is still picked up within one reload period. */
+	CHECK_EQ_INT(copy_file(IF_FILE, an), 0);
+	CHECK_EQ_INT(utimensat(AT_FDCWD, an, (struct timespec[2]){{0, UTIME_NOW}, {1, 0}}, 0), 0);
+	for (int i = 0; i < 4; i++, ts += 10000)
+		tick(m, ts, 0.3, 0.5, &in);
+	ns_models_stats(m, &st);
+	CHECK_EQ_INT(st.anomaly.reloads, 1);
+
+	/* Ahead 1 h (a gap to the grid), then put right (back 1 h). */
+	p = st.predicts;
+	u = st.anomaly_updates;
+	ts += hour;
+	for (int i = 0; i < 30; i++, ts += 10000)
+		tick(m, ts, 0.3, 0.5, &in);
+	ts -= hour;
+	ns_models_stats(m, &st);
+	CHECK(st.predicts >= p + 1 && st.anomaly_updates >= u + 25);
+	p = st.predicts;
+	u = st.anomaly_updates;
+	for (int i = 0; i < 90; i++, ts += 10000)
+		tick(m, ts, 0.3, 0.5, &in);
+	ns_models_stats(m, &st);
+	CHECK(st.predicts >= p + 2);
+	CHECK(st.anomaly_updates >= u + 85);
+	ns_models_free(m);
+	unlink(an);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(test_shipped_models_load);
@@ -779,5 +842,6 @@ int main(void)
 	RUN(test_warm_from_ring);
 	RUN(test_qtable_value_and_reload);
 	RUN(test_tick_cost);
+	RUN(test_clock_steps);
 	return CHECK_SUMMARY();
 }

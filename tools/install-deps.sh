@@ -9,7 +9,7 @@ libmnl-dev libcjson-dev libnanomsg-dev libxgboost-dev libmicrohttpd-dev
 libsodium-dev libcurl4-openssl-dev iproute2 curl openssl wrk gnuplot-nox bc
 prometheus prometheus-alertmanager prometheus-node-exporter
 python3-numpy python3-xgboost python3-sklearn yamllint python3-yaml
-chromium python3-pil"
+chromium python3-pil faketime"
 
 # Kubernetes OpenAPI models for tools/manifests/check.py (tests/manifests_itest.sh):
 # the generated model files of the npm package @kubernetes/client-node, fetched

@@ -75,6 +75,8 @@ struct ns_agent_snapshot {
 	uint64_t history_appends, history_errors;
 	int history_enabled;		/* the ring is open (0: off, or the state dir failed) */
 	uint64_t history_damaged;	/* corrupt + stale records skipped at the last open */
+	uint64_t clock_jumps;		/* wall-clock steps seen (ns_agent_tick) */
+	int64_t clock_jump_ms;		/* the last one, + ahead / - back; 0 before one */
 	struct ns_agent_hist loop_wall; /* wall time per iteration */
 	struct ns_agent_hist loop_cpu;	/* the loop thread's CPU time per iteration */
 	int models_enabled;		/* ns_agent_set_models was called */
@@ -105,11 +107,19 @@ void ns_agent_set_model(struct ns_agent *a, ns_agent_model_fn fn, void *ctx);
 void ns_agent_set_models(struct ns_agent *a, struct ns_models *m);
 
 /* One iteration: sample, score, accumulate history, publish when due.
- * now_mono_ns is the tick's deadline clock. */
+ * now_mono_ns is the tick's deadline clock (CLOCK_MONOTONIC), which paces
+ * everything; the sample, its history row and its message are dated by the
+ * wall clock (CLOCK_REALTIME). A wall clock that moves more than
+ * NS_AGENT_CLOCK_JUMP_MS away from the monotonic one between two ticks is
+ * a step (NTP, an operator): one WARNING and a count, nothing else
+ * changes. */
+#define NS_AGENT_CLOCK_JUMP_MS 1000
 void ns_agent_tick(struct ns_agent *a, uint64_t now_mono_ns);
 
 /* Ticks every interval on absolute CLOCK_MONOTONIC deadlines until *stop is
- * set (SIGTERM/SIGINT). Returns 0. */
+ * set (SIGTERM/SIGINT). Should the absolute sleep fail (other than EINTR) it
+ * sleeps the rest of the interval with nanosleep instead of spinning, with
+ * one WARNING. Returns 0. */
 int ns_agent_run(struct ns_agent *a, volatile sig_atomic_t *stop);
 
 /* Consistent copy of the latest state (takes the snapshot mutex briefly). */

@@ -89,6 +89,13 @@ int ns_feat_index(const struct ns_feat *f, const char *name);
  * not after the previous sample's). */
 int ns_feat_push(struct ns_feat *f, const struct ns_sample *s);
 
+/* The caller's clock went back (a wall clock stepped back, or fixed after
+ * running ahead): the next sample, dated ts_ms, is taken as the grid step
+ * after the previous one, and the windows are kept. Without it every sample
+ * would be dropped until the clock reached the old grid again. Nothing
+ * pushed yet, or a ts_ms too small to anchor the grid: a fresh start. */
+void ns_feat_clock_back(struct ns_feat *f, uint64_t ts_ms);
+
 /* Writes the feature vector after the latest push into out (n must be at
  * least ns_feat_count). NaN marks a missing value. Returns 0 or -EINVAL. */
 int ns_feat_get(const struct ns_feat *f, float *out, size_t n);
