@@ -225,4 +225,4 @@ format:
 clean:
 	rm -rf build build-san build-asan build-cov
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
