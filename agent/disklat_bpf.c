@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* biolat loader: opens, loads and attaches bpf/biolat.bpf.c and turns its
  * double-buffered histogram into per-interval quantiles and IOPS. */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -103,7 +104,12 @@ int ns_disklat_bpf_read(struct ns_disklat_bpf *b, struct ns_disklat_stats *st)
 	struct biolat_bpf__bss *bss = b->skel->bss;
 	uint64_t snap[LATHIST_SLOTS], now, c;
 
-	ns_lathist_swap(&bss->hist[0][0], LATHIST_SLOTS, &bss->gen, &b->gen, snap);
+	/* The probe's __u64 counters as ns_lathist_swap's uint64_t: the same
+	 * 64-bit counters, two halves of LATHIST_SLOTS. */
+	static_assert(sizeof(bss->hist[0][0]) == sizeof(uint64_t) &&
+			  sizeof(bss->hist) == 2 * LATHIST_SLOTS * sizeof(uint64_t),
+		      "hist: two halves of LATHIST_SLOTS 64-bit counters");
+	ns_lathist_swap((uint64_t *)&bss->hist[0][0], LATHIST_SLOTS, &bss->gen, &b->gen, snap);
 	now = ns_mono_ns();
 	st->interval_s = (double)(now - b->last_ns) / 1e9;
 	b->last_ns = now;

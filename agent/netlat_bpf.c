@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* tcprtt loader: opens, configures, loads and attaches bpf/tcprtt.bpf.c and
  * turns its double-buffered histogram into per-interval quantiles. */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -129,7 +130,13 @@ int ns_netlat_bpf_read(struct ns_netlat_bpf *b, struct ns_netlat_stats *st)
 	struct tcprtt_bpf__bss *bss = b->skel->bss;
 	uint64_t snap[LATHIST_SLOTS], now, r, total;
 
-	total = ns_lathist_swap(&bss->hist[0][0], LATHIST_SLOTS, &bss->gen, &b->gen, snap);
+	/* The probe's __u64 counters as ns_lathist_swap's uint64_t: the same
+	 * 64-bit counters, two halves of LATHIST_SLOTS. */
+	static_assert(sizeof(bss->hist[0][0]) == sizeof(uint64_t) &&
+			  sizeof(bss->hist) == 2 * LATHIST_SLOTS * sizeof(uint64_t),
+		      "hist: two halves of LATHIST_SLOTS 64-bit counters");
+	total =
+	    ns_lathist_swap((uint64_t *)&bss->hist[0][0], LATHIST_SLOTS, &bss->gen, &b->gen, snap);
 	now = ns_mono_ns();
 	st->interval_s = (double)(now - b->last_ns) / 1e9;
 	b->last_ns = now;

@@ -94,11 +94,11 @@ double ns_lat_quantile_u32(const uint32_t *sorted, size_t n, double q)
 	return (double)sorted[i] + frac * ((double)sorted[i + 1] - (double)sorted[i]);
 }
 
-uint64_t ns_lathist_swap(__u64 *hist2, size_t nslots, uint32_t *gen_word, uint32_t *gen,
+uint64_t ns_lathist_swap(uint64_t *hist2, size_t nslots, uint32_t *gen_word, uint32_t *gen,
 			 uint64_t *snap)
 {
 	/* Switch BPF to the other buffer first, then read the one it left. */
-	__u64 *h = hist2 + (*gen & 1) * nslots;
+	uint64_t *h = hist2 + (*gen & 1) * nslots;
 	uint64_t total = 0;
 
 	(*gen)++;

@@ -7,8 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <linux/types.h>
-
 /* Lower bound and width (microseconds) of histogram slot. */
 void ns_lathist_bounds(uint32_t slot, double *lo, double *width);
 
@@ -19,8 +17,11 @@ double ns_lathist_quantile(const uint64_t *slots, size_t nslots, double q);
 /* Double-buffered BPF histogram read: hist2 holds two halves of nslots
  * counters, BPF writes hist2[gen & 1]. Flips *gen (published to BPF through
  * gen_word), copies the half BPF left into snap, zeroes it, and returns the
- * total count. Copying once gives the quantiles one consistent snapshot. */
-uint64_t ns_lathist_swap(__u64 *hist2, size_t nslots, uint32_t *gen_word, uint32_t *gen,
+ * total count. Copying once gives the quantiles one consistent snapshot.
+ * The BPF side declares the counters __u64 (unsigned long long), the same
+ * size and representation as uint64_t: a caller casts them and checks the
+ * layout with static_assert (agent/netlat_bpf.c, agent/disklat_bpf.c). */
+uint64_t ns_lathist_swap(uint64_t *hist2, size_t nslots, uint32_t *gen_word, uint32_t *gen,
 			 uint64_t *snap);
 
 /* Loader helpers shared by the BPF sources. "EPERM" rather than
