@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,26 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 	return n;
 }
 
+/* /proc/stat's btime (boot, seconds since the epoch), 0 until read: it does
+ * not change while the process runs, so the first scrape that reads it keeps
+ * it. Scrapes racing to read it first store the same value; a failed read
+ * is tried again at the next scrape. */
+static _Atomic unsigned long long btime_cached;
+
 static int boot_time(unsigned long long *btime)
 {
 	char buf[16384];
 	const char *p;
+	unsigned long long v = atomic_load_explicit(&btime_cached, memory_order_relaxed);
 
-	if (read_small("/proc/stat", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nbtime ")))
-		return -1;
-	return sscanf(p + 7, "%llu", btime) == 1 ? 0 : -1;
+	if (!v) {
+		if (read_small("/proc/stat", buf, sizeof(buf)) < 0 ||
+		    !(p = strstr(buf, "\nbtime ")) || sscanf(p + 7, "%llu", &v) != 1)
+			return -1;
+		atomic_store_explicit(&btime_cached, v, memory_order_relaxed);
+	}
+	*btime = v;
+	return 0;
 }
 
 static void metric(struct ns_textout *o, const char *name, const char *type, const char *help,
