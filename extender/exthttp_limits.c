@@ -157,7 +157,9 @@ enum MHD_Result ns_exthttp_refuse_body(struct MHD_Connection *conn, struct ns_ex
 
 /* The request is complete: its deadline no longer applies while the reply
  * goes out (MHD's idle timeout bounds a slow reader). */
-void ns_exthttp_conn_answering(struct ns_exthttp *h, struct MHD_Connection *conn)
+/* Sets a connection's request deadline (0: none) under the lock the
+ * watchdog reads it with. */
+static void set_deadline(struct ns_exthttp *h, struct MHD_Connection *conn, uint64_t deadline_ns)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -166,22 +168,19 @@ void ns_exthttp_conn_answering(struct ns_exthttp *h, struct MHD_Connection *conn
 	if (!c)
 		return;
 	pthread_mutex_lock(&h->conn_mu);
-	c->deadline_ns = 0;
+	c->deadline_ns = deadline_ns;
 	pthread_mutex_unlock(&h->conn_mu);
+}
+
+void ns_exthttp_conn_answering(struct ns_exthttp *h, struct MHD_Connection *conn)
+{
+	set_deadline(h, conn, 0);
 }
 
 /* The next request on a keep-alive connection gets its own deadline. */
 void ns_exthttp_conn_rearm(struct ns_exthttp *h, struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn *c = ci ? ci->socket_context : NULL;
-
-	if (!c)
-		return;
-	pthread_mutex_lock(&h->conn_mu);
-	c->deadline_ns = ns_mono_ns() + h->cfg.request_timeout_ms * 1000000ull;
-	pthread_mutex_unlock(&h->conn_mu);
+	set_deadline(h, conn, ns_mono_ns() + h->cfg.request_timeout_ms * 1000000ull);
 }
 
 /* Tracks connections for the watchdog; MHD calls this before it closes

@@ -51,6 +51,17 @@ FX_FN int fx_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *
 	return remove(p);
 }
 
+/* Absolute path of rel below the fixture root; four live at a time. */
+FX_FN const char *fx_at(const char *rel)
+{
+	static char bufs[4][600];
+	static int next;
+	char *p = bufs[next++ % 4];
+
+	fx_fmt(p, sizeof(bufs[0]), "%s/%s", fx_root, rel);
+	return p;
+}
+
 FX_FN void fx_free(void)
 {
 	if (fx_root[0])

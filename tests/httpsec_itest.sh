@@ -166,9 +166,13 @@ refuses tls_cert_without_key 2 "invalid --tls-cert .*--tls-cert and --tls-key go
 refuses tls_key_without_cert 2 "invalid --tls-key .*--tls-cert and --tls-key go together" --tls-key "$TKEY"
 refuses tls_missing_key_file 2 "cannot open TLS key file path=$NS_TMP/none.key" \
 	--tls-cert "$CRT" --tls-key "$NS_TMP/none.key"
-refuses tls_cert_not_pem 2 "invalid --tls-cert path=$KEY: the file has no -----BEGIN CERTIFICATE----- block" \
-	--tls-cert "$KEY" --tls-key "$TKEY"
-refuses tls_key_not_pem 2 "has no -----BEGIN ... PRIVATE KEY----- block" --tls-cert "$CRT" --tls-key "$KEY"
+# Text without a PEM block (the HMAC key is random bytes: it may hold a NUL,
+# which is refused earlier and for another reason).
+NOTPEM=$NS_TMP/notpem.txt
+printf 'not a certificate\n' >"$NOTPEM" && chmod 600 "$NOTPEM"
+refuses tls_cert_not_pem 2 "invalid --tls-cert path=$NOTPEM: the file has no -----BEGIN CERTIFICATE----- block" \
+	--tls-cert "$NOTPEM" --tls-key "$TKEY"
+refuses tls_key_not_pem 2 "has no -----BEGIN ... PRIVATE KEY----- block" --tls-cert "$CRT" --tls-key "$NOTPEM"
 head -c 70000 /dev/zero | tr '\0' A >"$NS_TMP/big.key" && chmod 600 "$NS_TMP/big.key"
 refuses tls_oversized_key 2 "TLS key file has more than 65536 bytes" --tls-cert "$CRT" --tls-key "$NS_TMP/big.key"
 openssl pkcs8 -topk8 -in "$TKEY" -passout pass:secret -out "$NS_TMP/enc.key" 2>/dev/null && chmod 600 "$NS_TMP/enc.key"

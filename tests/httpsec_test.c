@@ -19,22 +19,11 @@
 static const char cert_pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 static const char key_pem[] = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
 
-/* Absolute path of rel below the fixture root; four live at a time. */
-static const char *at(const char *rel)
-{
-	static char bufs[4][600];
-	static int next;
-	char *p = bufs[next++ % 4];
-
-	fx_fmt(p, sizeof(bufs[0]), "%s/%s", fx_root, rel);
-	return p;
-}
-
 /* Writes rel with mode (umask does not apply). */
 static void put(const char *rel, const void *buf, size_t n, mode_t mode)
 {
 	fx_write_bytes(rel, buf, n);
-	if (chmod(at(rel), mode) != 0)
+	if (chmod(fx_at(rel), mode) != 0)
 		abort();
 }
 
@@ -45,39 +34,45 @@ static void test_secret_read(void)
 	size_t len = 99;
 
 	put("s", "0123456789abcdef", 16, 0600);
-	CHECK_EQ_INT(ns_secret_read(at("s"), "thing", buf, sizeof(buf), &len, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_secret_read(fx_at("s"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+		     0);
 	CHECK_EQ_INT(len, 16);
 	CHECK(memcmp(buf, "0123456789abcdef", 16) == 0);
 	/* Exactly cap is fine, one more byte is not. */
 	put("s17", "0123456789abcdefX", 17, 0600);
-	CHECK_EQ_INT(ns_secret_read(at("s17"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
-		     -EFBIG);
+	CHECK_EQ_INT(
+	    ns_secret_read(fx_at("s17"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+	    -EFBIG);
 	CHECK(strstr(err, "thing has more than 16 bytes"));
 	CHECK_EQ_INT(len, 0);
 	/* Nothing of a refused file is left behind. */
 	for (size_t i = 0; i < sizeof(buf); i++)
 		CHECK_EQ_INT(buf[i], 0);
 	put("open", "x", 1, 0604);
-	CHECK_EQ_INT(ns_secret_read(at("open"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
-		     -EPERM);
+	CHECK_EQ_INT(
+	    ns_secret_read(fx_at("open"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+	    -EPERM);
 	CHECK(strstr(err, "thing is world-readable"));
 	CHECK(strstr(err, "mode=0604"));
 	/* Group read is what fsGroup gives a Secret volume. */
 	put("group", "x", 1, 0640);
-	CHECK_EQ_INT(ns_secret_read(at("group"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(
+	    ns_secret_read(fx_at("group"), "thing", buf, sizeof(buf), &len, err, sizeof(err)), 0);
 	CHECK_EQ_INT(len, 1);
-	CHECK_EQ_INT(ns_secret_read(at("none"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
-		     -ENOENT);
+	CHECK_EQ_INT(
+	    ns_secret_read(fx_at("none"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+	    -ENOENT);
 	CHECK(strstr(err, "cannot open thing path="));
 	fx_mkdir("dir");
-	CHECK_EQ_INT(ns_secret_read(at("dir"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
-		     -EINVAL);
+	CHECK_EQ_INT(
+	    ns_secret_read(fx_at("dir"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+	    -EINVAL);
 	CHECK(strstr(err, "thing is not a regular file"));
-	CHECK(mkfifo(at("fifo"), 0600) == 0);
+	CHECK(mkfifo(fx_at("fifo"), 0600) == 0);
 	/* A FIFO is refused at once, not waited on. */
-	CHECK_EQ_INT(ns_secret_read(at("fifo"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
-		     -EINVAL);
+	CHECK_EQ_INT(
+	    ns_secret_read(fx_at("fifo"), "thing", buf, sizeof(buf), &len, err, sizeof(err)),
+	    -EINVAL);
 }
 
 static void test_tls_load(void)
@@ -87,7 +82,7 @@ static void test_tls_load(void)
 
 	put("c.pem", cert_pem, strlen(cert_pem), 0644);
 	put("k.pem", key_pem, strlen(key_pem), 0600);
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("k.pem"), &p, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("c.pem"), fx_at("k.pem"), &p, err, sizeof(err)), 0);
 	CHECK_EQ_STR(p.cert, cert_pem);
 	CHECK_EQ_STR(p.key, key_pem);
 	ns_httpsec_tls_free(&p);
@@ -96,27 +91,29 @@ static void test_tls_load(void)
 
 	/* The key follows the secret rules, the certificate is public. */
 	put("k644.pem", key_pem, strlen(key_pem), 0644);
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("k644.pem"), &p, err, sizeof(err)),
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("c.pem"), fx_at("k644.pem"), &p, err, sizeof(err)),
 		     -EPERM);
 	CHECK(strstr(err, "cannot use --tls-key: TLS key file is world-readable"));
 	CHECK(p.cert == NULL && p.key == NULL);
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("k.pem"), at("k.pem"), &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("k.pem"), fx_at("k.pem"), &p, err, sizeof(err)),
+		     -EINVAL);
 	CHECK(strstr(err, "invalid --tls-cert"));
 	CHECK(strstr(err, "no -----BEGIN CERTIFICATE----- block"));
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("c.pem"), &p, err, sizeof(err)), -EPERM);
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("c.pem"), fx_at("c.pem"), &p, err, sizeof(err)),
+		     -EPERM);
 	put("c600.pem", cert_pem, strlen(cert_pem), 0600);
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("c600.pem"), &p, err, sizeof(err)),
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("c.pem"), fx_at("c600.pem"), &p, err, sizeof(err)),
 		     -EINVAL);
 	CHECK(strstr(err, "PRIVATE KEY----- block"));
 	put("enc.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n", 40, 0600);
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("enc.pem"), &p, err, sizeof(err)),
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("c.pem"), fx_at("enc.pem"), &p, err, sizeof(err)),
 		     -EINVAL);
 	CHECK(strstr(err, "is encrypted"));
 	put("nul.pem", "-----BEGIN PRIVATE KEY-----\n\0-----END PRIVATE KEY-----\n", 55, 0600);
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("nul.pem"), &p, err, sizeof(err)),
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("c.pem"), fx_at("nul.pem"), &p, err, sizeof(err)),
 		     -EINVAL);
 	CHECK(strstr(err, "NUL byte"));
-	CHECK_EQ_INT(ns_httpsec_tls_load(at("none.pem"), at("k.pem"), &p, err, sizeof(err)),
+	CHECK_EQ_INT(ns_httpsec_tls_load(fx_at("none.pem"), fx_at("k.pem"), &p, err, sizeof(err)),
 		     -ENOENT);
 	CHECK(strstr(err, "cannot use --tls-cert"));
 	{
@@ -128,8 +125,9 @@ static void test_tls_load(void)
 		memcpy(big, key_pem, strlen(key_pem));
 		put("big.pem", big, n, 0600);
 		free(big);
-		CHECK_EQ_INT(ns_httpsec_tls_load(at("c.pem"), at("big.pem"), &p, err, sizeof(err)),
-			     -EFBIG);
+		CHECK_EQ_INT(
+		    ns_httpsec_tls_load(fx_at("c.pem"), fx_at("big.pem"), &p, err, sizeof(err)),
+		    -EFBIG);
 		CHECK(strstr(err, "has more than 65536 bytes"));
 	}
 }
@@ -140,36 +138,36 @@ static void test_token_load(void)
 	char err[256], big[NS_TOKEN_MAX + 3];
 
 	put("t", "abc.DEF-123_~+/=\n", 17, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("t"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("t"), &t, err, sizeof(err)), 0);
 	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer abc.DEF-123_~+/="), NS_AUTH_OK);
 	/* CRLF from an editor on another system is trimmed the same way. */
 	put("crlf", "abc.DEF-123_~+/=\r\n", 18, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("crlf"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("crlf"), &t, err, sizeof(err)), 0);
 	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer abc.DEF-123_~+/="), NS_AUTH_OK);
 	/* Only one newline goes: a blank second line is an invalid byte. */
 	put("two", "abc\n\n", 5, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("two"), &t, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("two"), &t, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "at offset 3"));
 	put("empty", "\n", 1, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("empty"), &t, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("empty"), &t, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "token file is empty"));
 	put("space", "se cret\n", 8, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("space"), &t, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("space"), &t, err, sizeof(err)), -EINVAL);
 	/* The reason never quotes the token. */
 	CHECK(!strstr(err, "se cret") && !strstr(err, "cret"));
 	put("open", "secret\n", 7, 0644);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("open"), &t, err, sizeof(err)), -EPERM);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("open"), &t, err, sizeof(err)), -EPERM);
 	CHECK(strstr(err, "token file is world-readable"));
 	memset(big, 'a', sizeof(big));
 	put("max", big, NS_TOKEN_MAX, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("max"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("max"), &t, err, sizeof(err)), 0);
 	put("max-nl", big, NS_TOKEN_MAX + 1, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("max-nl"), &t, err, sizeof(err)), -EFBIG);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("max-nl"), &t, err, sizeof(err)), -EFBIG);
 	CHECK(strstr(err, "longer than 1024 bytes"));
 	put("huge", big, sizeof(big), 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("huge"), &t, err, sizeof(err)), -EFBIG);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("huge"), &t, err, sizeof(err)), -EFBIG);
 	CHECK(strstr(err, "longer than 1024 bytes"));
-	CHECK_EQ_INT(ns_httpsec_token_load(at("nope"), &t, err, sizeof(err)), -ENOENT);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("nope"), &t, err, sizeof(err)), -ENOENT);
 }
 
 static void test_token_check(void)
@@ -178,7 +176,7 @@ static void test_token_check(void)
 	char err[256], hdr[NS_TOKEN_MAX + 16];
 
 	put("t", "s3cret\n", 7, 0600);
-	CHECK_EQ_INT(ns_httpsec_token_load(at("t"), &t, err, sizeof(err)), 0);
+	CHECK_EQ_INT(ns_httpsec_token_load(fx_at("t"), &t, err, sizeof(err)), 0);
 	CHECK_EQ_INT(ns_httpsec_token_check(&t, "Bearer s3cret"), NS_AUTH_OK);
 	/* The scheme is case-insensitive (RFC 7235), spaces around are not
 	 * part of the credential. */
@@ -202,7 +200,7 @@ static void test_token_check(void)
 	/* A fresh load keys the digest afresh: the stored digest differs. */
 	{
 		struct ns_token t2;
-		CHECK_EQ_INT(ns_httpsec_token_load(at("t"), &t2, err, sizeof(err)), 0);
+		CHECK_EQ_INT(ns_httpsec_token_load(fx_at("t"), &t2, err, sizeof(err)), 0);
 		CHECK(memcmp(t.digest, t2.digest, sizeof(t.digest)) != 0);
 		CHECK_EQ_INT(ns_httpsec_token_check(&t2, "Bearer s3cret"), NS_AUTH_OK);
 	}
