@@ -119,7 +119,7 @@ reap
 # --- 2: Ctrl-C during the load step --------------------------------------------
 OUT2=$NS_TMP/int.out
 start_demo "$OUT2" DEMO_SECONDS=0 DEMO_LOAD_SECONDS=30 DEMO_NODES=5
-if wait_for 40 grep -q '^  t+1s under load' "$OUT2"; then
+if wait_for 90 grep -q '^  t+1s under load' "$OUT2"; then
 	pass int_reached_load_step
 	if [ "$(marked | grep -c 'python3 -c')" -gt 0 ]; then pass int_burner_running; else fail int_burner_running; fi
 	t0=$(date +%s)
