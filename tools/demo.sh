@@ -272,8 +272,11 @@ show "before load" --state "$dir/before.json"
 
 # --- step 2: load on this machine -------------------------------------------------
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-echo "STEP 2: load. Starting $ncpu CPU burners (python3 busy loops that stop themselves after"
-echo "${load_s} s; the demo also stops them) and watching this machine once a second."
+# The burners outlive the watch by 15 s so the last "under load" line and the
+# summary see them still running (ending at exactly load_s, they were often gone
+# by the summary and the ranking looked unchanged); the demo stops them right after.
+echo "STEP 2: load. Starting $ncpu CPU burners (python3 busy loops; the demo stops them after"
+echo "${load_s} s, and they stop themselves after $((load_s + 15)) s) and watching this machine once a second."
 run "$dir/burn.log" "$PY" -c '
 import os, sys, time
 n, end = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
@@ -282,7 +285,7 @@ for _ in range(n - 1):
         break
 while time.monotonic() < end:
     pass
-' "$ncpu" "$load_s"
+' "$ncpu" "$((load_s + 15))"
 burn=$!
 t=0
 while [ $t -lt "$load_s" ]; do
