@@ -98,17 +98,19 @@ static int utf8_valid(const char *str, size_t n)
 	return 1;
 }
 
-/* Parses the request and looks every candidate up once. Returns 0 or an
- * HTTP status with the error already in c->args.err. */
-static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct ns_extapi_cfg *cfg,
-		uint64_t now, const char *body, size_t len, struct ns_extapi_stats *st)
+static void stats_reset(struct ns_extapi_stats *st)
 {
-	struct ns_ext_args *a = &c->args;
-	int rc, held;
-
 	memset(st, 0, sizeof(*st));
 	st->top = st->base_top = SIZE_MAX;
-	rc = ns_extjson_parse(a, body, len);
+}
+
+/* Parses the request body into c->args. Returns 0 or an HTTP status with
+ * the error already in c->args.err. */
+static int parse(struct ns_extapi_ctx *c, const char *body, size_t len)
+{
+	struct ns_ext_args *a = &c->args;
+	int rc = ns_extjson_parse(a, body, len);
+
 	if (rc == -ENOMEM)
 		return 500;
 	if (rc < 0)
@@ -123,6 +125,17 @@ static int load(struct ns_extapi_ctx *c, const struct ns_table *t, const struct 
 			return 400;
 		}
 	}
+	return 0;
+}
+
+/* Looks every candidate in c->args up once. Returns 0 or 500 with the
+ * error in c->args.err. */
+static int lookup(struct ns_extapi_ctx *c, const struct ns_table *t,
+		  const struct ns_extapi_cfg *cfg, uint64_t now, struct ns_extapi_stats *st)
+{
+	struct ns_ext_args *a = &c->args;
+	int held;
+
 	if (a->n > c->vcap) {
 		size_t cap = a->n < 256 ? 256 : a->n;
 		struct ns_extapi_view *v = realloc(c->v, cap * sizeof(*v));
@@ -314,6 +327,36 @@ static void decide_filter(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *c
 	}
 }
 
+/* The filter's decisions on c->args, into c->v[].fail; 0 or 500. */
+static int filter_decide(struct ns_extapi_ctx *c, const struct ns_table *t,
+			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			 struct ns_extapi_stats *st)
+{
+	int rc, locked = !cfg->shadow && cfg->resv;
+
+	if (locked)
+		ns_reserve_lock(cfg->resv);
+	rc = lookup(c, t, cfg, now.mono_ms, st);
+	if (locked)
+		ns_reserve_unlock(cfg->resv);
+	if (rc)
+		return rc;
+	decide_filter(c, cfg, now.mono_ms, st);
+	if (cfg->shadow)
+		/* The decisions stay in st; the reply passes every node. */
+		for (size_t i = 0; i < c->args.n; i++)
+			c->v[i].fail = FAIL_NONE;
+	return 0;
+}
+
+int ns_extapi_filter_args(struct ns_extapi_ctx *c, const struct ns_table *t,
+			  const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			  struct ns_extapi_stats *st)
+{
+	stats_reset(st);
+	return filter_decide(c, t, cfg, now, st) ? 500 : 200;
+}
+
 int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 		     const struct ns_extapi_cfg *cfg, struct ns_extapi_now now, const char *body,
 		     size_t len, struct ns_buf *out, struct ns_extapi_stats *st)
@@ -322,24 +365,18 @@ int ns_extapi_filter(struct ns_extapi_ctx *c, const struct ns_table *t,
 	int64_t mem_mib;
 	size_t k, need;
 	char *p;
-	int rc, objects, locked = !cfg->shadow && cfg->resv;
+	int rc, objects;
 
 	out->len = 0;
-	if (locked)
-		ns_reserve_lock(cfg->resv);
-	rc = load(c, t, cfg, now.mono_ms, body, len, st);
-	if (locked)
-		ns_reserve_unlock(cfg->resv);
+	stats_reset(st);
+	rc = parse(c, body, len);
+	if (!rc)
+		rc = filter_decide(c, t, cfg, now, st);
 	if (rc) {
 		put_error_filter(out, a->err);
 		return out->oom ? 500 : rc;
 	}
 	mem_mib = pod_mib(a);
-	decide_filter(c, cfg, now.mono_ms, st);
-	if (cfg->shadow)
-		/* The decisions stay in st; the reply passes every node. */
-		for (size_t i = 0; i < a->n; i++)
-			c->v[i].fail = FAIL_NONE;
 
 	objects = a->mode == NS_EXT_OBJECTS;
 	/* Passing nodes echo their request bytes: size that part exactly and
@@ -605,6 +642,45 @@ size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint
 	return got;
 }
 
+/* Prioritize's scores on c->args, into c->v[].score, and its hold; 0 or
+ * 500. */
+static int prioritize_decide(struct ns_extapi_ctx *c, const struct ns_table *t,
+			     const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			     struct ns_extapi_stats *st)
+{
+	int rc, locked = !cfg->shadow && cfg->resv;
+
+	/* One lock for the lookup and the add: two concurrent calls must not
+	 * both see a node without the other's hold. */
+	if (locked)
+		ns_reserve_lock(cfg->resv);
+	rc = lookup(c, t, cfg, now.mono_ms, st);
+	if (rc) {
+		if (locked)
+			ns_reserve_unlock(cfg->resv);
+		return rc;
+	}
+	if (cfg->shadow)
+		shadow_exclude(c, cfg, now.mono_ms, st);
+	combine(c, c->args.cls);
+	if (locked) {
+		reserve_top(c, cfg, now, st);
+		ns_reserve_unlock(cfg->resv);
+	}
+	normalise(c, cfg->norm);
+	if (cfg->shadow)
+		shadow_compare(c, st);
+	return 0;
+}
+
+int ns_extapi_prioritize_args(struct ns_extapi_ctx *c, const struct ns_table *t,
+			      const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			      struct ns_extapi_stats *st)
+{
+	stats_reset(st);
+	return prioritize_decide(c, t, cfg, now, st) ? 500 : 200;
+}
+
 int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
 			 const char *body, size_t len, struct ns_buf *out,
@@ -613,30 +689,17 @@ int ns_extapi_prioritize(struct ns_extapi_ctx *c, const struct ns_table *t,
 	struct ns_ext_args *a = &c->args;
 	size_t need;
 	char *p;
-	int rc, locked = !cfg->shadow && cfg->resv;
+	int rc;
 
 	out->len = 0;
-	/* One lock for the lookup and the add: two concurrent calls must not
-	 * both see a node without the other's hold. */
-	if (locked)
-		ns_reserve_lock(cfg->resv);
-	rc = load(c, t, cfg, now.mono_ms, body, len, st);
+	stats_reset(st);
+	rc = parse(c, body, len);
+	if (!rc)
+		rc = prioritize_decide(c, t, cfg, now, st);
 	if (rc) {
-		if (locked)
-			ns_reserve_unlock(cfg->resv);
 		put_error(out, a->err);
 		return out->oom ? 500 : rc;
 	}
-	if (cfg->shadow)
-		shadow_exclude(c, cfg, now.mono_ms, st);
-	combine(c, a->cls);
-	if (locked) {
-		reserve_top(c, cfg, now, st);
-		ns_reserve_unlock(cfg->resv);
-	}
-	normalise(c, cfg->norm);
-	if (cfg->shadow)
-		shadow_compare(c, st);
 	/* One reservation, then plain stores: this loop is the hot path. */
 	need = 2;
 	for (size_t i = 0; i < a->n; i++)

@@ -903,6 +903,28 @@ int ns_extjson_parse(struct ns_ext_args *a, const char *body, size_t len)
 	return 0;
 }
 
+int ns_extjson_reset(struct ns_ext_args *a, size_t n)
+{
+	a->n = 0;
+	a->arena_len = 0;
+	a->cpu_milli = a->mem_bytes = 0;
+	a->cls = NS_CLASS_DEFAULT;
+	a->mode = NS_EXT_NAMES;
+	a->pod_name = a->pod_ns = NULL;
+	a->pod_name_len = a->pod_ns_len = 0;
+	a->err[0] = '\0';
+	if (n > a->cap) {
+		struct ns_ext_node *nn = realloc(a->nodes, n * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		a->nodes = nn;
+		a->cap = n;
+	}
+	if (n)
+		memset(a->nodes, 0, n * sizeof(*a->nodes));
+	return 0;
+}
+
 void ns_extjson_free(struct ns_ext_args *a)
 {
 	free(a->nodes);

@@ -103,6 +103,16 @@ size_t ns_extapi_shadow_ranking(const struct ns_extapi_ctx *c, size_t *idx, uint
  * filter removed candidate i (request order; valid until the next call)
  * and the 0..10 score prioritize gave it. */
 int ns_extapi_removed(const struct ns_extapi_ctx *c, size_t i);
+/* The same verbs for in-process callers that build the request themselves
+ * (nodescore-sim: ns_extjson_reset, then c->args' names and requests): the
+ * decisions, holds and stats without parsing a body or writing a reply.
+ * 200, or 500 when out of memory. */
+int ns_extapi_filter_args(struct ns_extapi_ctx *c, const struct ns_table *t,
+			  const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			  struct ns_extapi_stats *st);
+int ns_extapi_prioritize_args(struct ns_extapi_ctx *c, const struct ns_table *t,
+			      const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			      struct ns_extapi_stats *st);
 uint8_t ns_extapi_score(const struct ns_extapi_ctx *c, size_t i);
 
 void ns_extapi_ctx_free(struct ns_extapi_ctx *c);

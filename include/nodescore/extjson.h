@@ -54,6 +54,11 @@ struct ns_ext_args {
  * types, missing Pod, neither or both of NodeNames/Nodes, bad quantity,
  * nesting deeper than NS_EXTJSON_MAX_DEPTH), or -ENOMEM. */
 int ns_extjson_parse(struct ns_ext_args *a, const char *body, size_t len);
+/* For in-process callers that build the request themselves (nodescore-sim):
+ * empties a as a NodeNames request with default pod fields and room for n
+ * zeroed nodes; the caller fills nodes[0..n).name/name_len, sets a->n and the
+ * pod's requests. 0 or -ENOMEM. */
+int ns_extjson_reset(struct ns_ext_args *a, size_t n);
 void ns_extjson_free(struct ns_ext_args *a);
 
 #endif
