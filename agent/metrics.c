@@ -39,23 +39,23 @@ static const char *const metric_help[NS_METRIC_COUNT] = {
     [NS_M_LOAD5] = "5-minute load average.",
     [NS_M_LOAD15] = "15-minute load average.",
     [NS_M_NCPU] = "Online CPUs.",
-    [NS_M_MEM_TOTAL_MIB] = "MemTotal in MiB.",
-    [NS_M_MEM_AVAIL_MIB] = "MemAvailable in MiB.",
+    [NS_M_MEM_TOTAL_MIB] = "MemTotal, bytes.",
+    [NS_M_MEM_AVAIL_MIB] = "MemAvailable, bytes.",
     [NS_M_PSI_CPU_SOME] = "PSI cpu some avg10, percent.",
     [NS_M_PSI_MEM_SOME] = "PSI memory some avg10, percent.",
     [NS_M_PSI_MEM_FULL] = "PSI memory full avg10, percent.",
     [NS_M_PSI_IO_SOME] = "PSI io some avg10, percent.",
     [NS_M_PSI_IO_FULL] = "PSI io full avg10, percent.",
     [NS_M_PODS] = "Pods in the kubepods cgroup tree.",
-    [NS_M_POD_CPU_REQ_M] = "Summed pod CPU requests in millicores (from cpu.weight/cpu.shares).",
-    [NS_M_POD_MEM_LIM_MIB] = "Summed pod memory limits in MiB (unlimited pods excluded).",
+    [NS_M_POD_CPU_REQ_M] = "Summed pod CPU requests, cores (from cpu.weight/cpu.shares).",
+    [NS_M_POD_MEM_LIM_MIB] = "Summed pod memory limits, bytes (unlimited pods excluded).",
     [NS_M_POD_CPU_USE] = "CPU used by all pods, cores.",
-    [NS_M_POD_MEM_USE_MIB] = "Memory used by all pods, MiB.",
-    [NS_M_RTT_P50_US] = "TCP smoothed RTT p50 over established sockets, microseconds.",
-    [NS_M_RTT_P99_US] = "TCP smoothed RTT p99 over established sockets, microseconds.",
+    [NS_M_POD_MEM_USE_MIB] = "Memory used by all pods, bytes.",
+    [NS_M_RTT_P50_US] = "TCP smoothed RTT p50 over established sockets, seconds.",
+    [NS_M_RTT_P99_US] = "TCP smoothed RTT p99 over established sockets, seconds.",
     [NS_M_TCP_RETRANS] = "TCP retransmits per second.",
-    [NS_M_DISK_P50_US] = "Block request latency p50, microseconds.",
-    [NS_M_DISK_P99_US] = "Block request latency p99, microseconds.",
+    [NS_M_DISK_P50_US] = "Block request latency p50, seconds.",
+    [NS_M_DISK_P99_US] = "Block request latency p99, seconds.",
     [NS_M_DISK_IOPS] = "Block requests completed per second.",
 };
 
@@ -192,8 +192,9 @@ int ns_agent_metrics(const struct ns_agent_snapshot *s, char *buf, size_t cap)
 		return -ENOSPC;
 	buf[0] = '\0';
 	for (int i = 0; i < NS_METRIC_COUNT; i++) {
-		snprintf(name, sizeof(name), "nodescore_node_%s", ns_metric_names[i]);
-		simple(&o, name, "gauge", metric_help[i], node, s->sample.v[i]);
+		snprintf(name, sizeof(name), "nodescore_node_%s", ns_metric_expo[i].name);
+		simple(&o, name, "gauge", metric_help[i], node,
+		       s->sample.v[i] * ns_metric_expo[i].scale);
 	}
 
 	simple(&o, "nodescore_agent_score", "gauge",

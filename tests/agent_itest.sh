@@ -136,7 +136,8 @@ check metrics_cpu_util wait_for 10 cpu_ok
 check metrics_score_by_hand wait_for 10 score_ok
 check metrics_fixture_values sh -c '
 	for kv in mem_util:0.7 ncpu:2 load1:0.52 psi_cpu_some:2 psi_mem_some:4 psi_io_full:8 \
-		pods:3 pod_cpu_req_m:1234 pod_mem_lim_mib:512 pod_mem_use_mib:100 mem_avail_mib:3072; do
+		pods:3 pod_cpu_requests_cores:1.234 pod_mem_limit_bytes:536870912 \
+		pod_mem_use_bytes:104857600 mem_avail_bytes:3221225472; do
 		k=${kv%%:*}; w=${kv#*:}
 		v=$(awk -v k="nodescore_node_$k{node=\"'$NODE'\"}" "\$1 == k { print \$2 }" "$1")
 		awk -v v="$v" -v w="$w" "BEGIN { d = v - w; if (d < 0) d = -d; exit !(v != \"\" && d < 1e-4) }" ||

@@ -120,6 +120,19 @@ if [ -n "$AG" ]; then
 	check agent_source_header grep -q '^timestamp_ms,cpu_util,mem_util,.*ncpu' "$NS_TMP/agent.csv"
 	check agent_source_rows awk -F, 'NR > 1 && $2 != "" && $2 >= 0 && $2 <= 1 && $3 > 0 && $3 < 1 { n++ } END { exit !(n >= 15) }' \
 		"$NS_TMP/agent.csv"
+	# The agent exposes base units (bytes); the collector scales them back to
+	# the CSV's MiB: mem_total_mib must match /proc/meminfo here.
+	total_mib=$(awk '$1 == "MemTotal:" { printf "%.0f", $2 / 1024 }' /proc/meminfo)
+	check agent_source_mib_scaled awk -F, -v want="$total_mib" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "mem_total_mib") c = i; next }
+		c && $c != "" { d = $c - want; if (d < 0) d = -d; if (d > 1) exit 1; n++ }
+		END { exit !(n >= 15) }' "$NS_TMP/agent.csv"
+	# Every series the agent source asks for exists on the agent.
+	curl -s --max-time 5 "http://127.0.0.1:$AG/metrics" >"$NS_TMP/agent.prom"
+	check agent_source_series_exist sh -c '
+		for m in $(strings "$1" | grep -o "nodescore_node_[a-z0-9_]*{" | tr -d "{" | sort -u); do
+			grep -q "^$m{" "$2" || { echo "  $m not on the agent" >&2; exit 1; }
+		done' _ "$COL" "$NS_TMP/agent.prom"
 else
 	skip agent_source "$BUILD/nodescore-agent not built"
 fi

@@ -37,8 +37,7 @@ lint() { curl -s --max-time 2 "$1" | promtool check metrics >"$NS_TMP/lint" 2>&1
 wait_for 10 curl -sf "http://127.0.0.1:$AG/metrics"
 wait_for 10 curl -sf "http://127.0.0.1:$EXT/metrics"
 rc=$(lint "http://127.0.0.1:$AG/metrics")
-check agent_exposition_parses test "$rc" -eq 0 -o "$rc" -eq 3
-check agent_lint_only_unit_names sh -c "! grep -v 'abbreviated units' '$NS_TMP/lint' | grep -q ."
+check agent_exposition_clean test "$rc" -eq 0 || cat "$NS_TMP/lint" >&2
 check extender_exposition_clean test "$(lint "http://127.0.0.1:$EXT/metrics")" -eq 0
 # Both expose the standard process metrics and their build (promtool above
 # has checked names and types; here: present, sane values).

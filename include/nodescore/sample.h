@@ -39,6 +39,17 @@ enum ns_metric {
 
 extern const char *const ns_metric_names[NS_METRIC_COUNT];
 
+/* How the agent's /metrics exposes each history metric: the gauge
+ * nodescore_node_<name> in Prometheus base units (seconds, bytes), whose
+ * value is the history value x scale. The history, CSV and models keep the
+ * units of ns_metric_names; nodescore-collect divides by scale on the way
+ * back. */
+struct ns_metric_expo {
+	const char *name;
+	double scale;
+};
+extern const struct ns_metric_expo ns_metric_expo[NS_METRIC_COUNT];
+
 /* Health bit per source; a clear bit marks the message degraded. */
 enum ns_source {
 	NS_SRC_CPU = 1u << 0,

@@ -77,20 +77,39 @@ static const struct pq_column cols_node_exporter[] = {
 };
 
 /* nodescore-agent: its /metrics carries every history metric as the gauge
- * nodescore_node_<name>{node="..."}, already in the CSV's units. */
-#define AGENT_COL(m, u)                                                                            \
+ * nodescore_node_<exposed name>{node="..."} in base units (ns_metric_expo:
+ * seconds, bytes); the query scales it back to the CSV's units. A column is
+ * (CSV name, exposed name, factor back); tests/collect_itest.sh checks the
+ * pairs against the agent's own /metrics. */
+#define AGENT_COL(m, e, back, u)                                                                   \
 	{                                                                                          \
-#m, "max by ($BY) (avg_over_time(nodescore_node_" #m "{$SEL}[$W]))", u             \
+#m, "max by ($BY) (avg_over_time(nodescore_node_" #e "{$SEL}[$W]))" back, u        \
 	}
 static const struct pq_column cols_agent[] = {
-    AGENT_COL(cpu_util, 1),	   AGENT_COL(mem_util, 1),	AGENT_COL(load1, 0),
-    AGENT_COL(load5, 0),	   AGENT_COL(load15, 0),	AGENT_COL(ncpu, 0),
-    AGENT_COL(mem_total_mib, 0),   AGENT_COL(mem_avail_mib, 0), AGENT_COL(psi_cpu_some, 0),
-    AGENT_COL(psi_mem_some, 0),	   AGENT_COL(psi_mem_full, 0),	AGENT_COL(psi_io_some, 0),
-    AGENT_COL(psi_io_full, 0),	   AGENT_COL(pods, 0),		AGENT_COL(pod_cpu_req_m, 0),
-    AGENT_COL(pod_mem_lim_mib, 0), AGENT_COL(pod_cpu_use, 0),	AGENT_COL(pod_mem_use_mib, 0),
-    AGENT_COL(rtt_p50_us, 0),	   AGENT_COL(rtt_p99_us, 0),	AGENT_COL(tcp_retrans, 0),
-    AGENT_COL(disk_p50_us, 0),	   AGENT_COL(disk_p99_us, 0),	AGENT_COL(disk_iops, 0),
+    AGENT_COL(cpu_util, cpu_util, "", 1),
+    AGENT_COL(mem_util, mem_util, "", 1),
+    AGENT_COL(load1, load1, "", 0),
+    AGENT_COL(load5, load5, "", 0),
+    AGENT_COL(load15, load15, "", 0),
+    AGENT_COL(ncpu, ncpu, "", 0),
+    AGENT_COL(mem_total_mib, mem_total_bytes, " / 1048576", 0),
+    AGENT_COL(mem_avail_mib, mem_avail_bytes, " / 1048576", 0),
+    AGENT_COL(psi_cpu_some, psi_cpu_some, "", 0),
+    AGENT_COL(psi_mem_some, psi_mem_some, "", 0),
+    AGENT_COL(psi_mem_full, psi_mem_full, "", 0),
+    AGENT_COL(psi_io_some, psi_io_some, "", 0),
+    AGENT_COL(psi_io_full, psi_io_full, "", 0),
+    AGENT_COL(pods, pods, "", 0),
+    AGENT_COL(pod_cpu_req_m, pod_cpu_requests_cores, " * 1000", 0),
+    AGENT_COL(pod_mem_lim_mib, pod_mem_limit_bytes, " / 1048576", 0),
+    AGENT_COL(pod_cpu_use, pod_cpu_use_cores, "", 0),
+    AGENT_COL(pod_mem_use_mib, pod_mem_use_bytes, " / 1048576", 0),
+    AGENT_COL(rtt_p50_us, rtt_p50_seconds, " * 1e6", 0),
+    AGENT_COL(rtt_p99_us, rtt_p99_seconds, " * 1e6", 0),
+    AGENT_COL(tcp_retrans, tcp_retransmits_per_second, "", 0),
+    AGENT_COL(disk_p50_us, disk_p50_seconds, " * 1e6", 0),
+    AGENT_COL(disk_p99_us, disk_p99_seconds, " * 1e6", 0),
+    AGENT_COL(disk_iops, disk_iops, "", 0),
 };
 
 static const struct {
