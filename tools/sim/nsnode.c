@@ -51,7 +51,8 @@ struct nsst {
 	/* messages in flight (staleness): a ring per node of one, the newest wins */
 	struct pending_msg *q;
 	size_t qn, qcap;
-	struct nsname *names; /* per node */
+	struct nsname *names;	  /* per node */
+	uint32_t *kept, *kept_at; /* candidates the filter passed, their index in the request */
 	uint32_t nnodes;
 	double ext_weight;
 	struct ns_reserve *resv;
@@ -131,8 +132,10 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		return -1;
 	st->m = calloc(s->nnodes, sizeof(*st->m));
 	st->names = calloc(s->nnodes, sizeof(*st->names));
+	st->kept = calloc(s->nnodes, sizeof(*st->kept));
+	st->kept_at = calloc(s->nnodes, sizeof(*st->kept_at));
 	st->table = ns_table_new(s->nnodes + 16);
-	if (!st->m || !st->names || !st->table)
+	if (!st->m || !st->names || !st->kept || !st->kept_at || !st->table)
 		return -1;
 	for (uint32_t i = 0; i < s->nnodes; i++)
 		st->names[i].len =
@@ -267,6 +270,7 @@ void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 	struct ns_extapi_stats es;
 	uint64_t ms = T0_MS + (uint64_t)(s->t * 1000);
 	struct ns_extapi_now now = {ms, ms};
+	size_t kn = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		keep[i] = 1;
@@ -281,10 +285,18 @@ void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 	if (ns_extapi_filter_args(&st->ctx, st->table, &st->cfg, now, &es) == 200)
 		for (size_t i = 0; i < n; i++)
 			keep[i] = !ns_extapi_removed(&st->ctx, i);
-	if (ns_extapi_prioritize_args(&st->ctx, st->table, &st->cfg, now, &es) != 200)
-		return; /* ignorable: true, the default plugins alone decide */
+	/* kube-scheduler sends prioritize only the nodes that passed every
+	 * filter, so the extender's min-max spread is over those alone. */
 	for (size_t i = 0; i < n; i++)
-		sc[i] += ns_extapi_score(&st->ctx, i) * 10 * st->ext_weight;
+		if (keep[i]) {
+			st->kept_at[kn] = (uint32_t)i;
+			st->kept[kn++] = c[i];
+		}
+	if (put_args(st, pod, st->kept, kn) < 0 ||
+	    ns_extapi_prioritize_args(&st->ctx, st->table, &st->cfg, now, &es) != 200)
+		return; /* ignorable: true, the default plugins alone decide */
+	for (size_t k = 0; k < kn; k++)
+		sc[st->kept_at[k]] += ns_extapi_score(&st->ctx, k) * 10 * st->ext_weight;
 }
 
 void sim_ns_fini(struct sim_policy *p)
@@ -299,7 +311,7 @@ void sim_ns_fini(struct sim_policy *p)
 	ns_table_free(st->table);
 	ns_reserve_free(st->resv);
 	ns_extapi_ctx_free(&st->ctx);
-	free(st->q), free(st->names);
+	free(st->q), free(st->names), free(st->kept), free(st->kept_at);
 	free(st);
 	p->st = NULL;
 }
