@@ -50,7 +50,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DNS_MODELS_SHARE_DIR=\"$(PREFIX)/share/nod
 # The shared core is held to -Wconversion: it parses untrusted bytes.
 LIB_CFLAGS := -Wconversion -Wsign-conversion
 LDFLAGS ?=
-LDLIBS := -lbpf -lelf -lz -lmnl -lcjson -lnanomsg -lxgboost -lmicrohttpd -lsodium -lcurl -lm -lpthread
+LDLIBS := -lbpf -lelf -lz -lmnl -lcjson -lnanomsg -lxgboost -lmicrohttpd -lgnutls -lsodium -lcurl -lm -lpthread
 
 LIB_SRC := $(wildcard lib/*.c)
 AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))

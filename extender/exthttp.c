@@ -30,7 +30,7 @@ const char *const ns_exthttp_verb_names[V_COUNT] = {
 };
 
 const unsigned ns_exthttp_code_values[C_COUNT] = {
-    [C_200] = 200, [C_400] = 400, [C_401] = 401, [C_404] = 404,
+    [C_200] = 200, [C_400] = 400, [C_401] = 401, [C_403] = 403, [C_404] = 404,
     [C_405] = 405, [C_413] = 413, [C_500] = 500, [C_503] = 503,
 };
 
@@ -231,6 +231,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 				       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		/* Owned by MHD from here: completed() frees it on every path. */
 		*con_cls = r;
+		/* Before any body is taken in: a client without the certificate
+		 * gets nothing of the in-flight budget. */
+		if (r->verb != V_HEALTHZ) {
+			enum ns_peer p = ns_exthttp_peer_check(h, conn);
+			if (p != NS_PEER_OK) {
+				out = ns_exthttp_pbuf_get(h);
+				if (!out)
+					return MHD_NO;
+				return ns_exthttp_forbidden(conn, h, r, p, out);
+			}
+		}
 		if (count_content_length(conn, &cl) > 1) {
 			/* Two lengths are a smuggling attempt or a broken proxy:
 			 * which one a front end used is unknowable. */
@@ -448,7 +459,7 @@ int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, 
 	     (intptr_t)h->cfg.threads, NULL},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	struct MHD_OptionItem tls[4];
+	struct MHD_OptionItem tls[5];
 	ns_exthttp_tls_options(cfg, tls);
 	/* The logger must come first or MHD prints early messages itself. */
 	atomic_store(&h->starting, 1);

@@ -36,6 +36,7 @@ enum code {
 	C_200 = 0,
 	C_400,
 	C_401,
+	C_403,
 	C_404,
 	C_405,
 	C_413,
@@ -83,6 +84,14 @@ struct pbuf {
 /* One per open connection (exthttp_limits.c). */
 struct conn;
 
+/* A connection's client certificate under --tls-client-ca. */
+enum ns_peer {
+	NS_PEER_UNKNOWN = 0, /* not checked yet on this connection */
+	NS_PEER_OK,
+	NS_PEER_MISSING, /* none presented */
+	NS_PEER_INVALID, /* presented, but does not chain to the CA, expired, ... */
+};
+
 struct ns_exthttp {
 	struct MHD_Daemon *d;
 	pthread_mutex_t pool_mu;
@@ -97,6 +106,8 @@ struct ns_exthttp {
 	_Atomic uint64_t body_too_large, over_budget, deadline_closed, bad_header;
 	/* 401s by enum ns_auth_result (NS_AUTH_MISSING, NS_AUTH_INVALID). */
 	_Atomic uint64_t unauthorized[NS_AUTH_INVALID + 1];
+	/* 403s for want of a valid client certificate, by enum ns_peer. */
+	_Atomic uint64_t cert_refused[NS_PEER_INVALID + 1];
 	_Atomic uint64_t bad_logged_s;
 	/* Shadow mode: requests by verb (filter, prioritize), prioritize
 	 * requests compared with least allocated and those that disagreed,
@@ -164,6 +175,10 @@ void ns_exthttp_notify_conn(void *cls, struct MHD_Connection *conn, void **socke
 			    enum MHD_ConnectionNotificationCode code);
 /* Thread closing connections past their request deadline (arg: h). */
 void *ns_exthttp_watchdog(void *arg);
+/* The client-certificate verdict cached on conn (NS_PEER_UNKNOWN when
+ * untracked or not checked yet), and setting it. */
+enum ns_peer ns_exthttp_conn_peer(struct MHD_Connection *conn);
+void ns_exthttp_conn_set_peer(struct MHD_Connection *conn, enum ns_peer p);
 
 /* --- exthttp_auth.c -------------------------------------------------------- */
 /* Adds MHD_USE_TLS to *flags when cfg asks for TLS. Returns 0, or -EINVAL
@@ -173,7 +188,15 @@ int ns_exthttp_tls_flags(const struct ns_exthttp_cfg *cfg, unsigned *flags, char
 			 size_t errlen);
 /* The TLS options for MHD_OPTION_ARRAY: empty (MHD_OPTION_END first)
  * without TLS. */
-void ns_exthttp_tls_options(const struct ns_exthttp_cfg *cfg, struct MHD_OptionItem tls[4]);
+void ns_exthttp_tls_options(const struct ns_exthttp_cfg *cfg, struct MHD_OptionItem tls[5]);
+/* Under --tls-client-ca: whether conn's client presented a certificate
+ * that verifies against the CA (checked once per connection: the
+ * handshake is). NS_PEER_OK without --tls-client-ca. */
+enum ns_peer ns_exthttp_peer_check(struct ns_exthttp *h, struct MHD_Connection *conn);
+/* The 403 reply for a request without a valid client certificate, its
+ * counter and log line; the connection is closed after it. */
+enum MHD_Result ns_exthttp_forbidden(struct MHD_Connection *conn, struct ns_exthttp *h,
+				     struct req *r, enum ns_peer why, struct pbuf *out);
 /* 1 when r may be served; 0 when it needs the bearer token and did not send
  * it (r->auth says why). */
 int ns_exthttp_authorized(struct ns_exthttp *h, struct MHD_Connection *conn, struct req *r);

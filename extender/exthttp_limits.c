@@ -28,6 +28,8 @@ struct conn {
 	struct conn *prev, *next;
 	int fd;
 	uint64_t deadline_ns; /* 0: answering, no deadline */
+	/* Only the thread serving the connection touches it: no lock. */
+	enum ns_peer peer;
 };
 
 int ns_exthttp_budget_take(struct ns_exthttp *h, struct req *r, uint64_t n)
@@ -155,15 +157,21 @@ enum MHD_Result ns_exthttp_refuse_body(struct MHD_Connection *conn, struct ns_ex
 	return ns_exthttp_reply(conn, h, r, status, "application/json", out);
 }
 
+static struct conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
 /* The request is complete: its deadline no longer applies while the reply
  * goes out (MHD's idle timeout bounds a slow reader). */
 /* Sets a connection's request deadline (0: none) under the lock the
  * watchdog reads it with. */
 static void set_deadline(struct ns_exthttp *h, struct MHD_Connection *conn, uint64_t deadline_ns)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn *c = ci ? ci->socket_context : NULL;
+	struct conn *c = conn_of(conn);
 
 	if (!c)
 		return;
@@ -181,6 +189,21 @@ void ns_exthttp_conn_answering(struct ns_exthttp *h, struct MHD_Connection *conn
 void ns_exthttp_conn_rearm(struct ns_exthttp *h, struct MHD_Connection *conn)
 {
 	set_deadline(h, conn, ns_mono_ns() + h->cfg.request_timeout_ms * 1000000ull);
+}
+
+enum ns_peer ns_exthttp_conn_peer(struct MHD_Connection *conn)
+{
+	struct conn *c = conn_of(conn);
+
+	return c ? c->peer : NS_PEER_UNKNOWN;
+}
+
+void ns_exthttp_conn_set_peer(struct MHD_Connection *conn, enum ns_peer p)
+{
+	struct conn *c = conn_of(conn);
+
+	if (c)
+		c->peer = p;
 }
 
 /* Tracks connections for the watchdog; MHD calls this before it closes

@@ -206,6 +206,13 @@ void ns_exthttp_render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 		      (unsigned long long)atomic_load(&h->unauthorized[NS_AUTH_MISSING]));
 	ns_buf_printf(b, "nodescore_extender_unauthorized_total{reason=\"invalid\"} %llu\n",
 		      (unsigned long long)atomic_load(&h->unauthorized[NS_AUTH_INVALID]));
+	metric_head(b, "nodescore_extender_client_cert_refused_total", "counter",
+		    "Requests refused with 403 under --tls-client-ca, by reason: no client "
+		    "certificate, or one that does not verify against the CA.");
+	ns_buf_printf(b, "nodescore_extender_client_cert_refused_total{reason=\"missing\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->cert_refused[NS_PEER_MISSING]));
+	ns_buf_printf(b, "nodescore_extender_client_cert_refused_total{reason=\"invalid\"} %llu\n",
+		      (unsigned long long)atomic_load(&h->cert_refused[NS_PEER_INVALID]));
 	if (h->cfg.api.resv) {
 		struct ns_reserve_stats rs;
 		ns_reserve_stats(h->cfg.api.resv, &rs);

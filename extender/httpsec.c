@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* TLS certificate and key loading, bearer token loading and checking. */
+/* TLS certificate, key and client CA loading, bearer token loading and
+ * checking. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,29 @@ int ns_httpsec_tls_load(const char *cert_path, const char *key_path, struct ns_t
 	out->cert = (char *)cert;
 	out->key = (char *)key;
 	out->key_len = NS_TLS_KEY_MAX + 1;
+	return 0;
+}
+
+int ns_httpsec_ca_load(const char *path, char **pem, char *err, size_t errlen)
+{
+	char why[256];
+	const char *bad;
+	uint8_t *ca = NULL;
+	size_t len;
+	int rc;
+
+	*pem = NULL;
+	rc = ns_file_read_all(path, NS_TLS_CERT_MAX, &ca, &len, why, sizeof(why));
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot use --tls-client-ca: %s", why);
+		return rc;
+	}
+	if ((bad = pem_problem((const char *)ca, len, 0))) {
+		snprintf(err, errlen, "invalid --tls-client-ca path=%s: the file %s", path, bad);
+		free(ca);
+		return -EINVAL;
+	}
+	*pem = (char *)ca;
 	return 0;
 }
 

@@ -47,6 +47,10 @@ static struct ns_opt opts[] = {
      NULL, 0},
     {"tls-key", NS_OPT_STRING, NULL,
      "PEM private key of --tls-cert, unencrypted, not world-readable; with --tls-cert", NULL, 0},
+    {"tls-client-ca", NS_OPT_STRING, NULL,
+     "mTLS: PEM CA certificate(s); every route but /healthz then needs a client certificate "
+     "issued by them (403 otherwise); needs --tls-cert (default: no client certificates)",
+     NULL, 0},
     {"auth-token-file", NS_OPT_STRING, NULL,
      "bearer token file (not world-readable) that GET /metrics and / require; /filter, "
      "/prioritize and /healthz stay open (default: no token)",
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
 	struct ns_table *table = NULL;
 	struct ns_key key, next;
 	struct ns_tls_pem tls;
+	char *client_ca = NULL;
 	struct ns_token token;
 	struct sigaction sa;
 	uint64_t interval, ttl, skew, future, max_body, budget, req_timeout, per_ip, max_nodes,
@@ -257,10 +262,23 @@ int main(int argc, char **argv)
 		log_error("extender", "%s", err);
 		return 2;
 	}
+	if (opt("tls-client-ca") && !opt("tls-cert")) {
+		ns_key_wipe(&key);
+		return bad("tls-client-ca", "client certificates need HTTPS: give --tls-cert and "
+					    "--tls-key too");
+	}
+	if (opt("tls-client-ca") &&
+	    ns_httpsec_ca_load(opt("tls-client-ca"), &client_ca, err, sizeof(err)) < 0) {
+		ns_key_wipe(&key);
+		ns_httpsec_tls_free(&tls);
+		log_error("extender", "%s", err);
+		return 2;
+	}
 	if (opt("auth-token-file") &&
 	    ns_httpsec_token_load(opt("auth-token-file"), &token, err, sizeof(err)) < 0) {
 		ns_key_wipe(&key);
 		ns_httpsec_tls_free(&tls);
+		free(client_ca);
 		log_error("extender", "invalid --auth-token-file: %s", err);
 		return 2;
 	}
@@ -314,6 +332,7 @@ int main(int argc, char **argv)
 	hc.api.shadow = shadow;
 	hc.tls_cert = tls.cert;
 	hc.tls_key = tls.key;
+	hc.tls_client_ca = client_ca;
 	hc.token = opt("auth-token-file") ? &token : NULL;
 	/* Shadow mode places nothing, so a hold would be held against a node
 	 * no pod was sent to: no reservation table at all. */
@@ -337,12 +356,12 @@ int main(int argc, char **argv)
 	log_success("extender",
 		    "listening scores=%s http=%s max_nodes=%llu ttl_ms=%llu skew_ms=%llu "
 		    "future_skew_ms=%llu normalize=%s http_threads=%llu reserve_settle_ms=%llu "
-		    "shadow=%s tls=%s auth_token=%s key_next=%s",
+		    "shadow=%s tls=%s auth_token=%s key_next=%s client_ca=%s",
 		    scores, httpaddr, (unsigned long long)max_nodes, (unsigned long long)ttl,
 		    (unsigned long long)skew, (unsigned long long)future, opt("normalize"),
 		    (unsigned long long)threads, (unsigned long long)settle, shadow ? "on" : "off",
 		    tls.cert ? "on" : "off", hc.token ? "on" : "off",
-		    opt("key-file-next") ? "on" : "off");
+		    opt("key-file-next") ? "on" : "off", client_ca ? "on" : "off");
 	if (shadow)
 		log_info("extender",
 			 "shadow mode: /filter passes every node, /prioritize gives every node %d; "
@@ -363,6 +382,7 @@ out:
 	ns_key_wipe(&key);
 	ns_key_wipe(&next);
 	ns_httpsec_tls_free(&tls);
+	free(client_ca);
 	sodium_memzero(&token, sizeof(token));
 	if (rc == 0)
 		log_info("extender", "stopped");

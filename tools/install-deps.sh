@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="make gcc clang clang-format llvm pkg-config libelf-dev zlib1g-dev libbpf-dev bpftool
-libmnl-dev libcjson-dev libnanomsg-dev libxgboost-dev libmicrohttpd-dev
+libmnl-dev libcjson-dev libnanomsg-dev libxgboost-dev libmicrohttpd-dev libgnutls28-dev
 libsodium-dev libcurl4-openssl-dev iproute2 nftables curl openssl wrk gnuplot-nox bc
 prometheus prometheus-alertmanager prometheus-node-exporter
 python3-numpy python3-xgboost python3-sklearn yamllint python3-yaml

@@ -27,6 +27,11 @@ struct ns_exthttp_cfg {
 	/* HTTPS when both are set (PEM, ns_httpsec_tls_load); NULL: plain HTTP.
 	 * Not copied: they must outlive the server. */
 	const char *tls_cert, *tls_key;
+	/* mTLS: PEM CA certificate(s) client certificates must chain to; every
+	 * route but /healthz (the kubelet's probes present no certificate)
+	 * answers 403 without one. Needs tls_cert. NULL: no client
+	 * certificates. Must outlive the server. */
+	const char *tls_client_ca;
 	/* Bearer token for /metrics and the status page; NULL: open. /filter,
 	 * /prioritize and /healthz never ask for it (the scheduler's extender
 	 * client and the kubelet's probes send none). Must outlive the server. */

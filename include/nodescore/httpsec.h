@@ -32,6 +32,12 @@ struct ns_tls_pem {
  * failure out holds nothing to free. */
 int ns_httpsec_tls_load(const char *cert_path, const char *key_path, struct ns_tls_pem *out,
 			char *err, size_t errlen);
+/* Reads the CA certificate(s) that client certificates must chain to
+ * (--tls-client-ca), at most NS_TLS_CERT_MAX bytes of PEM with a
+ * CERTIFICATE block, into *pem (NUL-terminated, the caller frees). Public
+ * material: no permission rule. Returns 0 or -errno with a reason naming
+ * the flag and path in err. */
+int ns_httpsec_ca_load(const char *path, char **pem, char *err, size_t errlen);
 /* Wipes the key, frees both. NULL-safe, idempotent. */
 void ns_httpsec_tls_free(struct ns_tls_pem *p);
 
