@@ -29,7 +29,7 @@ run() { "$SIM" --machines "$M" --tasks "$T" --nodes 2 --days 1 --seeds 1 --bg-sc
 	--split all --quiet "$@"; }
 
 mkdir -p "$NS_TMP/a" "$NS_TMP/b"
-POL=k8s-default,koordinator,trimaran-tlp,nodescore,nodescore-q
+POL=k8s-default,koordinator,trimaran-tlp,nodescore,nodescore-q,oracle-future
 
 # A Q-table trained on the train half (m_hot only: every state it meets is
 # overloaded), next to the shipped forecaster and anomaly model.
@@ -63,6 +63,8 @@ head -1 "$NS_TMP/a/s1-runs.csv" | cut -d, -f12 | grep -qx bad_placements &&
 	fail sim_nodescore_avoids_hot_node "bad=$(bad nodescore)"
 [ "$(bad nodescore-q)" = 0 ] && pass sim_nodescore_q_avoids_hot_node ||
 	fail sim_nodescore_q_avoids_hot_node "bad=$(bad nodescore-q)"
+[ "$(bad oracle-future)" = 0 ] && pass sim_oracle_future_avoids_hot_node ||
+	fail sim_oracle_future_avoids_hot_node "bad=$(bad oracle-future)"
 
 # S3: node 1's agent goes silent 6 h after the warm-up. nodescore lets it
 # go stale (TTL: 3 steps) and ranks it neutral, so it keeps receiving pods

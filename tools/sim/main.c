@@ -50,6 +50,8 @@ static struct ns_opt opts[] = {
     OPT("models", NS_OPT_STRING, "models", "Models directory (forecast-default, iforest)."),
     OPT("ns-horizon", NS_OPT_STRING, "3600",
 	"Forecast horizon of the nodescore agents, seconds (the agent's --forecast-horizon)."),
+    OPT("oracle-horizon", NS_OPT_STRING, "600",
+	"How far ahead the oracle-future reference sees every node's true demand, seconds."),
     OPT("ns-cpu-share", NS_OPT_STRING, "0.5",
 	"CPU's share of the nodescore agents' headroom (the agent's --headroom-cpu-share)."),
     OPT("out", NS_OPT_STRING, "", "Directory for CSV and the Markdown table ('' = none)."),
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "train-q", 0, 100000, &episodes, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "ns-horizon", 900, 14400, &c.ns_horizon_s, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "oracle-horizon", 60, 14400, &c.oracle_horizon_s, err,
+		       sizeof(err)) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "load"), 0.01, 2, &load) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "ns-cpu-share"), 0, 1, &c.ns_cpu_share) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale) ||

@@ -351,6 +351,34 @@ static void rank_oracle(struct sim_policy *p, struct sim *s, const struct sim_po
 	}
 }
 
+/* Reference, not a product: clairvoyant. Knows every node's true CPU
+ * demand over the next --oracle-horizon (10 minutes: the bad-placement
+ * window) and the new pod's own, and picks the node whose peak over that
+ * window, with the pod, is lowest. What no placement-time signal can beat: if this does not cut
+ * overload, no ranking will. */
+static int init_future(struct sim_policy *p, struct sim *s)
+{
+	(void)p;
+	s->fut_h = (s->oracle_horizon_s + s->step_s - 1) / s->step_s;
+	return 0;
+}
+
+static void rank_future(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
+			const uint32_t *c, size_t n, double *sc, uint8_t *keep)
+{
+	uint32_t H = s->fut_h;
+	(void)p;
+	(void)pod;
+	for (size_t i = 0; i < n; i++) {
+		const double *f = &s->fut[(size_t)c[i] * H];
+		double peak = 0;
+		for (uint32_t h = 0; h < H; h++)
+			peak = sim_max(peak, f[h] + s->pod_fut[h]);
+		keep[i] = 1;
+		sc[i] = -peak / s->nodes[c[i]].cpu_cap;
+	}
+}
+
 const struct sim_policy sim_policies[] = {
     {"random", NULL, NULL, NULL, rank_random, NULL, NULL},
     {"k8s-default", NULL, NULL, NULL, rank_default, NULL, NULL},
@@ -362,5 +390,6 @@ const struct sim_policy sim_policies[] = {
     {"nodescore", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini},
     {"nodescore-q", NULL, sim_ns_init, sim_ns_tick, sim_ns_rank, NULL, sim_ns_fini},
     {"oracle-least-used", NULL, view_init, tick_oracle, rank_oracle, bound_oracle, view_fini},
+    {"oracle-future", NULL, init_future, NULL, rank_future, NULL, NULL},
 };
 const size_t sim_npolicies = sizeof(sim_policies) / sizeof(sim_policies[0]);

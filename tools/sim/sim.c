@@ -332,6 +332,46 @@ static double pod_cpu(const struct sim_pod *p, const struct sim_traces *tr, uint
 	return p->cpu_req * p->r_cpu * sim_min(4, v / (tr->mean_cpu[p->shape] + 1e-3));
 }
 
+/* Adds pod p's CPU demand h = 1..H steps after step k to out[0..H) (or
+ * sets it, add = 0), from its start to its end, as the engine will count
+ * it. */
+static void pod_future(const struct sim_pod *p, const struct sim_traces *tr, uint32_t step_s,
+		       uint64_t k, uint32_t H, double *out, int add)
+{
+	uint64_t k0 = (uint64_t)(p->t_start / step_s);
+
+	for (uint32_t h = 1; h <= H; h++) {
+		double t = (double)(k + h) * step_s, v = 0;
+		if (p->t_start <= t && p->t_end > t)
+			v = pod_cpu(p, tr, k0, k + h);
+		out[h - 1] = add ? out[h - 1] + v : v;
+	}
+}
+
+/* The clairvoyant view of every node (struct sim fut): background and the
+ * S3 pin h steps ahead, plus every running pod. */
+static void fill_future(struct sim *s, const struct sim_cfg *c, const struct sim_traces *tr,
+			const struct sim_pod *pods, const uint32_t *run, size_t nrun)
+{
+	uint32_t H = s->fut_h;
+
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		const struct sim_node *n = &s->nodes[i];
+		const struct ns_series *se = &tr->bg.s[n->bg];
+		for (uint32_t h = 1; h <= H; h++) {
+			double t = (double)(s->k + h) * c->step_s, d;
+			d = c->bg_scale * se->v[0][(n->bg_off + s->k + h) % se->n];
+			if (c->hot_node == (int)i && t >= c->fault_t && t < c->fault_t + 1800)
+				d = 1.0;
+			s->fut[(size_t)i * H + h - 1] = d * n->cpu_cap;
+		}
+	}
+	for (size_t r = 0; r < nrun; r++) {
+		const struct sim_pod *p = &pods[run[r]];
+		pod_future(p, tr, c->step_s, s->k, H, &s->fut[(size_t)p->node * H], 1);
+	}
+}
+
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w0,
 	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res)
 {
@@ -361,6 +401,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	s.rng = seed * 31 + 1;
 	s.models_dir = c->models_dir;
 	s.ns_horizon_s = c->ns_horizon_s;
+	s.oracle_horizon_s = c->oracle_horizon_s ? c->oracle_horizon_s : 600;
 	s.ns_cpu_share = c->ns_cpu_share;
 	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
 	hist = calloc((size_t)c->nodes * 2 * SIM_HIST, sizeof(float));
@@ -384,6 +425,14 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		fprintf(stderr, "ERROR sim: policy %s failed to start\n", pol.name);
 		rc = -EINVAL;
 		goto out;
+	}
+	if (s.fut_h) {
+		s.fut = malloc((size_t)c->nodes * s.fut_h * sizeof(double));
+		s.pod_fut = malloc(s.fut_h * sizeof(double));
+		if (!s.fut || !s.pod_fut) {
+			rc = -ENOMEM;
+			goto out_pol;
+		}
 	}
 	for (s.k = 0; s.k < nsteps; s.k++) {
 		s.t = (double)s.k * c->step_s;
@@ -452,6 +501,8 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		res->over_ts[s.k / c->ts_every] +=
 		    (float)over_nodes / (float)c->nodes / (float)c->ts_every;
 		res->n_ts = s.k / c->ts_every + 1;
+		if (s.fut_h)
+			fill_future(&s, c, tr, pods, run, nrun);
 		if (pol.tick)
 			pol.tick(&pol, &s);
 
@@ -482,6 +533,13 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 					i = 0;
 			}
 			start = (start + seen) % c->nodes;
+			if (nc && s.fut_h) {
+				/* as if bound now: t_start and t_end as set below */
+				struct sim_pod as_bound = *p;
+				as_bound.t_start = s.t + c->startup_s;
+				as_bound.t_end = as_bound.t_start + as_bound.dur;
+				pod_future(&as_bound, tr, c->step_s, s.k, s.fut_h, s.pod_fut, 0);
+			}
 			if (nc)
 				pol.rank(&pol, &s, p, cand, nc, score, keep);
 			for (size_t i = 0; i < nc; i++) {
@@ -510,6 +568,9 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			n->cpu_req += p->cpu_req, n->mem_req += p->mem_req, n->npods++;
 			if (pol.bound)
 				pol.bound(&pol, &s, j, p);
+			if (s.fut_h)
+				pod_future(p, tr, c->step_s, s.k, s.fut_h,
+					   &s.fut[(size_t)j * s.fut_h], 1);
 			if (c->hot_node == (int)j && s.t >= c->fault_t && s.t < c->fault_t + 1800)
 				res->hot_binds++;
 			if (c->silent_node == (int)j && s.t >= c->fault_t + 180)
@@ -578,6 +639,6 @@ out_pol:
 		pol.fini(&pol);
 out:
 	free(pods), free(run), free(cand), free(score), free(keep), free(s.nodes), free(pend);
-	free(hist), free(hist_u);
+	free(hist), free(hist_u), free(s.fut), free(s.pod_fut);
 	return rc;
 }

@@ -70,6 +70,14 @@ struct sim {
 	const char *models_dir;
 	uint32_t ns_horizon_s; /* forecast horizon of the nodescore agents */
 	double ns_cpu_share;   /* their --headroom-cpu-share */
+	/* Clairvoyant reference (oracle-future): a policy whose init sets
+	 * fut_h > 0 gets, from the engine, fut[node * fut_h + h - 1] = the
+	 * node's true CPU demand in millicores h steps ahead (background, the
+	 * S3 pin, and every pod bound so far while it runs), and, before each
+	 * rank, pod_fut[h - 1] = the ranked pod's own, were it bound now. */
+	uint32_t fut_h;
+	double *fut, *pod_fut;
+	uint32_t oracle_horizon_s; /* how far ahead oracle-future looks */
 };
 
 /* Window statistics of a node's measured utilisation over the nsteps steps

@@ -46,6 +46,7 @@ struct sim_cfg {
 	const char *models_dir;
 	uint32_t ns_horizon_s;
 	double ns_cpu_share;
+	uint32_t oracle_horizon_s; /* oracle-future's view ahead */
 };
 
 struct sim_result {
