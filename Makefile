@@ -50,6 +50,9 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DNS_MODELS_SHARE_DIR=\"$(PREFIX)/share/nod
 # The shared core is held to -Wconversion: it parses untrusted bytes.
 LIB_CFLAGS := -Wconversion -Wsign-conversion
 LDFLAGS ?=
+# Each binary records only the shared libraries it calls (the extender does not
+# load libbpf or libxgboost); the archives already give only the objects used.
+LDFLAGS += -Wl,--as-needed
 LDLIBS := -lbpf -lelf -lz -lmnl -lcjson -lnanomsg -lxgboost -lmicrohttpd -lgnutls -lsodium -lcurl -lm -lpthread
 
 LIB_SRC := $(wildcard lib/*.c)

@@ -327,18 +327,30 @@ static void decide_filter(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *c
 	}
 }
 
-/* The filter's decisions on c->args, into c->v[].fail; 0 or 500. */
-static int filter_decide(struct ns_extapi_ctx *c, const struct ns_table *t,
-			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
-			 struct ns_extapi_stats *st)
+/* lookup under the reservation lock when there are holds to read; on
+ * success with hold set, the lock stays taken for the caller to add one.
+ * Returns 0 or 500. */
+static int lookup_locked(struct ns_extapi_ctx *c, const struct ns_table *t,
+			 const struct ns_extapi_cfg *cfg, uint64_t now_mono_ms,
+			 struct ns_extapi_stats *st, int hold)
 {
 	int rc, locked = !cfg->shadow && cfg->resv;
 
 	if (locked)
 		ns_reserve_lock(cfg->resv);
-	rc = lookup(c, t, cfg, now.mono_ms, st);
-	if (locked)
+	rc = lookup(c, t, cfg, now_mono_ms, st);
+	if (locked && (rc || !hold))
 		ns_reserve_unlock(cfg->resv);
+	return rc;
+}
+
+/* The filter's decisions on c->args, into c->v[].fail; 0 or 500. */
+static int filter_decide(struct ns_extapi_ctx *c, const struct ns_table *t,
+			 const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
+			 struct ns_extapi_stats *st)
+{
+	int rc = lookup_locked(c, t, cfg, now.mono_ms, st, 0);
+
 	if (rc)
 		return rc;
 	decide_filter(c, cfg, now.mono_ms, st);
@@ -648,18 +660,13 @@ static int prioritize_decide(struct ns_extapi_ctx *c, const struct ns_table *t,
 			     const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
 			     struct ns_extapi_stats *st)
 {
-	int rc, locked = !cfg->shadow && cfg->resv;
-
+	int locked = !cfg->shadow && cfg->resv;
 	/* One lock for the lookup and the add: two concurrent calls must not
 	 * both see a node without the other's hold. */
-	if (locked)
-		ns_reserve_lock(cfg->resv);
-	rc = lookup(c, t, cfg, now.mono_ms, st);
-	if (rc) {
-		if (locked)
-			ns_reserve_unlock(cfg->resv);
+	int rc = lookup_locked(c, t, cfg, now.mono_ms, st, 1);
+
+	if (rc)
 		return rc;
-	}
 	if (cfg->shadow)
 		shadow_exclude(c, cfg, now.mono_ms, st);
 	combine(c, c->args.cls);

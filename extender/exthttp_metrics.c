@@ -43,6 +43,17 @@ static void metric_one(struct ns_buf *b, const char *name, const char *type, con
 	ns_buf_printf(b, "%s %llu\n", name, v);
 }
 
+/* A refusal counter with reason="missing" and reason="invalid". */
+static void metric_refusals(struct ns_buf *b, const char *name, const char *help,
+			    _Atomic uint64_t *missing, _Atomic uint64_t *invalid)
+{
+	metric_head(b, name, "counter", help);
+	ns_buf_printf(b, "%s{reason=\"missing\"} %llu\n", name,
+		      (unsigned long long)atomic_load(missing));
+	ns_buf_printf(b, "%s{reason=\"invalid\"} %llu\n", name,
+		      (unsigned long long)atomic_load(invalid));
+}
+
 /* Present in both modes, so dashboards and alerts need no second query. */
 static void render_shadow_metrics(struct ns_exthttp *h, struct ns_buf *b)
 {
@@ -198,21 +209,14 @@ void ns_exthttp_render_metrics(struct ns_exthttp *h, struct ns_buf *b)
 	metric_one(b, "nodescore_extender_bad_header_total", "counter",
 		   "Requests refused with 400 for repeated or conflicting Content-Length headers.",
 		   atomic_load(&h->bad_header));
-	metric_head(
-	    b, "nodescore_extender_unauthorized_total", "counter",
-	    "Requests for /metrics or the status page refused with 401 (--auth-token-file), "
-	    "by reason: no Bearer credential, or a wrong one.");
-	ns_buf_printf(b, "nodescore_extender_unauthorized_total{reason=\"missing\"} %llu\n",
-		      (unsigned long long)atomic_load(&h->unauthorized[NS_AUTH_MISSING]));
-	ns_buf_printf(b, "nodescore_extender_unauthorized_total{reason=\"invalid\"} %llu\n",
-		      (unsigned long long)atomic_load(&h->unauthorized[NS_AUTH_INVALID]));
-	metric_head(b, "nodescore_extender_client_cert_refused_total", "counter",
-		    "Requests refused with 403 under --tls-client-ca, by reason: no client "
-		    "certificate, or one that does not verify against the CA.");
-	ns_buf_printf(b, "nodescore_extender_client_cert_refused_total{reason=\"missing\"} %llu\n",
-		      (unsigned long long)atomic_load(&h->cert_refused[NS_PEER_MISSING]));
-	ns_buf_printf(b, "nodescore_extender_client_cert_refused_total{reason=\"invalid\"} %llu\n",
-		      (unsigned long long)atomic_load(&h->cert_refused[NS_PEER_INVALID]));
+	metric_refusals(b, "nodescore_extender_unauthorized_total",
+			"Requests for /metrics or the status page refused with 401 "
+			"(--auth-token-file), by reason: no Bearer credential, or a wrong one.",
+			&h->unauthorized[NS_AUTH_MISSING], &h->unauthorized[NS_AUTH_INVALID]);
+	metric_refusals(b, "nodescore_extender_client_cert_refused_total",
+			"Requests refused with 403 under --tls-client-ca, by reason: no client "
+			"certificate, or one that does not verify against the CA.",
+			&h->cert_refused[NS_PEER_MISSING], &h->cert_refused[NS_PEER_INVALID]);
 	if (h->cfg.api.resv) {
 		struct ns_reserve_stats rs;
 		ns_reserve_stats(h->cfg.api.resv, &rs);

@@ -37,21 +37,6 @@ cert other
 CRT=$NS_TMP/tls.crt
 TKEY=$NS_TMP/tls.key
 
-# refuses NAME RC WANT [FLAGS...]: the extender exits RC at start with WANT
-# in its ERROR line (env vars passed through, so they can be tested too).
-refuses() {
-	n=$1 want_rc=$2 want=$3
-	shift 3
-	timeout 10 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
-		--listen-scores "tcp://127.0.0.1:$(free_port)" "$@" >"$NS_TMP/refuse.out" 2>&1
-	rc=$?
-	if [ "$rc" -eq "$want_rc" ] && grep -q "^ERROR extender: .*$want" "$NS_TMP/refuse.out"; then
-		pass "$n"
-	else
-		fail "$n" "exit $rc (wanted $want_rc), output: $(head -c 300 "$NS_TMP/refuse.out")"
-	fi
-}
-
 # --- HTTPS: the normal answers over TLS -------------------------------------
 # The cluster of tests/fixtures/extender, as extender_itest publishes it.
 CSV=$FIX/cluster.csv
@@ -144,43 +129,43 @@ check token_extender_sigterm_exit_0 stop_pid "$TPID"
 check token_not_in_log sh -c "! grep -qF '$TOKEN' '$TLOG'"
 # Refusals of the token file: world-readable, empty, a space, too long.
 cp "$NS_TMP/token" "$NS_TMP/token-open" && chmod 644 "$NS_TMP/token-open"
-refuses token_world_readable_refused 2 "invalid --auth-token-file: token file is world-readable path=$NS_TMP/token-open" \
+ext_refuses token_world_readable_refused 2 "invalid --auth-token-file: token file is world-readable path=$NS_TMP/token-open" \
 	--auth-token-file "$NS_TMP/token-open"
 printf '\n' >"$NS_TMP/token-empty" && chmod 600 "$NS_TMP/token-empty"
-refuses token_empty_refused 2 "token file is empty" --auth-token-file "$NS_TMP/token-empty"
+ext_refuses token_empty_refused 2 "token file is empty" --auth-token-file "$NS_TMP/token-empty"
 printf 'two words\n' >"$NS_TMP/token-space" && chmod 600 "$NS_TMP/token-space"
-refuses token_with_space_refused 2 "token file has a space, control or non-ASCII byte at offset 3" \
+ext_refuses token_with_space_refused 2 "token file has a space, control or non-ASCII byte at offset 3" \
 	--auth-token-file "$NS_TMP/token-space"
 check token_refusal_does_not_echo_token sh -c "! grep -q 'words' '$NS_TMP/refuse.out'"
 head -c 2000 /dev/zero | tr '\0' a >"$NS_TMP/token-long" && chmod 600 "$NS_TMP/token-long"
-refuses token_too_long_refused 2 "token file is longer than 1024 bytes" --auth-token-file "$NS_TMP/token-long"
-refuses token_missing_refused 2 "cannot open token file" --auth-token-file "$NS_TMP/no-token"
+ext_refuses token_too_long_refused 2 "token file is longer than 1024 bytes" --auth-token-file "$NS_TMP/token-long"
+ext_refuses token_missing_refused 2 "cannot open token file" --auth-token-file "$NS_TMP/no-token"
 
 # --- refusals at start: clear ERROR, nothing served --------------------------
 cp "$TKEY" "$NS_TMP/open.key" && chmod 644 "$NS_TMP/open.key"
-refuses tls_world_readable_key_refused 2 "cannot use --tls-key: TLS key file is world-readable path=$NS_TMP/open.key mode=0644" \
+ext_refuses tls_world_readable_key_refused 2 "cannot use --tls-key: TLS key file is world-readable path=$NS_TMP/open.key mode=0644" \
 	--tls-cert "$CRT" --tls-key "$NS_TMP/open.key"
 NODESCORE_TLS_CERT=$CRT NODESCORE_TLS_KEY=$NS_TMP/open.key \
-	refuses tls_env_vars_used 2 "TLS key file is world-readable"
-refuses tls_cert_without_key 2 "invalid --tls-cert .*--tls-cert and --tls-key go together" --tls-cert "$CRT"
-refuses tls_key_without_cert 2 "invalid --tls-key .*--tls-cert and --tls-key go together" --tls-key "$TKEY"
-refuses tls_missing_key_file 2 "cannot open TLS key file path=$NS_TMP/none.key" \
+	ext_refuses tls_env_vars_used 2 "TLS key file is world-readable"
+ext_refuses tls_cert_without_key 2 "invalid --tls-cert .*--tls-cert and --tls-key go together" --tls-cert "$CRT"
+ext_refuses tls_key_without_cert 2 "invalid --tls-key .*--tls-cert and --tls-key go together" --tls-key "$TKEY"
+ext_refuses tls_missing_key_file 2 "cannot open TLS key file path=$NS_TMP/none.key" \
 	--tls-cert "$CRT" --tls-key "$NS_TMP/none.key"
 # Text without a PEM block (the HMAC key is random bytes: it may hold a NUL,
 # which is refused earlier and for another reason).
 NOTPEM=$NS_TMP/notpem.txt
 printf 'not a certificate\n' >"$NOTPEM" && chmod 600 "$NOTPEM"
-refuses tls_cert_not_pem 2 "invalid --tls-cert path=$NOTPEM: the file has no -----BEGIN CERTIFICATE----- block" \
+ext_refuses tls_cert_not_pem 2 "invalid --tls-cert path=$NOTPEM: the file has no -----BEGIN CERTIFICATE----- block" \
 	--tls-cert "$NOTPEM" --tls-key "$TKEY"
-refuses tls_key_not_pem 2 "has no -----BEGIN ... PRIVATE KEY----- block" --tls-cert "$CRT" --tls-key "$NOTPEM"
+ext_refuses tls_key_not_pem 2 "has no -----BEGIN ... PRIVATE KEY----- block" --tls-cert "$CRT" --tls-key "$NOTPEM"
 head -c 70000 /dev/zero | tr '\0' A >"$NS_TMP/big.key" && chmod 600 "$NS_TMP/big.key"
-refuses tls_oversized_key 2 "TLS key file has more than 65536 bytes" --tls-cert "$CRT" --tls-key "$NS_TMP/big.key"
+ext_refuses tls_oversized_key 2 "TLS key file has more than 65536 bytes" --tls-cert "$CRT" --tls-key "$NS_TMP/big.key"
 openssl pkcs8 -topk8 -in "$TKEY" -passout pass:secret -out "$NS_TMP/enc.key" 2>/dev/null && chmod 600 "$NS_TMP/enc.key"
-refuses tls_encrypted_key 2 "is encrypted: the extender takes an unencrypted key" --tls-cert "$CRT" --tls-key "$NS_TMP/enc.key"
-refuses tls_key_of_other_cert 1 "cannot start HTTPS server: GnuTLS .*do not match" \
+ext_refuses tls_encrypted_key 2 "is encrypted: the extender takes an unencrypted key" --tls-cert "$CRT" --tls-key "$NS_TMP/enc.key"
+ext_refuses tls_key_of_other_cert 1 "cannot start HTTPS server: GnuTLS .*do not match" \
 	--tls-cert "$CRT" --tls-key "$NS_TMP/other.key"
 sed '2s/^M/X/' "$CRT" >"$NS_TMP/corrupt.crt"
-refuses tls_corrupt_cert 1 "cannot start HTTPS server: GnuTLS" --tls-cert "$NS_TMP/corrupt.crt" --tls-key "$TKEY"
+ext_refuses tls_corrupt_cert 1 "cannot start HTTPS server: GnuTLS" --tls-cert "$NS_TMP/corrupt.crt" --tls-key "$TKEY"
 # Group read is what fsGroup gives a Secret volume (0440): accepted, like the HMAC key.
 cp "$TKEY" "$NS_TMP/group.key" && chmod 640 "$NS_TMP/group.key"
 start_extender "$EXT" "$NS_TMP/group.log" --key-file "$KEY" --listen-scores "tcp://127.0.0.1:$(free_port)" \

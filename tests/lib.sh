@@ -258,6 +258,22 @@ agent_http_port() {
 # extender_listening LOG: the extender that logs to LOG said it listens.
 extender_listening() { grep -q "SUCCESS extender: listening" "$1"; }
 
+# ext_refuses NAME RC WANT [FLAGS...]: the extender $EXT (key $KEY) exits RC
+# at start with WANT in its ERROR line (environment passed through, so
+# NODESCORE_* variables can be tested too).
+ext_refuses() {
+	er_n=$1 er_rc=$2 er_want=$3
+	shift 3
+	timeout 10 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
+		--listen-scores "tcp://127.0.0.1:$(free_port)" "$@" >"$NS_TMP/refuse.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$er_rc" ] && grep -q "^ERROR extender: .*$er_want" "$NS_TMP/refuse.out"; then
+		pass "$er_n"
+	else
+		fail "$er_n" "exit $rc (wanted $er_rc), output: $(head -c 300 "$NS_TMP/refuse.out")"
+	fi
+}
+
 # start_extender BINARY LOG ARG...: the extender BINARY with ARGs in the
 # background, its HTTP on a port it picks on 127.0.0.1, its stderr in LOG;
 # waits up to 20 s for it to listen. Sets EXT_PID, and EXT_URL

@@ -51,23 +51,11 @@ if command -v faketime >/dev/null 2>&1; then
 		-days 1 -out '$D/expired.crt'" 2>/dev/null && cp "$D/scheduler.key" "$D/expired.key"
 fi
 
-refuses() { # NAME WANT_RC WANT [FLAGS...]
-	n=$1 want_rc=$2 want=$3
-	shift 3
-	timeout 10 "$EXT" --key-file "$KEY" --listen-http 127.0.0.1:0 \
-		--listen-scores "tcp://127.0.0.1:$(free_port)" "$@" >"$D/refuse.out" 2>&1
-	rc=$?
-	if [ "$rc" -eq "$want_rc" ] && grep -q "^ERROR extender: .*$want" "$D/refuse.out"; then
-		pass "$n"
-	else
-		fail "$n" "exit $rc (wanted $want_rc), output: $(head -c 300 "$D/refuse.out")"
-	fi
-}
-refuses ca_without_tls_refused 2 "tls-client-ca.*need HTTPS" --tls-client-ca "$D/clientca.crt"
+ext_refuses ca_without_tls_refused 2 "tls-client-ca.*need HTTPS" --tls-client-ca "$D/clientca.crt"
 printf 'not a certificate\n' >"$D/junk.pem"
-refuses ca_not_pem_refused 2 "invalid --tls-client-ca path=.*junk.pem.*BEGIN CERTIFICATE" \
+ext_refuses ca_not_pem_refused 2 "invalid --tls-client-ca path=.*junk.pem.*BEGIN CERTIFICATE" \
 	--tls-cert "$D/server.crt" --tls-key "$D/server.key" --tls-client-ca "$D/junk.pem"
-refuses ca_missing_refused 2 "cannot use --tls-client-ca" \
+ext_refuses ca_missing_refused 2 "cannot use --tls-client-ca" \
 	--tls-cert "$D/server.crt" --tls-key "$D/server.key" --tls-client-ca "$D/nope.pem"
 
 SP=$(free_port)
