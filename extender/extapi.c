@@ -507,6 +507,17 @@ static uint32_t held_factor(const struct ns_extapi_view *v)
 	return c < m ? c : m;
 }
 
+static int add_hold(const struct ns_extapi_cfg *cfg, const char *name, size_t len, uint32_t hash,
+		    int64_t cpu_milli, int64_t mem_bytes, struct ns_extapi_now now)
+{
+	uint64_t mib = (uint64_t)mem_bytes / 1048576 + (mem_bytes % 1048576 != 0);
+
+	return ns_reserve_add(cfg->resv, name, len, hash, now.ms, now.mono_ms,
+			      cpu_milli > UINT32_MAX ? UINT32_MAX
+						     : (uint32_t)(cpu_milli > 0 ? cpu_milli : 0),
+			      mib > UINT32_MAX ? UINT32_MAX : (uint32_t)mib);
+}
+
 /* Holds the pod's request against the candidate it ranks first (the
  * fresh, not anomalous one with the highest combined score; the first on
  * a tie): kube-scheduler adds the default plugins and usually agrees. */
@@ -514,10 +525,9 @@ static void reserve_top(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *cfg
 			struct ns_extapi_now now, struct ns_extapi_stats *st)
 {
 	const struct ns_ext_args *a = &c->args;
-	uint64_t mib = (uint64_t)a->mem_bytes / 1048576 + (a->mem_bytes % 1048576 != 0);
 	size_t best = SIZE_MAX;
 
-	if (a->cpu_milli <= 0 && a->mem_bytes <= 0)
+	if (cfg->hold_at_bind || (a->cpu_milli <= 0 && a->mem_bytes <= 0))
 		return;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct ns_extapi_view *v = &c->v[i];
@@ -527,12 +537,24 @@ static void reserve_top(struct ns_extapi_ctx *c, const struct ns_extapi_cfg *cfg
 	}
 	if (best == SIZE_MAX)
 		return;
-	ns_reserve_add(cfg->resv, a->nodes[best].name, a->nodes[best].name_len, c->v[best].hash,
-		       now.ms, now.mono_ms,
-		       a->cpu_milli > UINT32_MAX ? UINT32_MAX
-						 : (uint32_t)(a->cpu_milli > 0 ? a->cpu_milli : 0),
-		       mib > UINT32_MAX ? UINT32_MAX : (uint32_t)mib);
+	add_hold(cfg, a->nodes[best].name, a->nodes[best].name_len, c->v[best].hash, a->cpu_milli,
+		 a->mem_bytes, now);
 	st->reserved = 1;
+}
+
+int ns_extapi_hold(const struct ns_extapi_cfg *cfg, const char *name, size_t len, int64_t cpu_milli,
+		   int64_t mem_bytes, struct ns_extapi_now now)
+{
+	int rc;
+
+	if (!cfg->resv)
+		return -EINVAL;
+	if (cpu_milli <= 0 && mem_bytes <= 0)
+		return 0;
+	ns_reserve_lock(cfg->resv);
+	rc = add_hold(cfg, name, len, ns_table_hash(name, len), cpu_milli, mem_bytes, now);
+	ns_reserve_unlock(cfg->resv);
+	return rc;
 }
 
 static void normalise(struct ns_extapi_ctx *c, enum ns_normalize norm)

@@ -641,6 +641,47 @@ static void test_reserve_table(void)
 	ns_reserve_free(r);
 }
 
+/* hold_at_bind: prioritize holds nothing; ns_extapi_hold holds the pod
+ * where it was bound, and filter and prioritize then count that hold. */
+static void test_hold_at_bind(void)
+{
+	static const struct node_spec b1 = {"b-1", 0, 800, 0, 300, 300, 4000, 8192, 100, NOW_MONO};
+	static const struct node_spec b2 = {"b-2", 0, 780, 0, 300, 300, 4000, 8192, 100, NOW_MONO};
+	const char *pod =
+	    "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
+	    "{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}},\"NodeNames\":[\"b-1\",\"b-2\"]}";
+	const char *big = "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
+			  "{\"cpu\":\"3500m\"}}}]}},\"NodeNames\":[\"b-1\",\"b-2\"]}";
+	struct ns_extapi_cfg bc = cfg;
+	struct ns_extapi_stats st;
+	struct ns_buf out = {0};
+	struct ns_reserve *r = ns_reserve_new(64, 5000, TTL);
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	CHECK_EQ_INT(ns_extapi_hold(&bc, "b-2", 3, 1000, 0, NOW), -EINVAL); /* no table */
+	bc.resv = r;
+	bc.hold_at_bind = 1;
+	CHECK_EQ_INT(add(&b1), 0);
+	CHECK_EQ_INT(add(&b2), 0);
+	CHECK_EQ_INT(call(PRIORITIZE, &bc, pod, strlen(pod), &out, &st), 200);
+	CHECK_EQ_INT(st.reserved, 0);
+	CHECK_EQ_INT(ns_reserve_active(r), 0);
+	/* the scheduler bound it to b-2, not to the extender's first choice */
+	CHECK_EQ_INT(ns_extapi_hold(&bc, "b-2", 3, 1000, 1 << 30, NOW), 0);
+	CHECK_EQ_INT(ns_reserve_active(r), 1);
+	CHECK_EQ_INT(call(FILTER, &bc, big, strlen(big), &out, &st), 200);
+	CHECK_EQ_INT(st.held, 1);
+	CHECK_EQ_INT(st.failed_cpu, 1);
+	CHECK(strstr(out.p, "\"NodeNames\":[\"b-1\"]") != NULL);
+	/* a pod with no requests holds nothing */
+	CHECK_EQ_INT(ns_extapi_hold(&bc, "b-1", 3, 0, 0, NOW), 0);
+	CHECK_EQ_INT(ns_reserve_active(r), 1);
+	ns_reserve_free(r);
+	ns_buf_free(&out);
+}
+
 /* nodescore-sim calls the verbs on a request it builds (the _args entry
  * points): they must decide exactly what the JSON path decides, holds
  * included. Each path gets its own context and hold table; the pods go
@@ -741,6 +782,7 @@ int main(void)
 	RUN(test_reservations);
 	RUN(test_reserve_table);
 	RUN(test_args_paths_agree);
+	RUN(test_hold_at_bind);
 	ns_table_free(table);
 	return CHECK_SUMMARY();
 }

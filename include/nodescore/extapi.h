@@ -30,6 +30,10 @@ struct ns_extapi_cfg {
 	 * pod's request against the node it ranks first, and both verbs count
 	 * what is held against a node's headroom until the node measured it. */
 	struct ns_reserve *resv;
+	/* With resv: prioritize makes no hold; the caller that learns where
+	 * the pod was bound (a bind verb, nodescore-sim) holds it there with
+	 * ns_extapi_hold. */
+	int hold_at_bind;
 	/* Shadow mode: the replies are neutral (filter passes every node,
 	 * prioritize gives every node NS_EXT_SCORE_NEUTRAL) and what the real
 	 * replies would have been goes into ns_extapi_stats. Holds are neither
@@ -114,6 +118,12 @@ int ns_extapi_prioritize_args(struct ns_extapi_ctx *c, const struct ns_table *t,
 			      const struct ns_extapi_cfg *cfg, struct ns_extapi_now now,
 			      struct ns_extapi_stats *st);
 uint8_t ns_extapi_score(const struct ns_extapi_ctx *c, size_t i);
+
+/* Holds a pod's request (millicores, bytes) against the node it was bound
+ * to, as prioritize holds its first choice; for cfg->hold_at_bind. 0, or
+ * -EINVAL without cfg->resv; -ENOSPC as ns_reserve_add. */
+int ns_extapi_hold(const struct ns_extapi_cfg *cfg, const char *name, size_t len, int64_t cpu_milli,
+		   int64_t mem_bytes, struct ns_extapi_now now);
 
 void ns_extapi_ctx_free(struct ns_extapi_ctx *c);
 

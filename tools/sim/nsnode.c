@@ -110,6 +110,19 @@ int sim_ns_models_open(const struct sim *s, int with_q, struct ns_models **m)
 	return 0;
 }
 
+/* NODESCORE_SIM_HOLD=bind: the extender learns where each pod was bound
+ * (as it would as the scheduler's binder, bindVerb) and holds the pod's
+ * request there, instead of on its own first choice. */
+static void ns_bound(struct sim_policy *p, struct sim *s, uint32_t node, const struct sim_pod *pod)
+{
+	struct nsst *st = p->st;
+	uint64_t ms = T0_MS + (uint64_t)(s->t * 1000);
+
+	ns_extapi_hold(&st->cfg, st->names[node].s, st->names[node].len,
+		       (int64_t)nearbyint(pod->cpu_req), (int64_t)ceil(pod->mem_req) * 1048576,
+		       (struct ns_extapi_now){ms, ms});
+}
+
 int sim_ns_init(struct sim_policy *p, struct sim *s)
 {
 	struct nsst *st = calloc(1, sizeof(*st));
@@ -156,6 +169,10 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 		if (!st->resv)
 			return -1;
 		st->cfg.resv = st->resv;
+		if ((rs = getenv("NODESCORE_SIM_HOLD")) && !strcmp(rs, "bind")) {
+			st->cfg.hold_at_bind = 1;
+			p->bound = ns_bound;
+		}
 	}
 	return 0;
 }
