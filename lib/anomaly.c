@@ -1,165 +1,17 @@
 // SPDX-License-Identifier: MIT
-/* Streaming anomaly detector: features, refit schedule, likelihood, hysteresis, drift. */
+/* Streaming anomaly detector: configuration, feature rows, refit schedule
+ * with champion/challenger, hysteresis flag, drift (PSI). Features are in
+ * anomaly_features.c, likelihood and severity in anomaly_severity.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "anomaly_int.h"
 #include "nodescore/anomaly.h"
 #include "nodescore/iforest.h"
 #include "nodescore/rolling.h"
-
-#define NF_PER NS_ANOMALY_FEATS_PER_METRIC
-#define PSI_BINS 10
-#define FEAT_CLAMP 1e6
-
-/* Window statistics that are empty read as 0 here: a feature of a metric
- * with no past is "no deviation". */
-static double rmean(const struct ns_roll *w)
-{
-	return ns_roll_count(w) ? ns_roll_mean(w) : 0.0;
-}
-
-static double rstd(const struct ns_roll *w)
-{
-	return ns_roll_count(w) > 1 ? ns_roll_std(w) : 0.0;
-}
-
-/* ---- per-metric feature state ---- */
-
-struct metric {
-	struct ns_roll *s, *m, *l;
-	struct ns_roll *absz;	/* |z short| over the short window, for the rolling max */
-	struct ns_roll *season; /* the last `season` values, for the same-phase residual */
-	double prev, level, trend;
-	int have;
-};
-
-static int metric_init(struct metric *m, const struct ns_anomaly_config *c)
-{
-	memset(m, 0, sizeof(*m));
-	if (ns_roll_new(c->win_short, &m->s) || ns_roll_new(c->win_mid, &m->m) ||
-	    ns_roll_new(c->win_long, &m->l) || ns_roll_new(c->win_short, &m->absz) ||
-	    (c->season && ns_roll_new(c->season, &m->season)))
-		return -ENOMEM;
-	return 0;
-}
-
-static void metric_free(struct metric *m)
-{
-	ns_roll_free(m->s);
-	ns_roll_free(m->m);
-	ns_roll_free(m->l);
-	ns_roll_free(m->absz);
-	ns_roll_free(m->season);
-	memset(m, 0, sizeof(*m));
-}
-
-static float clampf(double v)
-{
-	if (!(v == v))
-		return 0.0f;
-	return (float)(v > FEAT_CLAMP ? FEAT_CLAMP : v < -FEAT_CLAMP ? -FEAT_CLAMP : v);
-}
-
-/* Features of x against the metric's past only; then x joins the past.
- * Short and mid z-scores carry a share of the long-window spread in their
- * denominator so a quiet short window does not turn noise into huge values;
- * a tiny absolute floor keeps a flat line finite. */
-static void metric_step(struct metric *m, double x, float *out)
-{
-	double sl, floor_, zs, dz, pred;
-	const struct ns_roll_chunk *same;
-
-	if (!(x == x))
-		x = m->have ? m->prev : 0.0;
-	if (!m->have) {
-		m->prev = m->level = x;
-		m->trend = 0;
-		m->have = 1;
-	}
-	sl = rstd(m->l);
-	floor_ = 1e-9 * (1.0 + fabs(rmean(m->l))) + 1e-12;
-	dz = sl + floor_;
-	zs = (x - rmean(m->s)) / (rstd(m->s) + 0.1 * sl + floor_);
-	out[NS_AF_Z_SHORT] = clampf(zs);
-	out[NS_AF_Z_MID] = clampf((x - rmean(m->m)) / (rstd(m->m) + 0.1 * sl + floor_));
-	out[NS_AF_Z_LONG] = clampf((x - rmean(m->l)) / dz);
-	out[NS_AF_DELTA] = clampf((x - m->prev) / dz);
-	pred = m->level + m->trend; /* Holt's linear one-step forecast */
-	out[NS_AF_RESID] = clampf((x - pred) / dz);
-	out[NS_AF_VOL] = clampf(log((rstd(m->s) + 0.05 * sl + floor_) / dz));
-	same = m->season && ns_roll_count(m->season) >= m->season->cap
-		   ? ns_roll_at(m->season, m->season->cap - 1)
-		   : NULL;
-	out[NS_AF_SEASON] = clampf(same ? (x - same->mean) / dz : 0.0);
-
-	ns_roll_push(m->s, x);
-	ns_roll_push(m->m, x);
-	ns_roll_push(m->l, x);
-	ns_roll_push(m->absz, fabs(zs));
-	if (m->season)
-		ns_roll_push(m->season, x);
-	out[NS_AF_MAXZ] = clampf(ns_roll_max(m->absz));
-
-	{
-		double lv = 0.5 * x + 0.5 * (m->level + m->trend);
-		m->trend = 0.1 * (lv - m->level) + 0.9 * m->trend;
-		m->level = lv;
-	}
-	m->prev = x;
-}
-
-static const char *const feat_suffix[NF_PER] = {
-    [NS_AF_Z_SHORT] = "z_short", [NS_AF_Z_MID] = "z_mid", [NS_AF_Z_LONG] = "z_long",
-    [NS_AF_DELTA] = "delta",	 [NS_AF_RESID] = "resid", [NS_AF_MAXZ] = "maxz",
-    [NS_AF_SEASON] = "season",	 [NS_AF_VOL] = "vol",
-};
-
-/* ---- detector ---- */
-
-/* Rows of slack around "one season ago": daily jobs drift by minutes
- * (+-10 minutes: 2 rows at 5 min, 120 at 5 s). */
-static uint32_t season_slack(uint32_t season)
-{
-	return season / 144 ? season / 144 : 1;
-}
-
-struct ns_anomaly {
-	struct ns_anomaly_config c;
-	uint32_t nf;
-	char names[NS_ANOMALY_MAX_METRICS * NF_PER][NS_IFOREST_NAME_MAX + 1];
-	struct metric met[NS_ANOMALY_MAX_METRICS];
-
-	/* feature rows, newest last */
-	float *rows;
-	uint32_t rcap, rn, rhead;
-	float *train; /* scratch: contiguous training rows */
-	double *scratch;
-
-	struct ns_iforest *model;
-	double
-	    model_q99; /* 99th percentile of the model's scores on its training rows, NaN unknown */
-	uint32_t since_fit;
-	int refit_requested;
-	int own_fit;
-
-	struct ns_roll *sshort; /* last lik_short raw scores */
-	struct ns_roll *ref;	/* smoothed scores: the reference distribution */
-
-	uint32_t over_run, under_run;
-	uint64_t last_det; /* tick of the last output detection */
-	int flag, armed;
-
-	float edges[NS_ANOMALY_MAX_METRICS * NF_PER][PSI_BINS - 1];
-	double expect[NS_ANOMALY_MAX_METRICS * NF_PER][PSI_BINS];
-	uint32_t recent[NS_ANOMALY_MAX_METRICS * NF_PER][PSI_BINS];
-	uint32_t recent_n;
-
-	uint64_t ticks;
-	uint32_t refits, rejected;
-};
 
 void ns_anomaly_config_default(struct ns_anomaly_config *c, uint32_t n_metrics)
 {
@@ -239,7 +91,7 @@ void ns_anomaly_free(struct ns_anomaly *a)
 	if (!a)
 		return;
 	for (uint32_t i = 0; i < NS_ANOMALY_MAX_METRICS; i++)
-		metric_free(&a->met[i]);
+		ns_anomaly_metric_free(&a->met[i]);
 	ns_roll_free(a->sshort);
 	ns_roll_free(a->ref);
 	free(a->rows);
@@ -271,9 +123,9 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 				mn = def;
 			}
 			snprintf(a->names[m * NF_PER + k], sizeof(a->names[0]), "%.40s.%s", mn,
-				 feat_suffix[k]);
+				 ns_anomaly_feat_suffix[k]);
 		}
-		if (metric_init(&a->met[m], c))
+		if (ns_anomaly_metric_init(&a->met[m], c))
 			goto nomem;
 	}
 	a->rcap = c->history;
@@ -284,8 +136,8 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 	if (c->tail_window >= a->rcap)
 		a->rcap = c->tail_window + 1;
 	if (c->tail_window && c->tail_season && c->season &&
-	    c->tail_season * c->season + season_slack(c->season) >= a->rcap)
-		a->rcap = c->tail_season * c->season + season_slack(c->season) + 1;
+	    c->tail_season * c->season + ns_anomaly_season_slack(c->season) >= a->rcap)
+		a->rcap = c->tail_season * c->season + ns_anomaly_season_slack(c->season) + 1;
 	a->rows = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->train = calloc((size_t)a->rcap * a->nf, sizeof(float));
 	a->scratch = calloc(a->rcap, sizeof(double));
@@ -311,11 +163,9 @@ const char *ns_anomaly_feature_name(const struct ns_anomaly *a, size_t i)
 	return i < a->nf ? a->names[i] : NULL;
 }
 
-static float *row_back(const struct ns_anomaly *a, uint32_t i);
-
 const float *ns_anomaly_last_row(const struct ns_anomaly *a)
 {
-	return a->rn ? row_back(a, 0) : NULL;
+	return a->rn ? ns_anomaly_row_back(a, 0) : NULL;
 }
 
 uint64_t ns_anomaly_ticks(const struct ns_anomaly *a)
@@ -341,13 +191,6 @@ uint32_t ns_anomaly_rejected(const struct ns_anomaly *a)
 const struct ns_iforest *ns_anomaly_model(const struct ns_anomaly *a)
 {
 	return a->model;
-}
-
-/* Row i back from the newest (0 = newest). */
-static float *row_back(const struct ns_anomaly *a, uint32_t i)
-{
-	uint32_t idx = (a->rhead + a->rcap - 1 - i) % a->rcap;
-	return a->rows + (size_t)idx * a->nf;
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -435,145 +278,10 @@ static double alarm_rate(const struct ns_anomaly *a, const struct ns_iforest *m,
 
 	for (uint32_t i = 0; i < n; i++) {
 		double s;
-		if (ns_iforest_score(m, row_back(a, i), a->nf, &s) == 0 && s > q)
+		if (ns_iforest_score(m, ns_anomaly_row_back(a, i), a->nf, &s) == 0 && s > q)
 			hits++;
 	}
 	return n ? (double)hits / n : 0.0;
-}
-
-/* Anomaly likelihood of raw score s: the mean of the last lik_short raw
- * scores against the last lik_long such means. The empirical tail (share of
- * the reference at least as high) is used because forest scores are far
- * from Gaussian: regular events (a daily batch job) sit in the reference and
- * cap at 1 - k/n, while a score above everything seen keeps growing with its
- * distance past the reference maximum, in units of the reference spread. */
-static double likelihood_of(struct ns_anomaly *a, double s)
-{
-	uint32_t n = ns_roll_count(a->ref), ge = 0;
-	double sm, mx = 0, sd, tail;
-
-	ns_roll_push(a->sshort, s);
-	sm = ns_roll_mean(a->sshort);
-	for (uint32_t k = 0; k < n; k++) {
-		const struct ns_roll_chunk *c = ns_roll_at(a->ref, k);
-		double v = c ? c->mean : 0;
-		ge += v >= sm;
-		mx = v > mx ? v : mx;
-	}
-	sd = rstd(a->ref);
-	ns_roll_push(a->ref, sm);
-	if (n < 8)
-		return 0;
-	if (ge)
-		tail = (double)ge / n;
-	else
-		tail = exp(-(sm - mx) / (sd + 1e-6)) / n;
-	return 1.0 - tail;
-}
-
-#define TAIL_MIN_ROWS 50
-
-/* k-th smallest of v[0..n-1] (Wirth's selection, linear on average); on
- * return v[0..k-1] <= v[k] <= v[k+1..n-1]. */
-static double select_kth(double *v, uint32_t n, uint32_t k)
-{
-	int64_t l = 0, m = (int64_t)n - 1, kk = k;
-
-	while (l < m) {
-		double x = v[kk];
-		int64_t i = l, j = m;
-		do {
-			while (v[i] < x)
-				i++;
-			while (x < v[j])
-				j--;
-			if (i <= j) {
-				double t = v[i];
-				v[i] = v[j];
-				v[j] = t;
-				i++;
-				j--;
-			}
-		} while (i <= j);
-		if (j < kk)
-			l = i;
-		if (kk < i)
-			m = j;
-	}
-	return v[kk];
-}
-
-/* tail_q quantile of |feature k| over the w rows before the newest (scratch
- * is clobbered). */
-static double tail_quantile(struct ns_anomaly *a, uint32_t k, uint32_t w)
-{
-	double pos = a->c.tail_q * (double)(w - 1), q;
-	uint32_t lo = (uint32_t)pos;
-
-	for (uint32_t i = 0; i < w; i++)
-		a->scratch[i] = fabs((double)row_back(a, i + 1)[k]);
-	q = select_kth(a->scratch, w, lo);
-	if (lo + 1 < w) {
-		double hi = a->scratch[lo + 1];
-		for (uint32_t i = lo + 2; i < w; i++)
-			hi = a->scratch[i] < hi ? a->scratch[i] : hi;
-		q += (pos - lo) * (hi - q);
-	}
-	return q > 1e-6 ? q : 1e-6;
-}
-
-/* Largest |feature k| within +-season_slack rows of the same phase in each
- * of the last tail_season seasons (those already stored; 0 when none or
- * when off): what happened at this time on recent days, to the same degree,
- * is not news today. */
-static double season_max(const struct ns_anomaly *a, uint32_t k)
-{
-	uint32_t sl = season_slack(a->c.season);
-	double mx = 0;
-
-	for (uint32_t d = 1; d <= a->c.tail_season; d++) {
-		uint32_t at = d * a->c.season;
-		if (!a->c.season || a->rn <= at + sl)
-			break;
-		for (uint32_t b = at - sl; b <= at + sl; b++) {
-			double v = fabs((double)row_back(a, b)[k]);
-			mx = v > mx ? v : mx;
-		}
-	}
-	return mx;
-}
-
-/* Severity of the newest row, whose top feature is f: |value of f| in std
- * units, capped at threshold * the largest ratio of a feature's |value| to
- * the tail_q quantile of its |value| over the previous tail_window rows. A
- * sample is then over only if some feature also leaves its own recent tail,
- * so a spiky, heavy-tailed series does not cross the threshold on every
- * ordinary spike (scratch is clobbered).
- * Cost: up to n_features linear selections over tail_window rows, on gated
- * samples only (~1 %). */
-static double severity_of(struct ns_anomaly *a, uint32_t f)
-{
-	const float *row = row_back(a, 0);
-	double v = fabs((double)row[f]), need, ratio = 0;
-	uint32_t w = a->rn - 1;
-
-	if (!a->c.tail_window)
-		return v;
-	if (w > a->c.tail_window)
-		w = a->c.tail_window;
-	if (w < TAIL_MIN_ROWS)
-		return v;
-	/* The cap binds only if every feature's ratio is below
-	 * v * margin / threshold: the top feature first, stop as soon as one
-	 * reaches it. */
-	need = v * a->c.tail_margin / a->c.threshold;
-	for (uint32_t n = 0; n < a->nf && ratio < need; n++) {
-		uint32_t k = n == 0 ? f : (n <= f ? n - 1 : n);
-		double q = tail_quantile(a, k, w), sm = season_max(a, k);
-		double r = fabs((double)row[k]) / (sm > q ? sm : q);
-		ratio = r > ratio ? r : ratio;
-	}
-	return fmin(v, a->c.threshold * ratio / a->c.tail_margin);
 }
 
 /* Rebuilds the likelihood reference from the stored rows under the new model,
@@ -586,8 +294,8 @@ static void rescore_reference(struct ns_anomaly *a)
 	ns_roll_reset(a->ref);
 	for (uint32_t i = n; i-- > 0;) {
 		double s;
-		if (ns_iforest_score(a->model, row_back(a, i), a->nf, &s) == 0)
-			likelihood_of(a, s);
+		if (ns_iforest_score(a->model, ns_anomaly_row_back(a, i), a->nf, &s) == 0)
+			ns_anomaly_likelihood(a, s);
 	}
 }
 
@@ -684,7 +392,7 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 	idx = a->rhead;
 	row = a->rows + (size_t)idx * a->nf;
 	for (uint32_t m = 0; m < a->c.n_metrics; m++)
-		metric_step(&a->met[m], (double)values[m], row + m * NF_PER);
+		ns_anomaly_metric_step(&a->met[m], (double)values[m], row + m * NF_PER);
 	a->rhead = (a->rhead + 1) % a->rcap;
 	if (a->rn < a->rcap)
 		a->rn++;
@@ -692,7 +400,7 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 	if (a->model && ns_iforest_score(a->model, row, a->nf, &s) == 0) {
 		r->ready = 1;
 		r->score = s;
-		r->likelihood = likelihood_of(a, s);
+		r->likelihood = ns_anomaly_likelihood(a, s);
 		/* The forest decides whether the sample is unusual; how far off it
 		 * is comes from the feature that isolated it, because forest scores
 		 * saturate for every point outside the training range. */
@@ -703,7 +411,7 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 			    top >= 0) {
 				r->top_feature = top;
 				r->top_metric = top / NF_PER;
-				r->severity = severity_of(a, (uint32_t)top);
+				r->severity = ns_anomaly_severity(a, (uint32_t)top);
 			}
 		}
 		over = r->severity >= a->c.threshold;
@@ -748,25 +456,4 @@ int ns_anomaly_update(struct ns_anomaly *a, const float *values, struct ns_anoma
 		r->refit = 1;
 	}
 	return err;
-}
-
-int ns_anomaly_features_series(const struct ns_anomaly_config *c, const float *values, size_t rows,
-			       float *x_out)
-{
-	struct metric met[NS_ANOMALY_MAX_METRICS];
-	char err[128];
-	int rc = 0;
-
-	if (ns_anomaly_config_check(c, err, sizeof(err)) || !values || !x_out)
-		return -EINVAL;
-	memset(met, 0, sizeof(met));
-	for (uint32_t m = 0; m < c->n_metrics && !rc; m++)
-		rc = metric_init(&met[m], c);
-	for (size_t i = 0; i < rows && !rc; i++)
-		for (uint32_t m = 0; m < c->n_metrics; m++)
-			metric_step(&met[m], (double)values[i * c->n_metrics + m],
-				    x_out + (i * c->n_metrics + m) * NF_PER);
-	for (uint32_t m = 0; m < NS_ANOMALY_MAX_METRICS; m++)
-		metric_free(&met[m]);
-	return rc;
 }
