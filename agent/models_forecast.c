@@ -213,17 +213,26 @@ static int warm_one(const struct ns_sample *s, void *arg)
 int ns_models_warm_from_ring(struct ns_models *m, const char *path, uint64_t now_ms)
 {
 	struct ns_ring *r = NULL;
+	struct ns_ring_notes nt;
 	/* 25 h: the longest window (24 h) and lag (23 h) plus a margin. */
 	struct warm w = {m, now_ms > 90000000u ? now_ms - 90000000u : 0, 0};
+	char err[1024];
 	int rc;
 
 	if (!m->fc)
 		return 0;
-	rc = ns_ring_open_readonly(path, &r);
-	if (rc)
+	rc = ns_ring_open_readonly_err(path, &r, &nt, err, sizeof(err));
+	/* Under the ring's component, as the agent's own open logs them. */
+	for (unsigned i = 0; i < nt.n; i++)
+		NS_LOG_(nt.note[i].warning ? NS_LOG_WARNING : NS_LOG_INFO, "ring", 0, "%s",
+			nt.note[i].text);
+	if (rc) {
+		log_error("ring", "%s", err);
 		return rc;
+	}
 	rc = ns_ring_foreach(r, warm_one, &w);
-	ns_ring_close(r);
+	/* Read-only: no final sync, nothing to report. */
+	ns_ring_close_err(r, NULL, 0);
 	if (rc)
 		return rc;
 	if (m->fc_primed)

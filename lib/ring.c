@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -12,11 +14,8 @@
 #include <unistd.h>
 
 #include "nodescore/fileio.h"
-#include "nodescore/log.h"
 #include "nodescore/ring.h"
 #include "ring_int.h"
-
-#define COMP "ring"
 
 uint64_t ns_ring_file_size(uint32_t capacity)
 {
@@ -218,151 +217,177 @@ out:
 	return err;
 }
 
-static int ring_open(const char *path, uint32_t capacity, int readonly, struct ns_ring **out)
+/* Appends one line for the caller to log; a full list drops the rest. */
+__attribute__((format(printf, 3, 4))) static void note(struct ns_ring_notes *nt, int warning,
+						       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!nt || nt->n >= NS_RING_MAX_NOTES)
+		return;
+	nt->note[nt->n].warning = warning;
+	va_start(ap, fmt);
+	vsnprintf(nt->note[nt->n].text, sizeof(nt->note[0].text), fmt, ap);
+	va_end(ap);
+	nt->n++;
+}
+
+static int ring_open(const char *path, uint32_t capacity, int readonly, struct ns_ring **out,
+		     struct ns_ring_notes *notes, char *err, size_t errlen)
 {
 	struct ns_ring *r = NULL;
 	uint8_t h[HDR_USED];
 	struct stat sb;
 	uint64_t size;
 	ssize_t k;
-	int err = 0, tries = 0;
+	int e = 0, tries = 0;
 
 	*out = NULL;
+	if (notes)
+		notes->n = 0;
+	if (err && errlen)
+		err[0] = '\0';
 	if (!path || !*path) {
-		log_error(COMP, "no ring path given");
+		NS_RING_ERR("no ring path given");
 		return -EINVAL;
 	}
 	if (!readonly && (capacity == 0 || capacity > NS_RING_MAX_CAPACITY)) {
-		log_error(COMP, "ring capacity out of range capacity=%u min=1 max=%u", capacity,
-			  NS_RING_MAX_CAPACITY);
+		NS_RING_ERR("ring capacity out of range capacity=%u min=1 max=%u", capacity,
+			    NS_RING_MAX_CAPACITY);
 		return -EINVAL;
 	}
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r) {
+		NS_RING_ERR("out of memory opening ring path=%s", path);
 		return -ENOMEM;
+	}
 	r->fd = -1;
 	r->readonly = readonly;
 	r->path = strdup(path);
 	if (!r->path) {
-		err = -ENOMEM;
+		e = -ENOMEM;
+		NS_RING_ERR("out of memory opening ring path=%s", path);
 		goto fail;
 	}
 again:
 	r->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
 	if (r->fd < 0 && errno == ENOENT && !readonly && tries++ < 2) {
-		err = create_file(path, capacity, 0);
-		if (err && err != -EEXIST) {
-			errno = -err;
-			log_error_errno(COMP, "cannot create ring path=%s", path);
+		e = create_file(path, capacity, 0);
+		if (e && e != -EEXIST) {
+			NS_RING_ERR("cannot create ring path=%s error=\"%s\"", path, strerror(-e));
 			goto fail;
 		}
-		if (!err)
-			log_info(COMP, "created history ring path=%s capacity=%u bytes=%llu", path,
-				 capacity, (unsigned long long)ns_ring_file_size(capacity));
+		if (!e)
+			note(notes, 0, "created history ring path=%s capacity=%u bytes=%llu", path,
+			     capacity, (unsigned long long)ns_ring_file_size(capacity));
 		goto again;
 	}
 	if (r->fd < 0) {
-		err = -errno;
-		log_error_errno(COMP, "cannot open ring path=%s", path);
+		e = -errno;
+		NS_RING_ERR("cannot open ring path=%s error=\"%s\"", path, strerror(-e));
 		goto fail;
 	}
 	if (!readonly && flock(r->fd, LOCK_EX | LOCK_NB) < 0) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		log_error(COMP, "ring is in use by another writer path=%s", path);
+		e = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		NS_RING_ERR("ring is in use by another writer path=%s", path);
 		goto fail;
 	}
 	if (fstat(r->fd, &sb) < 0) {
-		err = -errno;
+		e = -errno;
+		NS_RING_ERR("cannot stat ring path=%s error=\"%s\"", path, strerror(-e));
 		goto fail;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		log_error(COMP, "ring path is not a regular file path=%s", path);
-		err = -EINVAL;
+		NS_RING_ERR("ring path is not a regular file path=%s", path);
+		e = -EINVAL;
 		goto fail;
 	}
 	if (sb.st_size == 0 && !readonly && tries++ < 2) {
 		/* An empty file holds no history: a touch, or an interrupted copy. */
-		log_info(COMP, "ring file is empty, initialising it path=%s", path);
-		err = create_file(path, capacity, 1);
-		if (err) {
-			errno = -err;
-			log_error_errno(COMP, "cannot initialise ring path=%s", path);
+		note(notes, 0, "ring file is empty, initialising it path=%s", path);
+		e = create_file(path, capacity, 1);
+		if (e) {
+			NS_RING_ERR("cannot initialise ring path=%s error=\"%s\"", path,
+				    strerror(-e));
 			goto fail;
 		}
 		close(r->fd);
 		goto again;
 	}
 	if ((uint64_t)sb.st_size < NS_RING_HEADER_SIZE) {
-		log_error(COMP, "file too short for a ring header, refusing it path=%s bytes=%lld",
-			  path, (long long)sb.st_size);
-		err = -EINVAL;
+		NS_RING_ERR("file too short for a ring header, refusing it path=%s bytes=%lld",
+			    path, (long long)sb.st_size);
+		e = -EINVAL;
 		goto fail;
 	}
 	do
 		k = pread(r->fd, h, sizeof(h), 0);
 	while (k < 0 && errno == EINTR);
 	if (k != (ssize_t)sizeof(h)) {
-		err = k < 0 ? -errno : -EIO;
-		log_error(COMP, "cannot read ring header path=%s", path);
+		e = k < 0 ? -errno : -EIO;
+		NS_RING_ERR("cannot read ring header path=%s", path);
 		goto fail;
 	}
-	err = ns_ring_check_header(path, h, readonly ? 0 : capacity, &r->capacity);
-	if (err)
+	e = ns_ring_check_header(path, h, readonly ? 0 : capacity, &r->capacity, err, errlen);
+	if (e)
 		goto fail;
 	size = ns_ring_file_size(r->capacity);
 	if ((uint64_t)sb.st_size > size) {
-		log_error(COMP,
-			  "ring file is larger than its layout, refusing it path=%s bytes=%lld "
-			  "expected=%llu",
-			  path, (long long)sb.st_size, (unsigned long long)size);
-		err = -EINVAL;
+		NS_RING_ERR("ring file is larger than its layout, refusing it path=%s bytes=%lld "
+			    "expected=%llu",
+			    path, (long long)sb.st_size, (unsigned long long)size);
+		e = -EINVAL;
 		goto fail;
 	}
 	if ((uint64_t)sb.st_size < size) {
-		log_warning(COMP,
-			    "ring file is truncated, missing records are lost path=%s bytes=%lld "
-			    "expected=%llu",
-			    path, (long long)sb.st_size, (unsigned long long)size);
+		note(notes, 1,
+		     "ring file is truncated, missing records are lost path=%s bytes=%lld "
+		     "expected=%llu",
+		     path, (long long)sb.st_size, (unsigned long long)size);
 		if (!readonly && ftruncate(r->fd, (off_t)size) < 0) {
-			err = -errno;
-			log_error_errno(COMP, "cannot extend truncated ring path=%s", path);
+			e = -errno;
+			NS_RING_ERR("cannot extend truncated ring path=%s error=\"%s\"", path,
+				    strerror(-e));
 			goto fail;
 		}
 	}
 	if (!readonly) {
 		r->valid = calloc(1, ((size_t)r->capacity + 7) / 8);
 		if (!r->valid) {
-			err = -ENOMEM;
+			e = -ENOMEM;
+			NS_RING_ERR("out of memory opening ring path=%s", path);
 			goto fail;
 		}
 	}
-	err = scan(r);
-	if (err) {
-		errno = -err;
-		log_error_errno(COMP, "cannot read ring path=%s", path);
+	e = scan(r);
+	if (e) {
+		NS_RING_ERR("cannot read ring path=%s error=\"%s\"", path, strerror(-e));
 		goto fail;
 	}
 	if (r->corrupt || r->stale)
-		log_warning(COMP,
-			    "ring has damaged records, skipping them path=%s corrupt=%llu "
-			    "stale=%llu valid=%llu",
-			    path, (unsigned long long)r->corrupt, (unsigned long long)r->stale,
-			    (unsigned long long)r->records);
+		note(notes, 1,
+		     "ring has damaged records, skipping them path=%s corrupt=%llu "
+		     "stale=%llu valid=%llu",
+		     path, (unsigned long long)r->corrupt, (unsigned long long)r->stale,
+		     (unsigned long long)r->records);
 	*out = r;
 	return 0;
 fail:
-	ns_ring_close(r);
-	return err;
+	/* Nothing was appended: no sync can fail here. */
+	ns_ring_close_err(r, NULL, 0);
+	return e;
 }
 
-int ns_ring_open(const char *path, uint32_t capacity, struct ns_ring **out)
+int ns_ring_open_err(const char *path, uint32_t capacity, struct ns_ring **out,
+		     struct ns_ring_notes *notes, char *err, size_t errlen)
 {
-	return ring_open(path, capacity, 0, out);
+	return ring_open(path, capacity, 0, out, notes, err, errlen);
 }
 
-int ns_ring_open_readonly(const char *path, struct ns_ring **out)
+int ns_ring_open_readonly_err(const char *path, struct ns_ring **out, struct ns_ring_notes *notes,
+			      char *err, size_t errlen)
 {
-	return ring_open(path, 0, 1, out);
+	return ring_open(path, 0, 1, out, notes, err, errlen);
 }
 
 int ns_ring_sync(struct ns_ring *r)
@@ -505,16 +530,20 @@ int ns_ring_export_csv(struct ns_ring *r, FILE *out)
 	return 0;
 }
 
-void ns_ring_close(struct ns_ring *r)
+int ns_ring_close_err(struct ns_ring *r, char *err, size_t errlen)
 {
+	int e = 0;
+
 	if (!r)
-		return;
+		return 0;
 	if (r->fd >= 0) {
-		if (!r->readonly && r->sync_every && r->unsynced && ns_ring_sync(r) < 0)
-			log_warning_errno(COMP, "fdatasync at close failed path=%s", r->path);
+		if (!r->readonly && r->sync_every && r->unsynced && (e = ns_ring_sync(r)) < 0)
+			NS_RING_ERR("fdatasync at close failed path=%s error=\"%s\"", r->path,
+				    strerror(-e));
 		close(r->fd);
 	}
 	free(r->valid);
 	free(r->path);
 	free(r);
+	return e;
 }

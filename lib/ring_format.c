@@ -3,14 +3,12 @@
  * guards both. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nodescore/le.h"
-#include "nodescore/log.h"
 #include "nodescore/opt.h"
 #include "ring_int.h"
-
-#define COMP "ring"
 
 /* CRC32C (Castagnoli, reflected 0x82F63B78): detects every burst error up to
  * 32 bits and is what ext4/btrfs use for the same job. */
@@ -155,48 +153,46 @@ void ns_ring_encode_header(uint8_t *h, uint32_t capacity)
 
 /* Validates the header; on success *capacity is the file's. want_cap 0 means
  * take whatever the file says. */
-int ns_ring_check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity)
+int ns_ring_check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity,
+			 char *err, size_t errlen)
 {
 	uint32_t ver = ns_le_get_u32(h + 8), hsz = ns_le_get_u32(h + 12),
 		 rsz = ns_le_get_u32(h + 16);
 	uint32_t nm = ns_le_get_u32(h + 20), cap = ns_le_get_u32(h + 24);
 
 	if (memcmp(h, MAGIC, 8) != 0) {
-		log_error(COMP,
-			  "not a nodescore history ring (bad magic), refusing to touch it "
-			  "path=%s",
-			  path);
+		NS_RING_ERR("not a nodescore history ring (bad magic), refusing to touch it "
+			    "path=%s",
+			    path);
 		return -EINVAL;
 	}
 	if (ns_le_get_u32(h + HDR_USED - 4) != crc32c(h, HDR_USED - 4)) {
-		log_error(COMP,
-			  "ring header checksum mismatch (corrupt header), refusing it path=%s",
-			  path);
+		NS_RING_ERR("ring header checksum mismatch (corrupt header), refusing it path=%s",
+			    path);
 		return -EINVAL;
 	}
 	if (ver != NS_RING_VERSION) {
-		log_error(COMP, "unsupported ring version path=%s version=%u supported=%u", path,
-			  ver, NS_RING_VERSION);
+		NS_RING_ERR("unsupported ring version path=%s version=%u supported=%u", path, ver,
+			    NS_RING_VERSION);
 		return -EINVAL;
 	}
 	if (hsz != NS_RING_HEADER_SIZE || rsz != NS_RING_RECORD_SIZE || nm != NS_METRIC_COUNT) {
-		log_error(COMP,
-			  "ring record layout differs from this build, refusing it (move the file "
-			  "away to start a new history) path=%s header_size=%u record_size=%u "
-			  "metrics=%u expected_record_size=%u expected_metrics=%u",
-			  path, hsz, rsz, nm, NS_RING_RECORD_SIZE, (unsigned)NS_METRIC_COUNT);
+		NS_RING_ERR(
+		    "ring record layout differs from this build, refusing it (move the file "
+		    "away to start a new history) path=%s header_size=%u record_size=%u "
+		    "metrics=%u expected_record_size=%u expected_metrics=%u",
+		    path, hsz, rsz, nm, NS_RING_RECORD_SIZE, (unsigned)NS_METRIC_COUNT);
 		return -EINVAL;
 	}
 	if (cap == 0 || cap > NS_RING_MAX_CAPACITY) {
-		log_error(COMP, "ring capacity out of range path=%s capacity=%u max=%u", path, cap,
-			  NS_RING_MAX_CAPACITY);
+		NS_RING_ERR("ring capacity out of range path=%s capacity=%u max=%u", path, cap,
+			    NS_RING_MAX_CAPACITY);
 		return -EINVAL;
 	}
 	if (want_cap && cap != want_cap) {
-		log_error(COMP,
-			  "ring capacity differs, refusing to resize it (move the file away or "
-			  "configure the file's capacity) path=%s file_capacity=%u requested=%u",
-			  path, cap, want_cap);
+		NS_RING_ERR("ring capacity differs, refusing to resize it (move the file away or "
+			    "configure the file's capacity) path=%s file_capacity=%u requested=%u",
+			    path, cap, want_cap);
 		return -EINVAL;
 	}
 	*capacity = cap;

@@ -6,7 +6,9 @@
 #ifndef NODESCORE_LIB_RING_INT_H
 #define NODESCORE_LIB_RING_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nodescore/ring.h"
 
@@ -15,6 +17,14 @@
 #define SEQ_MAX (1ull << 56) /* a bigger seq is garbage that passed the CRC by chance */
 #define REC_PAYLOAD (24u + 4u * (unsigned)NS_METRIC_COUNT)
 #define CHUNK_RECS 512u /* records per pread while scanning */
+
+/* The library reports, its callers log: a failure's reason goes to err
+ * (which may be NULL), worded as the operator will read it. */
+#define NS_RING_ERR(...)                                                                           \
+	do {                                                                                       \
+		if (err && errlen)                                                                 \
+			snprintf(err, errlen, __VA_ARGS__);                                        \
+	} while (0)
 
 _Static_assert(REC_PAYLOAD + 4u <= NS_RING_RECORD_SIZE, "record does not fit");
 _Static_assert(NS_RING_HEADER_SIZE >= HDR_USED, "header does not fit");
@@ -66,7 +76,9 @@ enum rec_state ns_ring_decode_record(const struct ns_ring *r, const uint8_t *b, 
 /* NS_RING_HEADER_SIZE bytes of header for a new ring of capacity records. */
 void ns_ring_encode_header(uint8_t *h, uint32_t capacity);
 /* Validates the first HDR_USED bytes of a header; on success *capacity is
- * the file's. want_cap 0 means take whatever the file says. */
-int ns_ring_check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity);
+ * the file's. want_cap 0 means take whatever the file says. -EINVAL with
+ * the reason in err. */
+int ns_ring_check_header(const char *path, const uint8_t *h, uint32_t want_cap, uint32_t *capacity,
+			 char *err, size_t errlen);
 
 #endif

@@ -536,6 +536,94 @@ static void test_empty_file_initialised(void)
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(4));
 }
 
+/* Runs f with stderr going to a file; returns what it wrote (static buffer). */
+static const char *stderr_of(void (*f)(void *), void *arg)
+{
+	static char out[4096];
+	const char *p = tpath("stderr.txt");
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600), saved = dup(2);
+	ssize_t n;
+
+	out[0] = '\0';
+	if (fd < 0 || saved < 0)
+		return "(cannot capture stderr)";
+	dup2(fd, 2);
+	f(arg);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return out;
+}
+
+struct err_api {
+	const char *p;
+	int rc_new, rc_close, rc_trunc, rc_cap, rc_absent;
+	struct ns_ring_notes created, truncated, absent;
+	char err_cap[1024], err_absent[1024], err_close[64];
+};
+
+static void err_api_calls(void *arg)
+{
+	struct err_api *e = arg;
+	struct ns_ring *r = NULL;
+
+	e->rc_new = ns_ring_open_err(e->p, 8, &r, &e->created, NULL, 0);
+	if (!e->rc_new) {
+		append_range(r, 1, 5);
+		ns_ring_set_sync_every(r, 10);
+		e->rc_close = ns_ring_close_err(r, e->err_close, sizeof(e->err_close));
+	}
+	if (truncate(e->p, (off_t)ns_ring_file_size(8) - NS_RING_RECORD_SIZE) != 0)
+		return;
+	r = NULL;
+	e->rc_trunc = ns_ring_open_err(e->p, 8, &r, &e->truncated, NULL, 0);
+	ns_ring_close_err(r, NULL, 0);
+	e->rc_cap = ns_ring_open_err(e->p, 16, &r, NULL, e->err_cap, sizeof(e->err_cap));
+	e->rc_absent = ns_ring_open_readonly_err(tpath("absent.ring"), &r, &e->absent,
+						 e->err_absent, sizeof(e->err_absent));
+}
+
+static void legacy_open_call(void *arg)
+{
+	struct ns_ring *r = NULL;
+
+	*(int *)arg = ns_ring_open(tpath("errapi.ring"), 16, &r);
+}
+
+/* The library reports through its return value, err and notes and writes
+ * nothing itself; the transitional ns_ring_open logs the same words. */
+static void test_errors_reported_not_logged(void)
+{
+	struct err_api e = {.p = tpath("errapi.ring")};
+	const char *logged = stderr_of(err_api_calls, &e);
+	int rc = 0;
+
+	CHECK_EQ_STR(logged, "");
+	CHECK_EQ_INT(e.rc_new, 0);
+	CHECK_EQ_INT(e.created.n, 1);
+	CHECK_EQ_INT(e.created.note[0].warning, 0);
+	CHECK(strncmp(e.created.note[0].text, "created history ring path=", 26) == 0);
+	CHECK_EQ_INT(e.rc_close, 0);
+	CHECK_EQ_INT(e.rc_trunc, 0);
+	CHECK_EQ_INT(e.truncated.n, 1);
+	CHECK_EQ_INT(e.truncated.note[0].warning, 1);
+	CHECK(strncmp(e.truncated.note[0].text,
+		      "ring file is truncated, missing records are lost path=", 54) == 0);
+	CHECK_EQ_INT(e.rc_cap, -EINVAL);
+	CHECK(strstr(e.err_cap, "ring capacity differs") != NULL);
+	CHECK(strstr(e.err_cap, "file_capacity=8 requested=16") != NULL);
+	CHECK_EQ_INT(e.rc_absent, -ENOENT);
+	CHECK_EQ_INT(e.absent.n, 0);
+	CHECK(strstr(e.err_absent, "cannot open ring path=") != NULL);
+	CHECK(strstr(e.err_absent, "error=\"") != NULL);
+
+	logged = stderr_of(legacy_open_call, &rc);
+	CHECK_EQ_INT(rc, -EINVAL);
+	CHECK(strncmp(logged, "ERROR ring: ring capacity differs, refusing to resize it", 56) == 0);
+}
+
 static void test_single_writer_and_live_reader(void)
 {
 	const char *p = tpath("rw.ring");
@@ -834,6 +922,7 @@ int main(void)
 	RUN(test_wrong_capacity_or_layout_refused);
 	RUN(test_larger_file_refused);
 	RUN(test_empty_file_initialised);
+	RUN(test_errors_reported_not_logged);
 	RUN(test_single_writer_and_live_reader);
 	RUN(test_sync_policy);
 	RUN(test_csv_export_exact);

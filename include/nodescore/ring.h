@@ -16,6 +16,7 @@
 #ifndef NODESCORE_RING_H
 #define NODESCORE_RING_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,17 +52,42 @@ struct ns_ring_stats {
 /* Bytes on disk of a ring with this capacity: header + capacity records. */
 uint64_t ns_ring_file_size(uint32_t capacity);
 
+/* What an open did or found that an operator should hear about, in order,
+ * for the caller to log under component "ring" (INFO, or WARNING when
+ * warning is set): the file created or an empty one initialised, a
+ * truncated file, damaged records skipped. Filled on failure too. The
+ * library itself never logs. */
+#define NS_RING_MAX_NOTES 4
+struct ns_ring_notes {
+	unsigned n;
+	struct {
+		int warning;
+		char text[1024];
+	} note[NS_RING_MAX_NOTES];
+};
+
 /* Opens or creates the ring file at path with room for capacity records
  * (1..NS_RING_MAX_CAPACITY) for appending. The file is locked (flock) against
  * a second writer (-EBUSY). An existing file with another capacity or record
- * layout, a bad header or a size larger than its layout is refused (-EINVAL,
- * reason logged) rather than silently truncated; an empty file is initialised;
- * a truncated file is extended (missing records count as corrupt). */
-int ns_ring_open(const char *path, uint32_t capacity, struct ns_ring **out);
+ * layout, a bad header or a size larger than its layout is refused (-EINVAL)
+ * rather than silently truncated; an empty file is initialised; a truncated
+ * file is extended (missing records count as corrupt). Returns 0 or -errno
+ * with the reason in err ("... path=<path> ..."; err may be NULL); notes (may
+ * be NULL) gets what the caller should log either way. */
+int ns_ring_open_err(const char *path, uint32_t capacity, struct ns_ring **out,
+		     struct ns_ring_notes *notes, char *err, size_t errlen);
 
 /* Opens an existing ring read-only, taking the capacity from its header; no
  * lock, no writes, safe while an agent appends. foreach rescans the file so it
- * sees the writer's newest records. Same refusals as ns_ring_open. */
+ * sees the writer's newest records. Same refusals and reporting as
+ * ns_ring_open_err. */
+int ns_ring_open_readonly_err(const char *path, struct ns_ring **out, struct ns_ring_notes *notes,
+			      char *err, size_t errlen);
+
+/* Transitional (lib/ring_legacy.c, issue 14): the same opens, logging the
+ * notes and the error themselves as the ring did before the library stopped
+ * logging. For callers not yet moved to the _err forms; remove with the last. */
+int ns_ring_open(const char *path, uint32_t capacity, struct ns_ring **out);
 int ns_ring_open_readonly(const char *path, struct ns_ring **out);
 
 /* Appends one record (one pwrite of a whole record). Returns 0 or -errno
@@ -88,7 +114,13 @@ void ns_ring_get_stats(const struct ns_ring *r, struct ns_ring_stats *st);
  * and infinities. Returns 0 or -errno (-EIO when out reports an error). */
 int ns_ring_export_csv(struct ns_ring *r, FILE *out);
 
-/* Syncs when a sync policy is set, unlocks, frees. NULL-safe. */
+/* Syncs when a sync policy is set, unlocks, frees. NULL-safe. Returns 0, or
+ * the -errno of that final sync with the reason in err (the handle is freed
+ * all the same). */
+int ns_ring_close_err(struct ns_ring *r, char *err, size_t errlen);
+
+/* Transitional, as ns_ring_open: ns_ring_close_err logging a failed final
+ * sync as a WARNING. */
 void ns_ring_close(struct ns_ring *r);
 
 #endif
