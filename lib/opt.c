@@ -22,26 +22,28 @@ static void env_name(const char *name, char *out, size_t cap)
 	out[j] = '\0';
 }
 
-static void usage(const struct ns_opt *opts, size_t n, const char *prog, const char *summary)
+int ns_opt_usage(const struct ns_opt *opts, size_t n, const char *prog, const char *summary,
+		 FILE *out)
 {
 	char env[96];
 
-	printf("Usage: %s [OPTIONS]\n%s\n\nOptions (flag / environment variable, flags win):\n",
-	       prog, summary);
+	fprintf(out,
+		"Usage: %s [OPTIONS]\n%s\n\nOptions (flag / environment variable, flags win):\n",
+		prog, summary);
 	for (size_t i = 0; i < n; i++) {
 		env_name(opts[i].name, env, sizeof(env));
-		printf("  --%s%s\n      %s  [env %s", opts[i].name,
-		       opts[i].kind == NS_OPT_STRING ? "=VALUE" : "", opts[i].help, env);
+		fprintf(out, "  --%s%s\n      %s  [env %s", opts[i].name,
+			opts[i].kind == NS_OPT_STRING ? "=VALUE" : "", opts[i].help, env);
 		if (opts[i].def)
-			printf(", default %s", *opts[i].def ? opts[i].def : "\"\"");
-		printf("]\n");
+			fprintf(out, ", default %s", *opts[i].def ? opts[i].def : "\"\"");
+		fprintf(out, "]\n");
 	}
-	printf("  --help\n      Show this help and exit.\n");
+	fprintf(out, "  --help\n      Show this help and exit.\n");
+	return ferror(out) ? -EIO : 0;
 }
 
-enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
-				const char *summary, int argc, char **argv, int *argi, char *err,
-				size_t errlen)
+enum ns_opt_result ns_opt_parse_only(struct ns_opt *opts, size_t n, int argc, char **argv,
+				     int *argi, char *err, size_t errlen)
 {
 	char env[96];
 	int i;
@@ -67,10 +69,8 @@ enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
 			i++;
 			break;
 		}
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(opts, n, prog, summary);
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return NS_OPT_HELP;
-		}
 		if (strncmp(a, "--", 2) != 0)
 			break;
 		a += 2;
@@ -112,6 +112,18 @@ enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
 		return NS_OPT_ERROR;
 	}
 	return NS_OPT_RUN;
+}
+
+/* Transitional (issue 14): for the mains not yet printing their own usage. */
+enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
+				const char *summary, int argc, char **argv, int *argi, char *err,
+				size_t errlen)
+{
+	enum ns_opt_result r = ns_opt_parse_only(opts, n, argc, argv, argi, err, errlen);
+
+	if (r == NS_OPT_HELP)
+		ns_opt_usage(opts, n, prog, summary, stdout);
+	return r;
 }
 
 const char *ns_opt_get(const struct ns_opt *opts, size_t n, const char *name)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "nodescore/log.h"
@@ -109,6 +110,32 @@ static void test_help(void)
 	CHECK(strstr(buf, "NODESCORE_NO_BPF"));
 }
 
+/* The library parses and formats; printing is the caller's. */
+static void test_help_printed_by_caller(void)
+{
+	struct ns_opt o[NOPTS];
+	char err[128], buf[4096] = {0}, quiet[64] = {0};
+	char *a[] = {"t", "--help", NULL};
+	FILE *saved = stdout, *f;
+
+	for (size_t i = 0; i < NOPTS; i++)
+		o[i] = opts_template[i];
+	stdout = fmemopen(quiet, sizeof(quiet) - 1, "w");
+	CHECK(stdout);
+	enum ns_opt_result r = ns_opt_parse_only(o, NOPTS, 2, a, NULL, err, sizeof(err));
+	fclose(stdout);
+	stdout = saved;
+	CHECK_EQ_INT(r, NS_OPT_HELP);
+	CHECK_EQ_STR(quiet, "");
+	f = fmemopen(buf, sizeof(buf) - 1, "w");
+	CHECK(f);
+	CHECK_EQ_INT(ns_opt_usage(o, NOPTS, "t", "test", f), 0);
+	fclose(f);
+	CHECK(strncmp(buf, "Usage: t [OPTIONS]\ntest\n", 23) == 0);
+	CHECK(strstr(buf, "--listen-http=VALUE"));
+	CHECK(strstr(buf, "default 0.0.0.0:8888"));
+}
+
 static void test_parsers(void)
 {
 	uint64_t u;
@@ -183,6 +210,7 @@ int main(void)
 	RUN(test_errors);
 	RUN(test_u32_option);
 	RUN(test_help);
+	RUN(test_help_printed_by_caller);
 	RUN(test_parsers);
 	RUN(test_log_format);
 	return CHECK_SUMMARY();
