@@ -225,22 +225,15 @@ void sim_traces_free(struct sim_traces *tr)
 
 /* --- workload: the same arrivals for every policy of one (scenario, seed) --- */
 
-static int push_pod(struct sim_work *w, const struct sim_pod *p)
-{
-	if (w->n == w->cap) {
-		size_t nc = w->cap ? w->cap * 2 : 65536;
-		struct sim_pod *np = realloc(w->p, nc * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		w->p = np, w->cap = nc;
-	}
-	w->p[w->n++] = *p;
-	return 0;
-}
-
 static int cmp_arr(const void *a, const void *b)
 {
 	double x = ((const struct sim_pod *)a)->t_arr, y = ((const struct sim_pod *)b)->t_arr;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_occ(const void *a, const void *b)
+{
+	double x = ((const struct sim_occ *)a)->t0, y = ((const struct sim_occ *)b)->t0;
 	return x < y ? -1 : x > y;
 }
 
@@ -255,12 +248,35 @@ static void draw_usage(struct sim_pod *p, const struct sim_traces *tr, uint64_t 
 	p->node = -1;
 }
 
+/* Draws of one pod (arrival, duration, usage: 1 + 1 + 2 + 2 + 1 + 1). */
+#define POD_DRAWS 8
+#define SPLITMIX_GAMMA 0x9e3779b97f4a7c15ull
+
+/* One pod of task t in the trace loop where the task starts at t0: 0, or 1
+ * when it would arrive at or after the horizon (then one draw is used). */
+static int draw_pod(struct sim_pod *pod, const struct sim_traces *tr, const struct sim_cfg *c,
+		    const struct sim_task *t, double t0, uint64_t *rng)
+{
+	memset(pod, 0, sizeof(*pod));
+	pod->t_arr = t0 + sim_rand(rng) * 60;
+	if (pod->t_arr >= c->horizon_s)
+		return 1;
+	pod->dur = fmax(c->step_s, fmin(t->dur, 86400) * (0.5 + 0.5 * sim_rand(rng)));
+	pod->cpu_req = t->cpu_m;
+	pod->mem_req = t->mem * c->node_mem_mib;
+	draw_usage(pod, tr, rng);
+	return 0;
+}
+
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed)
 {
 	uint64_t rng = seed * 7919 + 17;
 	double span = tr->tmax - tr->tmin + 60, offered = 0, p;
 	double cores = (double)c->nodes * c->node_cpu_m;
+	struct sim_occ *occ = NULL;
+	struct sim_pod *burst = NULL;
+	size_t nocc = 0, capocc = 0;
 
 	memset(w, 0, sizeof(*w));
 	for (size_t i = 0; i < tr->ntask; i++)
@@ -268,43 +284,76 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 		    tr->task[i].cpu_m * tr->task[i].inst * fmin(tr->task[i].dur, 86400) * 0.75;
 	offered /= span;
 	p = c->req_load * cores / offered;
+	/* The plan of the draws: each task occurrence's count here, its pods'
+	 * own draws skipped over (drawn one by one only near the horizon, where
+	 * some fall after it and use one draw instead of POD_DRAWS). */
 	for (double base = 0; base < c->horizon_s; base += span) {
 		for (size_t i = 0; i < tr->ntask; i++) {
 			const struct sim_task *t = &tr->task[i];
-			double exp_n = t->inst * p;
+			double exp_n = t->inst * p, t0;
 			uint32_t n = (uint32_t)exp_n + (sim_rand(&rng) < exp_n - floor(exp_n));
+			if (!n)
+				continue;
+			t0 = base + t->create - tr->tmin;
+			if (t0 < c->horizon_s) {
+				if (nocc == capocc) {
+					size_t nc = capocc ? capocc * 2 : 4096;
+					struct sim_occ *no = realloc(occ, nc * sizeof(*no));
+					if (!no) {
+						free(occ);
+						return -ENOMEM;
+					}
+					occ = no, capocc = nc;
+				}
+				occ[nocc++] = (struct sim_occ){t0, rng, (uint32_t)i, n};
+			}
+			if (t0 + 60 < c->horizon_s) {
+				rng += (uint64_t)n * POD_DRAWS * SPLITMIX_GAMMA;
+				w->n += n;
+				continue;
+			}
 			for (uint32_t j = 0; j < n; j++) {
-				struct sim_pod pod = {0};
-				pod.t_arr = base + t->create - tr->tmin + sim_rand(&rng) * 60;
-				if (pod.t_arr >= c->horizon_s)
-					continue;
-				pod.dur = fmax(c->step_s,
-					       fmin(t->dur, 86400) * (0.5 + 0.5 * sim_rand(&rng)));
-				pod.cpu_req = t->cpu_m;
-				pod.mem_req = t->mem * c->node_mem_mib;
-				draw_usage(&pod, tr, &rng);
-				if (push_pod(w, &pod))
-					return -ENOMEM;
+				struct sim_pod pod;
+				w->n += !draw_pod(&pod, tr, c, t, t0, &rng);
 			}
 		}
 	}
 	if (c->burst_n) {
 		/* S2: pods of the same request mix, all within burst_len_s */
+		burst = calloc(c->burst_n, sizeof(*burst));
+		if (!burst) {
+			free(occ);
+			return -ENOMEM;
+		}
 		for (uint32_t j = 0; j < c->burst_n; j++) {
 			const struct sim_task *t =
 			    &tr->task[(size_t)(sim_rand(&rng) * (double)tr->ntask)];
-			struct sim_pod pod = {0};
-			pod.t_arr = c->burst_t + sim_rand(&rng) * c->burst_len_s;
-			pod.dur = 3600;
-			pod.cpu_req = t->cpu_m;
-			pod.mem_req = t->mem * c->node_mem_mib;
-			draw_usage(&pod, tr, &rng);
-			pod.r_cpu = (float)fmax(pod.r_cpu, 0.8); /* a burst of busy pods */
-			if (push_pod(w, &pod))
-				return -ENOMEM;
+			struct sim_pod *pod = &burst[j];
+			pod->t_arr = c->burst_t + sim_rand(&rng) * c->burst_len_s;
+			pod->dur = 3600;
+			pod->cpu_req = t->cpu_m;
+			pod->mem_req = t->mem * c->node_mem_mib;
+			draw_usage(pod, tr, &rng);
+			pod->r_cpu = (float)fmax(pod->r_cpu, 0.8); /* a burst of busy pods */
 		}
+		qsort(burst, c->burst_n, sizeof(*burst), cmp_arr);
+		w->n += c->burst_n;
 	}
-	qsort(w->p, w->n, sizeof(*w->p), cmp_arr);
+	qsort(occ, nocc, sizeof(*occ), cmp_occ);
+	/* one block, so that free(w->p) releases the whole plan */
+	w->p = malloc(c->burst_n * sizeof(*burst) + nocc * sizeof(*occ) + 1);
+	if (!w->p) {
+		free(occ), free(burst);
+		return -ENOMEM;
+	}
+	if (c->burst_n)
+		memcpy(w->p, burst, c->burst_n * sizeof(*burst));
+	w->nburst = c->burst_n;
+	w->occ = (struct sim_occ *)(void *)(w->p + c->burst_n);
+	if (nocc)
+		memcpy(w->occ, occ, nocc * sizeof(*occ));
+	w->nocc = nocc;
+	free(occ), free(burst);
 	return 0;
 }
 
@@ -348,10 +397,34 @@ static void pod_future(const struct sim_pod *p, const struct sim_traces *tr, uin
 	}
 }
 
+/* A bound pod as the per-step loops over them read it, in one dense array
+ * (the pod records are scattered over the pool): cpu_use = cpu_req x r_cpu
+ * and mem_use = mem_req x r_mem, the first factors of pod_cpu and of the
+ * memory demand, so the products are the same. */
+struct running {
+	double t_start, t_end, t_bind, cpu_use, mem_use, cpu_req, mem_req;
+	uint64_t k0; /* step of t_start */
+	uint32_t slot, node, shape, shape_off;
+	int bad; /* node crossed CPU 0.90 within 10 min of the bind */
+};
+
+static double running_cpu(const struct running *p, const struct sim_traces *tr, uint64_t k)
+{
+	const struct ns_series *se = &tr->bg.s[p->shape];
+	double v = se->v[0][(p->shape_off + (k - p->k0)) % se->n];
+	return p->cpu_use * sim_min(4, v / (tr->mean_cpu[p->shape] + 1e-3));
+}
+
+/* A pod waiting for a node: what the fit scan and the wait need. */
+struct waiting {
+	double t_arr, cpu_req, mem_req;
+	uint32_t slot;
+};
+
 /* The clairvoyant view of every node (struct sim fut): background and the
  * S3 pin h steps ahead, plus every running pod. */
 static void fill_future(struct sim *s, const struct sim_cfg *c, const struct sim_traces *tr,
-			const struct sim_pod *pods, const uint32_t *run, size_t nrun)
+			const struct sim_pod *pods, const struct running *run, size_t nrun)
 {
 	uint32_t H = s->fut_h;
 
@@ -367,9 +440,102 @@ static void fill_future(struct sim *s, const struct sim_cfg *c, const struct sim
 		}
 	}
 	for (size_t r = 0; r < nrun; r++) {
-		const struct sim_pod *p = &pods[run[r]];
+		const struct sim_pod *p = &pods[run[r].slot];
 		pod_future(p, tr, c->step_s, s->k, H, &s->fut[(size_t)p->node * H], 1);
 	}
+}
+
+/* A drawn pod in the arrival heap: its arrival time, and the requests the
+ * fit scan needs (so that a pod that fits nowhere never reads its record). */
+struct arr {
+	double t, cpu_req, mem_req;
+	uint32_t slot;
+};
+
+/* Pod slots of one run: free slots on a stack, drawn pods not yet arrived
+ * in a min-heap on arrival time. */
+struct pool {
+	struct sim_pod *pod;
+	uint32_t *free;
+	struct arr *heap;
+	size_t n, cap, nfree, nheap;
+};
+
+/* A free slot (the free stack can always take every slot back), or -1. */
+static int64_t pool_get(struct pool *pl)
+{
+	if (pl->nfree)
+		return pl->free[--pl->nfree];
+	if (pl->n == pl->cap) {
+		size_t nc = pl->cap ? pl->cap * 2 : 4096;
+		struct sim_pod *np = realloc(pl->pod, nc * sizeof(*np));
+		uint32_t *nf;
+		struct arr *nh;
+		if (!np)
+			return -1;
+		pl->pod = np;
+		nf = realloc(pl->free, nc * sizeof(*nf));
+		if (!nf)
+			return -1;
+		pl->free = nf;
+		nh = realloc(pl->heap, nc * sizeof(*nh));
+		if (!nh)
+			return -1;
+		pl->heap = nh, pl->cap = nc;
+	}
+	return (int64_t)pl->n++;
+}
+
+/* The heap holds distinct slots: never more than the pool's capacity. */
+static void heap_push(struct pool *pl, uint32_t slot)
+{
+	const struct sim_pod *p = &pl->pod[slot];
+	struct arr a = {p->t_arr, p->cpu_req, p->mem_req, slot};
+	size_t i = pl->nheap++;
+
+	while (i > 0 && pl->heap[(i - 1) / 2].t > a.t) {
+		pl->heap[i] = pl->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	pl->heap[i] = a;
+}
+
+static struct arr heap_pop(struct pool *pl)
+{
+	struct arr top = pl->heap[0];
+	struct arr last = pl->heap[--pl->nheap];
+	size_t i = 0, n = pl->nheap;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = l;
+		if (l >= n)
+			break;
+		if (l + 1 < n && pl->heap[l + 1].t < pl->heap[l].t)
+			m = l + 1;
+		if (!(pl->heap[m].t < last.t))
+			break;
+		pl->heap[i] = pl->heap[m];
+		i = m;
+	}
+	if (n)
+		pl->heap[i] = last;
+	return top;
+}
+
+/* The fit scan's blocks: nodes [b x FIT_BLOCK, (b + 1) x FIT_BLOCK) have
+ * their smallest CPU and memory requests in blk_cpu[b] and blk_mem[b]. */
+#define FIT_BLOCK 16
+
+static void fit_block_update(const struct sim *s, double *blk_cpu, double *blk_mem, uint32_t node)
+{
+	uint32_t b = node / FIT_BLOCK, e = (b + 1) * FIT_BLOCK;
+	double mc = s->req_cpu[b * FIT_BLOCK], mm = s->req_mem[b * FIT_BLOCK];
+
+	if (e > s->nnodes)
+		e = s->nnodes;
+	for (uint32_t i = b * FIT_BLOCK + 1; i < e; i++)
+		mc = sim_min(mc, s->req_cpu[i]), mm = sim_min(mm, s->req_mem[i]);
+	blk_cpu[b] = mc, blk_mem[b] = mm;
 }
 
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w0,
@@ -377,9 +543,14 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 {
 	struct sim s = {0};
 	struct sim_policy pol = *proto;
-	struct sim_pod *pods = malloc(w0->n * sizeof(*pods) + 1);
-	uint32_t *run = NULL, *cand = malloc(c->nodes * sizeof(uint32_t));
-	size_t nrun = 0, caprun = 0, next = 0, *pend = NULL, npend = 0, cappend = 0;
+	/* pods drawn and not yet arrived, bound or gone: a pool of slots, the
+	 * arrived ones waiting in a heap on arrival time */
+	struct pool pool = {0};
+	struct sim_pod *pods = NULL;
+	struct running *run = NULL;
+	struct waiting *pend = NULL;
+	uint32_t *cand = malloc(c->nodes * sizeof(uint32_t));
+	size_t nrun = 0, caprun = 0, next_occ = 0, next_burst = 0, npend = 0, cappend = 0;
 	double *score = malloc(c->nodes * sizeof(double));
 	uint8_t *keep = malloc(c->nodes);
 	uint64_t nsteps = (uint64_t)(c->horizon_s / c->step_s),
@@ -387,6 +558,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	uint64_t bgrng = seed * 104729 + 3;
 	uint32_t nfind = sim_nodes_to_find(c->nodes, c->score_pct), start = 0;
 	float *hist = NULL;
+	double *blk_cpu = NULL, *blk_mem = NULL; /* smallest requests per FIT_BLOCK nodes */
 	uint32_t *hist_u = NULL;
 	double cv_sum = 0;
 	uint64_t cv_n = 0;
@@ -404,12 +576,18 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	s.oracle_horizon_s = c->oracle_horizon_s ? c->oracle_horizon_s : 600;
 	s.ns_cpu_share = c->ns_cpu_share;
 	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
+	s.req_cpu = calloc(c->nodes, sizeof(double));
+	s.req_mem = calloc(c->nodes, sizeof(double));
+	blk_cpu = calloc(c->nodes / FIT_BLOCK + 1, sizeof(double));
+	blk_mem = calloc(c->nodes / FIT_BLOCK + 1, sizeof(double));
+	s.cap_cpu = c->node_cpu_m;
+	s.cap_mem = c->node_mem_mib;
 	hist = calloc((size_t)c->nodes * 2 * SIM_HIST, sizeof(float));
 	hist_u = calloc((size_t)c->nodes * 201, sizeof(uint32_t));
 	res->over_ts = calloc(nsteps / c->ts_every + 2, sizeof(float));
-	if (!pods || !cand || !score || !keep || !s.nodes || !res->over_ts || !hist || !hist_u)
+	if (!cand || !score || !keep || !s.nodes || !s.req_cpu || !s.req_mem || !blk_cpu ||
+	    !blk_mem || !res->over_ts || !hist || !hist_u)
 		goto out;
-	memcpy(pods, w0->p, w0->n * sizeof(*pods));
 	for (uint32_t i = 0; i < c->nodes; i++) {
 		struct sim_node *n = &s.nodes[i];
 		n->hist_cpu = hist + (size_t)i * 2 * SIM_HIST;
@@ -436,6 +614,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	}
 	for (s.k = 0; s.k < nsteps; s.k++) {
 		s.t = (double)s.k * c->step_s;
+		pods = pool.pod;
 		int counted = s.k >= warm;
 		uint32_t over_nodes = 0;
 		double usum = 0, usq = 0;
@@ -455,17 +634,19 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 				n->mem_dem += fmin(0.6, 0.1 * (s.t - c->fault_t) / 3600);
 		}
 		for (size_t r = 0; r < nrun;) {
-			struct sim_pod *p = &pods[run[r]];
+			const struct running *p = &run[r];
 			struct sim_node *n = &s.nodes[p->node];
 			if (p->t_end <= s.t) {
 				n->cpu_req -= p->cpu_req, n->mem_req -= p->mem_req, n->npods--;
+				s.req_cpu[p->node] = n->cpu_req, s.req_mem[p->node] = n->mem_req;
+				fit_block_update(&s, blk_cpu, blk_mem, p->node);
+				pool.free[pool.nfree++] = p->slot;
 				run[r] = run[--nrun];
 				continue;
 			}
 			if (p->t_start <= s.t) {
-				uint64_t k0 = (uint64_t)(p->t_start / c->step_s);
-				n->cpu_dem += pod_cpu(p, tr, k0, s.k) / n->cpu_cap;
-				n->mem_dem += p->mem_req * p->r_mem / n->mem_cap;
+				n->cpu_dem += running_cpu(p, tr, s.k) / n->cpu_cap;
+				n->mem_dem += p->mem_use / n->mem_cap;
 			}
 			r++;
 		}
@@ -487,7 +668,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		}
 		/* bad placements: pods bound in the last 10 minutes to a node over 0.90 */
 		for (size_t r = 0; over_nodes && r < nrun; r++) {
-			struct sim_pod *p = &pods[run[r]];
+			struct running *p = &run[r];
 			if (!p->bad && s.t - p->t_bind <= 600 && p->t_bind >= c->warmup_s &&
 			    s.nodes[p->node].cpu_dem > 0.9)
 				p->bad = 1, res->bad++;
@@ -506,33 +687,85 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		if (pol.tick)
 			pol.tick(&pol, &s);
 
-		/* arrivals of this step, after the pending ones */
-		while (next < w0->n && pods[next].t_arr < s.t + c->step_s) {
+		/* arrivals of this step, after the pending ones: the pods of
+		 * every task occurrence that has begun are drawn, and those that
+		 * arrive within the step leave the heap in arrival order */
+		while (next_occ < w0->nocc && w0->occ[next_occ].t0 < s.t + c->step_s) {
+			const struct sim_occ *o = &w0->occ[next_occ++];
+			uint64_t rng = o->rng;
+			for (uint32_t j = 0; j < o->n; j++) {
+				int64_t slot = pool_get(&pool);
+				if (slot < 0)
+					goto out_pol;
+				if (draw_pod(&pool.pod[slot], tr, c, &tr->task[o->task], o->t0,
+					     &rng))
+					pool.free[pool.nfree++] = (uint32_t)slot;
+				else
+					heap_push(&pool, (uint32_t)slot);
+			}
+		}
+		while (next_burst < w0->nburst && w0->p[next_burst].t_arr < s.t + c->step_s) {
+			int64_t slot = pool_get(&pool);
+			if (slot < 0)
+				goto out_pol;
+			pool.pod[slot] = w0->p[next_burst++];
+			heap_push(&pool, (uint32_t)slot);
+		}
+		pods = pool.pod;
+		while (pool.nheap && pool.heap[0].t < s.t + c->step_s) {
 			if (npend == cappend) {
 				size_t nc = cappend ? cappend * 2 : 4096;
-				size_t *np = realloc(pend, nc * sizeof(*np));
+				struct waiting *np = realloc(pend, nc * sizeof(*np));
 				if (!np)
 					goto out_pol;
 				pend = np, cappend = nc;
 			}
-			pend[npend++] = next++;
+			struct arr a = heap_pop(&pool);
+			pend[npend++] = (struct waiting){a.t, a.cpu_req, a.mem_req, a.slot};
 		}
 		size_t keptp = 0;
 		for (size_t q = 0; q < npend; q++) {
-			struct sim_pod *p = &pods[pend[q]];
+			const struct waiting *wt = &pend[q];
+			if (q + 1 < npend) /* the next pod's record, for its rank */
+				__builtin_prefetch(&pods[pend[q + 1].slot]);
 			size_t nc = 0, best = 0, ties = 0;
 			uint32_t seen = 0;
 			/* kube-scheduler's search: round robin from where the last
-			 * one stopped, until enough feasible nodes are found */
-			for (uint32_t i = start; seen < c->nodes && nc < nfind; seen++) {
-				const struct sim_node *n = &s.nodes[i];
-				if (n->cpu_req + p->cpu_req <= n->cpu_cap &&
-				    n->mem_req + p->mem_req <= n->mem_cap)
-					cand[nc++] = i;
-				if (++i == c->nodes)
+			 * one stopped, until enough feasible nodes are found. A
+			 * block whose smallest requests cannot take the pod has no
+			 * feasible node (a sum only grows with its terms, rounding
+			 * included) and is passed over whole; the others are
+			 * tested in runs no longer than the feasible nodes still
+			 * wanted, so that the test needs no branch and the search
+			 * stops at the very node the one-by-one loop stopped at. */
+			const double pc = wt->cpu_req, pm = wt->mem_req;
+			for (uint32_t i = start; seen < c->nodes && nc < nfind;) {
+				uint32_t b = i / FIT_BLOCK, m = (b + 1) * FIT_BLOCK - i;
+				if (m > c->nodes - i)
+					m = c->nodes - i;
+				if (m > c->nodes - seen)
+					m = c->nodes - seen;
+				if (!(blk_cpu[b] + pc <= s.cap_cpu) ||
+				    !(blk_mem[b] + pm <= s.cap_mem)) {
+					seen += m, i += m;
+				} else {
+					while (m && nc < nfind) {
+						uint32_t k = nfind - (uint32_t)nc, e;
+						if (k > m)
+							k = m;
+						for (e = i + k; i < e; i++) {
+							cand[nc] = i;
+							nc += (s.req_cpu[i] + pc <= s.cap_cpu) &
+							      (s.req_mem[i] + pm <= s.cap_mem);
+						}
+						seen += k, m -= k;
+					}
+				}
+				if (i == c->nodes)
 					i = 0;
 			}
 			start = (start + seen) % c->nodes;
+			struct sim_pod *p = &pods[wt->slot]; /* read only if it fits somewhere */
 			if (nc && s.fut_h) {
 				/* as if bound now: t_start and t_end as set below */
 				struct sim_pod as_bound = *p;
@@ -542,21 +775,24 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			}
 			if (nc)
 				pol.rank(&pol, &s, p, cand, nc, score, keep);
+			double bs = 0; /* score[best] */
 			for (size_t i = 0; i < nc; i++) {
 				if (!keep[i])
 					continue;
 				/* selectHost: uniform among the best (reservoir sampling) */
-				if (!ties || score[i] > score[best])
-					best = i, ties = 1;
-				else if (score[i] == score[best] &&
-					 sim_rand(&s.rng) * (double)++ties < 1)
+				if (!ties || score[i] > bs)
+					best = i, bs = score[i], ties = 1;
+				else if (score[i] == bs && sim_rand(&s.rng) * (double)++ties < 1)
 					best = i;
 			}
 			if (!ties) {
-				if (s.t - p->t_arr < c->pending_s)
-					pend[keptp++] = pend[q];
-				else if (p->t_arr >= c->warmup_s)
+				if (s.t - wt->t_arr < c->pending_s) {
+					pend[keptp++] = *wt;
+					continue;
+				}
+				if (wt->t_arr >= c->warmup_s)
 					res->failed++;
+				pool.free[pool.nfree++] = wt->slot;
 				continue;
 			}
 			uint32_t j = cand[best];
@@ -566,6 +802,8 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			p->t_start = s.t + c->startup_s;
 			p->t_end = p->t_start + p->dur;
 			n->cpu_req += p->cpu_req, n->mem_req += p->mem_req, n->npods++;
+			s.req_cpu[j] = n->cpu_req, s.req_mem[j] = n->mem_req;
+			fit_block_update(&s, blk_cpu, blk_mem, j);
 			if (pol.bound)
 				pol.bound(&pol, &s, j, p);
 			if (s.fut_h)
@@ -587,12 +825,24 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			}
 			if (nrun == caprun) {
 				size_t ncap = caprun ? caprun * 2 : 4096;
-				uint32_t *nr = realloc(run, ncap * sizeof(*nr));
+				struct running *nr = realloc(run, ncap * sizeof(*nr));
 				if (!nr)
 					goto out_pol;
 				run = nr, caprun = ncap;
 			}
-			run[nrun++] = (uint32_t)pend[q];
+			run[nrun++] = (struct running){p->t_start,
+						       p->t_end,
+						       p->t_bind,
+						       p->cpu_req * p->r_cpu,
+						       p->mem_req * p->r_mem,
+						       p->cpu_req,
+						       p->mem_req,
+						       (uint64_t)(p->t_start / c->step_s),
+						       wt->slot,
+						       j,
+						       p->shape,
+						       p->shape_off,
+						       0};
 		}
 		npend = keptp;
 		if (c->progress && s.k % (nsteps / 10 + 1) == 0)
@@ -638,7 +888,9 @@ out_pol:
 	if (pol.fini)
 		pol.fini(&pol);
 out:
-	free(pods), free(run), free(cand), free(score), free(keep), free(s.nodes), free(pend);
+	free(pool.pod), free(pool.free), free(pool.heap), free(run), free(cand), free(score),
+	    free(keep), free(s.nodes), free(pend);
+	free(s.req_cpu), free(s.req_mem), free(blk_cpu), free(blk_mem);
 	free(hist), free(hist_u), free(s.fut), free(s.pod_fut);
 	return rc;
 }

@@ -78,6 +78,11 @@ struct sim {
 	uint32_t fut_h;
 	double *fut, *pod_fut;
 	uint32_t oracle_horizon_s; /* how far ahead oracle-future looks */
+	/* Dense copies of nodes[i].cpu_req and mem_req, kept in step by the
+	 * engine, and the one capacity every node has: the fit scan and the
+	 * default plugins read these instead of the node records. */
+	double *req_cpu, *req_mem;
+	double cap_cpu, cap_mem;
 };
 
 /* Window statistics of a node's measured utilisation over the nsteps steps
@@ -98,6 +103,10 @@ static inline double sim_max(double a, double b)
 
 /* Scores of kube-scheduler's default plugins (LeastAllocated + Balanced). */
 double sim_k8s_default(const struct sim_node *n, const struct sim_pod *pod);
+/* The same for candidates cand[0..n) from s->req_cpu / req_mem, bit for bit
+ * (the same operations in the same order, several candidates at a time). */
+void sim_k8s_default_many(const struct sim *s, const struct sim_pod *pod, const uint32_t *cand,
+			  size_t n, double *score);
 
 /* The nodescore policies (nsnode.c): "nodescore" with the agent's default
  * weights, "nodescore-q" with the design's 0.3/0.4/0.3 and the Q-table. */

@@ -27,9 +27,26 @@ struct sim_traces {
 	int tasks_split;      /* tasks already hold only the requested half (Azure) */
 };
 
+/* One task's instances in one loop of the task trace: its pods arrive in
+ * [t0, t0 + 60 s) and are drawn only when the run gets there, from the
+ * workload's random stream at rng (splitmix64 moves by a constant per draw,
+ * so the state before any draw is known without drawing up to it). */
+struct sim_occ {
+	double t0;
+	uint64_t rng;
+	uint32_t task, n;
+};
+
+/* The same arrivals for every policy of one (scenario, seed), as a plan:
+ * the pods themselves are drawn as a run reaches them (sim_run), in the
+ * order and with the values a whole workload drawn up front and sorted by
+ * arrival would have, without holding tens of millions of pods. */
 struct sim_work {
-	struct sim_pod *p;
-	size_t n, cap;
+	struct sim_pod *p; /* the S2 burst pods, sorted by arrival; occ shares its block */
+	size_t n, cap;	   /* n: pods in the whole workload */
+	size_t nburst;
+	struct sim_occ *occ; /* sorted by t0 */
+	size_t nocc;
 };
 
 struct sim_cfg {
@@ -79,6 +96,7 @@ int sim_traces_split(struct sim_traces *tr, int which);
  * tasks file. */
 int sim_tasks_load_azure(struct sim_traces *tr, const char *dir, int split, double node_mem_mib,
 			 char *err, size_t errlen);
+/* free(w->p) releases it. */
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed);
 /* How many feasible nodes kube-scheduler looks for before it stops its
