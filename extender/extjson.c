@@ -307,24 +307,47 @@ static int enter(struct rd *r, char open)
 	return 0;
 }
 
-/* Object iteration: *n counts members so far. Returns 1 with the key token
- * and r->p at the value, 0 after the closing brace, or -EINVAL. */
-static int obj_next(struct rd *r, int *n, const char **key, size_t *klen, int *kesc)
+/* One step of object or array iteration, n members read so far: 0 after
+ * the closing bracket, 1 with r->p past any ',' at the next member, or
+ * -EINVAL. */
+static int list_step(struct rd *r, int n, char close, const char *unterminated, const char *bad_sep)
 {
 	ws(r);
 	if (r->p >= r->end)
-		return fail(r, "unterminated object");
-	if (*r->p == '}') {
+		return fail(r, unterminated);
+	if (*r->p == close) {
 		r->p++;
 		r->depth--;
 		return 0;
 	}
-	if (*n) {
+	if (n) {
 		if (*r->p != ',')
-			return fail(r, "expected ',' or '}'");
+			return fail(r, bad_sep);
 		r->p++;
 		ws(r);
 	}
+	return 1;
+}
+
+/* Opens a value that may be null: 0 for null (nothing to read), 1 inside
+ * the object or array, or -EINVAL with what as the error. */
+static int enter_nullable(struct rd *r, char open, const char *what)
+{
+	if (is_null(r))
+		return 0;
+	if (enter(r, open) < 0)
+		return fail(r, what);
+	return 1;
+}
+
+/* Object iteration: *n counts members so far. Returns 1 with the key token
+ * and r->p at the value, 0 after the closing brace, or -EINVAL. */
+static int obj_next(struct rd *r, int *n, const char **key, size_t *klen, int *kesc)
+{
+	int rc = list_step(r, *n, '}', "unterminated object", "expected ',' or '}'");
+
+	if (rc <= 0)
+		return rc;
 	if (r->p >= r->end || *r->p != '"')
 		return fail(r, "expected object key");
 	if (read_string(r, key, klen, kesc) < 0 || expect(r, ':', "expected ':'") < 0)
@@ -337,22 +360,12 @@ static int obj_next(struct rd *r, int *n, const char **key, size_t *klen, int *k
 /* Array iteration: returns 1 with r->p at the next element, 0 after ']'. */
 static int arr_next(struct rd *r, int *n)
 {
-	ws(r);
-	if (r->p >= r->end)
-		return fail(r, "unterminated array");
-	if (*r->p == ']') {
-		r->p++;
-		r->depth--;
-		return 0;
-	}
-	if (*n) {
-		if (*r->p != ',')
-			return fail(r, "expected ',' or ']'");
-		r->p++;
-		ws(r);
-		if (r->p < r->end && *r->p == ']')
-			return fail(r, "trailing comma");
-	}
+	int rc = list_step(r, *n, ']', "unterminated array", "expected ',' or ']'");
+
+	if (rc <= 0)
+		return rc;
+	if (*n && r->p < r->end && *r->p == ']')
+		return fail(r, "trailing comma");
 	(*n)++;
 	return 1;
 }
@@ -519,10 +532,8 @@ static int parse_items(struct rd *r)
 	size_t kl;
 	int kesc, n = 0, rc;
 
-	if (is_null(r))
-		return 0;
-	if (enter(r, '[') < 0)
-		return fail(r, "Nodes.items must be an array");
+	if ((rc = enter_nullable(r, '[', "Nodes.items must be an array")) <= 0)
+		return rc;
 	while ((rc = arr_next(r, &n)) == 1) {
 		struct ns_ext_node *nd;
 		const char *start = r->p;
@@ -629,10 +640,8 @@ static int parse_reslist(struct rd *r, struct res *out)
 	size_t kl;
 	int kesc, n = 0, rc;
 
-	if (is_null(r))
-		return 0;
-	if (enter(r, '{') < 0)
-		return fail(r, "resource list must be an object");
+	if ((rc = enter_nullable(r, '{', "resource list must be an object")) <= 0)
+		return rc;
 	while ((rc = obj_next(r, &n, &k, &kl, &kesc)) == 1) {
 		if (key_is(k, kl, kesc, "cpu", 0))
 			rc = parse_quantity(r, 3, &out->cpu);
@@ -652,10 +661,8 @@ static int parse_resources(struct rd *r, struct res *req)
 	size_t kl;
 	int kesc, n = 0, rc;
 
-	if (is_null(r))
-		return 0;
-	if (enter(r, '{') < 0)
-		return fail(r, "container resources must be an object");
+	if ((rc = enter_nullable(r, '{', "container resources must be an object")) <= 0)
+		return rc;
 	while ((rc = obj_next(r, &n, &k, &kl, &kesc)) == 1) {
 		rc = key_is(k, kl, kesc, "requests", 1) ? parse_reslist(r, req) : skip_value(r);
 		if (rc < 0)
@@ -672,10 +679,8 @@ static int parse_containers(struct rd *r, struct pod_acc *acc, int init)
 	size_t kl, tl;
 	int kesc, esc, n = 0, rc;
 
-	if (is_null(r))
-		return 0;
-	if (enter(r, '[') < 0)
-		return fail(r, "containers must be an array");
+	if ((rc = enter_nullable(r, '[', "containers must be an array")) <= 0)
+		return rc;
 	while ((rc = arr_next(r, &n)) == 1) {
 		struct res req = {0, 0};
 		int m = 0, sidecar = 0;
@@ -740,10 +745,8 @@ static int parse_labels(struct rd *r)
 	size_t kl, tl;
 	int kesc, esc, n = 0, rc;
 
-	if (is_null(r))
-		return 0;
-	if (enter(r, '{') < 0)
-		return fail(r, "Pod labels must be an object");
+	if ((rc = enter_nullable(r, '{', "Pod labels must be an object")) <= 0)
+		return rc;
 	while ((rc = obj_next(r, &n, &k, &kl, &kesc)) == 1) {
 		if (!key_is(k, kl, kesc, NS_CLASS_LABEL, 0)) {
 			if (skip_value(r) < 0)
@@ -785,10 +788,8 @@ static int parse_pod_meta(struct rd *r)
 	size_t kl;
 	int kesc, n = 0, rc;
 
-	if (is_null(r))
-		return 0;
-	if (enter(r, '{') < 0)
-		return fail(r, "Pod metadata must be an object");
+	if ((rc = enter_nullable(r, '{', "Pod metadata must be an object")) <= 0)
+		return rc;
 	while ((rc = obj_next(r, &n, &k, &kl, &kesc)) == 1) {
 		if (key_is(k, kl, kesc, "labels", 1))
 			rc = parse_labels(r);
