@@ -28,70 +28,47 @@ struct ns_disklat_bpf {
 	uint64_t last_ns;
 };
 
-static const char *const kinds[] = {"tp_btf", "raw_tp"};
-
-static void set_kind(struct biolat_bpf *skel, bool btf)
+/* ns_bpf_open_fn for biolat: ctx is the struct biolat_bpf * being tried. */
+static struct bpf_object_skeleton *open_kind(void *ctx, bool btf)
 {
+	struct biolat_bpf **sk = ctx, *skel;
+
+	biolat_bpf__destroy(*sk);
+	skel = *sk = biolat_bpf__open();
+	if (!skel)
+		return NULL;
 	bpf_program__set_autoload(skel->progs.block_rq_issue_btf, btf);
 	bpf_program__set_autoload(skel->progs.block_rq_complete_btf, btf);
 	bpf_program__set_autoload(skel->progs.block_rq_issue_raw, !btf);
 	bpf_program__set_autoload(skel->progs.block_rq_complete_raw, !btf);
+	return skel->skeleton;
 }
 
 int ns_disklat_bpf_open(int raw_tp_only, struct ns_disklat_bpf **out, char *why, size_t whylen)
 {
 	struct ns_disklat_bpf *b = NULL;
 	struct biolat_bpf *skel = NULL;
-	int err = 0;
+	const char *kind = NULL;
+	int err;
 
 	*out = NULL;
-	if (whylen)
-		why[0] = '\0';
-	ns_bpflog_route();
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		err = -ENOENT;
-		snprintf(why, whylen, "no_kernel_btf");
-		goto cleanup;
-	}
-	b = calloc(1, sizeof(*b));
-	if (!b) {
+	err = ns_bpf_preflight(why, whylen);
+	if (!err)
+		err = ns_bpf_attach_first(open_kind, &skel, raw_tp_only, &kind, why, whylen);
+	if (!err && !(b = calloc(1, sizeof(*b)))) {
 		err = -ENOMEM;
 		snprintf(why, whylen, "out_of_memory");
-		goto cleanup;
 	}
-	for (size_t i = raw_tp_only ? 1 : 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	if (err) {
 		biolat_bpf__destroy(skel);
-		skel = biolat_bpf__open();
-		if (!skel) {
-			err = -errno;
-			snprintf(why, whylen, "open_%s", ns_bpf_errname(err));
-			goto cleanup;
-		}
-		set_kind(skel, i == 0);
-		err = biolat_bpf__load(skel);
-		if (err) {
-			ns_bpf_add_reason(why, whylen, "load", kinds[i], err);
-			continue;
-		}
-		err = biolat_bpf__attach(skel);
-		if (err) {
-			ns_bpf_add_reason(why, whylen, "attach", kinds[i], err);
-			continue;
-		}
-		b->kind = kinds[i];
-		break;
+		return err;
 	}
-	if (err)
-		goto cleanup;
 	b->skel = skel;
+	b->kind = kind;
 	b->last_completed = __atomic_load_n(&skel->bss->completed, __ATOMIC_RELAXED);
 	b->last_ns = ns_mono_ns();
 	*out = b;
 	return 0;
-cleanup:
-	biolat_bpf__destroy(skel);
-	free(b);
-	return err ? err : -EINVAL;
 }
 
 const char *ns_disklat_bpf_attach_kind(const struct ns_disklat_bpf *b)

@@ -29,16 +29,30 @@ struct ns_netlat_bpf {
 	uint64_t last_ns;
 };
 
-/* tp_btf needs kernel BTF and BPF trampolines for tracepoints (5.5+); raw_tp
- * works on older kernels. fentry/kprobes are not used: tcp_probe covers it. */
-static const char *const kinds[] = {"tp_btf", "raw_tp"};
+/* Both attach kinds (ns_bpf_attach_first) hook tcp_probe and
+ * tcp_retransmit_skb: fentry/kprobes are not used, tcp_probe covers it. */
+struct
+try {
+	struct tcprtt_bpf *skel;
+	uint32_t ino; /* filter_netns: 0 for every namespace */
+};
 
-static void set_kind(struct tcprtt_bpf *skel, bool btf)
+/* ns_bpf_open_fn for tcprtt: ctx is the struct try. */
+static struct bpf_object_skeleton *open_kind(void *ctx, bool btf)
 {
+	struct try *t = ctx;
+	struct tcprtt_bpf *skel;
+
+	tcprtt_bpf__destroy(t->skel);
+	skel = t->skel = tcprtt_bpf__open();
+	if (!skel)
+		return NULL;
+	skel->rodata->filter_netns = t->ino;
 	bpf_program__set_autoload(skel->progs.tcp_probe_btf, btf);
 	bpf_program__set_autoload(skel->progs.tcp_retransmit_btf, btf);
 	bpf_program__set_autoload(skel->progs.tcp_probe_raw, !btf);
 	bpf_program__set_autoload(skel->progs.tcp_retransmit_raw, !btf);
+	return skel->skeleton;
 }
 
 static int netns_inode(uint32_t *ino)
@@ -57,67 +71,34 @@ int ns_netlat_bpf_open(const struct ns_netlat_opts *o, struct ns_netlat_bpf **ou
 		       size_t whylen)
 {
 	struct ns_netlat_bpf *b = NULL;
-	struct tcprtt_bpf *skel = NULL;
-	uint32_t ino = 0;
-	int err = 0;
+	struct try t = {NULL, 0};
+	const char *kind = NULL;
+	int err;
 
 	*out = NULL;
-	if (whylen)
-		why[0] = '\0';
-	ns_bpflog_route();
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		err = -ENOENT;
-		snprintf(why, whylen, "no_kernel_btf");
-		goto cleanup;
-	}
-	if (o && o->own_netns) {
-		err = netns_inode(&ino);
-		if (err) {
+	err = ns_bpf_preflight(why, whylen);
+	if (!err && o && o->own_netns) {
+		err = netns_inode(&t.ino);
+		if (err)
 			snprintf(why, whylen, "netns_inode_%s", ns_bpf_errname(err));
-			goto cleanup;
-		}
 	}
-	b = calloc(1, sizeof(*b));
-	if (!b) {
+	if (!err)
+		err = ns_bpf_attach_first(open_kind, &t, o && o->raw_tp, &kind, why, whylen);
+	if (!err && !(b = calloc(1, sizeof(*b)))) {
 		err = -ENOMEM;
 		snprintf(why, whylen, "out_of_memory");
-		goto cleanup;
 	}
-	for (size_t i = o && o->raw_tp ? 1 : 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		tcprtt_bpf__destroy(skel);
-		skel = tcprtt_bpf__open();
-		if (!skel) {
-			err = -errno;
-			snprintf(why, whylen, "open_%s", ns_bpf_errname(err));
-			goto cleanup;
-		}
-		skel->rodata->filter_netns = ino;
-		set_kind(skel, i == 0);
-		err = tcprtt_bpf__load(skel);
-		if (err) {
-			ns_bpf_add_reason(why, whylen, "load", kinds[i], err);
-			continue;
-		}
-		err = tcprtt_bpf__attach(skel);
-		if (err) {
-			ns_bpf_add_reason(why, whylen, "attach", kinds[i], err);
-			continue;
-		}
-		b->kind = kinds[i];
-		break;
+	if (err) {
+		tcprtt_bpf__destroy(t.skel);
+		return err;
 	}
-	if (err)
-		goto cleanup;
-	b->skel = skel;
+	b->skel = t.skel;
+	b->kind = kind;
 	b->gen = 0;
-	b->last_retrans = __atomic_load_n(&skel->bss->retrans, __ATOMIC_RELAXED);
+	b->last_retrans = __atomic_load_n(&t.skel->bss->retrans, __ATOMIC_RELAXED);
 	b->last_ns = ns_mono_ns();
 	*out = b;
 	return 0;
-cleanup:
-	tcprtt_bpf__destroy(skel);
-	free(b);
-	return err ? err : -EINVAL;
 }
 
 const char *ns_netlat_bpf_attach_kind(const struct ns_netlat_bpf *b)
