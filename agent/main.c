@@ -19,6 +19,7 @@
 #include "nodescore/key.h"
 #include "nodescore/bpflog.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
@@ -346,18 +347,13 @@ int main(int argc, char **argv)
 	uint64_t cap;
 	int once, no_bpf, rc;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-agent",
-			     "Measures this node, scores it and publishes the score to the "
-			     "nodescore extenders.",
-			     argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("agent", "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc = ns_main_opts(opts, NOPTS, "nodescore-agent",
+				  "Measures this node, scores it and publishes the score to the "
+				  "nodescore extenders.",
+				  argc, argv, NULL, "agent");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(get("log-level"))) {
 		log_error("agent", "bad --log-level value=\"%s\" (error, warning, success, info)",
 			  get("log-level"));

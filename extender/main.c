@@ -17,6 +17,7 @@
 #include "nodescore/httpsec.h"
 #include "nodescore/key.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/table.h"
 #include "nodescore/wire.h"
@@ -171,19 +172,14 @@ int main(int argc, char **argv)
 	char err[256], httpaddr[80];
 	int rc = 1, shared = 0, shadow = 0;
 
-	switch (
-	    ns_opt_parse(opts, NOPTS, "nodescore-extender",
+	int opt_rc =
+	    ns_main_opts(opts, NOPTS, "nodescore-extender",
 			 "Central kube-scheduler extender: keeps the latest signed score of every "
 			 "node\nand answers /filter and /prioritize from them.",
-			 argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("extender", "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+			 argc, argv, NULL, "extender");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(opt("log-level")) < 0)
 		return bad("log-level", "expected error, warning, success or info");
 	memset(&hc, 0, sizeof(hc));

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 
 #define COMP "cjsonfloor"
@@ -80,22 +81,18 @@ int main(int argc, char **argv)
 {
 	uint64_t duration_ms, min_iters, t_end, *lat, sum = 0;
 	const char *file;
-	char err[256], *buf;
+	char *buf;
 	size_t len, n = 0;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-cjsonfloor",
-			     "Parses a JSON file with cJSON repeatedly and prints the parse time "
-			     "percentiles as one key=value line: the same-run floor for the "
-			     "extender benchmark.",
-			     argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error(COMP, "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc =
+	    ns_main_opts(opts, NOPTS, "nodescore-cjsonfloor",
+			 "Parses a JSON file with cJSON repeatedly and prints the parse time "
+			 "percentiles as one key=value line: the same-run floor for the "
+			 "extender benchmark.",
+			 argc, argv, NULL, COMP);
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	file = ns_opt_get(opts, NOPTS, "file");
 	if (ns_log_set_level(ns_opt_get(opts, NOPTS, "log-level")) < 0 ||
 	    ns_parse_duration_ms(ns_opt_get(opts, NOPTS, "duration"), &duration_ms) < 0 ||

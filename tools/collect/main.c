@@ -16,6 +16,7 @@
 
 #include "nodescore/fileio.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "promq.h"
 
@@ -289,20 +290,15 @@ int main(int argc, char **argv)
 	int64_t start = -1, end;
 	int argi = 0, rc = 1, have_cpu_mem = 0;
 
-	switch (ns_opt_parse(
+	int opt_rc = ns_main_opts(
 	    o, no, "nodescore-collect",
 	    "Pull node series from Prometheus (/api/v1/query_range) into the CSV that\n"
 	    "nodescore-train reads (--format agent), one file per node; give exactly one\n"
 	    "of --out FILE and --out-dir DIR. Queries and limits: docs/collect.md.",
-	    argc, argv, &argi, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("collect", "%s", err);
-		return 2;
-	default:
-		break;
-	}
+	    argc, argv, &argi, "collect");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(ns_opt_get(o, no, "log-level"))) {
 		log_error("collect", "bad --log-level");
 		return 2;

@@ -7,6 +7,7 @@
 
 #include "nodescore/iforest.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 
 static struct ns_opt opts[] = {
@@ -52,22 +53,16 @@ int main(int argc, char **argv)
 	uint64_t nf, rows, trees, psi, ns, t0, t_train, t_single, t_batch;
 	float *X, *Q;
 	double *out, sink = 0;
-	char err[256];
 	const size_t nq = 1000;
 	int reps;
 
-	switch (ns_opt_parse(opts, NOPT, "nodescore-iforestbench",
-			     "Time isolation forest training and scoring: one sample per call "
-			     "(the agent's case) and batches of 1,000.",
-			     argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("iforestbench", "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc = ns_main_opts(opts, NOPT, "nodescore-iforestbench",
+				  "Time isolation forest training and scoring: one sample per call "
+				  "(the agent's case) and batches of 1,000.",
+				  argc, argv, NULL, "iforestbench");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_parse_u64(ns_opt_get(opts, NOPT, "features"), 1, NS_IFOREST_MAX_FEATURES, &nf) ||
 	    ns_parse_u64(ns_opt_get(opts, NOPT, "rows"), 2, 10000000, &rows) ||
 	    ns_parse_u64(ns_opt_get(opts, NOPT, "trees"), 1, NS_IFOREST_MAX_TREES, &trees) ||

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "http.h"
 
@@ -323,23 +324,17 @@ int main(int argc, char **argv)
 	struct client *cl;
 	uint64_t *all, errors = 0, reconnects = 0, bytes = 0, sum = 0, t_done;
 	size_t total = 0, k = 0;
-	char err[256];
 	double secs;
 
-	switch (
-	    ns_opt_parse(opts, NOPTS, "nodescore-loadgen",
+	int opt_rc =
+	    ns_main_opts(opts, NOPTS, "nodescore-loadgen",
 			 "Closed-loop HTTP/1.1 load generator: N keep-alive clients send the "
 			 "same request back to back; prints req/s and exact latency percentiles "
 			 "as one key=value line on stdout.",
-			 argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error(COMP, "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+			 argc, argv, NULL, COMP);
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (parse_config() < 0)
 		return 2;
 	sigemptyset(&sa.sa_mask);

@@ -13,6 +13,7 @@
 
 #include "nodescore/anomaly.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 
 #define MAX_ROWS 2000000u
@@ -349,18 +350,14 @@ int main(int argc, char **argv)
 	uint64_t seed;
 	int nc, rc = 0, failed = 0;
 
-	switch (ns_opt_parse(opts, NOPT, "nodescore-nab",
-			     "Run the streaming isolation-forest detector over NAB series (one "
-			     "parameter set, past data only) and write NAB result CSVs.",
-			     argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("nab", "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc =
+	    ns_main_opts(opts, NOPT, "nodescore-nab",
+			 "Run the streaming isolation-forest detector over NAB series (one "
+			 "parameter set, past data only) and write NAB result CSVs.",
+			 argc, argv, NULL, "nab");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	data = ns_opt_get(opts, NOPT, "data");
 	results = ns_opt_get(opts, NOPT, "results");
 	det = ns_opt_get(opts, NOPT, "detector");

@@ -10,6 +10,7 @@
 
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/netlat.h"
 #include "nodescore/opt.h"
 
@@ -109,23 +110,18 @@ static int run_disk(int no_bpf, int raw, const char *root, uint64_t iv_ms, uint6
 
 int main(int argc, char **argv)
 {
-	char err[256];
 	uint64_t iv_ms, count;
 	int no_bpf, own, disk, raw, rc;
 	struct sigaction sa = {.sa_handler = on_signal};
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-netlat",
-			     "Prints TCP RTT p50/p99 and retransmits (or block I/O latency with "
-			     "--disk) per interval, via eBPF or the fallback.",
-			     argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("netlat", "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc =
+	    ns_main_opts(opts, NOPTS, "nodescore-netlat",
+			 "Prints TCP RTT p50/p99 and retransmits (or block I/O latency with "
+			 "--disk) per interval, via eBPF or the fallback.",
+			 argc, argv, NULL, "netlat");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(ns_opt_get(opts, NOPTS, "log-level")) < 0) {
 		log_error("netlat", "bad --log-level value=%s",
 			  ns_opt_get(opts, NOPTS, "log-level"));

@@ -16,6 +16,7 @@
 
 #include "nodescore/key.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/pubcsv.h"
 #include "nodescore/wire.h"
@@ -349,18 +350,13 @@ int main(int argc, char **argv)
 	size_t n = 0;
 	int sock = -1, rc = 2;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-pub",
-			     "Fake nodescore agents: publishes N nodes' signed score messages "
-			     "(random walk or CSV replay) to extenders.",
-			     argc, argv, NULL, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error(COMP, "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc = ns_main_opts(opts, NOPTS, "nodescore-pub",
+				  "Fake nodescore agents: publishes N nodes' signed score messages "
+				  "(random walk or CSV replay) to extenders.",
+				  argc, argv, NULL, COMP);
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (parse_config(&c) < 0)
 		return 2;
 	if (ns_key_load(*c.node_key_file ? c.node_key_file : c.key_file, &key, err, sizeof(err)) <

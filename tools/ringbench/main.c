@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
 
@@ -68,25 +69,21 @@ static int count_cb(const struct ns_sample *s, void *arg)
 
 int main(int argc, char **argv)
 {
-	char err_s[256], path[4096];
+	char path[4096];
 	uint64_t cap, n, nsync, total, t, *lat = NULL, seen = 0;
 	struct ns_ring *r = NULL;
 	struct ns_ring_stats st;
 	FILE *devnull = NULL;
 	int argi, err = 0, fd;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-ringbench",
-			     "Measures history ring appends (with and without fdatasync), the "
-			     "recovery scan at open and the CSV export; prints a markdown table.",
-			     argc, argv, &argi, err_s, sizeof(err_s))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error(COMP, "%s", err_s);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc =
+	    ns_main_opts(opts, NOPTS, "nodescore-ringbench",
+			 "Measures history ring appends (with and without fdatasync), the "
+			 "recovery scan at open and the CSV export; prints a markdown table.",
+			 argc, argv, &argi, COMP);
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(ns_opt_get(opts, NOPTS, "log-level")) < 0) {
 		log_error(COMP, "invalid --log-level (want error, warning, success or info)");
 		return 2;

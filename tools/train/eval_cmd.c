@@ -13,6 +13,7 @@
 #include "nodescore/bundle.h"
 #include "nodescore/forecast.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "traincli.h"
 
@@ -153,18 +154,13 @@ int train_eval_main(int argc, char **argv)
 	int argi = 0, rc = 1;
 	size_t ntest = 0;
 
-	switch (ns_opt_parse(o, no, "nodescore-train eval",
-			     "Evaluate a forecast bundle against simple baselines on data.\n"
-			     "Usage: nodescore-train eval [OPTIONS] BUNDLE DATA...",
-			     argc, argv, &argi, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("eval", "%s", err);
-		return 2;
-	default:
-		break;
-	}
+	int opt_rc = ns_main_opts(o, no, "nodescore-train eval",
+				  "Evaluate a forecast bundle against simple baselines on data.\n"
+				  "Usage: nodescore-train eval [OPTIONS] BUNDLE DATA...",
+				  argc, argv, &argi, "eval");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(ns_opt_get(o, no, "log-level"))) {
 		log_error("eval", "bad --log-level");
 		return 2;

@@ -10,6 +10,7 @@
 #include "nodescore/anomaly.h"
 #include "nodescore/iforest.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/sample.h"
 #include "train.h"
@@ -205,19 +206,15 @@ int train_iforest_main(int argc, char **argv)
 	uint64_t seed, t0, t_train;
 	int argi = 0, rc = 1;
 
-	switch (ns_opt_parse(opts, NOPT, "nodescore-train iforest",
-			     "Train the anomaly isolation forest from agent history CSVs "
-			     "(timestamp_ms,<metric>,...; one node per file) on the detector's own "
-			     "features.\nUsage: nodescore-train iforest [OPTIONS] FILE.csv...",
-			     argc, argv, &argi, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("train", "%s", err);
-		return 2;
-	case NS_OPT_RUN:
-		break;
-	}
+	int opt_rc =
+	    ns_main_opts(opts, NOPT, "nodescore-train iforest",
+			 "Train the anomaly isolation forest from agent history CSVs "
+			 "(timestamp_ms,<metric>,...; one node per file) on the detector's own "
+			 "features.\nUsage: nodescore-train iforest [OPTIONS] FILE.csv...",
+			 argc, argv, &argi, "train");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (argi >= argc) {
 		log_error("train", "no input CSV given (see --help)");
 		return 2;

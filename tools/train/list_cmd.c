@@ -8,6 +8,7 @@
 
 #include "nodescore/bundle.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "train.h"
 
@@ -49,22 +50,17 @@ int train_list_main(int argc, char **argv)
 	struct ns_opt o[] = {
 	    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 	};
-	char err[256], path[4200];
+	char path[4200];
 	struct dirent **ents = NULL;
 	int argi = 0, n;
 
-	switch (ns_opt_parse(o, 1, "nodescore-train list",
-			     "List model bundles (directories with manifest.json) under DIR.\n"
-			     "Usage: nodescore-train list [OPTIONS] DIR",
-			     argc, argv, &argi, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("train", "%s", err);
-		return 2;
-	default:
-		break;
-	}
+	int opt_rc = ns_main_opts(o, 1, "nodescore-train list",
+				  "List model bundles (directories with manifest.json) under DIR.\n"
+				  "Usage: nodescore-train list [OPTIONS] DIR",
+				  argc, argv, &argi, "train");
+
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (argc - argi != 1) {
 		log_error("train", "need exactly one DIR (see --help)");
 		return 2;
