@@ -50,32 +50,67 @@ static void nap(uint64_t ms)
 	}
 }
 
+/* Every iv_ms until stopped or count intervals: print_line reads src and
+ * prints one line, or returns the read's error, logged as comp's warning. */
+static void each_interval(uint64_t iv_ms, uint64_t count, const char *comp,
+			  int (*print_line)(void *src), void *src)
+{
+	for (uint64_t i = 0; !stop && (!count || i < count); i++) {
+		int err;
+
+		nap(iv_ms);
+		if (stop)
+			break;
+		err = print_line(src);
+		if (err) {
+			log_warning(comp, "read failed err=%d", err);
+			continue;
+		}
+		fflush(stdout);
+	}
+}
+
+static int net_line(void *src)
+{
+	struct ns_netlat *n = src;
+	struct ns_netlat_stats st;
+	int err = ns_netlat_read(n, &st);
+
+	if (err)
+		return err;
+	printf("mode=%s interval_s=%.3f sockets=%llu rtt_p50_us=%.0f rtt_p99_us=%.0f "
+	       "retrans=%llu\n",
+	       ns_netlat_mode(n), st.interval_s, (unsigned long long)st.nsocks, st.p50_us,
+	       st.p99_us, (unsigned long long)st.retrans);
+	return 0;
+}
+
 static int run_net(int no_bpf, int own, int raw, uint64_t iv_ms, uint64_t count)
 {
 	struct ns_netlat_opts o = {.no_bpf = no_bpf, .own_netns = own, .raw_tp = raw};
 	struct ns_netlat *n;
-	struct ns_netlat_stats st;
 	int err;
 
 	err = ns_netlat_open(&o, &n);
 	if (err)
 		return err;
-	for (uint64_t i = 0; !stop && (!count || i < count); i++) {
-		nap(iv_ms);
-		if (stop)
-			break;
-		err = ns_netlat_read(n, &st);
-		if (err) {
-			log_warning("netlat", "read failed err=%d", err);
-			continue;
-		}
-		printf("mode=%s interval_s=%.3f sockets=%llu rtt_p50_us=%.0f rtt_p99_us=%.0f "
-		       "retrans=%llu\n",
-		       ns_netlat_mode(n), st.interval_s, (unsigned long long)st.nsocks, st.p50_us,
-		       st.p99_us, (unsigned long long)st.retrans);
-		fflush(stdout);
-	}
+	each_interval(iv_ms, count, "netlat", net_line, n);
 	ns_netlat_close(n);
+	return 0;
+}
+
+static int disk_line(void *src)
+{
+	struct ns_disklat *d = src;
+	struct ns_disklat_stats st;
+	int err = ns_disklat_read(d, &st);
+
+	if (err)
+		return err;
+	printf("mode=%s interval_s=%.3f ios=%llu iops=%.1f disk_p50_us=%.0f "
+	       "disk_p99_us=%.0f\n",
+	       ns_disklat_mode(d), st.interval_s, (unsigned long long)st.ios, st.iops, st.p50_us,
+	       st.p99_us);
 	return 0;
 }
 
@@ -83,27 +118,12 @@ static int run_disk(int no_bpf, int raw, const char *root, uint64_t iv_ms, uint6
 {
 	struct ns_disklat_opts o = {.no_bpf = no_bpf, .raw_tp = raw, .proc_root = root};
 	struct ns_disklat *d;
-	struct ns_disklat_stats st;
 	int err;
 
 	err = ns_disklat_open(&o, &d);
 	if (err)
 		return err;
-	for (uint64_t i = 0; !stop && (!count || i < count); i++) {
-		nap(iv_ms);
-		if (stop)
-			break;
-		err = ns_disklat_read(d, &st);
-		if (err) {
-			log_warning("disklat", "read failed err=%d", err);
-			continue;
-		}
-		printf("mode=%s interval_s=%.3f ios=%llu iops=%.1f disk_p50_us=%.0f "
-		       "disk_p99_us=%.0f\n",
-		       ns_disklat_mode(d), st.interval_s, (unsigned long long)st.ios, st.iops,
-		       st.p50_us, st.p99_us);
-		fflush(stdout);
-	}
+	each_interval(iv_ms, count, "disklat", disk_line, d);
 	ns_disklat_close(d);
 	return 0;
 }
