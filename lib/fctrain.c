@@ -32,6 +32,16 @@ void ns_fctrain_defaults(struct ns_fctrain_params *p)
 	p->seed = 1;
 }
 
+/* Frees what a call made (either may be NULL) and passes rc on. */
+static int release(BoosterHandle b, DMatrixHandle dm, int rc)
+{
+	if (b)
+		XGBoosterFree(b);
+	if (dm)
+		XGDMatrixFree(dm);
+	return rc;
+}
+
 static int set_param(BoosterHandle b, const char *k, const char *v, char *err, size_t errlen)
 {
 	if (XGBoosterSetParam(b, k, v) != 0) {
@@ -122,11 +132,7 @@ int ns_fctrain_fit(const float *X, const float *y, const float *w, size_t n, siz
 	*len = (size_t)olen;
 	rc = 0;
 out:
-	if (b)
-		XGBoosterFree(b);
-	if (dm)
-		XGDMatrixFree(dm);
-	return rc;
+	return release(b, dm, rc);
 }
 
 int ns_fctrain_xgb_predict(const char *json, size_t len, const float *X, size_t n, size_t nfeat,
@@ -153,9 +159,5 @@ int ns_fctrain_xgb_predict(const char *json, size_t len, const float *X, size_t 
 	memcpy(out, res, n * sizeof(float));
 	rc = 0;
 out:
-	if (b)
-		XGBoosterFree(b);
-	if (dm)
-		XGDMatrixFree(dm);
-	return rc;
+	return release(b, dm, rc);
 }
