@@ -13,6 +13,7 @@
 #include "nodescore/http.h"
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
+#include "nodescore/sockaddr.h"
 
 struct ns_http {
 	struct MHD_Daemon *d;
@@ -20,62 +21,6 @@ struct ns_http {
 	size_t nroutes;
 	uint16_t port;
 };
-
-int ns_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon, *port;
-	uint64_t p;
-	size_t hl;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!s)
-		return -EINVAL;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		hl = (size_t)(rb - s - 1);
-		if (hl == 0 || hl >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, hl);
-		host[hl] = '\0';
-		port = rb + 2;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-		if (hl >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, hl);
-		host[hl] = '\0';
-		port = colon + 1;
-	}
-	if (ns_parse_u64(port, 0, 65535, &p))
-		return -EINVAL;
-	if (*s == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)p);
-		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return -EINVAL;
-		*len = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)p);
-		if (hl == 0)
-			a4->sin_addr.s_addr = htonl(INADDR_ANY);
-		else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return -EINVAL;
-		*len = sizeof(*a4);
-	}
-	return 0;
-}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
 			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
@@ -151,7 +96,7 @@ int ns_http_start(const char *addr, const struct ns_http_route *routes, size_t n
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
 
 	*out = NULL;
-	if (ns_http_parse_addr(addr, &ss, &sl)) {
+	if (ns_sockaddr_parse(addr, &ss, &sl)) {
 		snprintf(err, errlen,
 			 "bad HTTP listen address '%s' (want 127.0.0.1:9464, [::1]:9464 or :9464)",
 			 addr ? addr : "");

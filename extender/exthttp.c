@@ -363,58 +363,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		ns_log_vwrite(NS_LOG_WARNING, "http", 0, fmt, ap);
 }
 
-int ns_exthttp_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon, *port;
-	uint64_t p;
-	size_t hl;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		hl = (size_t)(rb - s - 1);
-		if (hl == 0 || hl >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, hl);
-		port = rb + 2;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-		if (hl >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, hl);
-		port = colon + 1;
-	}
-	host[hl] = '\0';
-	if (ns_parse_u64(port, 0, 65535, &p) < 0)
-		return -EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return -EINVAL;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)p);
-		*len = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-		if (hl == 0)
-			a4->sin_addr.s_addr = htonl(INADDR_ANY);
-		else if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return -EINVAL;
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)p);
-		*len = sizeof(*a4);
-	}
-	return 0;
-}
-
 int ns_exthttp_start(const struct ns_exthttp_cfg *cfg, struct ns_exthttp **out, char *err,
 		     size_t errlen)
 {

@@ -19,6 +19,7 @@
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
+#include "nodescore/sockaddr.h"
 #include "nodescore/table.h"
 #include "nodescore/wire.h"
 
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
 	if (!scores || (strncmp(scores, "tcp://", 6) != 0 && strncmp(scores, "ipc://", 6) != 0) ||
 	    strlen(scores) < 7)
 		return bad("listen-scores", "expected tcp://host:port or ipc://path");
-	if (ns_exthttp_parse_addr(opt("listen-http"), &hc.addr, &hc.addrlen) < 0)
+	if (ns_sockaddr_parse(opt("listen-http"), &hc.addr, &hc.addrlen) < 0)
 		return bad("listen-http", "expected host:port or [v6]:port with a numeric host");
 	if (ns_parse_duration_ms(opt("publish-interval"), &interval) < 0 || interval == 0 ||
 	    interval > 3600000)

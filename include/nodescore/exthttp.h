@@ -38,10 +38,6 @@ struct ns_exthttp_cfg {
 	const struct ns_token *token;
 };
 
-/* Parses "host:port", "[v6]:port" or ":port" (numeric hosts only; port
- * 0..65535, 0 picks a free one). Returns 0 or -EINVAL. */
-int ns_exthttp_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
-
 /* Starts serving. cfg is copied; cfg->table, the TLS PEM text and the
  * token must outlive the server. Returns 0 or -errno with a reason in err
  * (with TLS: also a certificate or key GnuTLS cannot use, or a key that

@@ -22,10 +22,6 @@ struct ns_http_route {
 
 struct ns_http;
 
-/* Parses "127.0.0.1:9464", "[::1]:9464" or ":9464" (all IPv4 addresses).
- * Numeric addresses only. Returns 0 or -EINVAL. */
-int ns_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
-
 /* Starts serving the routes (the array must outlive the server). Port 0
  * picks a free port (see ns_http_port). Returns 0 or -errno with a reason in
  * err. */
