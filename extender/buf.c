@@ -55,7 +55,7 @@ void ns_buf_putc(struct ns_buf *b, char c)
 	ns_buf_put(b, &c, 1);
 }
 
-void ns_buf_put_u64(struct ns_buf *b, unsigned long long v)
+size_t ns_fmt_u64(char *dst, unsigned long long v)
 {
 	char tmp[24];
 	size_t i = sizeof(tmp);
@@ -64,7 +64,15 @@ void ns_buf_put_u64(struct ns_buf *b, unsigned long long v)
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	ns_buf_put(b, tmp + i, sizeof(tmp) - i);
+	memcpy(dst, tmp + i, sizeof(tmp) - i);
+	return sizeof(tmp) - i;
+}
+
+void ns_buf_put_u64(struct ns_buf *b, unsigned long long v)
+{
+	char tmp[24];
+
+	ns_buf_put(b, tmp, ns_fmt_u64(tmp, v));
 }
 
 void ns_buf_printf(struct ns_buf *b, const char *fmt, ...)

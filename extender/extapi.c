@@ -230,15 +230,7 @@ static void ln_str(struct line *l, const char *str)
 
 static void ln_u64(struct line *l, uint64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	memcpy(l->s + l->n, tmp + i, sizeof(tmp) - i);
-	l->n += sizeof(tmp) - i;
+	l->n += ns_fmt_u64(l->s + l->n, v);
 }
 
 static void put_reason(struct ns_buf *b, const struct ns_extapi_view *v, int64_t cpu_m,
