@@ -19,6 +19,7 @@
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
 #include "check.h"
+#include "crc32c_ref.h"
 
 static char dir[64];
 
@@ -119,18 +120,6 @@ static void poke(const char *path, off_t off, const void *b, size_t n)
 static off_t rec_off(uint32_t cap, uint64_t seq)
 {
 	return (off_t)(NS_RING_HEADER_SIZE + ((seq - 1) % cap) * NS_RING_RECORD_SIZE);
-}
-
-static uint32_t crc32c_bitwise(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	while (n--) {
-		c ^= *p++;
-		for (int i = 0; i < 8; i++)
-			c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-	}
-	return ~c;
 }
 
 static void test_file_size_default(void)
@@ -495,7 +484,7 @@ static void test_wrong_capacity_or_layout_refused(void)
 	CHECK(fd >= 0);
 	CHECK(pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h));
 	h[20] = (uint8_t)(NS_METRIC_COUNT + 1);
-	uint32_t crc = crc32c_bitwise(h, 60);
+	uint32_t crc = crc32c_ref(h, 60);
 	for (int i = 0; i < 4; i++)
 		h[60 + i] = (uint8_t)(crc >> (8 * i));
 	CHECK(pwrite(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h));

@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
 #include "nodescore/iforest.h"
+#include "crc_repair.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,23 +38,5 @@ static void one(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *fixed;
-
-	one(data, size);
-	/* Random bytes almost never carry a valid CRC: also try the input with
-	 * its checksum repaired so the structural checks behind it get fuzzed. */
-	if (size < 8 || size > NS_IFOREST_FILE_MAX)
-		return 0;
-	fixed = malloc(size);
-	if (!fixed)
-		return 0;
-	memcpy(fixed, data, size);
-	{
-		uint32_t c = (uint32_t)crc32(0L, fixed, (uInt)(size - 4));
-		for (int i = 0; i < 4; i++)
-			fixed[size - 4 + (size_t)i] = (uint8_t)(c >> (8 * i));
-	}
-	one(fixed, size);
-	free(fixed);
-	return 0;
+	return fuzz_with_crc_repaired(data, size, NS_IFOREST_FILE_MAX, one);
 }

@@ -11,20 +11,9 @@
 
 #include "nodescore/log.h"
 #include "nodescore/ring.h"
+#include "tests/crc32c_ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	while (n--) {
-		c ^= *p++;
-		for (int i = 0; i < 8; i++)
-			c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-	}
-	return ~c;
-}
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -72,13 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put_u32(buf + 16, NS_RING_RECORD_SIZE);
 		put_u32(buf + 20, NS_METRIC_COUNT);
 		put_u32(buf + 24, cap);
-		put_u32(buf + 60, crc32c(buf, 60));
+		put_u32(buf + 60, crc32c_ref(buf, 60));
 		memcpy(buf + NS_RING_HEADER_SIZE, data + 2, size - 2);
 	} else {
 		len = size - 2;
 		memcpy(buf, data + 2, len);
 		if ((data[0] & 4) && len >= 64)
-			put_u32(buf + 60, crc32c(buf, 60));
+			put_u32(buf + 60, crc32c_ref(buf, 60));
 		if (len >= 28) {
 			memcpy(&cap, buf + 24, 4);
 			if (cap == 0 || cap > 4096)
@@ -89,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t off = NS_RING_HEADER_SIZE; off + NS_RING_RECORD_SIZE <= len;
 		     off += NS_RING_RECORD_SIZE)
 			put_u32(buf + off + NS_RING_RECORD_SIZE - 4,
-				crc32c(buf + off, NS_RING_RECORD_SIZE - 4));
+				crc32c_ref(buf + off, NS_RING_RECORD_SIZE - 4));
 	}
 	snprintf(path, sizeof(path), "/tmp/ring_fuzz.%d", (int)getpid());
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
