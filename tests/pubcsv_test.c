@@ -563,29 +563,29 @@ static void test_pub_bad_config(void)
 	}
 }
 
-/* --spread paces a round over the interval instead of one burst. */
-static void test_pub_spread(void)
+/* Runs nodescore-pub --connect-wait 1s --connect <sub> --key-file <key>
+ * extra... (log in logf), receives up to want messages and checks that it
+ * sent exactly want and exited 0. *span: first message to last, in ns. */
+static void paced_run(const char *logf, char *const *extra, unsigned want, uint64_t *span)
 {
-	char ep[64], keyf[128], logf[128];
+	char ep[64], keyf[128];
+	char *args[24] = {pub_bin, "--connect-wait", "1s", "--connect", ep, "--key-file", keyf};
+	size_t n = 7;
 	uint64_t first = 0, last = 0;
 	unsigned got = 0;
 	int sub;
 	pid_t pid;
 
-	if (find_pub() < 0)
-		SKIP("nodescore-pub not built next to the tests (%s)", pub_bin);
+	while (*extra && n + 1 < sizeof(args) / sizeof(args[0]))
+		args[n++] = *extra++;
 	snprintf(keyf, sizeof(keyf), "%s", tmp_path("key"));
-	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-spread.log"));
 	sub = bind_sub(ep, sizeof(ep));
 	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect-wait", "1s", "--connect", ep,  "--key-file",
-			keyf,	 "--nodes",	   "64", "--rounds",  "1", "--interval",
-			"400ms", "--spread",	   NULL};
 	pid = spawn_pub(args, logf);
 	CHECK(pid > 0);
-	for (int i = 0; i < 40 && got < 64; i++) {
+	for (int i = 0; i < 40 && got < want; i++) {
 		uint8_t buf[256];
-		while (got < 64 && nn_recv(sub, buf, sizeof(buf), 0) > 0) {
+		while (got < want && nn_recv(sub, buf, sizeof(buf), 0) > 0) {
 			last = ns_mono_ns();
 			if (!got++)
 				first = last;
@@ -593,46 +593,39 @@ static void test_pub_spread(void)
 	}
 	nn_close(sub);
 	CHECK_EQ_INT(reap(pid, 3000), 0);
-	CHECK_EQ_INT(got, 64);
+	CHECK_EQ_INT(got, want);
+	*span = last - first;
+}
+
+/* --spread paces a round over the interval instead of one burst. */
+static void test_pub_spread(void)
+{
+	char *extra[] = {"--nodes", "64", "--rounds", "1", "--interval", "400ms", "--spread", NULL};
+	uint64_t span = 0;
+
+	if (find_pub() < 0)
+		SKIP("nodescore-pub not built next to the tests (%s)", pub_bin);
+	paced_run(tmp_path("pub-spread.log"), extra, 64, &span);
 	/* Four bursts of 16 at 0, 100, 200 and 300 ms. */
-	CHECK(last - first >= 250000000u);
-	CHECK(last - first < 1000000000u);
+	CHECK(span >= 250000000u);
+	CHECK(span < 1000000000u);
 }
 
 /* --rate caps the message rate, whatever --interval says. */
 static void test_pub_rate(void)
 {
-	char ep[64], keyf[128], logf[128];
-	uint64_t first = 0, last = 0;
-	unsigned got = 0;
-	int sub;
-	pid_t pid;
+	char *extra[] = {"--nodes", "100",    "--rounds", "10", "--interval",
+			 "1h",	    "--rate", "2000",	  NULL};
+	char logf[128];
+	uint64_t span = 0;
 
 	if (find_pub() < 0)
 		SKIP("nodescore-pub not built next to the tests (%s)", pub_bin);
-	snprintf(keyf, sizeof(keyf), "%s", tmp_path("key"));
 	snprintf(logf, sizeof(logf), "%s", tmp_path("pub-rate.log"));
-	sub = bind_sub(ep, sizeof(ep));
-	CHECK(sub >= 0);
-	char *args[] = {pub_bin, "--connect-wait", "1s",   "--connect", ep,   "--key-file",
-			keyf,	 "--nodes",	   "100",  "--rounds",	"10", "--interval",
-			"1h",	 "--rate",	   "2000", NULL};
-	pid = spawn_pub(args, logf);
-	CHECK(pid > 0);
-	for (int i = 0; i < 40 && got < 1000; i++) {
-		uint8_t buf[256];
-		while (got < 1000 && nn_recv(sub, buf, sizeof(buf), 0) > 0) {
-			last = ns_mono_ns();
-			if (!got++)
-				first = last;
-		}
-	}
-	nn_close(sub);
-	CHECK_EQ_INT(reap(pid, 3000), 0);
-	CHECK_EQ_INT(got, 1000);
+	paced_run(logf, extra, 1000, &span);
 	/* 1,000 messages at 2,000/s: half a second, not one burst, not 10 hours. */
-	CHECK(last - first >= 400000000u);
-	CHECK(last - first < 2000000000u);
+	CHECK(span >= 400000000u);
+	CHECK(span < 2000000000u);
 	CHECK(file_has(logf, "SUCCESS pub: stopped rounds=10 sent=1000 dropped=0"));
 }
 
