@@ -122,6 +122,26 @@ static int resealed_decode(uint8_t *b, size_t len, char *err, size_t errlen, int
 	return decode_untouched(b, len, err, errlen, touched);
 }
 
+/* Resealed, b must be refused with err naming want and the output untouched. */
+static void refused(uint8_t *b, size_t len, const char *want)
+{
+	char err[256];
+	int touched;
+
+	CHECK_EQ_INT(resealed_decode(b, len, err, sizeof(err), &touched), -EINVAL);
+	CHECK(!touched);
+	CHECK(strstr(err, want));
+}
+
+/* Resealed, b must load. */
+static void accepted(uint8_t *b, size_t len)
+{
+	char err[256];
+	int touched;
+
+	CHECK_EQ_INT(resealed_decode(b, len, err, sizeof(err), &touched), 0);
+}
+
 static void test_cpu_buckets(void)
 {
 	CHECK_EQ_INT(bucket(0, NAN, 0, 0, 0, 4).cpu, 0);
@@ -417,25 +437,18 @@ static void test_wrong_dimension_refused_with_good_crc(void)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char err[256];
-	int touched;
 
 	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (int d = 0; d < 5; d++) {
 		uint8_t keep = buf[OFF_DIMS + d];
 
 		buf[OFF_DIMS + d] = (uint8_t)(keep + 1);
-		CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
-		CHECK(!touched);
-		CHECK(strstr(err, "dimensions"));
+		refused(buf, len, "dimensions");
 		buf[OFF_DIMS + d] = keep;
 	}
 	/* Fewer CPU buckets and a file sized for them: still another table. */
 	buf[OFF_DIMS] = 5;
-	CHECK_EQ_INT(
-	    resealed_decode(buf, len - (size_t)NS_Q_STATES / 2 * 8, err, sizeof(err), &touched),
-	    -EINVAL);
-	CHECK(strstr(err, "dimensions 5x3x4x2x3"));
+	refused(buf, len - (size_t)NS_Q_STATES / 2 * 8, "dimensions 5x3x4x2x3");
 	free(buf);
 }
 
@@ -444,24 +457,19 @@ static void test_bad_q_refused_with_good_crc(void)
 	static const float bad[] = {NAN, INFINITY, -INFINITY, 1.0001f, -0.0001f, 2.0f, -1.0f};
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char err[256];
-	int touched;
 
 	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		put_q(buf, 7, bad[k]);
-		CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
-		CHECK(!touched);
-		CHECK(strstr(err, "state=7"));
+		refused(buf, len, "state=7");
 	}
 	/* The last state too, and the bounds themselves are fine. */
 	put_q(buf, 7, 0.5f);
 	put_q(buf, NS_Q_STATES - 1, 1.5f);
-	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
-	CHECK(strstr(err, "state=719"));
+	refused(buf, len, "state=719");
 	put_q(buf, NS_Q_STATES - 1, 1.0f);
 	put_q(buf, 0, 0.0f);
-	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
+	accepted(buf, len);
 	free(buf);
 }
 
@@ -471,32 +479,26 @@ static void test_bad_version_refused_with_good_crc(void)
 					  "tab\t",     "\x80high", "semi;colon"};
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char err[256];
-	int touched;
 
 	CHECK_EQ_INT(good_file(&buf, &len), 0);
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		memset(buf + OFF_VERSION, 0, NS_QTABLE_VERSION_MAX);
 		memcpy(buf + OFF_VERSION, bad[k], strlen(bad[k]));
-		CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
-		CHECK(!touched);
-		CHECK(strstr(err, "version"));
+		refused(buf, len, "version");
 	}
 	/* All 32 bytes used: no terminating NUL. */
 	memset(buf + OFF_VERSION, 'a', NS_QTABLE_VERSION_MAX);
-	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
-	CHECK(strstr(err, "NUL-terminated"));
+	refused(buf, len, "NUL-terminated");
 	/* Bytes after the NUL. */
 	memset(buf + OFF_VERSION, 0, NS_QTABLE_VERSION_MAX);
 	memcpy(buf + OFF_VERSION, "ab\0c", 4);
-	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), -EINVAL);
-	CHECK(strstr(err, "NUL-padded"));
+	refused(buf, len, "NUL-padded");
 	/* 31 characters, and the empty version, are fine. */
 	memset(buf + OFF_VERSION, 'Z', NS_QTABLE_VERSION_MAX - 1);
 	buf[OFF_VERSION + NS_QTABLE_VERSION_MAX - 1] = 0;
-	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
+	accepted(buf, len);
 	memset(buf + OFF_VERSION, 0, NS_QTABLE_VERSION_MAX);
-	CHECK_EQ_INT(resealed_decode(buf, len, err, sizeof(err), &touched), 0);
+	accepted(buf, len);
 	free(buf);
 }
 
