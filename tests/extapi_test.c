@@ -15,31 +15,14 @@
 #include "nodescore/opt.h"
 #include "check.h"
 #include "extfixture.h"
-
-struct node_spec {
-	const char *name;
-	uint8_t flags;
-	uint16_t score, anomaly, cpu_peak, mem_peak;
-	uint32_t free_m, free_mib, rtt;
-	uint64_t recv_mono;
-};
+#include "nodespec.h"
 
 /* Publishes s as sent at ts (sender clock) and received at ts. */
 static int add_at(const struct node_spec *s, uint64_t ts)
 {
 	struct ns_msg m;
 
-	memset(&m, 0, sizeof(m));
-	snprintf(m.name, sizeof(m.name), "%s", s->name);
-	m.flags = s->flags;
-	m.ts_ms = ts;
-	m.score = s->score;
-	m.anomaly = s->anomaly;
-	m.cpu_peak_fc = s->cpu_peak;
-	m.mem_peak_fc = s->mem_peak;
-	m.free_millicores = s->free_m;
-	m.free_mib = s->free_mib;
-	m.rtt_p99_us = s->rtt;
+	node_spec_msg(s, ts, &m);
 	return ingest_msg(&m, ts, s->recv_mono);
 }
 
@@ -385,6 +368,20 @@ static void test_rejects_bad_requests(void)
 	ns_buf_free(&out);
 }
 
+/* Writes a request whose Pod field x holds n nested arrays into b (room for
+ * 2n + 64 bytes); returns its length. */
+static size_t nested_request(char *b, size_t n)
+{
+	size_t len = (size_t)sprintf(b, "{\"Pod\":{\"x\":");
+
+	memset(b + len, '[', n);
+	len += n;
+	memset(b + len, ']', n);
+	len += n;
+	len += (size_t)sprintf(b + len, "},\"NodeNames\":[]}");
+	return len;
+}
+
 static void test_depth_limit(void)
 {
 	struct ns_ext_args a;
@@ -393,22 +390,12 @@ static void test_depth_limit(void)
 
 	CHECK(b);
 	memset(&a, 0, sizeof(a));
-	len = (size_t)sprintf(b, "{\"Pod\":{\"x\":");
-	memset(b + len, '[', n);
-	len += n;
-	memset(b + len, ']', n);
-	len += n;
-	len += (size_t)sprintf(b + len, "},\"NodeNames\":[]}");
+	len = nested_request(b, n);
 	CHECK_EQ_INT(ns_extjson_parse(&a, b, len), -EINVAL);
 	CHECK(strstr(a.err, "too deep"));
 	/* just under the limit is fine: top object + Pod + x = 3 levels */
 	n = NS_EXTJSON_MAX_DEPTH - 3;
-	len = (size_t)sprintf(b, "{\"Pod\":{\"x\":");
-	memset(b + len, '[', n);
-	len += n;
-	memset(b + len, ']', n);
-	len += n;
-	len += (size_t)sprintf(b + len, "},\"NodeNames\":[]}");
+	len = nested_request(b, n);
 	CHECK_EQ_INT(ns_extjson_parse(&a, b, len), 0);
 	free(b);
 	ns_extjson_free(&a);

@@ -23,6 +23,7 @@
 #include "nodescore/opt.h"
 #include "nodescore/wire.h"
 #include "check.h"
+#include "nodespec.h"
 
 static char bin[4096], dir[] = "/tmp/ns-ext-test-XXXXXX", keypath[256], logpath[256];
 static uint8_t key[32];
@@ -201,39 +202,22 @@ static int wait_metric(const char *series, long long want)
 
 /* ---- publishing ---- */
 
-struct node_spec {
-	const char *name;
-	uint8_t flags;
-	uint16_t score, anomaly, cpu_peak, mem_peak;
-	uint32_t free_m, free_mib, rtt;
-};
-
 /* Same cluster as tests/extapi_test.c, which the fixtures describe. */
 static const struct node_spec cluster[] = {
-    {"node-a", 0, 800, 50, 400, 300, 4000, 8192, 300},
-    {"node-b", NS_FLAG_ANOMALY, 400, 912, 100, 100, 4000, 8192, 300},
-    {"node-c", 0, 600, 20, 700, 500, 900, 8192, 200},
-    {"node-d", 0, 300, 10, 200, 100, 4000, 300, 5000},
+    {"node-a", 0, 800, 50, 400, 300, 4000, 8192, 300, 0},
+    {"node-b", NS_FLAG_ANOMALY, 400, 912, 100, 100, 4000, 8192, 300, 0},
+    {"node-c", 0, 600, 20, 700, 500, 900, 8192, 200, 0},
+    {"node-d", 0, 300, 10, 200, 100, 4000, 300, 5000, 0},
 };
-static const struct node_spec stale_f = {"node-f", 0, 900, 0, 100, 100, 8000, 8192, 100};
+static const struct node_spec stale_f = {"node-f", 0, 900, 0, 100, 100, 8000, 8192, 100, 0};
 
 static int encode(const struct node_spec *s, uint64_t ts, const uint8_t *k, uint8_t *buf)
 {
 	struct ns_msg m;
 
-	memset(&m, 0, sizeof(m));
-	snprintf(m.name, sizeof(m.name), "%s", s->name);
-	m.flags = s->flags;
+	node_spec_msg(s, ts, &m);
 	m.boot_nonce = 7;
 	m.seq = ++seq;
-	m.ts_ms = ts;
-	m.score = s->score;
-	m.anomaly = s->anomaly;
-	m.cpu_peak_fc = s->cpu_peak;
-	m.mem_peak_fc = s->mem_peak;
-	m.free_millicores = s->free_m;
-	m.free_mib = s->free_mib;
-	m.rtt_p99_us = s->rtt;
 	return ns_wire_encode_node(&m, k, 32, buf, NS_WIRE_MAX_LEN);
 }
 
