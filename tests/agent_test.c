@@ -31,12 +31,16 @@ static void fixture(int step)
 	fx_write("cg/kubepods.slice/kubepods-pod1111.slice/memory.max", "max\n");
 }
 
+/* A fresh fixture tree in its first state, and an agent on it (cg: its
+ * cgroup root); NULL when the agent does not open. */
 static struct ns_agent *open_agent(char *cg, size_t cap)
 {
 	struct ns_agent_config cfg;
 	struct ns_agent *a = NULL;
 	char err[256];
 
+	fx_new();
+	fixture(1);
 	memset(&cfg, 0, sizeof(cfg));
 	fx_fmt(cg, cap, "%s/cg", fx_root);
 	cfg.proc_root = fx_root;
@@ -58,8 +62,6 @@ static void test_tick_and_snapshot(void)
 	struct ns_agent *a;
 	char cg[512];
 
-	fx_new();
-	fixture(1);
 	a = open_agent(cg, sizeof(cg));
 	CHECK(a != NULL);
 	ns_agent_tick(a, ns_mono_ns());
@@ -99,8 +101,6 @@ static void test_metrics_render(void)
 	char cg[512];
 	int n;
 
-	fx_new();
-	fixture(1);
 	a = open_agent(cg, sizeof(cg));
 	CHECK(a != NULL);
 	ns_agent_tick(a, ns_mono_ns());
@@ -151,8 +151,6 @@ static void test_model_seam(void)
 	struct ns_agent *a;
 	char cg[512];
 
-	fx_new();
-	fixture(1);
 	a = open_agent(cg, sizeof(cg));
 	CHECK(a != NULL);
 	ns_agent_set_model(a, fake_model, &m);
@@ -199,8 +197,6 @@ static void test_run_cadence(void)
 	pthread_t th;
 	char cg[512];
 
-	fx_new();
-	fixture(1);
 	a = open_agent(cg, sizeof(cg));
 	CHECK(a != NULL);
 	stop_run = 0;
