@@ -12,17 +12,7 @@
 # Usage: sh tests/httpsec_itest.sh BUILD_DIR
 . "$(dirname "$0")/lib.sh"
 B=${1:-build}
-EXT=$B/nodescore-extender
-PUB=$B/nodescore-pub
-FIX=tests/fixtures/extender
-
-if [ ! -x "$EXT" ] || [ ! -x "$PUB" ] || ! command -v openssl >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
-	fail httpsec "needs $EXT and $PUB (make all), openssl and curl (tools/install-deps.sh)"
-	finish
-fi
-
-KEY=$NS_TMP/key
-make_key "$KEY"
+https_test httpsec
 SP=$(free_port)
 
 # cert NAME: NAME.crt and NAME.key (0600), self-signed for 127.0.0.1.

@@ -274,6 +274,21 @@ ext_refuses() {
 	fi
 }
 
+# https_test NAME: the start of a test of the extender's HTTPS port (B set):
+# EXT and PUB from B, FIX the extender fixtures, KEY a new key file. NAME
+# fails and the test ends here without the binaries, openssl or curl.
+https_test() {
+	EXT=$B/nodescore-extender
+	PUB=$B/nodescore-pub
+	FIX=tests/fixtures/extender
+	if [ ! -x "$EXT" ] || [ ! -x "$PUB" ] || ! command -v openssl >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+		fail "$1" "needs $EXT and $PUB (make all), openssl and curl (tools/install-deps.sh)"
+		finish
+	fi
+	KEY=$NS_TMP/key
+	make_key "$KEY"
+}
+
 # start_extender BINARY LOG ARG...: the extender BINARY with ARGs in the
 # background, its HTTP on a port it picks on 127.0.0.1, its stderr in LOG;
 # waits up to 20 s for it to listen. Sets EXT_PID, and EXT_URL

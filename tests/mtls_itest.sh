@@ -10,17 +10,7 @@
 # Usage: sh tests/mtls_itest.sh BUILD_DIR
 . "$(dirname "$0")/lib.sh"
 B=${1:-build}
-EXT=$B/nodescore-extender
-PUB=$B/nodescore-pub
-FIX=tests/fixtures/extender
-
-if [ ! -x "$EXT" ] || [ ! -x "$PUB" ] || ! command -v openssl >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
-	fail mtls "needs $EXT and $PUB (make all), openssl and curl (tools/install-deps.sh)"
-	finish
-fi
-
-KEY=$NS_TMP/key
-make_key "$KEY"
+https_test mtls
 D=$NS_TMP
 ec() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1" 2>/dev/null && chmod 600 "$1"; }
 # ca NAME: a self-signed CA, NAME.crt and NAME.key.
