@@ -66,16 +66,7 @@ fixture_node "$PR" "$CG" 400
 # Extender in B: publish interval 1 s, TTL 3 s (the default ratio; at
 # 500 ms and 1.5 s a busy machine's own delays plus one retransmission
 # sometimes pass the TTL).
-ip netns exec "$NSB" "$EXT" --key-file "$KEY" --listen-scores tcp://0.0.0.0:5555 \
-	--listen-http 127.0.0.1:8888 --publish-interval 1s --reserve-settle 0 2>"$NS_TMP/ext.log" &
-NS_PIDS="$NS_PIDS $!"
-if wait_for 15 extender_listening "$NS_TMP/ext.log"; then
-	pass extender_started
-else
-	fail extender_started "no listening line in 15 s; its log:"
-	sed 's/^/  /' "$NS_TMP/ext.log" >&2
-	finish
-fi
+netns_extender "$NSB" 1s
 ip netns exec "$NSA" "$AGENT" --no-bpf --proc-root "$PR" --cgroup-root "$CG" --node-name loss-1 --key-file "$KEY" \
 	--listen-http 127.0.0.1:9464 --publish tcp://10.203.2.2:5555 --interval 200ms \
 	--publish-interval 1s --history-interval 0 --forecast-model none --anomaly-model none \

@@ -41,19 +41,9 @@ H=node,score,flags,anomaly,cpu_now,mem_now,cpu_peak_fc,mem_peak_fc,free_millicor
 printf '%s\nctl-1,700,0,10,300,300,300,300,8000,8192,10,300\n' "$H" >"$NS_TMP/ctl.csv"
 
 # Extender in B (ports are B's own): publish interval 500 ms, TTL 1.5 s.
-ip netns exec "$NSB" "$EXT" --key-file "$KEY" --listen-scores tcp://0.0.0.0:5555 \
-	--listen-http 127.0.0.1:8888 --publish-interval 500ms --reserve-settle 0 2>"$NS_TMP/ext.log" &
-NS_PIDS="$NS_PIDS $!"
-# A start that fails is shown and ends the test: every later check would
-# only wait out its own timeout (about 4 minutes in all).
-if wait_for 15 extender_listening "$NS_TMP/ext.log"; then
-	pass extender_started
-else
-	fail extender_started "no listening line in 15 s; its log:"
-	sed 's/^/  /' "$NS_TMP/ext.log" >&2
-	ip netns list >&2
-	finish
-fi
+# A failed start ends the test (every later check would wait out its own
+# timeout, about 4 minutes in all).
+netns_extender "$NSB" 500ms
 ip netns exec "$NSB" "$PUB" --connect tcp://127.0.0.1:5555 --key-file "$KEY" --replay "$NS_TMP/ctl.csv" \
 	--interval 500ms --log-every 0 2>"$NS_TMP/pub.log" &
 NS_PIDS="$NS_PIDS $!"

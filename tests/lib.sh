@@ -324,6 +324,25 @@ veth_pair() {
 		ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
 }
 
+# netns_extender NS INTERVAL: the extender $EXT (key $KEY) in namespace NS
+# (ports are NS's own): scores on port 5555, HTTP on 127.0.0.1:8888,
+# publish interval INTERVAL, its log in $NS_TMP/ext.log; check
+# extender_started. A start that fails is shown and ends the test: every
+# later check would only wait out its own timeout.
+netns_extender() {
+	ip netns exec "$1" "$EXT" --key-file "$KEY" --listen-scores tcp://0.0.0.0:5555 \
+		--listen-http 127.0.0.1:8888 --publish-interval "$2" --reserve-settle 0 2>"$NS_TMP/ext.log" &
+	NS_PIDS="$NS_PIDS $!"
+	if wait_for 15 extender_listening "$NS_TMP/ext.log"; then
+		pass extender_started
+	else
+		fail extender_started "no listening line in 15 s; its log:"
+		sed 's/^/  /' "$NS_TMP/ext.log" >&2
+		ip netns list >&2
+		finish
+	fi
+}
+
 # netns_pair TEST NS-A DEV-A NS-B DEV-B NET: the set-up step of a test on two
 # namespaces: both made and joined by veth_pair, check netns_setup. Where
 # namespaces cannot be made here TEST is skipped; either way a failure ends
