@@ -39,31 +39,8 @@ make_key "$NS_TMP/key"
 # --- webhook receiver: one file per POST body, bounded size and lifetime ---
 HOOK=$NS_TMP/hook
 mkdir -p "$HOOK"
-cat >"$NS_TMP/hook.py" <<'PY'
-import http.server, os, sys, threading
-port, out = int(sys.argv[1]), sys.argv[2]
-n = 0
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        global n
-        size = int(self.headers.get("Content-Length") or 0)
-        if size <= 0 or size > 1 << 20:
-            self.send_response(413); self.end_headers(); return
-        body = self.rfile.read(size)
-        n += 1
-        tmp = os.path.join(out, ".%04d" % n)
-        with open(tmp, "wb") as f:
-            f.write(body)
-        os.replace(tmp, os.path.join(out, "%04d.json" % n))
-        self.send_response(200); self.end_headers()
-    def log_message(self, *a):
-        pass
-s = http.server.HTTPServer(("127.0.0.1", port), H)
-threading.Timer(150, s.shutdown).start()
-s.serve_forever()
-PY
 HP=$(free_port)
-"$PY" "$NS_TMP/hook.py" "$HP" "$HOOK" 2>"$NS_TMP/hook.log" &
+"$PY" "$ROOT/tools/webhook-sink.py" "$HP" "$HOOK" 150 2>"$NS_TMP/hook.log" &
 NS_PIDS="$NS_PIDS $!"
 
 # --- agent -------------------------------------------------------------------

@@ -26,6 +26,7 @@ alert=${DEMO_ALERT:-1}
 nodes=${DEMO_NODES:-50}
 PY=/usr/bin/python3
 SHOW=$(dirname "$0")/demo-show.py
+SINK=$(dirname "$0")/webhook-sink.py
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 case "$seconds$load_s$nodes" in *[!0-9]*)
 	echo "ERROR demo: DEMO_SECONDS, DEMO_LOAD_SECONDS and DEMO_NODES must be whole numbers"; exit 2 ;;
@@ -144,28 +145,7 @@ if [ $have_alert = 1 ]; then
 	AMP=$(port $SCORES $HTTP $AGENT_HTTP $HOOKP)
 	PROMP=$(port $SCORES $HTTP $AGENT_HTTP $HOOKP $AMP)
 	mkdir -p "$dir/hook"
-	cat >"$dir/hook.py" <<'PY'
-import http.server, os, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-n = 0
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        global n
-        size = int(self.headers.get("Content-Length") or 0)
-        if size <= 0 or size > 1 << 20:
-            self.send_response(413); self.end_headers(); return
-        body = self.rfile.read(size)
-        n += 1
-        tmp = os.path.join(out, ".%04d" % n)
-        with open(tmp, "wb") as f:
-            f.write(body)
-        os.replace(tmp, os.path.join(out, "%04d.json" % n))
-        self.send_response(200); self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
-	run "$dir/hook.log" "$PY" "$dir/hook.py" "$HOOKP" "$dir/hook"
+	run "$dir/hook.log" "$PY" "$SINK" "$HOOKP" "$dir/hook"
 	# The shipped example and rules with demo timings (docs/alerts.md has
 	# the production ones): group_wait 1s, NodeAnomaly's `for` 5s.
 	sed -e "s|url: http://alert-receiver.monitoring.svc:9095/hook|url: http://127.0.0.1:$HOOKP/hook|" \
