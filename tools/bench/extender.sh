@@ -51,12 +51,7 @@ done
 ) &
 watchdog=$!
 
-SP=$(port)
-HP=$(port)
-while [ "$HP" = "$SP" ]; do HP=$(port); done
-url="http://127.0.0.1:$HP"
-head -c 32 /dev/urandom >"$dir/key"
-chmod 600 "$dir/key"
+extender_ports_and_key
 
 NODES_RE='^nodescore_extender_table_nodes$'
 ACCEPTED_RE=${BENCH_ACCEPTED_METRIC:-'^nodescore_extender_messages_accepted_total$'}

@@ -32,12 +32,7 @@ trap 'log ERROR interrupted; exit 1' INT TERM HUP
 for b in nodescore-extender nodescore-pub nodescore-loadgen; do
 	[ -x "$build/$b" ] || { log ERROR "$build/$b missing (run make BUILD=$build)"; exit 1; }
 done
-SP=$(port)
-HP=$(port)
-while [ "$HP" = "$SP" ]; do HP=$(port); done
-url="http://127.0.0.1:$HP"
-head -c 32 /dev/urandom >"$dir/key"
-chmod 600 "$dir/key"
+extender_ports_and_key
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 python3 "$(dirname "$0")/gen-nodes.py" "$dir" --names 5000 --nodes 0 >/dev/null 2>&1 ||
