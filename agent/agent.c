@@ -27,6 +27,7 @@
 #include "nodescore/psi.h"
 #include "nodescore/publish.h"
 #include "nodescore/ring.h"
+#include "nodescore/ringlog.h"
 
 const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT] = {
     [NS_AGENT_SRC_CPU] = "cpu",	  [NS_AGENT_SRC_MEM] = "mem",	[NS_AGENT_SRC_LOAD] = "load",
@@ -203,7 +204,7 @@ static int open_history(struct ns_agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "--state-dir too long");
 		return -ENAMETOOLONG;
 	}
-	e = ns_ring_open(path, a->cfg.history_capacity, &a->ring);
+	e = ns_ringlog_open(path, a->cfg.history_capacity, &a->ring);
 	if (e) {
 		snprintf(err, errlen, "cannot open history path=%s: %s%s", path, strerror(-e),
 			 e == -EBUSY ? " (another agent uses this --state-dir)"
@@ -628,7 +629,7 @@ void ns_agent_close(struct ns_agent *a)
 	ns_http_stop(a->http);
 	if (a->ring && a->hist.count)
 		flush_history(a, ns_now_ms());
-	ns_ring_close(a->ring);
+	ns_ringlog_close(a->ring);
 	ns_publish_close(a->pub);
 	ns_netlat_close(a->netlat);
 	ns_disklat_close(a->disklat);

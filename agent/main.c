@@ -23,6 +23,7 @@
 #include "nodescore/models.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
+#include "nodescore/ringlog.h"
 #include "nodescore/score.h"
 #include "nodescore/wire.h"
 
@@ -217,7 +218,7 @@ static int export_history(const char *file, const char *state_dir)
 		return 2;
 	}
 	/* Read-only: safe while the agent on this node keeps appending. */
-	err = ns_ring_open_readonly(path, &r);
+	err = ns_ringlog_open_readonly(path, &r);
 	if (err) {
 		log_error("agent", "cannot open history path=%s error=\"%s\"", path,
 			  strerror(-err));
@@ -230,7 +231,7 @@ static int export_history(const char *file, const char *state_dir)
 	} else {
 		err = export_to_file(r, file);
 	}
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	if (err) {
 		log_error("agent", "history export failed path=%s error=\"%s\"", file,
 			  strerror(-err));

@@ -21,6 +21,7 @@
 #include "nodescore/opt.h"
 #include "nodescore/qtable.h"
 #include "nodescore/ring.h"
+#include "nodescore/ringlog.h"
 #include "nodescore/score.h"
 #include "nodescore/wire.h"
 
@@ -590,14 +591,14 @@ static void test_warm_from_ring(void)
 
 	CHECK(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/history.ring", dir);
-	CHECK_EQ_INT(ns_ring_open(path, 20000, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(path, 20000, &r), 0);
 	rng_state = 3;
 	/* 30 h of 10 s records; the last 25 h are used */
 	for (ts = T0_MS; ts < now; ts += 10000) {
 		node_sample(&s, ts, 0.55 + 0.01 * gauss(), 0.45);
 		CHECK_EQ_INT(ns_ring_append(r, &s), 0);
 	}
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(open_models(FC_DIR, "none", 0, &m), 0);
 	n = ns_models_warm_from_ring(m, path, now);
 	CHECK(n >= 25 * 360 - 1 && n <= 25 * 360 + 1);

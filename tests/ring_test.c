@@ -18,6 +18,7 @@
 #include "nodescore/log.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
+#include "nodescore/ringlog.h"
 #include "check.h"
 #include "crc32c_ref.h"
 
@@ -90,12 +91,12 @@ static int append_range(struct ns_ring *r, uint64_t from, uint64_t to)
 static int make_ring(const char *path, uint32_t cap, uint64_t n)
 {
 	struct ns_ring *r;
-	int err = ns_ring_open(path, cap, &r);
+	int err = ns_ringlog_open(path, cap, &r);
 
 	if (err)
 		return err;
 	err = append_range(r, 1, n);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	return err;
 }
 
@@ -139,7 +140,7 @@ static void test_round_trip(void)
 
 	CHECK_EQ_INT(make_ring(p, 16, 5), 0);
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(16));
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.records, 5);
 	CHECK_EQ_INT(st.last_seq, 5);
@@ -147,7 +148,7 @@ static void test_round_trip(void)
 	CHECK_EQ_INT(st.capacity, 16);
 	CHECK_EQ_INT(st.file_bytes, 4096 + 16 * 128);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(c.n, 5);
 	CHECK_EQ_INT(c.mismatch, 0);
 	for (size_t i = 0; i < 5; i++)
@@ -172,13 +173,13 @@ static void test_nan_and_bits_preserved(void)
 	s.v[1] = 1e-38f;
 	s.v[2] = 3.4e38f;
 	s.v[3] = INFINITY;
-	CHECK_EQ_INT(ns_ring_open(p, 4, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 4, &r), 0);
 	CHECK_EQ_INT(ns_ring_append(r, &s), 0);
-	ns_ring_close(r);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), 0);
+	ns_ringlog_close(r);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), 0);
 	memset(&got, 0, sizeof(got));
 	CHECK_EQ_INT(ns_ring_foreach(r, copy_first_cb, &got), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK(same_sample(&s, &got));
 	CHECK(isnan(got.v[4]));
 	CHECK(signbit(got.v[0]));
@@ -191,11 +192,11 @@ static void test_wrap_keeps_newest_in_order(void)
 	struct ns_ring_stats st;
 	struct collect live = {0}, c = {0};
 
-	CHECK_EQ_INT(ns_ring_open(p, 10, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 10, &r), 0);
 	CHECK_EQ_INT(append_range(r, 1, 37), 0);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &live), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.records, 10);
 	CHECK_EQ_INT(st.last_seq, 37);
 	CHECK_EQ_INT(st.appends, 37);
@@ -204,7 +205,7 @@ static void test_wrap_keeps_newest_in_order(void)
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(10));
 
 	/* Same answer from a fresh scan, and appending continues the sequence. */
-	CHECK_EQ_INT(ns_ring_open(p, 10, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 10, &r), 0);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
 	CHECK_EQ_INT(c.n, 10);
 	CHECK_EQ_INT(c.mismatch, 0);
@@ -214,7 +215,7 @@ static void test_wrap_keeps_newest_in_order(void)
 	memset(&c, 0, sizeof(c));
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.last_seq, 41);
 	CHECK_EQ_INT(c.n, 10);
 	CHECK_EQ_INT(c.k[0], 32);
@@ -243,7 +244,7 @@ static void test_corrupt_middle_skipped_and_counted(void)
 	CHECK(pwrite(fd, &x, 1, rec_off(20, 11)) == 1);
 	close(fd);
 
-	CHECK_EQ_INT(ns_ring_open(p, 20, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 20, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.records, 13);
 	CHECK_EQ_INT(st.corrupt, 2);
@@ -259,12 +260,12 @@ static void test_corrupt_middle_skipped_and_counted(void)
 	/* Once the ring wraps past them the damaged slots are rewritten. */
 	CHECK_EQ_INT(append_range(r, 16, 31), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.records, 20);
 	CHECK_EQ_INT(st.corrupt, 0);
-	CHECK_EQ_INT(ns_ring_open(p, 20, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 20, &r), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.records, 20);
 	CHECK_EQ_INT(st.corrupt, 0);
 }
@@ -280,7 +281,7 @@ static void test_torn_newest_record(void)
 
 	CHECK_EQ_INT(make_ring(p, 8, 10), 0);
 	poke(p, rec_off(8, 10) + NS_RING_RECORD_SIZE / 2, zero, sizeof(zero));
-	CHECK_EQ_INT(ns_ring_open(p, 8, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 8, &r), 0);
 	ns_ring_get_stats(r, &st);
 	/* Head falls back to 9. The torn slot held 2, the oldest record, which the
 	 * write of 10 was replacing anyway: 3..9 survive. */
@@ -288,10 +289,10 @@ static void test_torn_newest_record(void)
 	CHECK_EQ_INT(st.records, 7);
 	CHECK_EQ_INT(st.corrupt, 1);
 	CHECK_EQ_INT(append_range(r, 10, 10), 0);
-	ns_ring_close(r);
-	CHECK_EQ_INT(ns_ring_open(p, 8, &r), 0);
+	ns_ringlog_close(r);
+	CHECK_EQ_INT(ns_ringlog_open(p, 8, &r), 0);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(c.n, 8);
 	CHECK_EQ_INT(c.mismatch, 0);
 	CHECK_EQ_INT(c.k[0], 3);
@@ -311,17 +312,17 @@ static void test_torn_newest_record_unwrapped(void)
 	memset(junk, 'X', sizeof(junk));
 	CHECK_EQ_INT(make_ring(p, 16, 5), 0);
 	poke(p, rec_off(16, 5) + 40, junk, sizeof(junk));
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.last_seq, 4);
 	CHECK_EQ_INT(st.records, 4);
 	CHECK_EQ_INT(st.corrupt, 1);
 	CHECK_EQ_INT(append_range(r, 5, 5), 0);
-	ns_ring_close(r);
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	ns_ringlog_close(r);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.corrupt, 0);
 	CHECK_EQ_INT(c.n, 5);
 	CHECK_EQ_INT(c.mismatch, 0);
@@ -345,14 +346,14 @@ static void test_stale_lap_record_skipped(void)
 	CHECK(pread(fd, old, sizeof(old), rec_off(5, 3)) == (ssize_t)sizeof(old));
 	close(fd);
 	poke(p, rec_off(5, 8), old, sizeof(old));
-	CHECK_EQ_INT(ns_ring_open(p, 5, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 5, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.last_seq, 12);
 	CHECK_EQ_INT(st.stale, 1);
 	CHECK_EQ_INT(st.corrupt, 1);
 	CHECK_EQ_INT(st.records, 4);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(c.n, 4);
 	CHECK_EQ_INT(c.mismatch, 0);
 	CHECK_EQ_INT(c.k[0], 9);
@@ -374,9 +375,9 @@ static void test_misplaced_record_rejected(void)
 	CHECK(pread(fd, b, sizeof(b), rec_off(8, 2)) == (ssize_t)sizeof(b));
 	CHECK(pwrite(fd, b, sizeof(b), rec_off(8, 6)) == (ssize_t)sizeof(b));
 	close(fd);
-	CHECK_EQ_INT(ns_ring_open(p, 8, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 8, &r), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.last_seq, 5);
 	CHECK_EQ_INT(st.records, 5);
 }
@@ -391,24 +392,24 @@ static void test_truncated_file(void)
 	CHECK_EQ_INT(make_ring(p, 20, 15), 0);
 	/* Cut inside record 11: 1..10 survive, 11 is torn, 12..15 are gone. */
 	CHECK_EQ_INT(truncate(p, rec_off(20, 11) + 50), 0);
-	CHECK_EQ_INT(ns_ring_open(p, 20, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 20, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.last_seq, 10);
 	CHECK_EQ_INT(st.records, 10);
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(20));
 	CHECK_EQ_INT(append_range(r, 11, 12), 0);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(c.n, 12);
 	CHECK_EQ_INT(c.mismatch, 0);
 	CHECK_EQ_INT(c.k[11], 12);
 
 	/* Cut inside the header: refused, and the file is left as it was. */
 	CHECK_EQ_INT(truncate(p, 100), 0);
-	CHECK_EQ_INT(ns_ring_open(p, 20, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 20, &r), -EINVAL);
 	CHECK(r == NULL);
 	CHECK_EQ_INT(file_size(p), 100);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), -EINVAL);
 }
 
 static void test_garbage_file_refused_untouched(void)
@@ -425,8 +426,8 @@ static void test_garbage_file_refused_untouched(void)
 	CHECK(fd >= 0);
 	CHECK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
 	close(fd);
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), -EINVAL);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), -EINVAL);
 	fd = open(p, O_RDONLY);
 	CHECK(fd >= 0);
 	CHECK(read(fd, back, sizeof(back)) == (ssize_t)sizeof(back));
@@ -449,13 +450,13 @@ static void test_garbage_records_recovered(void)
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)rand();
 	poke(p, NS_RING_HEADER_SIZE, junk, sizeof(junk));
-	CHECK_EQ_INT(ns_ring_open(p, 8, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 8, &r), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.records, 0);
 	CHECK_EQ_INT(st.last_seq, 0);
 	CHECK_EQ_INT(append_range(r, 1, 3), 0);
 	CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(c.n, 3);
 	CHECK_EQ_INT(c.mismatch, 0);
 }
@@ -469,15 +470,15 @@ static void test_wrong_capacity_or_layout_refused(void)
 	int fd;
 
 	CHECK_EQ_INT(make_ring(p, 16, 3), 0);
-	CHECK_EQ_INT(ns_ring_open(p, 32, &r), -EINVAL);
-	CHECK_EQ_INT(ns_ring_open(p, 8, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 32, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 8, &r), -EINVAL);
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(16));
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.records, 3);
-	CHECK_EQ_INT(ns_ring_open(p, 0, &r), -EINVAL);
-	CHECK_EQ_INT(ns_ring_open(p, NS_RING_MAX_CAPACITY + 1, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 0, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, NS_RING_MAX_CAPACITY + 1, &r), -EINVAL);
 
 	/* Another metric count with a correct header checksum: a layout change. */
 	fd = open(p, O_RDWR);
@@ -489,13 +490,13 @@ static void test_wrong_capacity_or_layout_refused(void)
 		h[60 + i] = (uint8_t)(crc >> (8 * i));
 	CHECK(pwrite(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h));
 	close(fd);
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), -EINVAL);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), -EINVAL);
 
 	/* The same byte changed without fixing the checksum: a corrupt header. */
 	h[20] = (uint8_t)NS_METRIC_COUNT;
 	poke(p, 0, h, sizeof(h));
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), -EINVAL);
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(16));
 }
 
@@ -506,7 +507,7 @@ static void test_larger_file_refused(void)
 
 	CHECK_EQ_INT(make_ring(p, 4, 2), 0);
 	CHECK_EQ_INT(truncate(p, (off_t)ns_ring_file_size(4) + 1), 0);
-	CHECK_EQ_INT(ns_ring_open(p, 4, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 4, &r), -EINVAL);
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(4) + 1);
 }
 
@@ -518,10 +519,10 @@ static void test_empty_file_initialised(void)
 
 	CHECK(fd >= 0);
 	close(fd);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), -EINVAL);
-	CHECK_EQ_INT(ns_ring_open(p, 4, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), -EINVAL);
+	CHECK_EQ_INT(ns_ringlog_open(p, 4, &r), 0);
 	CHECK_EQ_INT(append_range(r, 1, 1), 0);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(file_size(p), (off_t)ns_ring_file_size(4));
 }
 
@@ -578,7 +579,7 @@ static void legacy_open_call(void *arg)
 {
 	struct ns_ring *r = NULL;
 
-	*(int *)arg = ns_ring_open(tpath("errapi.ring"), 16, &r);
+	*(int *)arg = ns_ringlog_open(tpath("errapi.ring"), 16, &r);
 }
 
 /* The library reports through its return value, err and notes and writes
@@ -621,12 +622,12 @@ static void test_single_writer_and_live_reader(void)
 	struct ns_sample s;
 	struct collect c = {0};
 
-	CHECK_EQ_INT(ns_ring_open_readonly(tpath("nope.ring"), &ro), -ENOENT);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(tpath("nope.ring"), &ro), -ENOENT);
 	CHECK_EQ_INT(file_size(tpath("nope.ring")), -1);
-	CHECK_EQ_INT(ns_ring_open(p, 64, &w), 0);
-	CHECK_EQ_INT(ns_ring_open(p, 64, &w2), -EBUSY);
+	CHECK_EQ_INT(ns_ringlog_open(p, 64, &w), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 64, &w2), -EBUSY);
 	CHECK_EQ_INT(append_range(w, 1, 5), 0);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &ro), 0);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &ro), 0);
 	ns_ring_get_stats(ro, &st);
 	CHECK_EQ_INT(st.records, 5);
 	CHECK_EQ_INT(st.capacity, 64);
@@ -634,8 +635,8 @@ static void test_single_writer_and_live_reader(void)
 	CHECK_EQ_INT(ns_ring_append(ro, &s), -EROFS);
 	CHECK_EQ_INT(append_range(w, 6, 8), 0);
 	CHECK_EQ_INT(ns_ring_foreach(ro, collect_cb, &c), 0);
-	ns_ring_close(ro);
-	ns_ring_close(w);
+	ns_ringlog_close(ro);
+	ns_ringlog_close(w);
 	CHECK_EQ_INT(c.n, 8);
 	CHECK_EQ_INT(c.mismatch, 0);
 }
@@ -646,14 +647,14 @@ static void test_sync_policy(void)
 	struct ns_ring *r;
 	struct ns_ring_stats st;
 
-	CHECK_EQ_INT(ns_ring_open(p, 16, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 16, &r), 0);
 	ns_ring_set_sync_every(r, 3);
 	CHECK_EQ_INT(append_range(r, 1, 7), 0);
 	ns_ring_get_stats(r, &st);
 	CHECK_EQ_INT(st.syncs, 2);
 	CHECK_EQ_INT(ns_ring_sync(r), 0);
 	ns_ring_get_stats(r, &st);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_INT(st.syncs, 3);
 }
 
@@ -666,7 +667,7 @@ static void test_csv_export_exact(void)
 	size_t len = 0;
 	FILE *f;
 
-	CHECK_EQ_INT(ns_ring_open(p, 2, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open(p, 2, &r), 0);
 	for (uint64_t k = 1; k <= 3; k++) {
 		ns_sample_init(&s, 1790000000000ull + k * 10000);
 		s.v[NS_M_CPU_UTIL] = 0.25f * (float)k;
@@ -681,7 +682,7 @@ static void test_csv_export_exact(void)
 	CHECK(f != NULL);
 	CHECK_EQ_INT(ns_ring_export_csv(r, f), 0);
 	fclose(f);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	CHECK_EQ_STR(buf,
 		     "timestamp_ms,cpu_util,mem_util,load1,load5,load15,ncpu,mem_total_mib,"
 		     "mem_avail_mib,psi_cpu_some,psi_mem_some,psi_mem_full,psi_io_some,psi_io_full,"
@@ -711,7 +712,7 @@ static void writer(const char *p, struct shared *sh)
 	struct ns_sample s;
 	uint64_t t0 = ns_mono_ns();
 
-	if (ns_ring_open(p, KILL_CAP, &r))
+	if (ns_ringlog_open(p, KILL_CAP, &r))
 		_exit(2);
 	ns_ring_get_stats(r, &st);
 	/* Bounded even if the parent never kills us. */
@@ -756,11 +757,11 @@ static void test_kill9_random_moments(void)
 
 		uint64_t done = atomic_load(&sh->done);
 		/* The lock died with the writer: a new writer may open at once. */
-		CHECK_EQ_INT(ns_ring_open(p, KILL_CAP, &r), 0);
+		CHECK_EQ_INT(ns_ringlog_open(p, KILL_CAP, &r), 0);
 		ns_ring_get_stats(r, &st);
 		memset(&c, 0, sizeof(c));
 		CHECK_EQ_INT(ns_ring_foreach(r, collect_cb, &c), 0);
-		ns_ring_close(r);
+		ns_ringlog_close(r);
 		/* Every append that returned is on disk; the one in flight may be too. */
 		CHECK(st.last_seq == done || st.last_seq == done + 1);
 		CHECK_EQ_INT(st.corrupt, 0);
@@ -827,22 +828,22 @@ static void test_reader_during_writes(void)
 		struct ns_sample s;
 		uint64_t t0 = ns_mono_ns();
 
-		if (ns_ring_open(p, 500, &r))
+		if (ns_ringlog_open(p, 500, &r))
 			_exit(2);
 		for (uint64_t k = 2; ns_mono_ns() - t0 < 400000000ull; k++) {
 			payload(k, &s);
 			if (ns_ring_append(r, &s))
 				_exit(3);
 		}
-		ns_ring_close(r);
+		ns_ringlog_close(r);
 		_exit(0);
 	}
 	for (uint64_t t0 = ns_mono_ns(); ns_mono_ns() - t0 < 300000000ull && passes < 2000;
 	     passes++) {
-		CHECK_EQ_INT(ns_ring_open_readonly(p, &r), 0);
+		CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), 0);
 		memset(&o, 0, sizeof(o));
 		int err = ns_ring_foreach(r, order_cb, &o);
-		ns_ring_close(r);
+		ns_ringlog_close(r);
 		CHECK_EQ_INT(err, 0);
 		CHECK_EQ_INT(o.bad, 0);
 		CHECK(o.n <= 500);
@@ -863,9 +864,9 @@ static void test_export_error_reported(void)
 
 	CHECK(f != NULL);
 	CHECK_EQ_INT(make_ring(p, 16, 16), 0);
-	CHECK_EQ_INT(ns_ring_open_readonly(p, &r), 0);
+	CHECK_EQ_INT(ns_ringlog_open_readonly(p, &r), 0);
 	CHECK_EQ_INT(ns_ring_export_csv(r, f), -EIO);
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	fclose(f);
 }
 

@@ -84,12 +84,6 @@ int ns_ring_open_err(const char *path, uint32_t capacity, struct ns_ring **out,
 int ns_ring_open_readonly_err(const char *path, struct ns_ring **out, struct ns_ring_notes *notes,
 			      char *err, size_t errlen);
 
-/* Transitional (lib/ring_legacy.c, issue 14): the same opens, logging the
- * notes and the error themselves as the ring did before the library stopped
- * logging. For callers not yet moved to the _err forms; remove with the last. */
-int ns_ring_open(const char *path, uint32_t capacity, struct ns_ring **out);
-int ns_ring_open_readonly(const char *path, struct ns_ring **out);
-
 /* Appends one record (one pwrite of a whole record). Returns 0 or -errno
  * (-EROFS on a read-only handle). On error nothing is advanced: the next
  * append rewrites the same slot. */
@@ -118,9 +112,5 @@ int ns_ring_export_csv(struct ns_ring *r, FILE *out);
  * the -errno of that final sync with the reason in err (the handle is freed
  * all the same). */
 int ns_ring_close_err(struct ns_ring *r, char *err, size_t errlen);
-
-/* Transitional, as ns_ring_open: ns_ring_close_err logging a failed final
- * sync as a WARNING. */
-void ns_ring_close(struct ns_ring *r);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "nodescore/log.h"
 #include "nodescore/ring.h"
+#include "nodescore/ringlog.h"
 #include "tests/crc32c_ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,18 +93,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	free(buf);
 
-	if (ns_ring_open_readonly(path, &r) == 0) {
+	if (ns_ringlog_open_readonly(path, &r) == 0) {
 		ns_ring_foreach(r, count_cb, &n);
 		if (devnull)
 			ns_ring_export_csv(r, devnull);
-		ns_ring_close(r);
+		ns_ringlog_close(r);
 	}
 	r = NULL;
-	if (ns_ring_open(path, cap, &r) == 0) {
+	if (ns_ringlog_open(path, cap, &r) == 0) {
 		ns_sample_init(&s, 1);
 		ns_ring_append(r, &s);
 		ns_ring_foreach(r, count_cb, &n);
-		ns_ring_close(r);
+		ns_ringlog_close(r);
 	}
 	unlink(path);
 	return 0;

@@ -10,6 +10,7 @@
 #include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/ring.h"
+#include "nodescore/ringlog.h"
 
 #define COMP "ringbench"
 
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)cap, NS_RING_RECORD_SIZE,
 	       (double)ns_ring_file_size((uint32_t)cap) / 1048576.0);
 	t = ns_mono_ns();
-	err = ns_ring_open(path, (uint32_t)cap, &r);
+	err = ns_ringlog_open(path, (uint32_t)cap, &r);
 	if (err)
 		goto out;
 	printf("| create (fallocate + fsync) | %.2f ms |\n", (double)(ns_mono_ns() - t) / 1e6);
@@ -140,12 +141,12 @@ int main(int argc, char **argv)
 		printf("| append + fdatasync each: mean / p99 us | %.1f / %.1f |\n",
 		       (double)total / (double)nsync / 1e3, (double)lat[nsync * 99 / 100] / 1e3);
 	}
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	r = NULL;
 
 	/* What an agent restart (or a crash) costs: the head is found by a full scan. */
 	t = ns_mono_ns();
-	err = ns_ring_open(path, (uint32_t)cap, &r);
+	err = ns_ringlog_open(path, (uint32_t)cap, &r);
 	if (err)
 		goto out;
 	ns_ring_get_stats(r, &st);
@@ -173,7 +174,7 @@ out:
 		errno = -err;
 		log_error_errno(COMP, "benchmark failed path=%s", path);
 	}
-	ns_ring_close(r);
+	ns_ringlog_close(r);
 	unlink(path);
 	if (devnull)
 		fclose(devnull);
