@@ -114,18 +114,6 @@ enum ns_opt_result ns_opt_parse_only(struct ns_opt *opts, size_t n, int argc, ch
 	return NS_OPT_RUN;
 }
 
-/* Transitional (issue 14): for the mains not yet printing their own usage. */
-enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
-				const char *summary, int argc, char **argv, int *argi, char *err,
-				size_t errlen)
-{
-	enum ns_opt_result r = ns_opt_parse_only(opts, n, argc, argv, argi, err, errlen);
-
-	if (r == NS_OPT_HELP)
-		ns_opt_usage(opts, n, prog, summary, stdout);
-	return r;
-}
-
 const char *ns_opt_get(const struct ns_opt *opts, size_t n, const char *name)
 {
 	for (size_t k = 0; k < n; k++)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "check.h"
 
@@ -22,7 +23,7 @@ static enum ns_opt_result parse(struct ns_opt *o, int argc, char **argv, char *e
 {
 	for (size_t i = 0; i < NOPTS; i++)
 		o[i] = opts_template[i];
-	return ns_opt_parse(o, NOPTS, "t", "test", argc, argv, NULL, err, 128);
+	return ns_opt_parse_only(o, NOPTS, argc, argv, NULL, err, 128);
 }
 
 static void test_defaults_env_flags(void)
@@ -90,20 +91,22 @@ static void test_u32_option(void)
 	CHECK_EQ_INT(ns_opt_u32(o, NOPTS, "listen-http", 1, 9, &v, err, sizeof(err)), -EINVAL);
 }
 
+/* A main's --help (ns_main_opts): usage on stdout, exit status 0. */
 static void test_help(void)
 {
 	struct ns_opt o[NOPTS];
-	char err[128];
 	char *a[] = {"t", "--help", NULL};
 	FILE *saved = stdout;
 	char buf[4096] = {0};
 
+	for (size_t i = 0; i < NOPTS; i++)
+		o[i] = opts_template[i];
 	stdout = fmemopen(buf, sizeof(buf) - 1, "w");
 	CHECK(stdout);
-	enum ns_opt_result r = parse(o, 2, a, err);
+	int r = ns_main_opts(o, NOPTS, "t", "test", 2, a, NULL, "test");
 	fclose(stdout);
 	stdout = saved;
-	CHECK_EQ_INT(r, NS_OPT_HELP);
+	CHECK_EQ_INT(r, 0);
 	CHECK(strstr(buf, "--listen-http=VALUE"));
 	CHECK(strstr(buf, "NODESCORE_LISTEN_HTTP"));
 	CHECK(strstr(buf, "default 0.0.0.0:8888"));

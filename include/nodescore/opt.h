@@ -41,11 +41,7 @@ enum ns_opt_result ns_opt_parse_only(struct ns_opt *opts, size_t n, int argc, ch
 int ns_opt_usage(const struct ns_opt *opts, size_t n, const char *prog, const char *summary,
 		 FILE *out);
 
-/* Transitional (issue 14), for the mains not yet moved to the two calls
- * above: ns_opt_parse_only, then on --help ns_opt_usage to stdout. */
-enum ns_opt_result ns_opt_parse(struct ns_opt *opts, size_t n, const char *prog,
-				const char *summary, int argc, char **argv, int *argi, char *err,
-				size_t errlen);
+/* Mains use both through ns_main_opts (nodescore/mainopt.h). */
 
 /* Value of an option by name (NULL when unset or unknown). */
 const char *ns_opt_get(const struct ns_opt *opts, size_t n, const char *name);

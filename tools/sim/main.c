@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/qtable.h"
 #include "qlearn.h"
@@ -159,17 +160,12 @@ int main(int argc, char **argv)
 	int bitb;
 	FILE *csv = NULL, *md = NULL, *hist = NULL, *ots = NULL;
 
-	switch (ns_opt_parse(opts, NOPTS, "nodescore-sim",
-			     "Trace-driven cluster simulator: placement policies side by side.",
-			     argc, argv, &argi, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		fprintf(stderr, "ERROR sim: %s\n", err);
-		return 2;
-	default:
-		break;
-	}
+	int opt_rc =
+	    ns_main_opts(opts, NOPTS, "nodescore-sim",
+			 "Trace-driven cluster simulator: placement policies side by side.", argc,
+			 argv, &argi, "sim");
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_opt_u32(opts, NOPTS, "nodes", 2, 20000, &nodes, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "nodes-to-score", 0, 100, &c.score_pct, err, sizeof(err)) ||

@@ -12,6 +12,7 @@
 #include "nodescore/fctrain.h"
 #include "nodescore/forecast.h"
 #include "nodescore/log.h"
+#include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "traincli.h"
 
@@ -290,19 +291,13 @@ int train_forecast_main(int argc, char **argv)
 	int argi = 0, rc = 1, relative, scaled, flat;
 	const struct ns_forecast *relp;
 
-	switch (ns_opt_parse(
+	int opt_rc = ns_main_opts(
 	    o, no, "nodescore-train forecast",
 	    "Train the load forecaster (CPU/memory, mean and peak per horizon) from CSV.\n"
 	    "Usage: nodescore-train forecast [OPTIONS] DATA...   (files or directories)",
-	    argc, argv, &argi, err, sizeof(err))) {
-	case NS_OPT_HELP:
-		return 0;
-	case NS_OPT_ERROR:
-		log_error("train", "%s", err);
-		return 2;
-	default:
-		break;
-	}
+	    argc, argv, &argi, "train");
+	if (opt_rc >= 0)
+		return opt_rc;
 	if (ns_log_set_level(ns_opt_get(o, no, "log-level"))) {
 		log_error("train", "bad --log-level");
 		return 2;
