@@ -110,17 +110,34 @@ int sim_ns_models_open(const struct sim *s, int with_q, struct ns_models **m)
 	return 0;
 }
 
+/* The simulated wall clock, ms: what agents stamp and the extender reads. */
+static uint64_t sim_ms(const struct sim *s)
+{
+	return T0_MS + (uint64_t)(s->t * 1000);
+}
+
+/* The pod's one container's requests as its JSON body would carry them:
+ * "%.0fm" of CPU, whole MiB of memory rounded up. */
+static int64_t pod_cpu_milli(const struct sim_pod *pod)
+{
+	return (int64_t)nearbyint(pod->cpu_req);
+}
+
+static int64_t pod_mem_bytes(const struct sim_pod *pod)
+{
+	return (int64_t)ceil(pod->mem_req) * 1048576;
+}
+
 /* NODESCORE_SIM_HOLD=bind: the extender learns where each pod was bound
  * (as it would as the scheduler's binder, bindVerb) and holds the pod's
  * request there, instead of on its own first choice. */
 static void ns_bound(struct sim_policy *p, struct sim *s, uint32_t node, const struct sim_pod *pod)
 {
 	struct nsst *st = p->st;
-	uint64_t ms = T0_MS + (uint64_t)(s->t * 1000);
+	uint64_t ms = sim_ms(s);
 
-	ns_extapi_hold(&st->cfg, st->names[node].s, st->names[node].len,
-		       (int64_t)nearbyint(pod->cpu_req), (int64_t)ceil(pod->mem_req) * 1048576,
-		       (struct ns_extapi_now){ms, ms});
+	ns_extapi_hold(&st->cfg, st->names[node].s, st->names[node].len, pod_cpu_milli(pod),
+		       pod_mem_bytes(pod), (struct ns_extapi_now){ms, ms});
 }
 
 int sim_ns_init(struct sim_policy *p, struct sim *s)
@@ -179,7 +196,7 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 
 static void deliver(struct nsst *st, struct sim *s)
 {
-	uint64_t now = T0_MS + (uint64_t)(s->t * 1000);
+	uint64_t now = sim_ms(s);
 	size_t k = 0;
 
 	for (size_t i = 0; i < st->qn; i++) {
@@ -211,7 +228,7 @@ void sim_ns_sample(const struct sim *s, uint32_t i, uint64_t ts_ms, struct ns_sa
 void sim_ns_tick(struct sim_policy *p, struct sim *s)
 {
 	struct nsst *st = p->st;
-	uint64_t ts = T0_MS + (uint64_t)(s->t * 1000);
+	uint64_t ts = sim_ms(s);
 
 	for (uint32_t i = 0; i < s->nnodes; i++) {
 		const struct sim_node *d = &s->nodes[i];
@@ -261,17 +278,16 @@ void sim_ns_tick(struct sim_policy *p, struct sim *s)
 	deliver(st, s);
 }
 
-/* The request kube-scheduler would send, built in place: the pod's one
- * container's requests as the JSON body would carry them ("%.0fm" of CPU,
- * whole MiB of memory rounded up) and the candidates' names. */
+/* The request kube-scheduler would send, built in place: the pod's
+ * requests and the candidates' names. */
 static int put_args(struct nsst *st, const struct sim_pod *pod, const uint32_t *c, size_t n)
 {
 	struct ns_ext_args *a = &st->ctx.args;
 
 	if (ns_extjson_reset(a, n) < 0)
 		return -1;
-	a->cpu_milli = (int64_t)nearbyint(pod->cpu_req);
-	a->mem_bytes = (int64_t)ceil(pod->mem_req) * 1048576;
+	a->cpu_milli = pod_cpu_milli(pod);
+	a->mem_bytes = pod_mem_bytes(pod);
 	for (size_t i = 0; i < n; i++) {
 		a->nodes[i].name = st->names[c[i]].s;
 		a->nodes[i].name_len = st->names[c[i]].len;
@@ -285,7 +301,7 @@ void sim_ns_rank(struct sim_policy *p, struct sim *s, const struct sim_pod *pod,
 {
 	struct nsst *st = p->st;
 	struct ns_extapi_stats es;
-	uint64_t ms = T0_MS + (uint64_t)(s->t * 1000);
+	uint64_t ms = sim_ms(s);
 	struct ns_extapi_now now = {ms, ms};
 	size_t kn = 0;
 
