@@ -2,31 +2,18 @@
 /* The agent's loop: samplers -> score -> history -> publish, and the snapshot
  * the HTTP thread reads. Nothing here allocates once the agent is open. */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "nodescore/agent.h"
-#include "nodescore/procmetrics.h"
-#include "nodescore/disklat.h"
-#include "nodescore/history.h"
-#include "nodescore/http.h"
-#include "nodescore/loadavg.h"
+#include "agent_int.h"
 #include "nodescore/log.h"
-#include "nodescore/meminfo.h"
-#include "nodescore/netlat.h"
 #include "nodescore/opt.h"
-#include "nodescore/pods.h"
-#include "nodescore/procstat.h"
-#include "nodescore/psi.h"
-#include "nodescore/publish.h"
-#include "nodescore/ring.h"
+#include "nodescore/procmetrics.h"
 #include "nodescore/ringlog.h"
 
 const char *const ns_agent_src_names[NS_AGENT_SRC_COUNT] = {
@@ -40,42 +27,6 @@ const double ns_agent_loop_bounds[NS_AGENT_LOOP_BUCKETS] = {
 };
 
 #define METRICS_CAP (64 * 1024)
-
-struct ns_agent {
-	struct ns_agent_config cfg;
-	struct ns_procstat procstat;
-	struct ns_meminfo meminfo;
-	struct ns_loadavg loadavg;
-	struct ns_psi psi;
-	struct ns_pods pods;
-	struct ns_netlat *netlat; /* NULL when no path works: source failing */
-	struct ns_disklat *disklat;
-	struct ns_src_health net_health, disk_health;
-	struct ns_src_health *health[NS_AGENT_SRC_COUNT]; /* each source's, by index */
-	struct ns_publisher *pub;
-	struct ns_http *http;
-	struct ns_http_route routes[2];
-	struct ns_history_acc hist;
-	struct ns_ring *ring; /* NULL: history off or unavailable */
-	int history_wanted;   /* configured; ring NULL means the state dir failed */
-	uint64_t history_retry_ns, history_backoff_ns;
-	uint64_t history_damaged; /* corrupt + stale records found at the last open */
-	ns_agent_model_fn model;
-	void *model_ctx;
-	struct ns_models *models; /* for the snapshot; NULL without models */
-	uint64_t next_publish_ns, next_history_ns;
-	uint32_t nonce, seq;
-	uint8_t last_sent_flags;
-	int sent_once;
-	uint64_t history_appends, history_errors;
-	int last_history_err;
-	/* Wall-clock step detection: both clocks at the previous tick. */
-	uint64_t clk_mono_ns, clk_wall_ms;
-	uint64_t clock_jumps;
-	int64_t clock_jump_ms;
-	pthread_mutex_t mu;
-	struct ns_agent_snapshot snap; /* guarded by mu */
-};
 
 static int metrics_handler(void *arg, char *buf, size_t cap, size_t *len)
 {
@@ -118,159 +69,6 @@ static int healthz_handler(void *arg, char *buf, size_t cap, size_t *len)
 	n = snprintf(buf, cap, "ok\n");
 	*len = n > 0 ? (size_t)n : 0;
 	return 200;
-}
-
-/* Latency sources choose BPF or their fallback here and log which. Not
- * fatal: without them the node is published degraded, not left out. */
-static void open_latency(struct ns_agent *a)
-{
-	struct ns_netlat_opts no = {.no_bpf = a->cfg.no_bpf, .own_netns = 0};
-	struct ns_disklat_opts dop = {.no_bpf = a->cfg.no_bpf, .proc_root = a->cfg.proc_root};
-	int err;
-
-	err = ns_netlat_open(&no, &a->netlat);
-	if (err)
-		ns_src_fail(&a->net_health, err, NULL, "no network latency path works");
-	err = ns_disklat_open(&dop, &a->disklat);
-	if (err)
-		ns_src_fail(&a->disk_health, err, NULL, "no disk latency path works");
-	a->snap.net_mode = a->netlat ? ns_netlat_mode(a->netlat) : "none";
-	a->snap.disk_mode = a->disklat ? ns_disklat_mode(a->disklat) : "none";
-	log_info("agent", "latency sources net=%s disk=%s", a->snap.net_mode, a->snap.disk_mode);
-}
-
-/* The sources' own _sample helpers log every failure; reading the interval
- * here keeps one WARNING per state change like every other source. */
-static void sample_net(struct ns_agent *a, struct ns_sample *s)
-{
-	struct ns_netlat_stats st;
-	int err;
-
-	s->v[NS_M_RTT_P50_US] = s->v[NS_M_RTT_P99_US] = s->v[NS_M_TCP_RETRANS] = NAN;
-	if (!a->netlat) {
-		a->net_health.failures++;
-		return;
-	}
-	err = ns_netlat_read(a->netlat, &st);
-	if (err) {
-		ns_src_fail(&a->net_health, err, NULL, ns_netlat_mode(a->netlat));
-		return;
-	}
-	s->v[NS_M_RTT_P50_US] = (float)st.p50_us;
-	s->v[NS_M_RTT_P99_US] = (float)st.p99_us;
-	if (st.interval_s > 0)
-		s->v[NS_M_TCP_RETRANS] = (float)((double)st.retrans / st.interval_s);
-	s->health |= NS_SRC_NET;
-	ns_src_ok(&a->net_health);
-}
-
-static void sample_disk(struct ns_agent *a, struct ns_sample *s)
-{
-	struct ns_disklat_stats st;
-	int err;
-
-	s->v[NS_M_DISK_P50_US] = s->v[NS_M_DISK_P99_US] = s->v[NS_M_DISK_IOPS] = NAN;
-	if (!a->disklat) {
-		a->disk_health.failures++;
-		return;
-	}
-	err = ns_disklat_read(a->disklat, &st);
-	if (err == -EAGAIN)
-		return; /* counters restarted (disk removed): one empty interval, not a fault */
-	if (err) {
-		ns_src_fail(&a->disk_health, err, NULL, ns_disklat_mode(a->disklat));
-		return;
-	}
-	s->v[NS_M_DISK_P50_US] = (float)st.p50_us;
-	s->v[NS_M_DISK_P99_US] = (float)st.p99_us;
-	s->v[NS_M_DISK_IOPS] = (float)st.iops;
-	s->health |= NS_SRC_DISK;
-	ns_src_ok(&a->disk_health);
-}
-
-static int open_history(struct ns_agent *a, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	int e;
-
-	if (mkdir(a->cfg.state_dir, 0755) < 0 && errno != EEXIST) {
-		e = -errno;
-		snprintf(err, errlen, "cannot create --state-dir path=%s: %s", a->cfg.state_dir,
-			 strerror(errno));
-		return e;
-	}
-	if (snprintf(path, sizeof(path), "%s/history.ring", a->cfg.state_dir) >=
-	    (int)sizeof(path)) {
-		snprintf(err, errlen, "--state-dir too long");
-		return -ENAMETOOLONG;
-	}
-	e = ns_ringlog_open(path, a->cfg.history_capacity, &a->ring);
-	if (e) {
-		snprintf(err, errlen, "cannot open history path=%s: %s%s", path, strerror(-e),
-			 e == -EBUSY ? " (another agent uses this --state-dir)"
-			 : e == -EINVAL
-			     ? " (another --history-capacity or a damaged file: move it away)"
-			     : "");
-		return e;
-	}
-	{
-		struct ns_ring_stats rs;
-
-		ns_ring_get_stats(a->ring, &rs);
-		a->history_damaged = rs.corrupt + rs.stale;
-	}
-	log_info("agent", "history path=%s capacity=%u interval_ms=%llu", path,
-		 a->cfg.history_capacity, (unsigned long long)a->cfg.history_interval_ms);
-	return 0;
-}
-
-/* History is an aid to the models, not the agent's job: a state directory
- * that is read-only, full or failing must not stop sampling and publishing.
- * Errors that are the configuration's (another agent on the directory,
- * another capacity, a damaged header) still refuse to start. */
-static int history_fatal(int e)
-{
-	return e == -EBUSY || e == -EINVAL || e == -ENAMETOOLONG;
-}
-
-/* Without a ring: retries the open, backing off from one history interval
- * to 64; the intervals meanwhile are lost and counted as errors. */
-static void retry_history(struct ns_agent *a, uint64_t now_ns)
-{
-	char err[PATH_MAX + 128];
-	uint64_t max = a->cfg.history_interval_ms * 1000000ull * 64;
-
-	if (now_ns >= a->history_retry_ns) {
-		if (open_history(a, err, sizeof(err)) == 0) {
-			log_success("agent", "history available again");
-			return;
-		}
-		a->history_backoff_ns =
-		    a->history_backoff_ns * 2 > max ? max : a->history_backoff_ns * 2;
-		a->history_retry_ns = now_ns + a->history_backoff_ns;
-	}
-	a->history_errors++;
-	ns_history_reset(&a->hist);
-}
-
-/* Appends the interval mean; a failed append is counted, never fatal. */
-static void flush_history(struct ns_agent *a, uint64_t ts_ms)
-{
-	struct ns_sample mean;
-	int e;
-
-	if (!a->ring || ns_history_mean(&a->hist, ts_ms, &mean))
-		return;
-	e = ns_ring_append(a->ring, &mean);
-	if (e) {
-		if (a->history_errors++ == 0 || a->last_history_err != e)
-			log_warning("agent", "history append failed error=\"%s\"", strerror(-e));
-		a->last_history_err = e;
-	} else {
-		a->history_appends++;
-		a->last_history_err = 0;
-	}
-	ns_history_reset(&a->hist);
 }
 
 int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char *err,
@@ -316,12 +114,12 @@ int ns_agent_open(const struct ns_agent_config *cfg, struct ns_agent **out, char
 	a->snap.pods_layout = "none";
 	ns_src_health_init(&a->net_health, "net");
 	ns_src_health_init(&a->disk_health, "disk");
-	open_latency(a);
+	ns_agent_latency_open(a);
 	ns_sample_init(&a->snap.sample, 0);
 	if (cfg->state_dir && cfg->history_interval_ms) {
 		a->history_wanted = 1;
-		e = open_history(a, err, errlen);
-		if (e && history_fatal(e))
+		e = ns_agent_history_open(a, err, errlen);
+		if (e && ns_agent_history_fatal(e))
 			goto fail;
 		a->snap.history_enabled = e == 0; /* before HTTP starts: no lock needed */
 		if (e) {
@@ -480,8 +278,8 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 	ns_loadavg_sample(&a->loadavg, &s);
 	ns_psi_sample(&a->psi, &s);
 	ns_pods_sample(&a->pods, &s);
-	sample_net(a, &s);
-	sample_disk(a, &s);
+	ns_agent_sample_net(a, &s);
+	ns_agent_sample_disk(a, &s);
 
 	for (int i = 0; i < NS_AGENT_SRC_COUNT; i++) {
 		st[i] = a->health[i]->state;
@@ -509,8 +307,8 @@ void ns_agent_tick(struct ns_agent *a, uint64_t now_ns)
 			a->next_history_ns = now_ns + step;
 		} else if (now_ns >= a->next_history_ns) {
 			if (!a->ring)
-				retry_history(a, now_ns);
-			flush_history(a, s.ts_ms);
+				ns_agent_history_retry(a, now_ns);
+			ns_agent_history_flush(a, s.ts_ms);
 			a->next_history_ns += step;
 			if (now_ns >= a->next_history_ns)
 				a->next_history_ns = now_ns + step;
@@ -628,7 +426,7 @@ void ns_agent_close(struct ns_agent *a)
 	/* HTTP first: its thread reads the snapshot. */
 	ns_http_stop(a->http);
 	if (a->ring && a->hist.count)
-		flush_history(a, ns_now_ms());
+		ns_agent_history_flush(a, ns_now_ms());
 	ns_ringlog_close(a->ring);
 	ns_publish_close(a->pub);
 	ns_netlat_close(a->netlat);
