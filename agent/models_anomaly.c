@@ -75,14 +75,14 @@ static int model_metrics(const struct ns_iforest *f, int *idx, uint32_t *n)
 	return 0;
 }
 
-static int an_new(struct ns_models *m)
+static int an_new(struct ns_models *m, char *err, size_t errlen)
 {
 	struct ns_anomaly_config c;
 
 	ns_anomaly_config_default(&c, m->an_n);
 	for (uint32_t i = 0; i < m->an_n; i++)
 		c.metric_names[i] = ns_metric_names[m->an_metric[i]];
-	return ns_anomaly_new(&c, &m->det);
+	return ns_anomaly_new(&c, &m->det, err, errlen);
 }
 
 static void an_step_one(struct ns_models *m, const struct ns_sample *s)
@@ -205,7 +205,7 @@ static int an_adopt(struct ns_models *m, struct ns_iforest *f, char *err, size_t
 	memcpy(old_idx, m->an_metric, sizeof(old_idx));
 	memcpy(m->an_metric, idx, sizeof(idx));
 	m->an_n = n;
-	rc = an_new(m);
+	rc = an_new(m, err, errlen);
 	if (!rc)
 		rc = ns_anomaly_set_model(m->det, f, err, errlen);
 	if (rc) {
@@ -247,7 +247,7 @@ static int an_load(struct ns_models *m, char *err, size_t errlen)
 int ns_models_an_open(struct ns_models *m, char *err, size_t errlen)
 {
 	struct ns_iforest *f = NULL;
-	char why[256] = "";
+	char why[256] = "", reason[256];
 	int rc, have_file = 0;
 
 	/* A bad flag is an error even when the detector is off. */
@@ -282,10 +282,10 @@ int ns_models_an_open(struct ns_models *m, char *err, size_t errlen)
 		f = NULL;
 		have_file = 0;
 	}
-	rc = an_new(m);
+	rc = an_new(m, reason, sizeof(reason));
 	if (rc) {
 		ns_iforest_free(f);
-		snprintf(err, errlen, "cannot create the anomaly detector: %s", strerror(-rc));
+		snprintf(err, errlen, "cannot create the anomaly detector: %s", reason);
 		return rc;
 	}
 	if (have_file && ns_anomaly_set_model(m->det, f, why, sizeof(why)) != 0) {

@@ -101,17 +101,19 @@ void ns_anomaly_free(struct ns_anomaly *a)
 	free(a);
 }
 
-int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
+int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out, char *err,
+		   size_t errlen)
 {
 	struct ns_anomaly *a;
-	char err[128];
+	int rc;
 
 	*out = NULL;
-	if (ns_anomaly_config_check(c, err, sizeof(err)))
-		return -EINVAL;
+	rc = ns_anomaly_config_check(c, err, errlen);
+	if (rc)
+		return rc;
 	a = calloc(1, sizeof(*a));
 	if (!a)
-		return -ENOMEM;
+		goto nomem;
 	a->c = *c;
 	a->nf = c->n_metrics * NF_PER;
 	for (uint32_t m = 0; m < c->n_metrics; m++) {
@@ -150,6 +152,7 @@ int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out)
 	return 0;
 nomem:
 	ns_anomaly_free(a);
+	snprintf(err, errlen, "out of memory");
 	return -ENOMEM;
 }
 

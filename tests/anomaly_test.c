@@ -42,7 +42,7 @@ static void test_hysteresis_enter_leave_counts(void)
 	int flag = 0;
 
 	small_config(&c, 1);
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, NULL, 0), 0);
 	rng_state = 1;
 	for (int t = 0; t < 6000; t++) {
 		struct ns_anomaly_result r;
@@ -84,7 +84,7 @@ static void test_step_flagged_within_bounded_delay(void)
 
 	small_config(&c, 2);
 	c.enter_k = 2; /* the node default */
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, NULL, 0), 0);
 	rng_state = 2;
 	for (int t = 0; t < 3000; t++) {
 		struct ns_anomaly_result r;
@@ -114,7 +114,7 @@ static void test_stationary_noise_not_flagged(void)
 	int onsets = 0, ready = 0;
 
 	small_config(&c, 2);
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, NULL, 0), 0);
 	rng_state = 3;
 	for (int t = 0; t < 20000; t++) {
 		struct ns_anomaly_result r;
@@ -145,7 +145,7 @@ static void spiky_onsets(uint32_t tail_window, int *onsets_out, int *step_delay,
 	small_config(&c, 1);
 	c.enter_k = 1;
 	c.tail_window = tail_window;
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, NULL, 0), 0);
 	rng_state = 6;
 	*onsets_out = 0;
 	*step_delay = -1;
@@ -200,7 +200,7 @@ static void daily_job(uint32_t tail_season, int *job_onsets, int *novel_delay)
 	c.season = 288;
 	c.enter_k = 1;
 	c.tail_season = tail_season;
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, NULL, 0), 0);
 	rng_state = 9;
 	*job_onsets = 0;
 	*novel_delay = -1;
@@ -250,7 +250,7 @@ static void test_drift_psi_rises_on_shift(void)
 	c.refit_every = 100000; /* one fit, then watch the features drift */
 	c.win_long = 200;	/* windows full long before the fit */
 	c.probation = 1000;
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, NULL, 0), 0);
 	rng_state = 4;
 	CHECK(ns_anomaly_drift_psi(a, &worst) == 0.0 && worst == -1);
 	for (int t = 0; t < 2000; t++) {
@@ -293,9 +293,17 @@ static void test_config_and_model_handover(void)
 	c.win_mid = 4; /* below win_short */
 	CHECK_EQ_INT(ns_anomaly_config_check(&c, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "windows") != NULL);
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), -EINVAL);
+	err[0] = '\0';
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, err, sizeof(err)), -EINVAL);
+	CHECK(a == NULL);
+	CHECK_EQ_STR(err,
+		     "windows must satisfy 2 <= short <= mid <= long <= 1000000 (got 8/4/2000)");
 	small_config(&c, 2);
-	CHECK_EQ_INT(ns_anomaly_new(&c, &a), 0);
+	c.gate = 1.5;
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_STR(err, "gate=1.5 outside (0, 1)");
+	small_config(&c, 2);
+	CHECK_EQ_INT(ns_anomaly_new(&c, &a, err, sizeof(err)), 0);
 	nf = ns_anomaly_n_features(a);
 	CHECK_EQ_INT(nf, 2 * NS_ANOMALY_FEATS_PER_METRIC);
 	CHECK_EQ_STR(ns_anomaly_feature_name(a, 0), "cpu_util.z_short");

@@ -71,8 +71,11 @@ int ns_anomaly_config_check(const struct ns_anomaly_config *c, char *err, size_t
 
 struct ns_anomaly;
 
-/* Returns 0 and a detector (free with ns_anomaly_free), -EINVAL, -ENOMEM. */
-int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out);
+/* Returns 0 and a detector (free with ns_anomaly_free), or -EINVAL (a
+ * field out of range, as ns_anomaly_config_check says) or -ENOMEM, with the
+ * reason in err (may be NULL with errlen 0). */
+int ns_anomaly_new(const struct ns_anomaly_config *c, struct ns_anomaly **out, char *err,
+		   size_t errlen);
 void ns_anomaly_free(struct ns_anomaly *a);
 
 /* Gives the detector a pre-trained model (e.g. the shipped

@@ -170,8 +170,9 @@ static int run_file(const struct ns_anomaly_config *cfg0, const char *in, const 
 			p = cap;
 		cfg->probation = p < 16 ? 16 : (uint32_t)p;
 	}
-	rc = ns_anomaly_new(cfg, &a);
+	rc = ns_anomaly_new(cfg, &a, err, sizeof(err));
 	if (rc) {
+		log_error("nab", "cannot create the detector path=%s reason=\"%s\"", in, err);
 		series_free(&s);
 		return rc;
 	}

@@ -254,7 +254,7 @@ int train_iforest_main(int argc, char **argv)
 	cfg.n_metrics = nw;
 	for (uint32_t k = 0; k < nw; k++)
 		cfg.metric_names[k] = want[k];
-	if (ns_anomaly_config_check(&cfg, err, sizeof(err)) || ns_anomaly_new(&cfg, &names_src)) {
+	if (ns_anomaly_new(&cfg, &names_src, err, sizeof(err))) {
 		log_error("train", "bad detector configuration reason=\"%s\"", err);
 		return 2;
 	}
