@@ -127,12 +127,19 @@ if [ -n "$AG" ]; then
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == "mem_total_mib") c = i; next }
 		c && $c != "" { d = $c - want; if (d < 0) d = -d; if (d > 1) exit 1; n++ }
 		END { exit !(n >= 15) }' "$NS_TMP/agent.csv"
-	# Every series the agent source asks for exists on the agent.
+	# Every series the agent source asks for (one per column, from the
+	# queries the collector prints) exists on the agent.
 	curl -s --max-time 5 "http://127.0.0.1:$AG/metrics" >"$NS_TMP/agent.prom"
+	"$COL" --source agent --print-queries >"$NS_TMP/agent.queries"
+	check agent_print_queries_exit_0 test $? -eq 0
 	check agent_source_series_exist sh -c '
-		for m in $(strings "$1" | grep -o "nodescore_node_[a-z0-9_]*{" | tr -d "{" | sort -u); do
+		n=0
+		for m in $(cut -f 2 "$1" | grep -o "nodescore_node_[a-z0-9_]*{" | tr -d "{" | sort -u); do
 			grep -q "^$m{" "$2" || { echo "  $m not on the agent" >&2; exit 1; }
-		done' _ "$COL" "$NS_TMP/agent.prom"
+			n=$((n + 1))
+		done
+		[ "$n" -gt 0 ] && [ "$n" -eq "$(wc -l <"$1")" ] || { echo "  $n series for $(wc -l <"$1") queries" >&2; exit 1; }' \
+		_ "$NS_TMP/agent.queries" "$NS_TMP/agent.prom"
 else
 	skip agent_source "$BUILD/nodescore-agent not built"
 fi

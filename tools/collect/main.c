@@ -172,6 +172,23 @@ static int collect(struct run *r)
 	return 0;
 }
 
+/* --print-queries: every column's query as it would be sent, so scripts and
+ * tests can check the series asked for without a Prometheus. Returns 0 or 1. */
+static int print_queries(const struct run *r)
+{
+	char query[PQ_MAX_QUERY];
+
+	for (size_t c = 0; c < r->ncol; c++) {
+		if (pq_expand(r->cols[c].expr, r->matchers, r->window, r->label, query,
+			      sizeof(query))) {
+			log_error("collect", "query too long column=%s", r->cols[c].name);
+			return 1;
+		}
+		printf("%s\t%s\n", r->cols[c].name, query);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* Writes the CSVs: out (exactly one node) or one <node>.csv per node in
  * dir. Every file is complete or absent (atomic replace). Returns 0 or 1. */
 static int write_out(struct run *r, const char *out, const char *dir, const uint8_t *keep)
@@ -277,6 +294,10 @@ int main(int argc, char **argv)
 	     "points per series per request (Prometheus refuses more than 11000)", NULL, 0},
 	    {"max-response", NS_OPT_STRING, "32Mi",
 	     "largest reply accepted per request (after decompression)", NULL, 0},
+	    {"print-queries", NS_OPT_BOOL, "0",
+	     "print each column's PromQL query (column, tab, query) and exit without contacting "
+	     "Prometheus; --out and --out-dir are then not needed",
+	     NULL, 0},
 	    {"log-level", NS_OPT_STRING, "info", "error|warning|success|info", NULL, 0},
 	};
 	const size_t no = sizeof(o) / sizeof(o[0]);
@@ -288,7 +309,7 @@ int main(int argc, char **argv)
 	uint8_t *keep = NULL;
 	uint64_t u, step, win, timeout;
 	int64_t start = -1, end;
-	int argi = 0, rc = 1, have_cpu_mem = 0;
+	int argi = 0, rc = 1, have_cpu_mem = 0, print;
 
 	int opt_rc = ns_main_opts(
 	    o, no, "nodescore-collect",
@@ -318,9 +339,13 @@ int main(int argc, char **argv)
 			  ns_opt_get(o, no, "source"));
 		return 2;
 	}
+	if (ns_parse_bool(ns_opt_get(o, no, "print-queries"), &print)) {
+		log_error("collect", "bad --print-queries (true|false)");
+		return 2;
+	}
 	out = ns_opt_get(o, no, "out");
 	dir = ns_opt_get(o, no, "out-dir");
-	if (!*out == !*dir) {
+	if (!print && !*out == !*dir) {
 		log_error("collect", "give exactly one of --out FILE and --out-dir DIR");
 		return 2;
 	}
@@ -432,6 +457,8 @@ int main(int argc, char **argv)
 	r.url = url;
 	r.timeout_ms = timeout;
 	r.cols = pq_columns(src, &r.ncol);
+	if (print)
+		return print_queries(&r);
 	r.col_values = calloc(r.ncol, sizeof(*r.col_values));
 	keep = calloc(r.ncol, 1);
 	if (!r.col_values || !keep) {

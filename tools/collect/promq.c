@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nodescore/sample.h"
 #include "promq.h"
 
 #define ERR(...)                                                                                   \
@@ -77,40 +78,34 @@ static const struct pq_column cols_node_exporter[] = {
 };
 
 /* nodescore-agent: its /metrics carries every history metric as the gauge
- * nodescore_node_<exposed name>{node="..."} in base units (ns_metric_expo:
- * seconds, bytes); the query scales it back to the CSV's units. A column is
- * (CSV name, exposed name, factor back); tests/collect_itest.sh checks the
- * pairs against the agent's own /metrics. */
-#define AGENT_COL(m, e, back, u)                                                                   \
-	{                                                                                          \
-#m, "max by ($BY) (avg_over_time(nodescore_node_" #e "{$SEL}[$W]))" back, u        \
+ * nodescore_node_<exposed name>{node="..."} in base units (seconds, bytes),
+ * and the query scales it back to the CSV's units. Names and scales come
+ * from ns_metric_expo, the table the agent exposes them by, so the two
+ * cannot drift; tests/collect_itest.sh checks the queries (--print-queries)
+ * against the agent's own /metrics. Filled on first use: the tool is single
+ * threaded. */
+static struct pq_column cols_agent[NS_METRIC_COUNT];
+static char agent_expr[NS_METRIC_COUNT][128];
+
+static void agent_columns_init(void)
+{
+	if (cols_agent[0].name)
+		return;
+	for (int m = 0; m < NS_METRIC_COUNT; m++) {
+		const struct ns_metric_expo *e = &ns_metric_expo[m];
+		char back[40] = "";
+
+		if (e->scale > 1)
+			snprintf(back, sizeof(back), " / %.17g", e->scale);
+		else if (e->scale < 1)
+			snprintf(back, sizeof(back), " * %.17g", 1.0 / e->scale);
+		snprintf(agent_expr[m], sizeof(agent_expr[m]),
+			 "max by ($BY) (avg_over_time(nodescore_node_%s{$SEL}[$W]))%s", e->name,
+			 back);
+		cols_agent[m] = (struct pq_column){ns_metric_names[m], agent_expr[m],
+						   m == NS_M_CPU_UTIL || m == NS_M_MEM_UTIL};
 	}
-static const struct pq_column cols_agent[] = {
-    AGENT_COL(cpu_util, cpu_util, "", 1),
-    AGENT_COL(mem_util, mem_util, "", 1),
-    AGENT_COL(load1, load1, "", 0),
-    AGENT_COL(load5, load5, "", 0),
-    AGENT_COL(load15, load15, "", 0),
-    AGENT_COL(ncpu, ncpu, "", 0),
-    AGENT_COL(mem_total_mib, mem_total_bytes, " / 1048576", 0),
-    AGENT_COL(mem_avail_mib, mem_avail_bytes, " / 1048576", 0),
-    AGENT_COL(psi_cpu_some, psi_cpu_some, "", 0),
-    AGENT_COL(psi_mem_some, psi_mem_some, "", 0),
-    AGENT_COL(psi_mem_full, psi_mem_full, "", 0),
-    AGENT_COL(psi_io_some, psi_io_some, "", 0),
-    AGENT_COL(psi_io_full, psi_io_full, "", 0),
-    AGENT_COL(pods, pods, "", 0),
-    AGENT_COL(pod_cpu_req_m, pod_cpu_requests_cores, " * 1000", 0),
-    AGENT_COL(pod_mem_lim_mib, pod_mem_limit_bytes, " / 1048576", 0),
-    AGENT_COL(pod_cpu_use, pod_cpu_use_cores, "", 0),
-    AGENT_COL(pod_mem_use_mib, pod_mem_use_bytes, " / 1048576", 0),
-    AGENT_COL(rtt_p50_us, rtt_p50_seconds, " * 1e6", 0),
-    AGENT_COL(rtt_p99_us, rtt_p99_seconds, " * 1e6", 0),
-    AGENT_COL(tcp_retrans, tcp_retransmits_per_second, "", 0),
-    AGENT_COL(disk_p50_us, disk_p50_seconds, " * 1e6", 0),
-    AGENT_COL(disk_p99_us, disk_p99_seconds, " * 1e6", 0),
-    AGENT_COL(disk_iops, disk_iops, "", 0),
-};
+}
 
 static const struct {
 	const char *name, *label;
@@ -144,6 +139,8 @@ const char *pq_source_default_label(enum pq_source s)
 
 const struct pq_column *pq_columns(enum pq_source s, size_t *n)
 {
+	if (s == PQ_SRC_AGENT)
+		agent_columns_init();
 	*n = sources[s].n;
 	return sources[s].cols;
 }
