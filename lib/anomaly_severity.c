@@ -21,12 +21,7 @@ double ns_anomaly_likelihood(struct ns_anomaly *a, double s)
 
 	ns_roll_push(a->sshort, s);
 	sm = ns_roll_mean(a->sshort);
-	for (uint32_t k = 0; k < n; k++) {
-		const struct ns_roll_chunk *c = ns_roll_at(a->ref, k);
-		double v = c ? c->mean : 0;
-		ge += v >= sm;
-		mx = v > mx ? v : mx;
-	}
+	ns_roll_scan_means(a->ref, n, sm, &ge, &mx);
 	sd = ns_anomaly_rstd(a->ref);
 	ns_roll_push(a->ref, sm);
 	if (n < 8)

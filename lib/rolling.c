@@ -214,3 +214,29 @@ const struct ns_roll_chunk *ns_roll_at(const struct ns_roll *r, uint32_t k)
 		return NULL;
 	return &r->slot[(r->head + r->cap - 1 - k) % r->cap];
 }
+
+void ns_roll_scan_means(const struct ns_roll *r, uint32_t k, double x, uint32_t *ge,
+			double *max_mean)
+{
+	uint32_t have = k < r->filled ? k : r->filled, c = 0;
+	/* The newest `have` slots end just before head: at most two runs of
+	 * the ring, scanned without a modulo per slot (the anomaly detector's
+	 * likelihood runs this over its whole reference window every tick). */
+	uint32_t first = have < r->head ? have : r->head;
+	const struct ns_roll_chunk *runs[2] = {r->slot + (r->head - first),
+					       r->slot + (r->cap - (have - first))};
+	uint32_t lens[2] = {first, have - first};
+	double mx = *max_mean;
+
+	for (int j = 0; j < 2; j++)
+		for (uint32_t i = 0; i < lens[j]; i++) {
+			double v = runs[j][i].mean;
+			c += v >= x;
+			mx = v > mx ? v : mx;
+		}
+	/* Slots past what the window holds read as empty (mean 0). */
+	if (k > have && 0 >= x)
+		c += k - have;
+	*ge += c;
+	*max_mean = mx;
+}

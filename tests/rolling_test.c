@@ -166,6 +166,41 @@ static void test_at_and_storage(void)
 	CHECK(ns_roll_max(&r) == 6.0 && ns_roll_mean(&r) == 4.5);
 }
 
+/* The scan's answer is the one a loop over ns_roll_at gives, for every k
+ * (inside the window, past what it holds, past the window) and threshold. */
+static void test_scan_means_equals_at(void)
+{
+	static const uint32_t caps[] = {1, 4, 7, 64};
+	int bad = 0;
+
+	for (size_t ci = 0; ci < sizeof(caps) / sizeof(caps[0]); ci++) {
+		struct ns_roll *r;
+		uint32_t cap = caps[ci];
+
+		CHECK_EQ_INT(ns_roll_new(cap, &r), 0);
+		for (uint32_t step = 0; step < 3 * cap + 5; step++) {
+			for (uint32_t k = 0; k <= cap + 2; k++)
+				for (int xi = 0; xi < 4; xi++) {
+					double x = xi == 3 ? NAN : (double)xi * 0.4 - 0.2;
+					uint32_t ge = 0, ge_at = 0;
+					double mx = 0, mx_at = 0;
+
+					ns_roll_scan_means(r, k, x, &ge, &mx);
+					for (uint32_t j = 0; j < k; j++) {
+						const struct ns_roll_chunk *c = ns_roll_at(r, j);
+						double v = c ? c->mean : 0;
+						ge_at += v >= x;
+						mx_at = v > mx_at ? v : mx_at;
+					}
+					bad += ge != ge_at || mx != mx_at;
+				}
+			ns_roll_push(r, urand() < 0.15 ? NAN : urand() * 1.2 - 0.1);
+		}
+		ns_roll_free(r);
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	RUN(test_random_small);
@@ -174,5 +209,6 @@ int main(void)
 	RUN(test_all_nan_is_nan);
 	RUN(test_chunks_equal_raw);
 	RUN(test_at_and_storage);
+	RUN(test_scan_means_equals_at);
 	return CHECK_SUMMARY();
 }

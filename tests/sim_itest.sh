@@ -79,9 +79,17 @@ run --scenario s3 --policies nodescore,koordinator --models "$NS_TMP/models" --o
 [ "$(col koordinator silent_binds)" = 0 ] && pass sim_koordinator_filters_expired ||
 	fail sim_koordinator_filters_expired "silent_binds=$(col koordinator silent_binds)"
 
-run --policies $POL --models "$NS_TMP/models" --out "$NS_TMP/b" >/dev/null 2>&1
+# One thread and three give the same files (the first run used one per CPU).
+run --policies $POL --models "$NS_TMP/models" --out "$NS_TMP/b" --jobs 1 >/dev/null 2>&1
 cmp -s "$NS_TMP/a/s1-runs.csv" "$NS_TMP/b/s1-runs.csv" && pass sim_deterministic ||
 	fail sim_deterministic
+mkdir -p "$NS_TMP/j3"
+run --policies $POL --models "$NS_TMP/models" --out "$NS_TMP/j3" --jobs 3 >/dev/null 2>&1
+same=1
+for f in s1-runs.csv s1-hist.csv s1-overtime.csv s1.md; do
+	cmp -s "$NS_TMP/b/$f" "$NS_TMP/j3/$f" || same=0
+done
+[ "$same" = 1 ] && pass sim_jobs_same_results || fail sim_jobs_same_results
 
 head -c 2000 "$T" >"$NS_TMP/trunc.csv"
 echo "1,2,3" >>"$NS_TMP/trunc.csv"

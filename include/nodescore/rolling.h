@@ -76,4 +76,10 @@ double ns_roll_max(const struct ns_roll *r);
  * what the window still holds. */
 const struct ns_roll_chunk *ns_roll_at(const struct ns_roll *r, uint32_t k);
 
+/* Over the means of the k newest chunks (as ns_roll_at(r, 0..k-1), a slot
+ * past what the window holds counting as mean 0): adds to *ge how many are
+ * >= x and raises *max_mean to their largest. */
+void ns_roll_scan_means(const struct ns_roll *r, uint32_t k, double x, uint32_t *ge,
+			double *max_mean);
+
 #endif

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "nodescore/log.h"
 #include "nodescore/mainopt.h"
 #include "nodescore/opt.h"
 #include "nodescore/qtable.h"
@@ -62,6 +64,9 @@ static struct ns_opt opts[] = {
 	"Train the Q-table for this many 1-hour episodes on the train split, then exit."),
     OPT("q-out", NS_OPT_STRING, "models/qtable-default.nsq", "Q-table written by --train-q."),
     OPT("q-curve", NS_OPT_STRING, "", "Learning curve CSV written by --train-q ('' = none)."),
+    OPT("jobs", NS_OPT_STRING, "0",
+	"Policies run at the same time, one thread each (0: one per online CPU, at most 16); "
+	"results do not depend on it."),
     OPT("quiet", NS_OPT_BOOL, "0", "No progress on stderr."),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -153,7 +158,7 @@ int main(int argc, char **argv)
 	struct sim_traces tr;
 	char err[512], path[1024];
 	int argi;
-	uint32_t nodes, days, seeds, episodes;
+	uint32_t nodes, days, seeds, episodes, jobs;
 	int split;
 	double load, stale;
 	const char *sc, *pols, *out, *arr, *bgs;
@@ -170,6 +175,7 @@ int main(int argc, char **argv)
 	    ns_opt_u32(opts, NOPTS, "days", 1, 30, &days, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "nodes-to-score", 0, 100, &c.score_pct, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "seeds", 1, 10, &seeds, err, sizeof(err)) ||
+	    ns_opt_u32(opts, NOPTS, "jobs", 0, SIM_MAX_JOBS, &jobs, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "train-q", 0, 100000, &episodes, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "ns-horizon", 900, 14400, &c.ns_horizon_s, err, sizeof(err)) ||
 	    ns_opt_u32(opts, NOPTS, "oracle-horizon", 60, 14400, &c.oracle_horizon_s, err,
@@ -178,10 +184,20 @@ int main(int argc, char **argv)
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "ns-cpu-share"), 0, 1, &c.ns_cpu_share) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "staleness"), 0, 3600, &stale) ||
 	    ns_parse_double(ns_opt_get(opts, NOPTS, "bg-scale"), 0, 1, &c.bg_scale)) {
-		fprintf(stderr, "ERROR sim: bad option %s\n",
-			err[0] ? err : "(load, staleness, bg-scale or ns-cpu-share)");
+		if (err[0])
+			fprintf(stderr, "ERROR sim: %s\n", err);
+		else
+			fprintf(stderr, "ERROR sim: bad option (load, staleness, bg-scale or "
+					"ns-cpu-share)\n");
 		return 2;
 	}
+	if (jobs == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = cpus < 1 ? 1 : cpus > SIM_MAX_JOBS ? SIM_MAX_JOBS : (uint32_t)cpus;
+	}
+	/* One agent per simulated node would log per node; set once here, not
+	 * by each run's threads. */
+	ns_log_max = NS_LOG_ERROR;
 	sc = ns_opt_get(opts, NOPTS, "split");
 	split = !strcmp(sc, "all")     ? SIM_SPLIT_ALL
 		: !strcmp(sc, "train") ? SIM_SPLIT_TRAIN
@@ -298,18 +314,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR sim: out of memory\n");
 		return 1;
 	}
+	struct sim_result *rs = calloc(sim_npolicies, sizeof(*rs));
+	int *rcs = calloc(sim_npolicies, sizeof(*rcs));
+	uint8_t *want = calloc(sim_npolicies, 1);
+	if (!rs || !rcs || !want) {
+		fprintf(stderr, "ERROR sim: out of memory\n");
+		return 1;
+	}
+	for (size_t p = 0; p < sim_npolicies; p++)
+		want[p] = (uint8_t)wanted(pols, sim_policies[p].name);
 	for (uint32_t sd = 1; sd <= seeds; sd++) {
 		struct sim_work w;
 		if (sim_work_build(&w, &tr, &c, sd)) {
 			fprintf(stderr, "ERROR sim: out of memory building the workload\n");
 			return 1;
 		}
+		if (sim_batch_run(&c, &tr, &w, sd, want, jobs, rs, rcs)) {
+			fprintf(stderr, "ERROR sim: too many policies to run\n");
+			return 1;
+		}
 		for (size_t p = 0; p < sim_npolicies; p++) {
-			struct sim_result r;
+			struct sim_result r = rs[p];
 			double v[NMET];
-			if (!wanted(pols, sim_policies[p].name))
+			if (!want[p])
 				continue;
-			if (sim_run(&c, &tr, &w, &sim_policies[p], sd, &r)) {
+			if (rcs[p]) {
 				fprintf(stderr, "ERROR sim: run failed policy=%s\n",
 					sim_policies[p].name);
 				return 1;
@@ -382,6 +411,7 @@ int main(int argc, char **argv)
 	if (ots)
 		fclose(ots);
 	free(acc);
+	free(rs), free(rcs), free(want);
 	sim_traces_free(&tr);
 	return 0;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # make sim: the default placement comparison (docs/sim.md) on the test half
-# of the traces, two runs at a time, then the plots and the targets:
+# of the traces, one run after the other, each running its policies on
+# every core (nodescore-sim --jobs), then the plots and the targets:
 #   S1 steady, S3 faults, S4 packing (80 % offered load): 5 seeds, 1 day;
 #   S2 burst at 60 s score staleness: 5 seeds.
 # make sim-extra: the sweeps around it (the README's second-level tables):
@@ -26,7 +27,6 @@ mkdir -p "$out" || exit 1
 start=$(date +%s)
 jobs=$(mktemp)
 trap 'rm -f "$jobs" "$jobs.t"' EXIT
-# Longest first, so the two workers end together.
 if [ "$set_" != extra ]; then
 	cat <<JOBS
 --scenario s4 --days 1 --seeds 5 --load 0.8 --out $out
@@ -44,9 +44,12 @@ if [ "$set_" != default ]; then
 --scenario s2 --seeds 3 --load 1.8 --staleness 180 --policies nodescore --out $out/s2-stale180
 JOBS
 fi >>"$jobs"
-echo "INFO sim: $(wc -l <"$jobs") runs, two at a time; progress on stderr"
+echo "INFO sim: $(wc -l <"$jobs") runs, one at a time on every core; progress on stderr"
+# One run at a time: inside a run the policies share the cores and end
+# together (the agent-running ones start first), where two whole runs side
+# by side left one core idle while the longer finished.
 # shellcheck disable=SC2016
-xargs -P 2 -L 1 sh -c '"$0" --quiet "$@" 2>&1 | grep -E "^(SUCCESS|ERROR)" || true; exit 0' "$sim" <"$jobs"
+xargs -L 1 sh -c '"$0" --quiet "$@" 2>&1 | grep -E "^(SUCCESS|ERROR)" || true; exit 0' "$sim" <"$jobs"
 rc=0
 if [ "$set_" != extra ]; then
 	for sc in s1 s2 s3 s4; do

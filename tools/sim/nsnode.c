@@ -150,7 +150,6 @@ int sim_ns_init(struct sim_policy *p, struct sim *s)
 	if (!st)
 		return -1;
 	p->st = st;
-	ns_log_max = NS_LOG_ERROR; /* one agent per node would log per node */
 	if (!weights)
 		weights = with_q ? "0.3,0.4,0.3" : NS_SCORE_WEIGHTS_DEFAULT;
 	if (ns_score_parse_weights(weights, &st->w))

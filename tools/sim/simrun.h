@@ -105,4 +105,12 @@ uint32_t sim_nodes_to_find(uint32_t nodes, uint32_t pct);
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w,
 	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res);
 
+/* Runs the policies p with want[p] on one seed's workload, `jobs` at a time
+ * (batch.c); res[p] and rc[p] (sim_run's return) for each. Returns 0, or
+ * -EINVAL when there are more policies than it can order. */
+#define SIM_MAX_JOBS 16
+int sim_batch_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w,
+		  uint64_t seed, const uint8_t *want, unsigned jobs, struct sim_result *res,
+		  int *rc);
+
 #endif
