@@ -5,8 +5,11 @@
 # allowlists, the scheduler configurations against the extender's real flags
 # and routes, and the Containerfile against the libraries the built binaries
 # load. Each checker is also shown a broken copy and must reject it. The
-# per-node key component (daemonset/components/node-keys) is rendered in an
-# overlay and held to the same checks.
+# per-node key component (daemonset/components/node-keys) and the HTTPS one
+# (daemonset/components/extender-tls) are rendered in overlays and held to
+# the same checks; the HTTPS overlay's extender arguments and scheduler
+# tlsConfig are run for real: the extender with a certificate for the
+# Service name, curl verifying it with the CA file the scheduler mounts.
 . tests/lib.sh
 BUILD=${1:-build}
 PY=/usr/bin/python3
@@ -19,7 +22,9 @@ YL="yamllint -s -c tools/manifests/yamllint.yaml"
 K8S_FILES="daemonset/kustomization.yaml daemonset/namespaces.yaml daemonset/agent.yaml
 daemonset/extender.yaml daemonset/networkpolicy.yaml daemonset/scheduler/kustomization.yaml
 daemonset/scheduler/rbac.yaml daemonset/scheduler/deployment.yaml daemonset/scheduler/config.yaml
-daemonset/scheduler-config.yaml daemonset/components/node-keys/kustomization.yaml"
+daemonset/scheduler-config.yaml daemonset/components/node-keys/kustomization.yaml
+daemonset/components/extender-tls/kustomization.yaml
+daemonset/components/extender-tls/scheduler-config-tls.yaml"
 
 # broken NAME FILE SED-SCRIPT: a copy of daemonset/ in $NS_TMP/NAME with one
 # edit; fails the test (and returns 1) if the edit matched nothing.
@@ -76,6 +81,13 @@ nk_overlay() { # DIR SRC: DIR/daemonset from SRC, DIR/overlay using the componen
 		>"$1/overlay/kustomization.yaml"
 }
 nk_overlay "$NS_TMP/nk" daemonset
+tls_overlay() { # DIR SRC: as nk_overlay, with the extender-tls component
+	rm -rf "${1:?}" && mkdir -p "$1/overlay" && cp -r "$2" "$1/daemonset"
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+		'resources:' '  - ../daemonset' 'components:' '  - ../daemonset/components/extender-tls' \
+		>"$1/overlay/kustomization.yaml"
+}
+tls_overlay "$NS_TMP/tls" daemonset
 # nk_agent PYTHON-EXPR: true on the rendered agent DaemonSet (a), its pod spec
 # (s) and its container (c).
 nk_agent() {
@@ -120,12 +132,62 @@ else
 	skip nodekeys_kustomize_build "kubectl not installed: the node-keys overlay is not rendered (check.py policy applies the component itself)"
 fi
 
+# The HTTPS overlay. tls_doc KIND NAME PYTHON-EXPR: true on that rendered
+# object (o), its pod spec (s), first container (c); for the scheduler's
+# ConfigMap, x is its KubeSchedulerConfiguration's extender entry.
+tls_doc() {
+	$PY - "$NS_TMP/tls.yaml" "$1" "$2" "$3" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+o = [d for d in docs if d["kind"] == sys.argv[2] and d["metadata"]["name"].startswith(sys.argv[3])][0]
+s = o.get("spec", {}).get("template", {}).get("spec", {})
+c = (s.get("containers") or [{}])[0]
+x = yaml.safe_load(o["data"]["config.yaml"])["extenders"][0] if o["kind"] == "ConfigMap" else None
+sys.exit(0 if eval(sys.argv[4]) else 1)
+EOF
+}
+if command -v kubectl >/dev/null 2>&1; then
+	if kubectl kustomize "$NS_TMP/tls/overlay" >"$NS_TMP/tls.yaml" 2>"$NS_TMP/kerr"; then
+		pass tls_kustomize_build
+		check tls_object_count [ "$(grep -c '^kind:' "$NS_TMP/tls.yaml")" -eq 21 ]
+		check tls_extender_args tls_doc StatefulSet nodescore-extender \
+			'c["args"][-2:] == ["--tls-cert=/etc/nodescore-tls/tls.crt", "--tls-key=/etc/nodescore-tls/tls.key"]'
+		check tls_extender_probes_https tls_doc StatefulSet nodescore-extender \
+			'c["livenessProbe"]["httpGet"]["scheme"] == c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"'
+		check tls_scheduler_mounts_ca_only tls_doc Deployment nodescore-scheduler \
+			'[v["secret"]["items"] for v in s["volumes"] if v["name"] == "extender-ca"] == [[{"key": "ca.crt", "path": "ca.crt"}]]'
+		check tls_scheduler_config_https tls_doc ConfigMap nodescore-scheduler-config \
+			'x["urlPrefix"].startswith("https://") and x["enableHTTPS"] is True and x["tlsConfig"] == {"caFile": "/etc/nodescore-scheduler-tls/ca.crt"}'
+	else
+		fail tls_kustomize_build "$(head -3 "$NS_TMP/kerr")"
+	fi
+else
+	skip tls_kustomize_build "kubectl not installed: the extender-tls overlay is not rendered (check.py policy applies the component itself)"
+fi
+# The HTTPS scheduler configuration is scheduler/config.yaml but for the
+# three TLS fields.
+tls_only_diff() {
+	$PY - daemonset/scheduler/config.yaml daemonset/components/extender-tls/scheduler-config-tls.yaml <<'EOF'
+import sys, yaml
+a, b = (yaml.safe_load(open(f)) for f in sys.argv[1:3])
+ea, eb = a["extenders"][0], b["extenders"][0]
+assert eb.pop("urlPrefix") == ea.pop("urlPrefix").replace("http://", "https://", 1)
+assert eb.pop("enableHTTPS") is True and ea.pop("enableHTTPS") is False
+eb.pop("tlsConfig")
+assert a == b, "scheduler-config-tls.yaml differs from scheduler/config.yaml beyond TLS"
+EOF
+}
+check tls_config_differs_only_in_tls tls_only_diff
+
 # --- schema
 if [ -f "$MODELS/V1PodSpec.js" ]; then
 	# shellcheck disable=SC2086
 	check schema_all $PY $CHECK schema --models "$MODELS" $K8S_FILES
 	if [ -s "$NS_TMP/rendered.yaml" ]; then
 		check schema_kustomize_output $PY $CHECK schema --models "$MODELS" "$NS_TMP/rendered.yaml"
+	fi
+	if [ -s "$NS_TMP/tls.yaml" ]; then
+		check schema_tls_output $PY $CHECK schema --models "$MODELS" "$NS_TMP/tls.yaml"
 	fi
 	if [ -s "$NS_TMP/nk.yaml" ]; then
 		check schema_nodekeys_output $PY $CHECK schema --models "$MODELS" "$NS_TMP/nk.yaml" \
@@ -163,8 +225,9 @@ if [ ! -x "$BUILD/nodescore-agent" ] || [ ! -x "$BUILD/nodescore-extender" ]; th
 fi
 check policy_holds $POLICY daemonset
 # ... and on daemonset/ with each of its components applied, and the overlay.
-check policy_checks_components sh -c "$POLICY daemonset | grep -q ', 1 components'"
+check policy_checks_components sh -c "$POLICY daemonset | grep -q ', 2 components'"
 check policy_nodekeys_overlay $POLICY "$NS_TMP/nk/overlay"
+check policy_tls_overlay $POLICY "$NS_TMP/tls/overlay"
 
 # policy_rejects NAME FILE SED-SCRIPT WANT
 policy_rejects() {
@@ -235,6 +298,63 @@ if broken nk_writable_tree $NKP 's/^    readOnly: true/    readOnly: false/'; th
 	rejects policy_rejects_nodekeys_writable_overlay "host path /etc/nodescore/node.key must be mounted readOnly" \
 		$POLICY "$NS_TMP/nk_writable/overlay"
 fi
+# The HTTPS component: a world-readable key, a plain http:// extender URL, an
+# unverified extender, probes left on HTTP, the CA from outside a Secret.
+TLP=components/extender-tls/extender-tls.yaml
+TLC=components/extender-tls/scheduler-config-tls.yaml
+policy_rejects tls_key_world_readable $TLP 's/^      defaultMode: 0440/      defaultMode: 0444/' \
+	"mode 444 makes the key world-readable"
+policy_rejects tls_url_http $TLC 's|"https://nodescore|"http://nodescore|' \
+	"must be https://SERVICE.NAMESPACE.svc...:PORT with no path (the extender serves HTTPS)"
+policy_rejects tls_insecure $TLC 's|^      caFile: .*|      insecure: true|' \
+	"needs caFile or caData and not insecure"
+policy_rejects tls_probe_http $TLP '/readinessProbe\/httpGet\/scheme/{n;s/HTTPS/HTTP/}' \
+	"readinessProbe: scheme must be HTTPS"
+policy_rejects tls_ca_not_mounted $TLC 's|caFile: /etc/nodescore-scheduler-tls/|caFile: /etc/ssl/|' \
+	"/etc/ssl/ca.crt is not in a Secret mounted into the nodescore-scheduler Deployment"
+policy_rejects tls_patch_drift extender.yaml 's|^            - --listen-http=0.0.0.0:8888|            - --listen-http=0.0.0.0:8889|' \
+	"test of /spec/template/spec/containers/0/args/1 failed"
+
+# The overlay's extender arguments and the scheduler's tlsConfig for real: a
+# CA, a certificate for the Service name from it, the key as the Secret
+# volume's mode 0440 leaves it; curl resolves the Service name to loopback
+# and verifies the extender with ca.crt alone, as kube-scheduler does.
+if command -v openssl >/dev/null 2>&1 && [ -s "$NS_TMP/tls.yaml" ]; then
+	T=$NS_TMP/tlsrun && mkdir -p "$T" && SVC=nodescore-extender.nodescore.svc.cluster.local
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=nodescore test CA" -keyout "$T/ca.key" -out "$T/ca.crt" >/dev/null 2>&1 &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$SVC" \
+			-keyout "$T/tls.key" -out "$T/tls.csr" >/dev/null 2>&1 &&
+		printf 'subjectAltName=DNS:%s,DNS:nodescore-extender.nodescore.svc\n' "$SVC" >"$T/ext" &&
+		openssl x509 -req -in "$T/tls.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial \
+			-days 2 -extfile "$T/ext" -out "$T/tls.crt" >/dev/null 2>&1
+	chmod 0440 "$T/tls.key" "$T/tls.crt"
+	make_key "$T/key"
+	# The rendered extender's TLS arguments, pointed at the files here.
+	targs=$($PY - "$NS_TMP/tls.yaml" "$T" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+e = [d for d in docs if d["kind"] == "StatefulSet"][0]["spec"]["template"]["spec"]["containers"][0]
+print(" ".join(a.replace("/etc/nodescore-tls", sys.argv[2]) for a in e["args"] if a.startswith("--tls-")))
+EOF
+)
+	# shellcheck disable=SC2086
+	start_extender "$BUILD/nodescore-extender" "$T/ext.log" --key-file "$T/key" \
+		--listen-scores "tcp://127.0.0.1:$(free_port)" $targs
+	if [ -n "$EXT_URL" ]; then
+		port=${EXT_URL##*:}
+		code=$(curl -s --cacert "$T/ca.crt" --resolve "$SVC:$port:127.0.0.1" -o /dev/null -w '%{http_code}' \
+			-X POST --data '{"Pod":{},"NodeNames":["a"]}' "https://$SVC:$port/prioritize")
+		check tls_scheduler_verifies_extender [ "$code" = 200 ]
+		check tls_wrong_name_refused sh -c "! curl -s --cacert '$T/ca.crt' --resolve 'other.svc:$port:127.0.0.1' https://other.svc:$port/healthz >/dev/null"
+		stop_pid "$EXT_PID"
+	else
+		fail tls_scheduler_verifies_extender "the extender did not start with $targs: $(head -3 "$T/ext.log")"
+	fi
+else
+	skip tls_scheduler_verifies_extender "openssl missing or the overlay not rendered"
+fi
+
 # A manifest added to daemonset/ but not to kustomization.yaml is never applied.
 rm -rf "$NS_TMP/unlisted" && cp -r daemonset "$NS_TMP/unlisted" && cp daemonset/agent.yaml "$NS_TMP/unlisted/extra.yaml"
 rejects policy_rejects_unlisted_file "extra.yaml: /: not listed in any kustomization.yaml" $POLICY "$NS_TMP/unlisted"

@@ -437,7 +437,41 @@ def apply_component(c, docs, errs):
             docs[j] = ("%s (+%s)" % (f, os.path.normpath(c)), new)
         if not hit:
             errs.add(kpath, where, "target %s matches no object" % t)
+    for i, g in enumerate(k.get("configMapGenerator") or []):
+        where = "configMapGenerator[%d]" % i
+        new = generated_configmap(c, g)
+        if g.get("behavior", "create") == "create":
+            docs.append((kpath, new))
+            continue
+        hit = False
+        for j, (f, doc) in enumerate(docs):
+            md = doc.get("metadata") or {}
+            if doc.get("kind") == "ConfigMap" and md.get("name") == g.get("name") and \
+                    md.get("namespace", "") == g.get("namespace", ""):
+                hit = True
+                merged = copy.deepcopy(doc)
+                if g["behavior"] == "replace":
+                    merged["data"] = new["data"]
+                else:
+                    merged.setdefault("data", {}).update(new["data"])
+                docs[j] = ("%s (+%s)" % (f, os.path.normpath(c)), merged)
+        if not hit:
+            errs.add(kpath, where, "%s of ConfigMap %s matches no generated ConfigMap"
+                     % (g.get("behavior"), g.get("name")))
     return docs
+
+
+def generated_configmap(d, g):
+    """The ConfigMap a configMapGenerator entry of directory d yields (name
+    without the hash suffix)."""
+    data = {}
+    for f in g.get("files") or []:
+        key, _, src = f.partition("=") if "=" in f else (os.path.basename(f), "", f)
+        with open(os.path.join(d, src), encoding="utf-8") as fh:
+            data[key] = fh.read()
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": g["name"], "namespace": g.get("namespace", "")},
+            "data": data}
 
 
 def kustomize_docs(d, errs):
@@ -459,15 +493,7 @@ def kustomize_docs(d, errs):
         else:
             errs.add(kpath, "resources", "%s does not exist" % r)
     for g in k.get("configMapGenerator") or []:
-        data = {}
-        for f in g.get("files") or []:
-            key, _, src = f.partition("=") if "=" in f else (os.path.basename(f), "", f)
-            with open(os.path.join(d, src), encoding="utf-8") as fh:
-                data[key] = fh.read()
-        out.append((os.path.join(d, "kustomization.yaml"), {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": g["name"], "namespace": g.get("namespace", "")},
-            "data": data}))
+        out.append((os.path.join(d, "kustomization.yaml"), generated_configmap(d, g)))
     for c in k.get("components") or []:
         out = apply_component(os.path.join(d, c), out, errs)
     return out
@@ -592,14 +618,16 @@ def policy(build, d, docs, errs, walk):
                 for pt in k.get("patches") or []:
                     if isinstance(pt, dict) and pt.get("path"):
                         applied.add(os.path.normpath(os.path.join(root, pt["path"])))
+                for g in k.get("configMapGenerator") or []:
+                    for f in g.get("files") or []:
+                        applied.add(os.path.normpath(os.path.join(root, f.rpartition("=")[2])))
     not_objects = {"scheduler-config.yaml", "prometheus-scrape.yaml",
                    "prometheus-rules.yaml", "alertmanager-example.yml"}
     for root, _, files in os.walk(d) if walk else ():
         for name in files:
             p = os.path.normpath(os.path.join(root, name))
             if name.endswith((".yaml", ".yml")) and name != "kustomization.yaml" and \
-                    p not in applied and os.path.relpath(p, d) not in not_objects and \
-                    not (name == "config.yaml" and root.endswith("scheduler")):
+                    p not in applied and os.path.relpath(p, d) not in not_objects:
                 err(p, "", "not listed in any kustomization.yaml")
 
     # No object may mount a service account token unless it talks to the API.
@@ -734,10 +762,34 @@ def policy(build, d, docs, errs, walk):
         if agent and aargs.get("publish-interval") != eargs.get("publish-interval"):
             err(af, "agent --publish-interval", "%r differs from the extender's %r" %
                 (aargs.get("publish-interval"), eargs.get("publish-interval")))
+        tls = "tls-cert" in eargs
+        if tls != ("tls-key" in eargs):
+            err(ef, "extender args", "--tls-cert and --tls-key go together")
         for probe in ("livenessProbe", "readinessProbe"):
             hg = (c.get(probe) or {}).get("httpGet") or {}
             if routes.get(hg.get("path")) != "V_HEALTHZ":
                 err(ef, "extender %s" % probe, "path %r is not the extender's health check" % hg.get("path"))
+            if (hg.get("scheme") == "HTTPS") != tls:
+                err(ef, "extender %s" % probe, "scheme must be %s: the extender serves %s"
+                    % (("HTTPS", "HTTPS") if tls else ("HTTP", "plain HTTP")))
+        # The certificate and key come from a mounted Secret, the key not
+        # readable by others (the extender refuses a world-readable key).
+        evols = {v["name"]: v for v in pod_spec(ext).get("volumes") or []}
+        for flag in ("tls-cert", "tls-key") if tls else ():
+            path = eargs.get(flag) or ""
+            src = [m for m in c.get("volumeMounts") or []
+                   if path.startswith(m.get("mountPath", "").rstrip("/") + "/")]
+            sec = (evols.get(src[0]["name"]) or {}).get("secret") if src else None
+            if not sec:
+                err(ef, "extender --%s" % flag, "%s is not in a mounted Secret" % path)
+                continue
+            item = os.path.relpath(path, src[0]["mountPath"])
+            items = {i.get("path"): i for i in sec.get("items") or []}
+            mode = items.get(item, {}).get("mode", sec.get("defaultMode", 0o644))
+            if sec.get("items") and item not in items:
+                err(ef, "extender --%s" % flag, "%s is not among the Secret's items" % item)
+            if flag == "tls-key" and mode & 0o004:
+                err(ef, "extender --tls-key", "mode %o makes the key world-readable" % mode)
         pf, pdb = find(docs, "PodDisruptionBudget", "nodescore-extender")
         if not pdb:
             err(d, "", "no PodDisruptionBudget for the extender")
@@ -755,17 +807,22 @@ def policy(build, d, docs, errs, walk):
         scheds.append((alt, load_docs(alt)[0], False))
     if not any(second for _, _, second in scheds):
         err(d, "", "no KubeSchedulerConfiguration in a ConfigMap (the second scheduler)")
+    tls = "tls-cert" in eargs
     http_port = int(re.sub(r".*:", "", eargs.get("listen-http") or ext_flags.get("listen-http") or "0"))
     req_timeout = duration_ms(eargs.get("request-timeout") or ext_flags.get("request-timeout"))
     for f, cfg, second in scheds:
+        if tls and not second:
+            continue  # the alternative file is not deployed; it stays plain HTTP
         exts = cfg.get("extenders") or []
         if len(exts) != 1:
             err(f, "extenders", "expected exactly one extender entry")
             continue
         e = exts[0]
-        m = re.match(r"^http://([a-z0-9.-]+):(\d+)$", e.get("urlPrefix", ""))
+        scheme = "https" if tls else "http"
+        m = re.match(r"^%s://([a-z0-9.-]+):(\d+)$" % scheme, e.get("urlPrefix", ""))
         if not m:
-            err(f, "extenders[0].urlPrefix", "must be http://SERVICE.NAMESPACE.svc...:PORT with no path")
+            err(f, "extenders[0].urlPrefix", "must be %s://SERVICE.NAMESPACE.svc...:PORT with no path"
+                " (the extender serves %s)" % (scheme, "HTTPS" if tls else "plain HTTP"))
         elif ext:
             host, port = m.group(1), int(m.group(2))
             parts = host.split(".")
@@ -795,8 +852,22 @@ def policy(build, d, docs, errs, walk):
             err(f, "extenders[0].nodeCacheCapable", "must be true (the extender's --max-body is sized for names)")
         if e.get("ignorable") is not True:
             err(f, "extenders[0].ignorable", "must be true: nodescore must never block scheduling")
-        if e.get("enableHTTPS"):
-            err(f, "extenders[0].enableHTTPS", "the extender has no TLS")
+        if bool(e.get("enableHTTPS")) != tls:
+            err(f, "extenders[0].enableHTTPS", "must be %s: the extender serves %s"
+                % (tls, "HTTPS" if tls else "plain HTTP"))
+        tc = e.get("tlsConfig") or {}
+        if tls and (tc.get("insecure") or not (tc.get("caFile") or tc.get("caData"))):
+            err(f, "extenders[0].tlsConfig", "needs caFile or caData and not insecure: the scheduler "
+                "must verify the extender")
+        if tls and second and tc.get("caFile"):
+            sdf, sdep = find(docs, "Deployment", "nodescore-scheduler")
+            sc0 = (pod_spec(sdep).get("containers") or [{}])[0] if sdep else {}
+            svols = {v["name"]: v for v in pod_spec(sdep).get("volumes") or []} if sdep else {}
+            ok = any(tc["caFile"].startswith(mm.get("mountPath", "").rstrip("/") + "/") and
+                     "secret" in svols.get(mm.get("name"), {}) for mm in sc0.get("volumeMounts") or [])
+            if not ok:
+                err(f, "extenders[0].tlsConfig.caFile", "%s is not in a Secret mounted into the "
+                    "nodescore-scheduler Deployment" % tc["caFile"])
         w = e.get("weight")
         if not isinstance(w, int) or not 1 <= w <= 10:
             err(f, "extenders[0].weight", "must be 1..10 (10 x weight x 10 points vs about 1,200 for the plugins)")
