@@ -99,6 +99,11 @@ int sim_tasks_load_azure(struct sim_traces *tr, const char *dir, int split, doub
 /* free(w->p) releases it. */
 int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct sim_cfg *c,
 		   uint64_t seed);
+/* One pod of task t in the trace loop where the task starts at t0 (work.c):
+ * 0, or 1 when it would arrive at or after the horizon (then one draw is
+ * used). */
+int sim_draw_pod(struct sim_pod *pod, const struct sim_traces *tr, const struct sim_cfg *c,
+		 const struct sim_task *t, double t0, uint64_t *rng);
 /* How many feasible nodes kube-scheduler looks for before it stops its
  * search (numFeasibleNodesToFind, docs/sim.md). */
 uint32_t sim_nodes_to_find(uint32_t nodes, uint32_t pct);
