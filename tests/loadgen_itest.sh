@@ -61,6 +61,16 @@ assert sorted(h['Host'] for h in r) == sorted('lg-%d' % i for i in range(20))"
 check loadgen_get_requests_cap sh -c "[ $? -eq 0 ] && [ \"$(kv requests "$NS_TMP/lg2.out")\" -ge 50 ] && \
 	[ \"$(kv requests "$NS_TMP/lg2.out")\" -lt 60 ]"
 
+# Paced: 2 clients at 50 requests/s each for 1 s send about 100, not the
+# thousands a closed loop sends; a bad rate is refused.
+"$LG" --url "$U/prioritize" --body "$NS_TMP/names-20.json" --clients 2 --rate 50 \
+	--duration 1s --warmup 0 >"$NS_TMP/lgr.out" 2>"$NS_TMP/lgr.err"
+check loadgen_rate_exit_0 test $? -eq 0
+check loadgen_rate_paced sh -c "n=\$(sed -n 's/.* requests=\\([0-9]*\\).*/\\1/p' '$NS_TMP/lgr.out'); \
+	[ \"\$n\" -ge 95 ] && [ \"\$n\" -le 102 ] && grep -q ' rate=50 ' '$NS_TMP/lgr.out'"
+"$LG" --url "$U/x" --rate -1 >/dev/null 2>"$NS_TMP/lgr2.err"
+check loadgen_bad_rate sh -c "[ $? -eq 2 ] && grep -q 'or --rate' '$NS_TMP/lgr2.err'"
+
 "$LG" --url "$U/prioritize" --body "$NS_TMP/names-20.json" --duration 200ms \
 	--expect-status 201 >"$NS_TMP/lg3.out" 2>"$NS_TMP/lg3.err"
 check loadgen_wrong_status_fails sh -c "[ $? -eq 1 ] && grep -q 'unexpected status=200' '$NS_TMP/lg3.err'"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nodescore/log.h"
@@ -34,6 +35,9 @@ static struct ns_opt opts[] = {
     OPT("clients", NS_OPT_STRING, "1", "Concurrent keep-alive connections, one thread each."),
     OPT("duration", NS_OPT_STRING, "3s", "How long to send (after the warm-up)."),
     OPT("warmup", NS_OPT_STRING, "300ms", "Requests in this first period are not counted."),
+    OPT("rate", NS_OPT_STRING, "0",
+	"Requests per second per client, paced, latency counted from each request's scheduled "
+	"time (a client that falls behind is charged the wait); 0 = closed loop, back to back."),
     OPT("requests", NS_OPT_STRING, "0",
 	"Stop after this many counted requests in total, 0 = no cap."),
     OPT("timeout", NS_OPT_STRING, "10s", "Per-request socket timeout; a timeout is an error."),
@@ -48,6 +52,7 @@ static struct {
 	char *head, *body;
 	size_t head_len, body_len;
 	uint64_t clients, duration_ms, warmup_ms, max_requests, timeout_ms, expect_status;
+	uint64_t rate; /* per client per second, 0 = closed loop */
 	const char *save;
 	uint64_t t_start, t_count, t_end; /* monotonic ns */
 } cfg;
@@ -176,10 +181,32 @@ static void *client_main(void *arg)
 	conn->fd = -1;
 	if (c->idx == 0 && cfg.save && *cfg.save)
 		save_buf = malloc(64u << 20);
+	/* Paced clients start spread over one period, so the server sees a
+	 * steady rate rather than bursts of cfg.clients requests. */
+	uint64_t period = cfg.rate ? 1000000000u / cfg.rate : 0;
+	uint64_t next = cfg.t_start + period * c->idx / cfg.clients;
+
 	while (!stop) {
 		uint64_t t0 = ns_mono_ns(), t1;
 		int rc;
 
+		if (period) {
+			if (next >= cfg.t_end)
+				break;
+			if (t0 < next) {
+				struct timespec ts = {(time_t)(next / 1000000000u),
+						      (long)(next % 1000000000u)};
+				while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+					   EINTR &&
+				       !stop)
+					;
+			}
+			/* Latency from the scheduled time: a slow answer delays
+			 * the requests after it, and that wait is the server's
+			 * too (no coordinated omission). */
+			t0 = next;
+			next += period;
+		}
 		if (t0 >= cfg.t_end)
 			break;
 		if (!connected) {
@@ -191,7 +218,8 @@ static void *client_main(void *arg)
 				continue;
 			}
 			connected = 1;
-			t0 = ns_mono_ns();
+			if (!period)
+				t0 = ns_mono_ns();
 		}
 		memset(&r, 0, sizeof(r));
 		if (save_buf) {
@@ -288,11 +316,13 @@ static int parse_config(void)
 	    ns_parse_duration_ms(ns_opt_get(opts, NOPTS, "timeout"), &cfg.timeout_ms) < 0 ||
 	    cfg.timeout_ms == 0 || cfg.timeout_ms > 600000 ||
 	    ns_parse_u64(ns_opt_get(opts, NOPTS, "expect-status"), 100, 599, &cfg.expect_status) <
-		0) {
-		log_error(COMP,
-			  "invalid --clients (1..%d), --duration (1ms..1h), --warmup, "
-			  "--requests, --timeout or --expect-status (100..599)",
-			  MAX_CLIENTS);
+		0 ||
+	    ns_parse_u64(ns_opt_get(opts, NOPTS, "rate"), 0, 1000000, &cfg.rate) < 0) {
+		log_error(
+		    COMP,
+		    "invalid --clients (1..%d), --duration (1ms..1h), --warmup, "
+		    "--requests, --timeout, --expect-status (100..599) or --rate (0..1000000)",
+		    MAX_CLIENTS);
 		return -EINVAL;
 	}
 	cfg.save = ns_opt_get(opts, NOPTS, "save-response");
@@ -328,9 +358,9 @@ int main(int argc, char **argv)
 
 	int opt_rc =
 	    ns_main_opts(opts, NOPTS, "nodescore-loadgen",
-			 "Closed-loop HTTP/1.1 load generator: N keep-alive clients send the "
-			 "same request back to back; prints req/s and exact latency percentiles "
-			 "as one key=value line on stdout.",
+			 "HTTP/1.1 load generator: N keep-alive clients send the same request "
+			 "back to back (closed loop) or at --rate each (paced); prints req/s "
+			 "and exact latency percentiles as one key=value line on stdout.",
 			 argc, argv, NULL, COMP);
 
 	if (opt_rc >= 0)
@@ -378,10 +408,11 @@ int main(int argc, char **argv)
 	secs = (double)((t_done < cfg.t_end ? t_done : cfg.t_end) - cfg.t_count) / 1e9;
 	if (secs <= 0)
 		secs = 1e-9;
-	printf("loadgen url=http://%s:%s%s clients=%" PRIu64 " requests=%zu errors=%" PRIu64
-	       " reconnects=%" PRIu64 " seconds=%.3f req_per_s=%.1f mean_us=%.1f p50_us=%.1f "
+	printf("loadgen url=http://%s:%s%s clients=%" PRIu64 " rate=%" PRIu64
+	       " requests=%zu errors=%" PRIu64 " reconnects=%" PRIu64
+	       " seconds=%.3f req_per_s=%.1f mean_us=%.1f p50_us=%.1f "
 	       "p90_us=%.1f p99_us=%.1f max_us=%.1f resp_bytes=%.0f\n",
-	       cfg.host, cfg.port, cfg.path, cfg.clients, total, errors, reconnects, secs,
+	       cfg.host, cfg.port, cfg.path, cfg.clients, cfg.rate, total, errors, reconnects, secs,
 	       (double)total / secs, total ? (double)sum / (double)total / 1e3 : 0.0,
 	       (double)pct(all, total, 50) / 1e3, (double)pct(all, total, 90) / 1e3,
 	       (double)pct(all, total, 99) / 1e3, total ? (double)all[total - 1] / 1e3 : 0.0,
