@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "agent_int.h"
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "nodescore/procmetrics.h"
 #include "nodescore/ringlog.h"
 

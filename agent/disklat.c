@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "disklat_int.h"
 
 struct ns_disklat {

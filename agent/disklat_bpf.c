@@ -14,10 +14,10 @@
 
 #include "bpf/biolat.h"
 #include "bpf/biolat.skel.h"
+#include "nodescore/clock.h"
 #include "nodescore/lathist.h"
 #include "nodescore/bpflog.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "disklat_int.h"
 
 struct ns_disklat_bpf {

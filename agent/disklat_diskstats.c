@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "disklat_int.h"
 
 /*

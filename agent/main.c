@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/agent.h"
 #include "nodescore/fileio.h"
 #include "nodescore/key.h"

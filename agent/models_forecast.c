@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "models_int.h"
+#include "nodescore/clock.h"
 #include "nodescore/bundle.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "nodescore/ring.h"
 
 static void fc_sigs(const struct ns_models *m, struct sig out[2])

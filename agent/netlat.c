@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
 #include "nodescore/netlat.h"
-#include "nodescore/opt.h"
 #include "netlat_int.h"
 
 struct ns_netlat {

@@ -15,10 +15,10 @@
 
 #include "bpf/tcprtt.h"
 #include "bpf/tcprtt.skel.h"
+#include "nodescore/clock.h"
 #include "nodescore/lathist.h"
 #include "nodescore/bpflog.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "netlat_int.h"
 
 struct ns_netlat_bpf {

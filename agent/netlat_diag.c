@@ -16,9 +16,9 @@
 #include <linux/tcp.h>
 #include <netinet/in.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/lathist.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "netlat_int.h"
 
 /* include/net/tcp_states.h is not uapi: TCP_ESTABLISHED is state 1. */

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nodescore/opt.h"
+#include "nodescore/clock.h"
 #include "nodescore/pods.h"
 
 /* Trees the kubelet creates (cgroup v2 shown; v1 repeats them under each

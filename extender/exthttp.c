@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/buf.h"
 #include "nodescore/exthttp.h"
 #include "nodescore/log.h"

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "exthttp_int.h"
 
 /* Reply and body buffers are recycled: fresh 100 kB+ buffers cost a page

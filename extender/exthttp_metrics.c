@@ -5,7 +5,7 @@
 #include <assert.h>
 #include <stdatomic.h>
 
-#include "nodescore/opt.h"
+#include "nodescore/clock.h"
 #include "nodescore/procmetrics.h"
 #include "nodescore/reserve.h"
 #include "nodescore/table.h"

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "exthttp_int.h"
 
 const char *const ns_exthttp_agree_names[NS_SHADOW_DISAGREE + 1] = {

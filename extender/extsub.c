@@ -13,9 +13,9 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/extsub.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 
 /* Poll timeout: how quickly the thread notices a stop request. */
 #define SUB_POLL_MS 100

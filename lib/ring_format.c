@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/le.h"
-#include "nodescore/opt.h"
 #include "ring_int.h"
 
 /* CRC32C (Castagnoli, reflected 0x82F63B78): detects every burst error up to

@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/agent.h"
 #include "nodescore/history.h"
-#include "nodescore/opt.h"
 #include "check.h"
 #include "fixture.h"
 

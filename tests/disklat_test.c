@@ -16,9 +16,9 @@
 
 #include <linux/capability.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "check.h"
 #include "nobpf.h"
 

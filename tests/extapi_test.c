@@ -10,9 +10,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/extapi.h"
 #include "nodescore/extjson.h"
-#include "nodescore/opt.h"
 #include "check.h"
 #include "extfixture.h"
 #include "nodespec.h"

@@ -19,8 +19,8 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/buf.h"
-#include "nodescore/opt.h"
 #include "nodescore/wire.h"
 #include "check.h"
 #include "nodespec.h"

@@ -15,10 +15,10 @@
 
 #include "check.h"
 #include "rng.h"
+#include "nodescore/clock.h"
 #include "nodescore/forecast.h"
 #include "nodescore/iforest.h"
 #include "nodescore/models.h"
-#include "nodescore/opt.h"
 #include "nodescore/qtable.h"
 #include "nodescore/ring.h"
 #include "nodescore/ringlog.h"

@@ -22,10 +22,10 @@
 #include <linux/tcp.h>
 
 #include "bpf/lathist.h"
+#include "nodescore/clock.h"
 #include "nodescore/lathist.h"
 #include "nodescore/log.h"
 #include "nodescore/netlat.h"
-#include "nodescore/opt.h"
 #include "check.h"
 #include "nobpf.h"
 

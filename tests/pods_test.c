@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "nodescore/opt.h"
+#include "nodescore/clock.h"
 #include "nodescore/pods.h"
 #include "check.h"
 #include "fixture.h"

@@ -18,7 +18,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 
-#include "nodescore/opt.h"
+#include "nodescore/clock.h"
 #include "nodescore/pubcsv.h"
 #include "nodescore/key.h"
 #include "nodescore/wire.h"

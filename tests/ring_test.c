@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "nodescore/ring.h"
 #include "nodescore/ringlog.h"
 #include "check.h"

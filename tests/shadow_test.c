@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/extapi.h"
 #include "nodescore/extjson.h"
-#include "nodescore/opt.h"
 #include "check.h"
 #include "extfixture.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodescore/opt.h"
+#include "nodescore/clock.h"
 #include "nodescore/table.h"
 #include "check.h"
 

@@ -60,8 +60,4 @@ int ns_parse_duration_ms(const char *s, uint64_t *out);
 int ns_parse_size(const char *s, uint64_t *out);
 int ns_parse_bool(const char *s, int *out);
 
-/* Time helpers. */
-uint64_t ns_now_ms(void);  /* CLOCK_REALTIME in ms */
-uint64_t ns_mono_ns(void); /* CLOCK_MONOTONIC in ns */
-
 #endif

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"
 #include "nodescore/opt.h"

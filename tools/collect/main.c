@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/fileio.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"

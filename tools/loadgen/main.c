@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"
 #include "nodescore/opt.h"

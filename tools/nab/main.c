@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/anomaly.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"

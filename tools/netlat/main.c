@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/disklat.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"

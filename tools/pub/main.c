@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/key.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"

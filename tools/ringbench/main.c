@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/log.h"
 #include "nodescore/mainopt.h"
 #include "nodescore/opt.h"

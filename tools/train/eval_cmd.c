@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/bundle.h"
 #include "nodescore/forecast.h"
 #include "nodescore/log.h"

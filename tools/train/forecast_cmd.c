@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/bundle.h"
 #include "nodescore/fctrain.h"
 #include "nodescore/forecast.h"

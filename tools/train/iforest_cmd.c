@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/anomaly.h"
 #include "nodescore/iforest.h"
 #include "nodescore/log.h"

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodescore/clock.h"
 #include "nodescore/features.h"
 #include "nodescore/log.h"
-#include "nodescore/opt.h"
 #include "train.h"
 
 const char *const train_base_names[BASE_N] = {
