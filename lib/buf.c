@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Growing byte buffer used to build HTTP replies. */
+/* Growing byte buffer: the extender builds its HTTP replies in it, nodescore-collect
+ * its Prometheus queries and responses. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
