@@ -72,34 +72,35 @@ else
 	skip kustomize_build "kubectl not installed: 'kubectl kustomize daemonset' not run (check.py policy reads the kustomization itself)"
 fi
 
-# The node-keys component as README "Key file" enables it: an overlay beside
-# a copy of daemonset/.
-nk_overlay() { # DIR SRC: DIR/daemonset from SRC, DIR/overlay using the component
+# The two components as the README enables them ("Key file", "HTTPS on the
+# extender"): overlays beside a copy of daemonset/.
+# overlay DIR SRC COMPONENT: DIR/daemonset from SRC, DIR/overlay using
+# daemonset/components/COMPONENT, as the README's overlays do.
+overlay() {
 	rm -rf "${1:?}" && mkdir -p "$1/overlay" && cp -r "$2" "$1/daemonset"
 	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
-		'resources:' '  - ../daemonset' 'components:' '  - ../daemonset/components/node-keys' \
+		'resources:' '  - ../daemonset' 'components:' "  - ../daemonset/components/$3" \
 		>"$1/overlay/kustomization.yaml"
 }
-nk_overlay "$NS_TMP/nk" daemonset
-tls_overlay() { # DIR SRC: as nk_overlay, with the extender-tls component
-	rm -rf "${1:?}" && mkdir -p "$1/overlay" && cp -r "$2" "$1/daemonset"
-	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
-		'resources:' '  - ../daemonset' 'components:' '  - ../daemonset/components/extender-tls' \
-		>"$1/overlay/kustomization.yaml"
-}
-tls_overlay "$NS_TMP/tls" daemonset
-# nk_agent PYTHON-EXPR: true on the rendered agent DaemonSet (a), its pod spec
-# (s) and its container (c).
-nk_agent() {
-	$PY - "$NS_TMP/nk.yaml" "$1" <<'EOF'
+overlay "$NS_TMP/nk" daemonset node-keys
+overlay "$NS_TMP/tls" daemonset extender-tls
+# rendered FILE KIND NAME PYTHON-EXPR: true on the first object of KIND whose
+# name starts with NAME in the rendered FILE (o), its pod spec (s), first
+# container (c); for a ConfigMap, x is its KubeSchedulerConfiguration's
+# extender entry.
+rendered() {
+	$PY - "$@" <<'EOF'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-a = [d for d in docs if d["kind"] == "DaemonSet" and d["metadata"]["name"] == "nodescore-agent"][0]
-s = a["spec"]["template"]["spec"]
-c = s["containers"][0]
-sys.exit(0 if eval(sys.argv[2]) else 1)
+o = [d for d in docs if d["kind"] == sys.argv[2] and d["metadata"]["name"].startswith(sys.argv[3])][0]
+s = o.get("spec", {}).get("template", {}).get("spec", {})
+c = (s.get("containers") or [{}])[0]
+x = yaml.safe_load(o["data"]["config.yaml"])["extenders"][0] if o["kind"] == "ConfigMap" else None
+sys.exit(0 if eval(sys.argv[4]) else 1)
 EOF
 }
+nk_agent() { rendered "$NS_TMP/nk.yaml" DaemonSet nodescore-agent "$1"; }
+tls_doc() { rendered "$NS_TMP/tls.yaml" "$@"; }
 if command -v kubectl >/dev/null 2>&1; then
 	if kubectl kustomize "$NS_TMP/nk/overlay" >"$NS_TMP/nk.yaml" 2>"$NS_TMP/kerr"; then
 		pass nodekeys_kustomize_build
@@ -117,7 +118,7 @@ if command -v kubectl >/dev/null 2>&1; then
 			'[m["name"] for m in c["volumeMounts"]] == ["proc", "cgroup", "state", "node-key"]'
 		# The patch's "test" operations: agent.yaml reordered, kustomize fails
 		# rather than patching the wrong argument.
-		nk_overlay "$NS_TMP/nk_moved" daemonset
+		overlay "$NS_TMP/nk_moved" daemonset node-keys
 		sed -i 's|^            - --key-file=/etc/nodescore/key|            - --key-file=/etc/nodescore/master|' \
 			"$NS_TMP/nk_moved/daemonset/agent.yaml"
 		if kubectl kustomize "$NS_TMP/nk_moved/overlay" >/dev/null 2>"$NS_TMP/kerr2"; then
@@ -132,20 +133,7 @@ else
 	skip nodekeys_kustomize_build "kubectl not installed: the node-keys overlay is not rendered (check.py policy applies the component itself)"
 fi
 
-# The HTTPS overlay. tls_doc KIND NAME PYTHON-EXPR: true on that rendered
-# object (o), its pod spec (s), first container (c); for the scheduler's
-# ConfigMap, x is its KubeSchedulerConfiguration's extender entry.
-tls_doc() {
-	$PY - "$NS_TMP/tls.yaml" "$1" "$2" "$3" <<'EOF'
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-o = [d for d in docs if d["kind"] == sys.argv[2] and d["metadata"]["name"].startswith(sys.argv[3])][0]
-s = o.get("spec", {}).get("template", {}).get("spec", {})
-c = (s.get("containers") or [{}])[0]
-x = yaml.safe_load(o["data"]["config.yaml"])["extenders"][0] if o["kind"] == "ConfigMap" else None
-sys.exit(0 if eval(sys.argv[4]) else 1)
-EOF
-}
+# The HTTPS overlay.
 if command -v kubectl >/dev/null 2>&1; then
 	if kubectl kustomize "$NS_TMP/tls/overlay" >"$NS_TMP/tls.yaml" 2>"$NS_TMP/kerr"; then
 		pass tls_kustomize_build
@@ -294,7 +282,7 @@ policy_rejects nodekeys_patch_drift agent.yaml 's|^            - --key-file=/etc
 	"test of /spec/template/spec/containers/0/args/2 failed"
 # Writable through the overlay too (the broken copy's overlay).
 if broken nk_writable_tree $NKP 's/^    readOnly: true/    readOnly: false/'; then
-	nk_overlay "$NS_TMP/nk_writable" "$NS_TMP/nk_writable_tree"
+	overlay "$NS_TMP/nk_writable" "$NS_TMP/nk_writable_tree" node-keys
 	rejects policy_rejects_nodekeys_writable_overlay "host path /etc/nodescore/node.key must be mounted readOnly" \
 		$POLICY "$NS_TMP/nk_writable/overlay"
 fi
