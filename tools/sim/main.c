@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 {
 	struct sim_cfg c = {0};
 	struct sim_traces tr;
-	char err[512], path[1024];
+	char err[512] = "", path[1024];
 	int argi;
 	uint32_t nodes, days, seeds, episodes, jobs;
 	int split;
