@@ -121,12 +121,20 @@ $(BUILD)/lib/procmetrics.o: ALL_CFLAGS += -DNS_VERSION=\"$(VERSION)\"
 FORCE:
 
 # One recipe for the three archives (an empty object list still gives a valid archive).
+# Each also depends on a list of its members, rewritten when the list changes:
+# a source moved or deleted rebuilds the archive, so no stale object of it
+# stays inside to shadow its new home in another archive.
 $(BUILD)/libnodescore.a: $(LIB_OBJ)
 $(BUILD)/libagent.a: $(AGENT_OBJ)
 $(BUILD)/libextender.a: $(EXT_OBJ)
-$(LIBS):
+$(BUILD)/libnodescore.a.members: MEMBERS = $(LIB_OBJ)
+$(BUILD)/libagent.a.members: MEMBERS = $(AGENT_OBJ)
+$(BUILD)/libextender.a.members: MEMBERS = $(EXT_OBJ)
+$(LIBS:%=%.members): FORCE
+	$(Q)mkdir -p $(@D); echo '$(MEMBERS)' | cmp -s - $@ || echo '$(MEMBERS)' > $@
+$(LIBS): %: %.members
 	$(call msg,AR,$@)
-	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf "!<arch>\n" > $@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $(filter %.o,$^),ar rcs $@ $(filter %.o,$^),printf "!<arch>\n" > $@)
 
 $(BUILD)/nodescore-agent: $(BUILD)/agent/main.o $(LIBS)
 	$(call msg,LINK,$@)
