@@ -296,7 +296,7 @@ NS_PIDS="$NS_PIDS $LPID"
 LP=$(agent_http_port "$NS_TMP/loop.log")
 wait_for 5 curl -sf --max-time 5 "http://127.0.0.1:$LP/healthz"
 sleep 5
-if ldd "$AGENT" 2>/dev/null | grep -q 'libasan\|libubsan\|libtsan'; then
+if links "$AGENT" 'libasan\|libubsan\|libtsan'; then
 	skip loop_p99_under_1ms "sanitizer build: instrumentation, not the loop, sets the figure"
 elif ! curl -sf --max-time 5 "http://127.0.0.1:$LP/metrics" | grep -q 'source="net",mode="bpf"'; then
 	skip loop_p99_under_1ms "BPF not available here: the fallback path is not held to 1 ms"

@@ -37,6 +37,9 @@ trap ns_cleanup EXIT
 trap 'exit 130' HUP INT TERM
 
 pass() { passed=$((passed + 1)); echo "PASS $1"; }
+# links BIN PATTERN: the binary BIN loads a shared library matching PATTERN
+# (grep), e.g. libasan for a make asan build.
+links() { ldd "$1" 2>/dev/null | grep -q "$2"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
 skip() { skipped=$((skipped + 1)); echo "SKIP $1"; echo "  skip: $2" >&2; }
 # check NAME CONDITION-COMMAND...: pass when the command succeeds.

@@ -348,7 +348,7 @@ rm -rf "$NS_TMP/unlisted" && cp -r daemonset "$NS_TMP/unlisted" && cp daemonset/
 rejects policy_rejects_unlisted_file "extra.yaml: /: not listed in any kustomization.yaml" $POLICY "$NS_TMP/unlisted"
 
 # --- Containerfile (no container engine here: a static check only)
-if command -v objdump >/dev/null 2>&1 && objdump -p "$BUILD/nodescore-agent" | grep -q 'NEEDED.*libasan'; then
+if links "$BUILD/nodescore-agent" libasan; then
 	skip containerfile_matches_binaries "$BUILD is a sanitizer build (it links libasan, which the runtime image never ships); make test checks the release build"
 elif command -v objdump >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
 	check containerfile_matches_binaries $PY $CHECK containerfile --build "$BUILD" Containerfile

@@ -69,7 +69,7 @@ check budget_exceeded_counted ge nodescore_extender_body_budget_exceeded_total 1
 # An ASan build keeps up to 256 MiB of freed memory in its quarantine (to
 # catch use after free), so its bound is that much higher.
 rss_bound=512
-if objdump -p "$EXT" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
+if links "$EXT" libasan; then
 	rss_bound=$((512 + 256))
 	echo "  ASan build: RSS bound ${rss_bound} MiB (512 + the 256 MiB quarantine)"
 fi

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodescore/log.h"
 #include "nodescore/models.h"
 #include "nodescore/qtable.h"
 #include "nodescore/sample.h"
@@ -67,7 +66,6 @@ static int q_init(struct sim_policy *p, struct sim *s)
 	qs->last_over = calloc(s->nnodes, sizeof(*qs->last_over));
 	if (!qs->m || !qs->state || !qs->last_over)
 		return -ENOMEM;
-	ns_log_max = NS_LOG_ERROR;
 	for (uint32_t i = 0; i < s->nnodes; i++)
 		qs->last_over[i] = -1;
 	return sim_ns_models_open(s, 0, qs->m) ? -EINVAL : 0;
