@@ -11,17 +11,9 @@
 #include <string.h>
 
 #include "nodescore/series.h"
+#include "fit.h"
 #include "sim.h"
 #include "simrun.h"
-
-double sim_rand(uint64_t *st)
-{
-	/* splitmix64: deterministic per seed, same stream on every machine */
-	uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-}
 
 void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint32_t nsteps,
 		double *mean, double *std, double *max)
@@ -204,22 +196,6 @@ static struct arr heap_pop(struct pool *pl)
 	return top;
 }
 
-/* The fit scan's blocks: nodes [b x FIT_BLOCK, (b + 1) x FIT_BLOCK) have
- * their smallest CPU and memory requests in blk_cpu[b] and blk_mem[b]. */
-#define FIT_BLOCK 16
-
-static void fit_block_update(const struct sim *s, double *blk_cpu, double *blk_mem, uint32_t node)
-{
-	uint32_t b = node / FIT_BLOCK, e = (b + 1) * FIT_BLOCK;
-	double mc = s->req_cpu[b * FIT_BLOCK], mm = s->req_mem[b * FIT_BLOCK];
-
-	if (e > s->nnodes)
-		e = s->nnodes;
-	for (uint32_t i = b * FIT_BLOCK + 1; i < e; i++)
-		mc = sim_min(mc, s->req_cpu[i]), mm = sim_min(mm, s->req_mem[i]);
-	blk_cpu[b] = mc, blk_mem[b] = mm;
-}
-
 int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct sim_work *w0,
 	    const struct sim_policy *proto, uint64_t seed, struct sim_result *res)
 {
@@ -231,16 +207,19 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	struct sim_pod *pods = NULL;
 	struct running *run = NULL;
 	struct waiting *pend = NULL;
-	uint32_t *cand = malloc(c->nodes * sizeof(uint32_t));
+	uint32_t *cand = malloc((c->nodes + SIM_FIT_SLACK) * sizeof(uint32_t));
+	double *cand_cpu = malloc((c->nodes + SIM_FIT_SLACK) * sizeof(double));
+	double *cand_mem = malloc((c->nodes + SIM_FIT_SLACK) * sizeof(double));
 	size_t nrun = 0, caprun = 0, next_occ = 0, next_burst = 0, npend = 0, cappend = 0;
 	double *score = malloc(c->nodes * sizeof(double));
 	uint8_t *keep = malloc(c->nodes);
 	uint64_t nsteps = (uint64_t)(c->horizon_s / c->step_s),
 		 warm = (uint64_t)(c->warmup_s / c->step_s);
 	uint64_t bgrng = seed * 104729 + 3;
-	uint32_t nfind = sim_nodes_to_find(c->nodes, c->score_pct), start = 0;
+	uint32_t nfind = sim_nodes_to_find(c->nodes, c->score_pct);
+	const int wide = sim_avx512();
 	float *hist = NULL;
-	double *blk_cpu = NULL, *blk_mem = NULL; /* smallest requests per FIT_BLOCK nodes */
+	struct sim_fit fit = {0};
 	uint32_t *hist_u = NULL;
 	double cv_sum = 0;
 	uint64_t cv_n = 0;
@@ -260,15 +239,15 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 	s.nodes = calloc(c->nodes, sizeof(*s.nodes));
 	s.req_cpu = calloc(c->nodes, sizeof(double));
 	s.req_mem = calloc(c->nodes, sizeof(double));
-	blk_cpu = calloc(c->nodes / FIT_BLOCK + 1, sizeof(double));
-	blk_mem = calloc(c->nodes / FIT_BLOCK + 1, sizeof(double));
 	s.cap_cpu = c->node_cpu_m;
 	s.cap_mem = c->node_mem_mib;
 	hist = calloc((size_t)c->nodes * 2 * SIM_HIST, sizeof(float));
 	hist_u = calloc((size_t)c->nodes * 201, sizeof(uint32_t));
 	res->over_ts = calloc(nsteps / c->ts_every + 2, sizeof(float));
-	if (!cand || !score || !keep || !s.nodes || !s.req_cpu || !s.req_mem || !blk_cpu ||
-	    !blk_mem || !res->over_ts || !hist || !hist_u)
+	s.cand_cpu = cand_cpu, s.cand_mem = cand_mem;
+	if (!cand || !cand_cpu || !cand_mem || !score || !keep || !s.nodes || !s.req_cpu ||
+	    !s.req_mem || !res->over_ts || !hist || !hist_u ||
+	    sim_fit_init(&fit, s.req_cpu, s.req_mem, c->nodes, s.cap_cpu, s.cap_mem))
 		goto out;
 	for (uint32_t i = 0; i < c->nodes; i++) {
 		struct sim_node *n = &s.nodes[i];
@@ -316,12 +295,12 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 				n->mem_dem += fmin(0.6, 0.1 * (s.t - c->fault_t) / 3600);
 		}
 		for (size_t r = 0; r < nrun;) {
-			const struct running *p = &run[r];
+			struct running *p = &run[r];
 			struct sim_node *n = &s.nodes[p->node];
 			if (p->t_end <= s.t) {
 				n->cpu_req -= p->cpu_req, n->mem_req -= p->mem_req, n->npods--;
 				s.req_cpu[p->node] = n->cpu_req, s.req_mem[p->node] = n->mem_req;
-				fit_block_update(&s, blk_cpu, blk_mem, p->node);
+				sim_fit_update(&fit, p->node);
 				pool.free[pool.nfree++] = p->slot;
 				run[r] = run[--nrun];
 				continue;
@@ -410,43 +389,9 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			const struct waiting *wt = &pend[q];
 			if (q + 1 < npend) /* the next pod's record, for its rank */
 				__builtin_prefetch(&pods[pend[q + 1].slot]);
-			size_t nc = 0, best = 0, ties = 0;
-			uint32_t seen = 0;
-			/* kube-scheduler's search: round robin from where the last
-			 * one stopped, until enough feasible nodes are found. A
-			 * block whose smallest requests cannot take the pod has no
-			 * feasible node (a sum only grows with its terms, rounding
-			 * included) and is passed over whole; the others are
-			 * tested in runs no longer than the feasible nodes still
-			 * wanted, so that the test needs no branch and the search
-			 * stops at the very node the one-by-one loop stopped at. */
-			const double pc = wt->cpu_req, pm = wt->mem_req;
-			for (uint32_t i = start; seen < c->nodes && nc < nfind;) {
-				uint32_t b = i / FIT_BLOCK, m = (b + 1) * FIT_BLOCK - i;
-				if (m > c->nodes - i)
-					m = c->nodes - i;
-				if (m > c->nodes - seen)
-					m = c->nodes - seen;
-				if (!(blk_cpu[b] + pc <= s.cap_cpu) ||
-				    !(blk_mem[b] + pm <= s.cap_mem)) {
-					seen += m, i += m;
-				} else {
-					while (m && nc < nfind) {
-						uint32_t k = nfind - (uint32_t)nc, e;
-						if (k > m)
-							k = m;
-						for (e = i + k; i < e; i++) {
-							cand[nc] = i;
-							nc += (s.req_cpu[i] + pc <= s.cap_cpu) &
-							      (s.req_mem[i] + pm <= s.cap_mem);
-						}
-						seen += k, m -= k;
-					}
-				}
-				if (i == c->nodes)
-					i = 0;
-			}
-			start = (start + seen) % c->nodes;
+			size_t best = 0, ties;
+			size_t nc = sim_fit_scan(&fit, wt->cpu_req, wt->mem_req, nfind, cand, cand_cpu,
+						 cand_mem);
 			struct sim_pod *p = &pods[wt->slot]; /* read only if it fits somewhere */
 			if (nc && s.fut_h) {
 				/* as if bound now: t_start and t_end as set below */
@@ -457,16 +402,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			}
 			if (nc)
 				pol.rank(&pol, &s, p, cand, nc, score, keep);
-			double bs = 0; /* score[best] */
-			for (size_t i = 0; i < nc; i++) {
-				if (!keep[i])
-					continue;
-				/* selectHost: uniform among the best (reservoir sampling) */
-				if (!ties || score[i] > bs)
-					best = i, bs = score[i], ties = 1;
-				else if (score[i] == bs && sim_rand(&s.rng) * (double)++ties < 1)
-					best = i;
-			}
+			ties = sim_select_host(score, keep, nc, &s.rng, &best, wide);
 			if (!ties) {
 				if (s.t - wt->t_arr < c->pending_s) {
 					pend[keptp++] = *wt;
@@ -485,7 +421,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			p->t_end = p->t_start + p->dur;
 			n->cpu_req += p->cpu_req, n->mem_req += p->mem_req, n->npods++;
 			s.req_cpu[j] = n->cpu_req, s.req_mem[j] = n->mem_req;
-			fit_block_update(&s, blk_cpu, blk_mem, j);
+			sim_fit_update(&fit, j);
 			if (pol.bound)
 				pol.bound(&pol, &s, j, p);
 			if (s.fut_h)
@@ -512,19 +448,18 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 					goto out_pol;
 				run = nr, caprun = ncap;
 			}
-			run[nrun++] = (struct running){p->t_start,
-						       p->t_end,
-						       p->t_bind,
-						       p->cpu_req * p->r_cpu,
-						       p->mem_req * p->r_mem,
-						       p->cpu_req,
-						       p->mem_req,
-						       (uint64_t)(p->t_start / c->step_s),
-						       wt->slot,
-						       j,
-						       p->shape,
-						       p->shape_off,
-						       0};
+			run[nrun++] = (struct running){.t_start = p->t_start,
+						       .t_end = p->t_end,
+						       .t_bind = p->t_bind,
+						       .cpu_use = p->cpu_req * p->r_cpu,
+						       .mem_use = p->mem_req * p->r_mem,
+						       .cpu_req = p->cpu_req,
+						       .mem_req = p->mem_req,
+						       .k0 = (uint64_t)(p->t_start / c->step_s),
+						       .slot = wt->slot,
+						       .node = j,
+						       .shape = p->shape,
+						       .shape_off = p->shape_off};
 		}
 		npend = keptp;
 		if (c->progress && s.k % (nsteps / 10 + 1) == 0)
@@ -572,7 +507,8 @@ out_pol:
 out:
 	free(pool.pod), free(pool.free), free(pool.heap), free(run), free(cand), free(score),
 	    free(keep), free(s.nodes), free(pend);
-	free(s.req_cpu), free(s.req_mem), free(blk_cpu), free(blk_mem);
+	free(s.req_cpu), free(s.req_mem), free(cand_cpu), free(cand_mem);
+	sim_fit_free(&fit);
 	free(hist), free(hist_u), free(s.fut), free(s.pod_fut);
 	return rc;
 }

@@ -83,13 +83,36 @@ struct sim {
 	 * default plugins read these instead of the node records. */
 	double *req_cpu, *req_mem;
 	double cap_cpu, cap_mem;
+	/* While a policy ranks: the requests of each candidate cand[i], as
+	 * the fit scan read them, side by side for the default plugins. */
+	const double *cand_cpu, *cand_mem;
 };
 
 /* Window statistics of a node's measured utilisation over the nsteps steps
  * ending lag steps ago (res 0 cpu, 1 mem). */
 void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint32_t nsteps,
 		double *mean, double *std, double *max);
-double sim_rand(uint64_t *st); /* uniform [0,1) */
+/* sim_rand's state moves by this much per draw, so draws can be skipped
+ * without making them */
+#define SIM_RAND_STEP 0x9e3779b97f4a7c15ull
+/* Uniform [0,1): splitmix64, deterministic per seed, the same stream on
+ * every machine. Inline: selectHost draws once per tie. */
+static inline double sim_rand(uint64_t *st)
+{
+	uint64_t z = (*st += SIM_RAND_STEP);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+/* kube-scheduler's selectHost (select.c): among the kept scores, the
+ * best, ties uniformly at random by reservoir sampling drawn from rng, one
+ * draw per tie in candidate order. Returns the ties at the best (0:
+ * nothing kept) and its index in *best. wide: sim_avx512(). */
+size_t sim_select_host(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
+		       size_t *best, int wide);
+/* 1 when this CPU runs the AVX-512 paths of the fit scan and selectHost
+ * and NS_SIM_NO_AVX512 is not set (tests compare both paths). */
+int sim_avx512(void);
 /* fmin/fmax without the NaN rules: libm calls on the per-node hot path
  * cost a fifth of a run, and no simulated quantity is NaN. */
 static inline double sim_min(double a, double b)
@@ -103,10 +126,10 @@ static inline double sim_max(double a, double b)
 
 /* Scores of kube-scheduler's default plugins (LeastAllocated + Balanced). */
 double sim_k8s_default(const struct sim_node *n, const struct sim_pod *pod);
-/* The same for candidates cand[0..n) from s->req_cpu / req_mem, bit for bit
- * (the same operations in the same order, several candidates at a time). */
-void sim_k8s_default_many(const struct sim *s, const struct sim_pod *pod, const uint32_t *cand,
-			  size_t n, double *score);
+/* The same for n nodes whose requests are rc[i] and rm[i], bit for bit
+ * (the same operations in the same order, several nodes at a time). */
+void sim_k8s_default_many(const struct sim *s, const struct sim_pod *pod, const double *rc,
+			  const double *rm, size_t n, double *score);
 
 /* The nodescore policies (nsnode.c): "nodescore" with the agent's default
  * weights, "nodescore-q" with the design's 0.3/0.4/0.3 and the Q-table. */
