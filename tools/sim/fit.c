@@ -35,6 +35,7 @@ void sim_fit_update(struct sim_fit *f, uint32_t node)
 
 	fit_min(f->req_cpu, f->req_mem, b * B, be, &f->blk_cpu[b], &f->blk_mem[b]);
 	fit_min(f->blk_cpu, f->blk_mem, s * B, se, &f->sup_cpu[s], &f->sup_mem[s]);
+	f->dirty = 1;
 }
 
 /* Tests nodes [i, i + m) (m <= 16, one block) one at a time until want
@@ -89,11 +90,12 @@ chunk_avx512(const struct sim_fit *f, uint32_t i, uint32_t m, double pc, double 
 		f0 = fit & 0xff, f1 = fit >> 8, n = (uint32_t)want;
 	}
 	n0 = (uint32_t)__builtin_popcount(f0);
-	_mm512_storeu_si512(cand, _mm512_maskz_compress_epi32(
-				      (__mmask16)fit,
-				      _mm512_add_epi32(_mm512_set1_epi32((int)i),
-						       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8,
-									 9, 10, 11, 12, 13, 14, 15))));
+	_mm512_storeu_si512(
+	    cand,
+	    _mm512_maskz_compress_epi32(
+		(__mmask16)fit, _mm512_add_epi32(_mm512_set1_epi32((int)i),
+						 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+								   11, 12, 13, 14, 15))));
 	_mm512_storeu_pd(rc, _mm512_maskz_compress_pd((__mmask8)f0, c0));
 	_mm512_storeu_pd(rm, _mm512_maskz_compress_pd((__mmask8)f0, r0));
 	_mm512_storeu_pd(rc + n0, _mm512_maskz_compress_pd((__mmask8)f1, c1));
@@ -103,9 +105,10 @@ chunk_avx512(const struct sim_fit *f, uint32_t i, uint32_t m, double pc, double 
 
 /* The search; wide is a constant in each caller, so each gets one chunk
  * tester inlined. */
-static inline __attribute__((always_inline)) size_t
-scan_body(struct sim_fit *f, double pc, double pm, uint32_t nfind, uint32_t *cand, double *rc,
-	  double *rm, const int wide)
+static inline __attribute__((always_inline)) size_t scan_body(struct sim_fit *f, double pc,
+							      double pm, uint32_t nfind,
+							      uint32_t *cand, double *rc,
+							      double *rm, const int wide)
 {
 	const uint32_t N = f->nodes;
 	uint32_t i = f->start, seen = 0;
@@ -159,16 +162,21 @@ scan_avx512(struct sim_fit *f, double pc, double pm, uint32_t nfind, uint32_t *c
 	return scan_body(f, pc, pm, nfind, cand, rc, rm, 1);
 }
 
+int sim_fit_maybe(struct sim_fit *f, double pc, double pm)
+{
+	if (f->dirty) {
+		fit_min(f->sup_cpu, f->sup_mem, 0, f->nsup, &f->min_cpu, &f->min_mem);
+		f->dirty = 0;
+	}
+	return f->min_cpu + pc <= f->cap_cpu && f->min_mem + pm <= f->cap_mem;
+}
+
 size_t sim_fit_scan(struct sim_fit *f, double pc, double pm, uint32_t nfind, uint32_t *cand,
 		    double *rc, double *rm)
 {
-	double mc = f->sup_cpu[0], mm = f->sup_mem[0];
-
 	/* a pod no node can take (two thirds of the searches at 1,000 nodes):
 	 * the search would look at every node once and end where it began */
-	for (uint32_t s = 1; s < f->nsup; s++)
-		mc = sim_min(mc, f->sup_cpu[s]), mm = sim_min(mm, f->sup_mem[s]);
-	if (!(mc + pc <= f->cap_cpu) || !(mm + pm <= f->cap_mem))
+	if (!sim_fit_maybe(f, pc, pm))
 		return 0;
 	return f->scan(f, pc, pm, nfind, cand, rc, rm);
 }
@@ -176,8 +184,11 @@ size_t sim_fit_scan(struct sim_fit *f, double pc, double pm, uint32_t nfind, uin
 int sim_fit_init(struct sim_fit *f, const double *req_cpu, const double *req_mem, uint32_t nodes,
 		 double cap_cpu, double cap_mem)
 {
-	*f = (struct sim_fit){.req_cpu = req_cpu, .req_mem = req_mem, .cap_cpu = cap_cpu,
-			      .cap_mem = cap_mem, .nodes = nodes};
+	*f = (struct sim_fit){.req_cpu = req_cpu,
+			      .req_mem = req_mem,
+			      .cap_cpu = cap_cpu,
+			      .cap_mem = cap_mem,
+			      .nodes = nodes};
 	f->nblk = (nodes + B - 1) / B;
 	f->nsup = (f->nblk + B - 1) / B;
 	f->blk_cpu = calloc(f->nblk, sizeof(double));

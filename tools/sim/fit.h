@@ -18,6 +18,8 @@ struct sim_fit {
 	double cap_cpu, cap_mem;
 	uint32_t nodes, nblk, nsup;
 	double *blk_cpu, *blk_mem, *sup_cpu, *sup_mem;
+	double min_cpu, min_mem; /* over every node, unless dirty */
+	int dirty;
 	uint32_t start; /* round robin: where the next search begins */
 	/* the search itself: AVX-512 where the CPU has it, else one node at a time */
 	size_t (*scan)(struct sim_fit *f, double pc, double pm, uint32_t nfind, uint32_t *cand,
@@ -30,6 +32,8 @@ int sim_fit_init(struct sim_fit *f, const double *req_cpu, const double *req_mem
 void sim_fit_free(struct sim_fit *f);
 /* After node's requests changed. */
 void sim_fit_update(struct sim_fit *f, uint32_t node);
+/* 0 when no node can take the pod (its smallest requests cannot). */
+int sim_fit_maybe(struct sim_fit *f, double pc, double pm);
 /* kube-scheduler's findNodesThatPassFilters: from where the last search
  * stopped, the first nfind nodes (or fewer, after one lap) that fit the
  * pod, in search order: their indices in cand and their requests in rc

@@ -42,9 +42,10 @@ __attribute__((target("avx512f"))) static inline __m512d div_rn(__m512d a, __m51
 /* k8s_score for eight candidates at a time: the same IEEE operations in the
  * same order (no contraction under -std=c11), so the same bits; max/min/
  * fabs as masks, the divisions as div_rn. */
-__attribute__((target("avx512f"))) static void
-k8s_many_avx512(const struct sim *s, const struct sim_pod *pod, const double *rcv,
-		const double *rmv, size_t n, double *score)
+__attribute__((target("avx512f"))) static void k8s_many_avx512(const struct sim *s,
+							       const struct sim_pod *pod,
+							       const double *rcv, const double *rmv,
+							       size_t n, double *score)
 {
 	const double pc = pod->cpu_req, pm = pod->mem_req;
 	const __m512d cc = _mm512_set1_pd(s->cap_cpu), cm = _mm512_set1_pd(s->cap_mem);
@@ -52,23 +53,29 @@ k8s_many_avx512(const struct sim *s, const struct sim_pod *pod, const double *rc
 	const __m512d vpc = _mm512_set1_pd(pc), vpm = _mm512_set1_pd(pm);
 	const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1);
 	const __m512d half = _mm512_set1_pd(0.5), hundred = _mm512_set1_pd(100);
+	int e;
+	const int cm_pow2 = frexp(s->cap_mem, &e) == 0.5;
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
 		__m512d rc = _mm512_loadu_pd(&rcv[i]), rm = _mm512_loadu_pd(&rmv[i]);
-		__m512d c = div_rn(_mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cc, rc), vpc), hundred),
-				   cc, icc);
-		__m512d m = div_rn(_mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cm, rm), vpm), hundred),
-				   cm, icm);
+		__m512d c = div_rn(
+		    _mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cc, rc), vpc), hundred), cc, icc);
+		__m512d m = _mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cm, rm), vpm), hundred);
 		__m512d fc = div_rn(_mm512_add_pd(rc, vpc), cc, icc);
-		__m512d fm = div_rn(_mm512_add_pd(rm, vpm), cm, icm);
+		__m512d fm = _mm512_add_pd(rm, vpm);
+		/* x / 2^k is x x 2^-k exactly (nothing here is near underflow):
+		 * the default memory capacity (128 GiB in MiB) needs no division */
+		m = cm_pow2 ? _mm512_mul_pd(m, icm) : div_rn(m, cm, icm);
+		fm = cm_pow2 ? _mm512_mul_pd(fm, icm) : div_rn(fm, cm, icm);
 		c = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, zero, _CMP_GT_OQ), c);
 		m = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(m, zero, _CMP_GT_OQ), m);
 		fc = _mm512_mask_mov_pd(fc, _mm512_cmp_pd_mask(one, fc, _CMP_LT_OQ), one);
 		fm = _mm512_mask_mov_pd(fm, _mm512_cmp_pd_mask(one, fm, _CMP_LT_OQ), one);
 		__m512d d = _mm512_abs_pd(_mm512_sub_pd(fc, fm));
-		d = _mm512_add_pd(_mm512_mul_pd(_mm512_add_pd(c, m), half),
-				  _mm512_mul_pd(_mm512_sub_pd(one, _mm512_mul_pd(d, half)), hundred));
+		d = _mm512_add_pd(
+		    _mm512_mul_pd(_mm512_add_pd(c, m), half),
+		    _mm512_mul_pd(_mm512_sub_pd(one, _mm512_mul_pd(d, half)), hundred));
 		_mm512_storeu_pd(&score[i], d);
 	}
 	for (; i < n; i++)

@@ -79,14 +79,22 @@ struct running {
 	double t_start, t_end, t_bind, cpu_use, mem_use, cpu_req, mem_req;
 	uint64_t k0; /* step of t_start */
 	uint32_t slot, node, shape, shape_off;
-	int bad; /* node crossed CPU 0.90 within 10 min of the bind */
+	uint32_t pos;  /* running_cpu's place in the shape, once live */
+	int live, bad; /* bad: node crossed CPU 0.90 within 10 min of the bind */
 };
 
-static double running_cpu(const struct running *p, const struct sim_traces *tr, uint64_t k)
+/* Pod p's CPU demand at step k: called every step from its start to its
+ * end, so it follows its place in its usage shape instead of dividing for
+ * it (a 64-bit division per pod and step). */
+static double running_cpu(struct running *p, const struct sim_traces *tr, uint64_t k)
 {
 	const struct ns_series *se = &tr->bg.s[p->shape];
-	double v = se->v[0][(p->shape_off + (k - p->k0)) % se->n];
-	return p->cpu_use * sim_min(4, v / (tr->mean_cpu[p->shape] + 1e-3));
+
+	if (!p->live)
+		p->pos = (uint32_t)((p->shape_off + (k - p->k0)) % se->n), p->live = 1;
+	else if (++p->pos == se->n)
+		p->pos = 0;
+	return p->cpu_use * sim_min(4, se->v[0][p->pos] / (tr->mean_cpu[p->shape] + 1e-3));
 }
 
 /* A pod waiting for a node: what the fit scan and the wait need. */
@@ -152,7 +160,7 @@ static int64_t pool_get(struct pool *pl)
 		if (!nf)
 			return -1;
 		pl->free = nf;
-		nh = realloc(pl->heap, nc * sizeof(*nh));
+		nh = realloc(pl->heap, (nc + 1) * sizeof(*nh)); /* + heap_pop's sentinel */
 		if (!nh)
 			return -1;
 		pl->heap = nh, pl->cap = nc;
@@ -180,12 +188,15 @@ static struct arr heap_pop(struct pool *pl)
 	struct arr last = pl->heap[--pl->nheap];
 	size_t i = 0, n = pl->nheap;
 
+	/* past the end an infinitely late sentinel, so that the smaller child
+	 * is picked without a branch (the heap of a 1,000-node cluster is 13
+	 * levels deep, and that branch is a coin toss at each) */
+	pl->heap[n].t = INFINITY;
 	for (;;) {
-		size_t l = 2 * i + 1, m = l;
+		size_t l = 2 * i + 1, m;
 		if (l >= n)
 			break;
-		if (l + 1 < n && pl->heap[l + 1].t < pl->heap[l].t)
-			m = l + 1;
+		m = l + (pl->heap[l + 1].t < pl->heap[l].t);
 		if (!(pl->heap[m].t < last.t))
 			break;
 		pl->heap[i] = pl->heap[m];
@@ -387,11 +398,15 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		size_t keptp = 0;
 		for (size_t q = 0; q < npend; q++) {
 			const struct waiting *wt = &pend[q];
-			if (q + 1 < npend) /* the next pod's record, for its rank */
+			/* the next pod's record, for its rank and bind, unless no
+			 * node can take it (prefetches of records never read, two
+			 * thirds of them, held up the loop) */
+			if (q + 1 < npend &&
+			    sim_fit_maybe(&fit, pend[q + 1].cpu_req, pend[q + 1].mem_req))
 				__builtin_prefetch(&pods[pend[q + 1].slot]);
 			size_t best = 0, ties;
-			size_t nc = sim_fit_scan(&fit, wt->cpu_req, wt->mem_req, nfind, cand, cand_cpu,
-						 cand_mem);
+			size_t nc = sim_fit_scan(&fit, wt->cpu_req, wt->mem_req, nfind, cand,
+						 cand_cpu, cand_mem);
 			struct sim_pod *p = &pods[wt->slot]; /* read only if it fits somewhere */
 			if (nc && s.fut_h) {
 				/* as if bound now: t_start and t_end as set below */
