@@ -82,56 +82,67 @@ __attribute__((target("avx512f"))) static void k8s_many_avx512(const struct sim 
 		score[i] = k8s_score(rcv[i], rmv[i], s->cap_cpu, s->cap_mem, pc, pm);
 }
 
-/* Without AVX-512: eight candidates at a time with GCC vector extensions,
- * the same operations with true divisions; cloned for AVX2. */
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8l __attribute__((vector_size(64)));
-
-__attribute__((target_clones("avx2", "default"))) static void
-k8s_many_vec(const struct sim *s, const struct sim_pod *pod, const double *rcv, const double *rmv,
-	     size_t n, double *score)
+/* The same four at a time for CPUs with AVX2 and FMA but no AVX-512. */
+__attribute__((target("avx2,fma"))) static inline __m256d div_rn4(__m256d a, __m256d b, __m256d y)
 {
-	const double cc = s->cap_cpu, cm = s->cap_mem, pc = pod->cpu_req, pm = pod->mem_req;
-	/* x / 2^k is x x 2^-k exactly (no value here is near underflow): the
-	 * memory capacity (128 GiB in MiB) needs no division */
-	int e;
-	const int cm_pow2 = frexp(cm, &e) == 0.5;
-	const double icm = 1 / cm;
-	const v8d zero = {0}, one = zero + 1;
-	const v8l nosign = (v8l){0} + 0x7fffffffffffffffll;
+	__m256d q = _mm256_mul_pd(a, y);
+	return _mm256_fmadd_pd(_mm256_fnmadd_pd(q, b, a), y, q);
+}
+
+__attribute__((target("avx2,fma"))) static void k8s_many_avx2(const struct sim *s,
+							      const struct sim_pod *pod,
+							      const double *rcv, const double *rmv,
+							      size_t n, double *score)
+{
+	const double pc = pod->cpu_req, pm = pod->mem_req;
+	const __m256d cc = _mm256_set1_pd(s->cap_cpu), cm = _mm256_set1_pd(s->cap_mem);
+	const __m256d icc = _mm256_set1_pd(1 / s->cap_cpu), icm = _mm256_set1_pd(1 / s->cap_mem);
+	const __m256d vpc = _mm256_set1_pd(pc), vpm = _mm256_set1_pd(pm);
+	const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1);
+	const __m256d half = _mm256_set1_pd(0.5), hundred = _mm256_set1_pd(100);
+	const __m256d nosign = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffll));
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
-		v8d rc, rm, c, m, fc, fm, d;
-		v8l gt;
-		memcpy(&rc, &rcv[i], sizeof(rc));
-		memcpy(&rm, &rmv[i], sizeof(rm));
-		c = (cc - rc - pc) * 100 / cc;
-		m = (cm - rm - pm) * 100;
-		m = cm_pow2 ? m * icm : m / cm;
-		c = (v8d)((v8l)c & (c > zero)); /* sim_max(c, 0) */
-		m = (v8d)((v8l)m & (m > zero));
-		fc = (rc + pc) / cc;
-		fm = cm_pow2 ? (rm + pm) * icm : (rm + pm) / cm;
-		gt = one < fc; /* sim_min(1, fc) */
-		fc = (v8d)((gt & (v8l)one) | (~gt & (v8l)fc));
-		gt = one < fm;
-		fm = (v8d)((gt & (v8l)one) | (~gt & (v8l)fm));
-		d = (v8d)((v8l)(fc - fm) & nosign); /* fabs */
-		d = (c + m) / 2 + (1 - d / 2) * 100;
-		memcpy(&score[i], &d, sizeof(d));
+	for (; i + 4 <= n; i += 4) {
+		__m256d rc = _mm256_loadu_pd(&rcv[i]), rm = _mm256_loadu_pd(&rmv[i]);
+		__m256d c = div_rn4(
+		    _mm256_mul_pd(_mm256_sub_pd(_mm256_sub_pd(cc, rc), vpc), hundred), cc, icc);
+		__m256d m = div_rn4(
+		    _mm256_mul_pd(_mm256_sub_pd(_mm256_sub_pd(cm, rm), vpm), hundred), cm, icm);
+		__m256d fc = div_rn4(_mm256_add_pd(rc, vpc), cc, icc);
+		__m256d fm = div_rn4(_mm256_add_pd(rm, vpm), cm, icm);
+		c = _mm256_and_pd(c, _mm256_cmp_pd(c, zero, _CMP_GT_OQ));
+		m = _mm256_and_pd(m, _mm256_cmp_pd(m, zero, _CMP_GT_OQ));
+		fc = _mm256_blendv_pd(fc, one, _mm256_cmp_pd(one, fc, _CMP_LT_OQ));
+		fm = _mm256_blendv_pd(fm, one, _mm256_cmp_pd(one, fm, _CMP_LT_OQ));
+		__m256d d = _mm256_and_pd(_mm256_sub_pd(fc, fm), nosign);
+		d = _mm256_add_pd(
+		    _mm256_mul_pd(_mm256_add_pd(c, m), half),
+		    _mm256_mul_pd(_mm256_sub_pd(one, _mm256_mul_pd(d, half)), hundred));
+		_mm256_storeu_pd(&score[i], d);
 	}
 	for (; i < n; i++)
-		score[i] = k8s_score(rcv[i], rmv[i], cc, cm, pc, pm);
+		score[i] = k8s_score(rcv[i], rmv[i], s->cap_cpu, s->cap_mem, pc, pm);
 }
 
 void sim_k8s_default_many(const struct sim *s, const struct sim_pod *pod, const double *rc,
 			  const double *rm, size_t n, double *score)
 {
-	if (sim_avx512())
+	static int avx2 = -1; /* every thread computes the same value */
+
+	if (sim_avx512()) {
 		k8s_many_avx512(s, pod, rc, rm, n, score);
-	else
-		k8s_many_vec(s, pod, rc, rm, n, score);
+		return;
+	}
+	if (avx2 < 0)
+		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	if (avx2) {
+		k8s_many_avx2(s, pod, rc, rm, n, score);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		score[i] =
+		    k8s_score(rc[i], rm[i], s->cap_cpu, s->cap_mem, pod->cpu_req, pod->mem_req);
 }
 
 static void rank_random(struct sim_policy *pol, struct sim *s, const struct sim_pod *p,
