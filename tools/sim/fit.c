@@ -115,25 +115,19 @@ static inline __attribute__((always_inline)) size_t scan_body(struct sim_fit *f,
 	size_t nc = 0;
 
 	while (seen < N && nc < nfind) {
-		uint32_t b = i / B, s = b / B, m, used;
+		uint32_t b = i / B, s = b / B, m = (b + 1) * B - i, used;
+		int skip = 1;
 		if (!(f->sup_cpu[s] + pc <= f->cap_cpu) || !(f->sup_mem[s] + pm <= f->cap_mem))
 			m = (s + 1) * B * B - i; /* nothing in this superblock fits */
-		else if (!(f->blk_cpu[b] + pc <= f->cap_cpu) || !(f->blk_mem[b] + pm <= f->cap_mem))
-			m = (b + 1) * B - i;
-		else
-			m = 0;
-		if (m) {
-			if (m > N - i)
-				m = N - i;
-			if (m > N - seen)
-				m = N - seen;
+		else if (f->blk_cpu[b] + pc <= f->cap_cpu && f->blk_mem[b] + pm <= f->cap_mem)
+			skip = 0; /* some node of this block may fit */
+		if (m > N - i)
+			m = N - i;
+		if (m > N - seen)
+			m = N - seen;
+		if (skip) {
 			seen += m, i += m;
 		} else {
-			m = (b + 1) * B - i;
-			if (m > N - i)
-				m = N - i;
-			if (m > N - seen)
-				m = N - seen;
 			if (wide)
 				nc += chunk_avx512(f, i, m, pc, pm, nfind - nc, cand + nc, rc + nc,
 						   rm + nc, &used);

@@ -128,15 +128,18 @@ __attribute__((target("avx2,fma"))) static void k8s_many_avx2(const struct sim *
 void sim_k8s_default_many(const struct sim *s, const struct sim_pod *pod, const double *rc,
 			  const double *rm, size_t n, double *score)
 {
-	static int avx2 = -1; /* every thread computes the same value */
+	static int avx2 = -1; /* as sim_avx512: several threads, one answer */
+	int a;
 
 	if (sim_avx512()) {
 		k8s_many_avx512(s, pod, rc, rm, n, score);
 		return;
 	}
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	if (avx2) {
+	if ((a = __atomic_load_n(&avx2, __ATOMIC_RELAXED)) < 0) {
+		a = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		__atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
+	}
+	if (a) {
 		k8s_many_avx2(s, pod, rc, rm, n, score);
 		return;
 	}

@@ -6,10 +6,11 @@
  * holding the same requests score the same), so the plain loop, a branch
  * per candidate and a draw per tie, was a third of a run. The AVX-512 path
  * gives the same node and leaves the stream in the same state: it finds the
- * best first, counts without drawing the ties at lower scores the loop
- * would have met on its way there (each would only move the stream by one
- * step), then draws for the ties at the best, which it picks out eight
- * scores at a time. */
+ * best and how often it comes first, counts without drawing the ties at
+ * lower scores the loop would have met on its way to the first best (each
+ * would only move the stream by one step), finds which tie at the best wins
+ * from the draws alone, from the last tie back, and then where that tie
+ * is, counting ties from the end eight scores at a time. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -19,11 +20,15 @@
 
 int sim_avx512(void)
 {
-	static int v = -1; /* every thread computes the same value */
+	/* runs call it from several threads; each would compute the same */
+	static int v = -1;
+	int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
 
-	if (v < 0)
-		v = !getenv("NS_SIM_NO_AVX512") && __builtin_cpu_supports("avx512f");
-	return v;
+	if (r < 0) {
+		r = !getenv("NS_SIM_NO_AVX512") && __builtin_cpu_supports("avx512f");
+		__atomic_store_n(&v, r, __ATOMIC_RELAXED);
+	}
+	return r;
 }
 
 static size_t select_scalar(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
