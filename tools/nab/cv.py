@@ -108,7 +108,9 @@ class Scorer:
     def __init__(self, ns, data, labels):
         self.ns = ns
         lab = json.load(open(labels))
-        self.rels = sorted(lab)
+        # a NAB folder may hold only some corpora: score what is there
+        self.rels = sorted(r for r in lab if os.path.exists(os.path.join(data, r)))
+        self.missing = len(lab) - len(self.rels)
         self.files = {}
         self.ts = {}
         self.windows = {}
@@ -179,6 +181,14 @@ def main():
     sc = Scorer(ns, os.path.join(a.data, "data"), os.path.join(a.data, "labels", "combined_windows.json"))
     fold_rels = {f: [r for r in sc.rels if r.split("/")[0] in cs] for f, cs in FOLDS}
     assert sum(len(v) for v in fold_rels.values()) == len(sc.rels), "a corpus is in no fold"
+    fold_rels = {f: v for f, v in fold_rels.items() if v}
+    if sc.missing:
+        print("WARNING nab-cv: labelled files not in the data folder skipped files=%d folds=%s"
+              % (sc.missing, ",".join(fold_rels)), file=sys.stderr)
+    if len(fold_rels) < 2:
+        print("ERROR nab-cv: leave-one-corpus-out needs two corpora with labelled files, found %d"
+              % len(fold_rels), file=sys.stderr)
+        return 1
     seeds = a.seeds.split()
     runs = {}
     for name in sorted(os.listdir(a.runs)):
