@@ -194,7 +194,7 @@ int sim_fit_init(struct sim_fit *f, const double *req_cpu, const double *req_mem
 		return -ENOMEM;
 	}
 	/* every request is 0, as are the minima: nothing to compute */
-	f->scan = sim_avx512() ? scan_avx512 : scan_scalar;
+	f->scan = sim_simd() == SIM_SIMD_AVX512 ? scan_avx512 : scan_scalar;
 	return 0;
 }
 

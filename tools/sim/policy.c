@@ -32,7 +32,8 @@ double sim_k8s_default(const struct sim_node *n, const struct sim_pod *p)
  * rounded: q = a y is within an ulp of a / b, a - q b is exact in one
  * FMA, and one more FMA rounds q + (a - q b) y to the quotient (Markstein's
  * theorem; also checked on 1.9 billion random quotients against the
- * division). A division of eight doubles costs several of these. */
+ * division; by a power of two, the remainder is 0 and q is exact). A
+ * division of eight doubles costs several of these. */
 __attribute__((target("avx512f"))) static inline __m512d div_rn(__m512d a, __m512d b, __m512d y)
 {
 	__m512d q = _mm512_mul_pd(a, y);
@@ -53,21 +54,16 @@ __attribute__((target("avx512f"))) static void k8s_many_avx512(const struct sim 
 	const __m512d vpc = _mm512_set1_pd(pc), vpm = _mm512_set1_pd(pm);
 	const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1);
 	const __m512d half = _mm512_set1_pd(0.5), hundred = _mm512_set1_pd(100);
-	int e;
-	const int cm_pow2 = frexp(s->cap_mem, &e) == 0.5;
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
 		__m512d rc = _mm512_loadu_pd(&rcv[i]), rm = _mm512_loadu_pd(&rmv[i]);
 		__m512d c = div_rn(
 		    _mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cc, rc), vpc), hundred), cc, icc);
-		__m512d m = _mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cm, rm), vpm), hundred);
+		__m512d m = div_rn(
+		    _mm512_mul_pd(_mm512_sub_pd(_mm512_sub_pd(cm, rm), vpm), hundred), cm, icm);
 		__m512d fc = div_rn(_mm512_add_pd(rc, vpc), cc, icc);
-		__m512d fm = _mm512_add_pd(rm, vpm);
-		/* x / 2^k is x x 2^-k exactly (nothing here is near underflow):
-		 * the default memory capacity (128 GiB in MiB) needs no division */
-		m = cm_pow2 ? _mm512_mul_pd(m, icm) : div_rn(m, cm, icm);
-		fm = cm_pow2 ? _mm512_mul_pd(fm, icm) : div_rn(fm, cm, icm);
+		__m512d fm = div_rn(_mm512_add_pd(rm, vpm), cm, icm);
 		c = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(c, zero, _CMP_GT_OQ), c);
 		m = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(m, zero, _CMP_GT_OQ), m);
 		fc = _mm512_mask_mov_pd(fc, _mm512_cmp_pd_mask(one, fc, _CMP_LT_OQ), one);
@@ -128,20 +124,15 @@ __attribute__((target("avx2,fma"))) static void k8s_many_avx2(const struct sim *
 void sim_k8s_default_many(const struct sim *s, const struct sim_pod *pod, const double *rc,
 			  const double *rm, size_t n, double *score)
 {
-	static int avx2 = -1; /* as sim_avx512: several threads, one answer */
-	int a;
-
-	if (sim_avx512()) {
+	switch (sim_simd()) {
+	case SIM_SIMD_AVX512:
 		k8s_many_avx512(s, pod, rc, rm, n, score);
 		return;
-	}
-	if ((a = __atomic_load_n(&avx2, __ATOMIC_RELAXED)) < 0) {
-		a = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-		__atomic_store_n(&avx2, a, __ATOMIC_RELAXED);
-	}
-	if (a) {
+	case SIM_SIMD_AVX2:
 		k8s_many_avx2(s, pod, rc, rm, n, score);
 		return;
+	case SIM_SIMD_NONE:
+		break;
 	}
 	for (size_t i = 0; i < n; i++)
 		score[i] =

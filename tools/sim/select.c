@@ -13,23 +13,9 @@
  * is, counting ties from the end eight scores at a time. */
 #include <immintrin.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sim.h"
-
-int sim_avx512(void)
-{
-	/* runs call it from several threads; each would compute the same */
-	static int v = -1;
-	int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
-
-	if (r < 0) {
-		r = !getenv("NS_SIM_NO_AVX512") && __builtin_cpu_supports("avx512f");
-		__atomic_store_n(&v, r, __ATOMIC_RELAXED);
-	}
-	return r;
-}
 
 static size_t select_scalar(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
 			    size_t *best)
@@ -100,15 +86,18 @@ select_avx512(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
 	if (nan)
 		return select_scalar(score, keep, n, rng, best);
 	/* the first kept score equal to m */
+	const __m512d vm = _mm512_set1_pd(m);
 	for (i = 0; i < n8 && first == n; i += 8) {
-		uint32_t eq = keep8(keep + i) & _mm512_cmp_pd_mask(_mm512_loadu_pd(score + i),
-								   _mm512_set1_pd(m), _CMP_EQ_OQ);
+		uint32_t eq = keep8(keep + i) &
+			      _mm512_cmp_pd_mask(_mm512_loadu_pd(score + i), vm, _CMP_EQ_OQ);
 		if (eq)
 			first = i + (size_t)__builtin_ctz(eq);
 	}
 	for (i = n8; i < n && first == n; i++)
 		if (keep[i] && score[i] == m)
 			first = i;
+	if (first == n)
+		return 0; /* nothing kept */
 	/* The loop on its way there: a kept score equal to the best kept one
 	 * before it (and not the first kept) draws. Count them with the
 	 * running maximum of each lane's predecessors, eight at a time; left
@@ -145,14 +134,11 @@ select_avx512(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
 		skipped += (uint64_t)__builtin_popcount(k & _mm512_cmp_pd_mask(x, ex, _CMP_EQ_OQ));
 		carry = _mm512_permutexvar_pd(i7, inc);
 	}
-	if (first == n)
-		return 0; /* nothing kept */
 	/* from there on every kept score equal to m is a tie that draws, the
 	 * t-th tie (t >= 2) the (skipped + t - 1)-th draw, and the last tie
 	 * whose draw u has u x t < 1 wins. Its t first, from the last tie back
 	 * (draws only, half of them on average; the stream still moves past
 	 * every one), then its place, counting ties from the end */
-	const __m512d vm = _mm512_set1_pd(m);
 	const uint64_t st = *rng;
 	size_t t = total, after;
 
@@ -188,8 +174,8 @@ select_avx512(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
 }
 
 size_t sim_select_host(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
-		       size_t *best, int wide)
+		       size_t *best)
 {
-	return wide ? select_avx512(score, keep, n, rng, best)
-		    : select_scalar(score, keep, n, rng, best);
+	return sim_simd() == SIM_SIMD_AVX512 ? select_avx512(score, keep, n, rng, best)
+					     : select_scalar(score, keep, n, rng, best);
 }

@@ -31,6 +31,23 @@ void sim_window(const struct sim *s, uint32_t node, int res, uint32_t lag, uint3
 	*max = mx;
 }
 
+enum sim_simd sim_simd(void)
+{
+	/* runs ask from several threads; each would compute the same */
+	static int v = -1;
+	int r = __atomic_load_n(&v, __ATOMIC_RELAXED);
+
+	if (r < 0) {
+		r = !getenv("NS_SIM_NO_AVX512") && __builtin_cpu_supports("avx512f")
+			? SIM_SIMD_AVX512
+		    : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+			? SIM_SIMD_AVX2
+			: SIM_SIMD_NONE;
+		__atomic_store_n(&v, r, __ATOMIC_RELAXED);
+	}
+	return (enum sim_simd)r;
+}
+
 /* --- one run --- */
 
 uint32_t sim_nodes_to_find(uint32_t nodes, uint32_t pct)
@@ -228,7 +245,6 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 		 warm = (uint64_t)(c->warmup_s / c->step_s);
 	uint64_t bgrng = seed * 104729 + 3;
 	uint32_t nfind = sim_nodes_to_find(c->nodes, c->score_pct);
-	const int wide = sim_avx512();
 	float *hist = NULL;
 	struct sim_fit fit = {0};
 	uint32_t *hist_u = NULL;
@@ -417,7 +433,7 @@ int sim_run(const struct sim_cfg *c, const struct sim_traces *tr, const struct s
 			}
 			if (nc)
 				pol.rank(&pol, &s, p, cand, nc, score, keep);
-			ties = sim_select_host(score, keep, nc, &s.rng, &best, wide);
+			ties = sim_select_host(score, keep, nc, &s.rng, &best);
 			if (!ties) {
 				if (s.t - wt->t_arr < c->pending_s) {
 					pend[keptp++] = *wt;

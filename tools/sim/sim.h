@@ -107,12 +107,15 @@ static inline double sim_rand(uint64_t *st)
 /* kube-scheduler's selectHost (select.c): among the kept scores, the
  * best, ties uniformly at random by reservoir sampling drawn from rng, one
  * draw per tie in candidate order. Returns the ties at the best (0:
- * nothing kept) and its index in *best. wide: sim_avx512(). */
+ * nothing kept) and its index in *best. */
 size_t sim_select_host(const double *score, const uint8_t *keep, size_t n, uint64_t *rng,
-		       size_t *best, int wide);
-/* 1 when this CPU runs the AVX-512 paths of the fit scan and selectHost
- * and NS_SIM_NO_AVX512 is not set (tests compare both paths). */
-int sim_avx512(void);
+		       size_t *best);
+/* The vector paths this CPU runs (sim.c): AVX-512 for the fit scan,
+ * selectHost and the default plugins; AVX2 with FMA for the default
+ * plugins alone; or none. NS_SIM_NO_AVX512 caps it at AVX2 (tests compare
+ * the paths; every one gives the same results). */
+enum sim_simd { SIM_SIMD_NONE, SIM_SIMD_AVX2, SIM_SIMD_AVX512 };
+enum sim_simd sim_simd(void);
 /* fmin/fmax without the NaN rules: libm calls on the per-node hot path
  * cost a fifth of a run, and no simulated quantity is NaN. */
 static inline double sim_min(double a, double b)

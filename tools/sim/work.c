@@ -43,7 +43,6 @@ static void draw_usage(struct sim_pod *p, const struct sim_traces *tr, uint64_t 
 
 /* Draws of one pod (arrival, duration, usage: 1 + 1 + 2 + 2 + 1 + 1). */
 #define POD_DRAWS 8
-#define SPLITMIX_GAMMA 0x9e3779b97f4a7c15ull
 
 int sim_draw_pod(struct sim_pod *pod, const struct sim_traces *tr, const struct sim_cfg *c,
 		 const struct sim_task *t, double t0, uint64_t *rng)
@@ -99,7 +98,7 @@ int sim_work_build(struct sim_work *w, const struct sim_traces *tr, const struct
 				occ[nocc++] = (struct sim_occ){t0, rng, (uint32_t)i, n};
 			}
 			if (t0 + 60 < c->horizon_s) {
-				rng += (uint64_t)n * POD_DRAWS * SPLITMIX_GAMMA;
+				rng += (uint64_t)n * POD_DRAWS * SIM_RAND_STEP;
 				w->n += n;
 				continue;
 			}
